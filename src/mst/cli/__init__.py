@@ -1,0 +1,1 @@
+"""Command-line interface (``mst …``); the only layer that prints or exits."""

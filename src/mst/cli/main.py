@@ -1,0 +1,50 @@
+"""Entry point of the ``mst`` command.
+
+Each face of the package registers its commands from its own module
+(``register(app, stats_app)``), so that the command modules stay small and
+independent.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from mst.cli import (
+    donor_cmds,
+    monitoring_cmds,
+    protocol_cmds,
+    registry_cmds,
+    regression_cmds,
+    report_cmds,
+    simulate_cmds,
+    stats_cmds,
+    web_cmds,
+)
+
+app = typer.Typer(
+    name="mst",
+    help="Microtransplantation (MST) platform: protocol, donors, monitoring, registry, statistics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stats_app = typer.Typer(help="Outcome statistics (validated against R).", no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
+
+for _module in (
+    registry_cmds,
+    simulate_cmds,
+    protocol_cmds,
+    donor_cmds,
+    monitoring_cmds,
+    stats_cmds,
+    regression_cmds,
+    report_cmds,
+    web_cmds,
+):
+    _module.register(app, stats_app)
+
+
+def main() -> None:
+    """Run the ``mst`` command line."""
+    app()

@@ -1,0 +1,210 @@
+"""CLI commands of the monitoring face: chimerism, recovery, alerts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mst.cli.common import emit_json, handle_errors
+from mst.errors import ValidationError
+
+chimerism_app = typer.Typer(
+    help="Donor microchimerism from NGS read counts, qPCR Cts or STR peak areas.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the default and only format).")]
+LodOpt = Annotated[float | None, typer.Option("--lod", help="Limit of detection, % donor.")]
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        typer.echo("\t".join(str(v) for v in r.values()))
+
+
+@chimerism_app.command("ngs")
+@handle_errors
+def chimerism_ngs(
+    counts: Annotated[Path, typer.Argument(help="CSV: kind,sample,date,donor,marker,allele,reads")],
+    lod: LodOpt = None,
+    lob: Annotated[float | None, typer.Option("--lob", help="Limit of blank, % donor.")] = None,
+    confidence: Annotated[float | None, typer.Option(help="Clopper–Pearson level.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Per-marker and pooled % donor with a Clopper–Pearson interval."""
+    from mst.monitoring.chimerism.tables import ngs_from_csv
+    from mst.monitoring.serialize import to_plain
+
+    out = ngs_from_csv(counts, lod_pct=lod, lob_pct=lob, confidence=confidence)
+    if json:
+        emit_json(to_plain(out))
+    else:
+        _table(
+            [
+                {"sample": r.sample, "donor": r.donor_id, "pooled": r.pooled.display}
+                for r in out["results"]
+            ]
+        )
+
+
+@chimerism_app.command("qpcr")
+@handle_errors
+def chimerism_qpcr(
+    cts: Annotated[Path, typer.Argument(help="CSV: role,sample,date,assay,ct,quantity")],
+    method: Annotated[str, typer.Option(help="auto, ddct or curve.")] = "auto",
+    efficiency_target: Annotated[
+        float | None, typer.Option(help="Target efficiency (1.0=100%).")
+    ] = None,
+    efficiency_reference: Annotated[
+        float | None, typer.Option(help="Reference efficiency.")
+    ] = None,
+    lod: LodOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """% donor by ΔΔCt (efficiency-corrected) or by standard curves."""
+    from mst.monitoring.chimerism.tables import qpcr_from_csv
+    from mst.monitoring.serialize import to_plain
+
+    out = qpcr_from_csv(
+        cts,
+        method=method,
+        efficiency_target=efficiency_target,
+        efficiency_reference=efficiency_reference,
+        lod_pct=lod,
+    )
+    if json:
+        emit_json(to_plain(out))
+    else:
+        _table([{"sample": r["sample"], "donor": r["value"].display} for r in out["results"]])
+
+
+@chimerism_app.command("str")
+@handle_errors
+def chimerism_str(
+    peaks: Annotated[Path, typer.Argument(help="CSV: kind,sample,date,donor,marker,allele,area")],
+    lod: LodOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """% donor from STR peak areas with the shared-allele formulas."""
+    from mst.monitoring.chimerism.tables import str_from_csv
+    from mst.monitoring.serialize import to_plain
+
+    out = str_from_csv(peaks, lod_pct=lod)
+    if json:
+        emit_json(to_plain(out))
+    else:
+        _table(
+            [
+                {"sample": r.sample, "donor": r.donor_id, "mean": r.mean.display}
+                for r in out["results"]
+            ]
+        )
+
+
+def _iso(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(name, value, "must be an ISO date (YYYY-MM-DD)") from None
+
+
+def recovery(
+    counts: Annotated[Path, typer.Argument(help="CSV: date,anc,platelets (10^9/L)")],
+    chemo_start: Annotated[str, typer.Option(help="First chemotherapy day (ISO date).")],
+    chemo_end: Annotated[str | None, typer.Option(help="Last chemotherapy day.")] = None,
+    until: Annotated[str | None, typer.Option(help="Ignore counts after this day.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Aplasia start, count recovery and neutrophil/platelet recovery days (002 rule)."""
+    from mst.monitoring.recovery import course_recovery
+    from mst.monitoring.serialize import to_plain
+
+    with counts.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"date", "anc", "platelets"}
+        if not need <= set(reader.fieldnames or []):
+            raise ValidationError(
+                f"{counts.name}: header", reader.fieldnames, f"must contain {sorted(need)}"
+            )
+        rows = list(reader)
+    dates = [r["date"] for r in rows]
+    anc = [r["anc"] if r["anc"] not in ("", None) else None for r in rows]
+    plt = [r["platelets"] if r["platelets"] not in ("", None) else None for r in rows]
+    res = course_recovery(
+        anc,
+        plt,
+        _iso(chemo_start, "chemo_start"),
+        _iso(chemo_end, "chemo_end"),
+        dates=dates,
+        until=_iso(until, "until"),
+    )
+    if json:
+        emit_json(to_plain(res))
+    else:
+        _table([to_plain(res)])
+
+
+def alerts(
+    patient: Annotated[str | None, typer.Option("--patient", help="Only this patient id.")] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="Exchange file (CSV/XLSX).")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Registry URL (default: MST_DATABASE_URL or the SQLite file)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Evaluate with what was known on this day.")
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="Minimum severity: info, warning, high.")
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Dated monitoring alerts (GVHD suspicion/high risk, rising chimerism, GVHD/CRS events)."""
+    from mst.monitoring.alerts import SEVERITY_ORDER, evaluate_cohort
+
+    if severity is not None and severity not in SEVERITY_ORDER:
+        raise ValidationError("severity", severity, f"must be one of {list(SEVERITY_ORDER)}")
+    if from_file is not None and db is not None:
+        raise ValidationError("--from/--db", (str(from_file), db), "give one source, not both")
+    if from_file is not None:
+        from mst.io.exchange import read_cohort
+
+        records = list(read_cohort(from_file).records)
+        if patient is not None:
+            records = [r for r in records if r.patient.id == patient]
+    else:
+        from mst.registry import open_registry
+
+        with open_registry(db or os.environ.get("MST_DATABASE_URL")) as reg:
+            records = list(reg.load_records(patient_ids=[patient] if patient else None))
+    if patient is not None and not records:
+        from mst.errors import NotFoundError
+
+        raise NotFoundError(f"patient {patient} not found")
+    found = evaluate_cohort(records, _iso(as_of, "as_of"))
+    if severity is not None:
+        found = [a for a in found if SEVERITY_ORDER[a.severity] >= SEVERITY_ORDER[severity]]
+    if json:
+        emit_json([a.to_dict() for a in found])
+    else:
+        for a in found:
+            typer.echo(
+                f"{a.date}\t{a.patient_id}\t{a.severity}\t{a.rule}\t{a.message} [{a.source}]"
+            )
+
+
+def register(app: typer.Typer, stats_app: typer.Typer) -> None:
+    """Register this module's commands on the main and stats apps."""
+    del stats_app
+    app.add_typer(chimerism_app, name="chimerism")
+    app.command("recovery")(handle_errors(recovery))
+    app.command("alerts")(handle_errors(alerts))

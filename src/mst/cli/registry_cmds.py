@@ -1,0 +1,217 @@
+"""Registry commands: ``mst demo``, ``mst db upgrade``, ``mst import``, ``mst export``,
+``mst cohort`` and ``mst audit``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mst.cli.common import emit_json, fail, handle_errors, stdout_is_terminal
+from mst.domain import Cohort
+from mst.errors import ValidationError
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL (default: $MST_DATABASE_URL, else ./mst.sqlite)."),
+]
+
+DEMO_PATIENTS = 360
+DEMO_SEED = 2023
+DEMO_CENTERS = 4
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not stdout_is_terminal(),
+    )
+
+
+def _import(cohort: Cohort, db: str | None) -> dict[str, int]:
+    from mst.registry import open_registry
+
+    with open_registry(db) as reg, _progress() as bar:
+        task = bar.add_task("writing patients", total=len(cohort.records))
+        reg.import_cohort(cohort, progress=lambda i: bar.update(task, completed=i))
+        return reg.counts()
+
+
+def _summary(cohort: Cohort) -> dict[str, object]:
+    per_center = Counter(r.patient.center_id for r in cohort.records)
+    deaths = sum(1 for r in cohort.records if r.death is not None)
+    return {
+        "centers": len(cohort.centers),
+        "patients": len(cohort.records),
+        "patients_per_center": dict(sorted(per_center.items())),
+        "diagnoses": dict(
+            sorted(Counter(r.patient.diagnosis.value for r in cohort.records).items())
+        ),
+        "courses": sum(len(r.courses) for r in cohort.records),
+        "infusions": sum(len(r.infusions) for r in cohort.records),
+        "lab_results": sum(len(r.labs) for r in cohort.records),
+        "deaths": deaths,
+    }
+
+
+def register(app: typer.Typer, stats_app: typer.Typer) -> None:
+    """Register the registry commands on the main app."""
+    del stats_app
+    db_app = typer.Typer(help="Registry database maintenance.", no_args_is_help=True)
+    app.add_typer(db_app, name="db")
+
+    @db_app.command("upgrade")
+    @handle_errors
+    def db_upgrade(db: DbOption = None) -> None:
+        """Create the registry database or upgrade it to the latest schema (Alembic)."""
+        from mst.registry.db import current_revision, database_url, make_engine, upgrade
+
+        engine = make_engine(db)
+        try:
+            upgrade(engine)
+            typer.echo(f"{database_url(db)}: schema at revision {current_revision(engine)}")
+        finally:
+            engine.dispose()
+
+    @app.command("demo")
+    @handle_errors
+    def demo(
+        db: DbOption = None,
+        n: Annotated[int, typer.Option("--n", min=1, help="Demo patients.")] = DEMO_PATIENTS,
+        seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = DEMO_SEED,
+        json_out: Annotated[
+            bool, typer.Option("--json", help="Print the summary as JSON.")
+        ] = False,
+        serve: Annotated[
+            bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
+        ] = True,
+        port: Annotated[int, typer.Option("--port", help="Web app port.")] = 8000,
+    ) -> None:
+        """Load the demo cohort into the registry (SQLite default), print a summary, serve the app.
+
+        The app is served on http://127.0.0.1:PORT with demo logins (printed); stop it
+        with Ctrl-C. ``--no-serve`` only loads and summarises.
+        """
+        from mst.cli.web_cmds import DEMO_PASSWORD, create_demo_users
+        from mst.cli.web_cmds import serve as serve_app
+        from mst.registry import database_url
+        from mst.simulate import simulate_cohort
+
+        cohort = simulate_cohort(n=n, seed=seed, n_centers=DEMO_CENTERS)
+        counts = _import(cohort, db)
+        users = create_demo_users(db)
+        summary = {"database": database_url(db), **_summary(cohort), "registry_rows": counts}
+        if json_out:
+            emit_json(summary)
+            if serve:
+                serve_app(db, "127.0.0.1", port, secure_cookies=False)
+            return
+        typer.echo(f"Demo registry: {summary['database']}")
+        typer.echo(
+            f"  {summary['patients']} patients from {summary['centers']} centers "
+            f"{summary['patients_per_center']}"
+        )
+        typer.echo(f"  diagnoses: {summary['diagnoses']}")
+        typer.echo(
+            f"  {summary['courses']} MST courses, {summary['infusions']} GPBSC infusions, "
+            f"{summary['lab_results']} lab results, {summary['deaths']} deaths"
+        )
+        typer.echo(
+            "  next: mst cohort --out table.csv && mst stats km table.csv "
+            "--time os_months --event os_event --group age_group"
+        )
+        if serve:
+            typer.echo(f"Web app: http://127.0.0.1:{port}  (Ctrl-C stops it)")
+            typer.echo(f"  demo logins (password {DEMO_PASSWORD}):")
+            for name, role, center in users:
+                typer.echo(f"    {name:<11} {role}{' of ' + center if center else ''}")
+            serve_app(db, "127.0.0.1", port, secure_cookies=False)
+
+    @app.command("import")
+    @handle_errors
+    def import_(
+        file: Annotated[Path, typer.Argument(help="Exchange file (.csv or .xlsx).")],
+        db: DbOption = None,
+    ) -> None:
+        """Import an exchange file into the registry: every row or none."""
+        from mst.io.exchange import read_cohort
+
+        cohort = read_cohort(file)
+        counts = _import(cohort, db)
+        typer.echo(
+            f"imported {len(cohort.records)} patients from {file} "
+            f"({counts['patients']} in registry)"
+        )
+
+    @app.command("export")
+    @handle_errors
+    def export(
+        out: Annotated[Path, typer.Option("--out", help="Output file.")],
+        fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+        center: Annotated[str | None, typer.Option("--center", help="Only this center.")] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Export the registry as an exchange file (CSV or XLSX)."""
+        from mst.io.exchange import write_cohort
+        from mst.registry import open_registry
+
+        if fmt not in ("csv", "xlsx"):
+            raise ValidationError("--format", fmt, "must be csv or xlsx")
+        if out.suffix.lower() != f".{fmt}":
+            raise ValidationError("--out", str(out), f"must end in .{fmt} for --format {fmt}")
+        with open_registry(db) as reg:
+            cohort = reg.load_cohort(center_id=center)
+        write_cohort(cohort, out)
+        typer.echo(f"exported {len(cohort.records)} patients to {out}")
+
+    @app.command("cohort")
+    @handle_errors
+    def cohort_cmd(
+        out: Annotated[Path, typer.Option("--out", help="Flat analysis table (.csv or .xlsx).")],
+        from_file: Annotated[
+            Path | None,
+            typer.Option("--from", help="Read an exchange file instead of the registry."),
+        ] = None,
+        center: Annotated[str | None, typer.Option("--center", help="Only this center.")] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Write the flat analysis table (one row per patient; see docs/flat_table.md)."""
+        from mst.cohort import build_flat_table, write_flat_table
+
+        if from_file is not None:
+            from mst.io.exchange import read_cohort
+
+            cohort = read_cohort(from_file)
+        else:
+            from mst.registry import open_registry
+
+            with open_registry(db) as reg:
+                cohort = reg.load_cohort(center_id=center)
+        if not cohort.records:
+            fail("no patients to tabulate")
+        table = build_flat_table(cohort)
+        write_flat_table(table, out)
+        typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
+
+    @app.command("audit")
+    @handle_errors
+    def audit(
+        patient: Annotated[str | None, typer.Option("--patient", help="Only this patient.")] = None,
+        limit: Annotated[
+            int | None, typer.Option("--limit", min=1, help="Newest N entries.")
+        ] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Print the audit trail (who, when, entity, before, after) as JSON."""
+        from mst.registry import open_registry
+
+        with open_registry(db) as reg:
+            entries = reg.audit_log(patient_id=patient, limit=limit)
+        emit_json([e.__dict__ for e in entries])

@@ -1,0 +1,87 @@
+"""CLI: ``mst simulate`` — write a seeded synthetic MST cohort (exchange format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mst.cli.common import emit_json, handle_errors, stdout_is_terminal
+from mst.domain import Cohort, PatientRecord
+
+
+def _records_with_progress(n: int, seed: int, centers: int) -> list[PatientRecord]:
+    """Simulate with a rich progress bar on standard error (the JSON goes to standard out)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from mst.simulate import iter_records
+
+    out: list[PatientRecord] = []
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("simulating patients", total=max(n, 0))
+        for rec in iter_records(n, seed, n_centers=centers):
+            out.append(rec)
+            progress.advance(task)
+    return out
+
+
+def simulate(
+    n: Annotated[int, typer.Option("--n", help="Number of patients (>= 0).")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed (>= 0): same seed, identical file.")],
+    out: Annotated[Path, typer.Option("--out", help="Cohort file to write (.csv or .xlsx).")],
+    centers: Annotated[int, typer.Option("--centers", help="Number of centers (1-99).")] = 4,
+    table: Annotated[
+        Path | None,
+        typer.Option("--table", help="Also write the flat analysis table here (.csv or .xlsx)."),
+    ] = None,
+) -> None:
+    """Simulate a synthetic MST cohort calibrated to seed 002 and write it.
+
+    The cohort is written in the exchange format (mst.io.exchange); with --table the flat
+    analysis table too, including the HLA mismatch counts (the patients' own simulated
+    typings are not part of the exchange format). A JSON summary is printed. Same
+    --n --seed --centers give byte-identical files.
+    """
+    from mst.cohort import build_flat_table, write_flat_table
+    from mst.io.exchange import write_cohort
+    from mst.simulate import (
+        calibration_version,
+        simulate_cohort,
+        simulated_centers,
+    )
+
+    if stdout_is_terminal():  # progress bar on an interactive terminal only
+        records = tuple(_records_with_progress(n, seed, centers))
+        cohort = Cohort(centers=simulated_centers(centers), records=records)
+    else:
+        cohort = simulate_cohort(n, seed, n_centers=centers)
+    write_cohort(cohort, out)
+    if table is not None:
+        df = build_flat_table(cohort)
+        write_flat_table(df, table)
+    else:
+        df = build_flat_table(cohort)
+    emit_json(
+        {
+            "out": str(out),
+            "table": str(table) if table is not None else None,
+            "n": n,
+            "seed": seed,
+            "centers": centers,
+            "calibration_version": calibration_version(),
+            "cr": int(df["cr"].sum()),
+            "early_deaths": int(df["early_death"].fillna(False).sum()),
+            "deaths": int(df["death"].sum()),
+            "relapses": int(df["relapse"].fillna(False).sum()),
+            "courses": int(df["n_courses"].sum()),
+            "labs": sum(len(r.labs) for r in cohort.records),
+        }
+    )
+
+
+def register(app: typer.Typer, stats_app: typer.Typer) -> None:
+    """Register ``mst simulate`` on the main app."""
+    del stats_app
+    app.command("simulate")(handle_errors(simulate))

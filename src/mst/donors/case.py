@@ -1,0 +1,144 @@
+"""A donor-selection case (``CASE.json``): one patient, antibodies, candidate donors.
+
+Schema (``docs/donors.md``; example ``docs/examples/donor_case_vignette.json``)::
+
+    {
+      "patient": {"id": "P01", "sex": "F", "hla_typing": "<GL string>",
+                  "antibodies": [{"specificity": "A*24:02", "mfi": 6200}]},
+      "donors": [{"id": "D1", "relationship": "child", "sex": "M", "age": 34,
+                  "hla_typing": "<GL string>", "kir_genotype": "KIR2DL1,KIR2DL3,..."}],
+      "settings": {"acceptable_mismatch_x12": [5, 7]}
+    }
+
+Donors are validated as :class:`mst.domain.Donor` (``patient_id`` taken from the patient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mst.domain import Donor, Sex, parse
+from mst.donors.dsa import Antibody, parse_antibody
+from mst.donors.kir import parse_kir_genotype
+from mst.donors.nomenclature import HlaTyping, parse_gl
+from mst.donors.settings import SelectionSettings, settings_from_dict
+from mst.errors import ValidationError
+
+CASE_KEYS = {"patient", "donors", "settings", "schema", "note"}
+PATIENT_KEYS = {"id", "sex", "hla_typing", "antibodies", "kir_genotype", "note"}
+
+
+@dataclass(frozen=True, slots=True)
+class DonorCandidate:
+    """A validated candidate donor with its parsed typing."""
+
+    donor: Donor
+    typing: HlaTyping
+    kir: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class DonorCase:
+    """A validated donor-selection case."""
+
+    patient_id: str
+    patient_sex: Sex | None
+    recipient: HlaTyping
+    antibodies: tuple[Antibody, ...]
+    donors: tuple[DonorCandidate, ...]
+    settings: SelectionSettings
+
+
+def _with_field(exc: ValidationError, where: str) -> ValidationError:
+    return ValidationError(f"{where}.{exc.field}", exc.value, exc.rule)
+
+
+def load_case(data: dict[str, Any]) -> DonorCase:
+    """Validate a case dictionary (parsed ``CASE.json``).
+
+    Parameters
+    ----------
+    data : dict
+        See the module docstring.
+
+    Returns
+    -------
+    DonorCase
+        Parsed patient typing, antibodies, donors and settings.
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        Naming the first invalid field (``donors[2].hla_typing`` …).
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("case", type(data).__name__, "must be a JSON object")
+    for key in data:
+        if key not in CASE_KEYS:
+            raise ValidationError(
+                "case", key, f"unknown key (allowed: {', '.join(sorted(CASE_KEYS))})"
+            )
+    patient = data.get("patient")
+    if not isinstance(patient, dict):
+        raise ValidationError("patient", patient, "is required and must be an object")
+    for key in patient:
+        if key not in PATIENT_KEYS:
+            raise ValidationError(
+                "patient", key, f"unknown key (allowed: {', '.join(sorted(PATIENT_KEYS))})"
+            )
+    pid = patient.get("id")
+    if not isinstance(pid, str) or not pid:
+        raise ValidationError("patient.id", pid, "is required")
+    sex_raw = patient.get("sex")
+    try:
+        sex = Sex(sex_raw) if sex_raw is not None else None
+    except ValueError:
+        raise ValidationError("patient.sex", sex_raw, "must be 'M' or 'F'") from None
+    if "hla_typing" not in patient:
+        raise ValidationError("patient.hla_typing", None, "is required")
+    try:
+        recipient = parse_gl(patient["hla_typing"])
+    except ValidationError as exc:
+        raise _with_field(exc, "patient") from None
+    antibodies: list[Antibody] = []
+    raw_abs = patient.get("antibodies", [])
+    if not isinstance(raw_abs, list):
+        raise ValidationError("patient.antibodies", raw_abs, "must be a list")
+    for i, ab in enumerate(raw_abs):
+        if not isinstance(ab, dict) or set(ab) - {"specificity", "mfi", "note"} or "mfi" not in ab:
+            raise ValidationError(f"patient.antibodies[{i}]", ab, "must be {specificity, mfi}")
+        try:
+            antibodies.append(parse_antibody(ab.get("specificity"), ab["mfi"]))
+        except ValidationError as exc:
+            raise _with_field(exc, f"patient.antibodies[{i}]") from None
+    raw_donors = data.get("donors")
+    if not isinstance(raw_donors, list) or not raw_donors:
+        raise ValidationError("donors", raw_donors, "must be a non-empty list")
+    donors: list[DonorCandidate] = []
+    ids: set[str] = set()
+    for i, raw in enumerate(raw_donors):
+        if not isinstance(raw, dict):
+            raise ValidationError(f"donors[{i}]", raw, "must be an object")
+        raw = {**raw, "patient_id": raw.get("patient_id", pid)}
+        donor = parse(Donor, raw, where=f"donors[{i}]")
+        if donor.patient_id != pid:
+            raise ValidationError(f"donors[{i}].patient_id", donor.patient_id, f"must be {pid}")
+        if donor.id in ids:
+            raise ValidationError(f"donors[{i}].id", donor.id, "duplicate donor id")
+        ids.add(donor.id)
+        if donor.hla_typing is None:
+            raise ValidationError(f"donors[{i}].hla_typing", None, "is required for ranking")
+        try:
+            typing = parse_gl(donor.hla_typing)
+        except ValidationError as exc:
+            raise _with_field(exc, f"donors[{i}]") from None
+        kir = None
+        if donor.kir_genotype is not None:
+            try:
+                kir = parse_kir_genotype(donor.kir_genotype)
+            except ValidationError as exc:
+                raise _with_field(exc, f"donors[{i}]") from None
+        donors.append(DonorCandidate(donor, typing, kir))
+    settings = settings_from_dict(data.get("settings"))
+    return DonorCase(pid, sex, recipient, tuple(antibodies), tuple(donors), settings)

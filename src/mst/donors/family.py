@@ -1,0 +1,104 @@
+"""Haploidentity check for family donors (unphased typings).
+
+A parent, child or sibling donor is *compatible with haploidentity* when
+donor and recipient share at least one allele (2-field) at every one of
+HLA-A, -B, -C, -DRB1 and -DQB1. DPB1 is not used: recombination between DQ
+and DP is frequent enough that a shared haplotype may differ at DPB1. With
+unphased typing this is a necessary, not a sufficient, condition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import product
+
+from mst.donors.mismatch import LOCI_10, _eq_definite, _eq_possible, compare_locus, locus_options
+from mst.donors.nomenclature import HlaTyping, LocusTyping
+
+HAPLO_LOCI = LOCI_10
+
+
+@dataclass(frozen=True, slots=True)
+class HaploCheck:
+    """Result of :func:`haploidentity`.
+
+    Attributes
+    ----------
+    status : {"identical", "haploidentical", "not_haploidentical", "undetermined"}
+        Over :data:`HAPLO_LOCI`.
+    loci_without_shared_allele : tuple of str
+        Loci where no allele is shared (certainly).
+    loci_uncertain : tuple of str
+        Loci where sharing depends on ambiguity, or that are untyped.
+    """
+
+    status: str
+    loci_without_shared_allele: tuple[str, ...]
+    loci_uncertain: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "status": self.status,
+            "loci_without_shared_allele": list(self.loci_without_shared_allele),
+            "loci_uncertain": list(self.loci_uncertain),
+            "loci": list(HAPLO_LOCI),
+        }
+
+
+@lru_cache(maxsize=65536)
+def _shares(recipient: LocusTyping, donor: LocusTyping) -> tuple[bool, bool]:
+    """(certainly shares an allele, possibly shares one) at one locus."""
+    sure, maybe = True, False
+    for r, d in product(locus_options(recipient, "allele"), locus_options(donor, "allele")):
+        pairs = [(a, b) for a in r if a[2] for b in d if b[2]]
+        sure = sure and any(_eq_definite(a, b) for a, b in pairs)
+        maybe = maybe or any(_eq_possible(a, b) for a, b in pairs)
+    return sure, maybe
+
+
+def haploidentity(recipient: HlaTyping, donor: HlaTyping) -> HaploCheck:
+    """Check whether a family donor can share one HLA haplotype with the recipient.
+
+    Parameters
+    ----------
+    recipient, donor : HlaTyping
+        Parsed typings.
+
+    Returns
+    -------
+    HaploCheck
+        ``"identical"`` when no locus is mismatched, ``"haploidentical"``
+        when every locus certainly shares an allele, ``"not_haploidentical"``
+        when some locus certainly shares none, else ``"undetermined"``.
+    """
+    return _haplo(tuple((recipient.loci.get(k), donor.loci.get(k)) for k in HAPLO_LOCI))
+
+
+@lru_cache(maxsize=65536)
+def _haplo(pairs: tuple[tuple[LocusTyping | None, LocusTyping | None], ...]) -> HaploCheck:
+    none: list[str] = []
+    uncertain: list[str] = []
+    identical = True
+    for locus, (r_lt, d_lt) in zip(HAPLO_LOCI, pairs, strict=True):
+        if r_lt is None or d_lt is None:
+            uncertain.append(locus)
+            identical = False
+            continue
+        if compare_locus(r_lt, d_lt, "allele").bidirectional.hi > 0:
+            identical = False
+        sure, maybe = _shares(r_lt, d_lt)
+        if not maybe:
+            none.append(locus)
+        elif not sure:
+            uncertain.append(locus)
+    if none:
+        status = "not_haploidentical"
+    elif uncertain:
+        status = "undetermined"
+    elif identical:
+        status = "identical"
+    else:
+        status = "haploidentical"
+    return HaploCheck(status, tuple(none), tuple(uncertain))

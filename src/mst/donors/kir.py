@@ -1,0 +1,379 @@
+"""KIR gene content (Cooley motifs, B-content group) and HLA KIR ligands.
+
+Rules and tables come from ``mst/data/donors/kir.yaml`` (each with its source):
+
+- centromeric / telomeric A/B motifs and the B-content group
+  best / better / neutral (Cooley S et al., Blood 2010;116:2411);
+- KIR ligands C1/C2 (HLA-C, by allele group) and Bw4 (HLA-B, and optionally
+  HLA-A, by WHO serological antigen);
+- ligand mismatch in the GvH direction: ligands present in the donor but
+  absent in the recipient (missing-ligand model, Ruggeri L et al., Science
+  2002;295:2097).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from mst.donors.mismatch import locus_options
+from mst.donors.nomenclature import HlaTyping, LocusTyping
+from mst.errors import ValidationError
+
+
+@lru_cache(maxsize=1)
+def kir_table() -> dict[str, Any]:
+    """The shipped KIR rules (``mst/data/donors/kir.yaml``)."""
+    text = resources.files("mst.data").joinpath("donors/kir.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def parse_kir_genotype(text: str) -> frozenset[str]:
+    """Parse a KIR gene-content genotype.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated present genes, e.g. ``"KIR2DL1,KIR2DL3,KIR3DL1,KIR2DS4"``.
+        Case and spaces are ignored; ``2DL1`` without the ``KIR`` prefix is accepted.
+
+    Returns
+    -------
+    frozenset of str
+        Present genes (``KIR2DL5A``/``KIR2DL5B`` also count as ``KIR2DL5``).
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        ``field="kir_genotype"`` naming an unknown gene.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError("kir_genotype", text, "must be a non-empty comma-separated gene list")
+    known = set(kir_table()["genes"]["all"])
+    genes: set[str] = set()
+    for raw in text.split(","):
+        token = raw.strip().upper()
+        if not token:
+            continue
+        gene = token if token.startswith("KIR") else f"KIR{token}"
+        if gene not in known:
+            raise ValidationError(
+                "kir_genotype", raw.strip(), f"unknown KIR gene (known: {', '.join(sorted(known))})"
+            )
+        genes.add(gene)
+        if gene in ("KIR2DL5A", "KIR2DL5B"):
+            genes.add("KIR2DL5")
+    if not genes:
+        raise ValidationError("kir_genotype", text, "lists no gene")
+    return frozenset(genes)
+
+
+def _matches(rule: dict[str, list[str]], genes: frozenset[str]) -> bool:
+    if not all(g in genes for g in rule.get("present_all", [])):
+        return False
+    if "present_any" in rule and not any(g in genes for g in rule["present_any"]):
+        return False
+    if not all(g not in genes for g in rule.get("absent_all", [])):
+        return False
+    return not ("absent_any" in rule and all(g in genes for g in rule["absent_any"]))
+
+
+@dataclass(frozen=True, slots=True)
+class KirProfile:
+    """Cooley B-content classification of a donor KIR genotype.
+
+    Attributes
+    ----------
+    genes : frozenset of str
+        Present genes.
+    haplotype : {"AA", "Bx"}
+        "Bx" if any B-haplotype-specific gene is present.
+    centromeric, telomeric : str or None
+        ``"A/A"``, ``"A/B"``, ``"B/B"``, or None when the content fits no motif.
+    b_content_score : int or None
+        Number of B motifs (0–4), None if a motif is undetermined.
+    group : {"best", "better", "neutral", "unknown"}
+        Cooley B-content group.
+    source : str
+        Citation.
+    """
+
+    genes: frozenset[str]
+    haplotype: str
+    centromeric: str | None
+    telomeric: str | None
+    b_content_score: int | None
+    group: str
+    source: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "genes": sorted(self.genes),
+            "haplotype": self.haplotype,
+            "centromeric": self.centromeric,
+            "telomeric": self.telomeric,
+            "b_content_score": self.b_content_score,
+            "group": self.group,
+            "source": self.source,
+        }
+
+
+def kir_profile(genotype: str | frozenset[str]) -> KirProfile:
+    """Centromeric/telomeric motifs and Cooley B-content group of a KIR genotype.
+
+    Parameters
+    ----------
+    genotype : str or frozenset of str
+        Gene-content genotype (see :func:`parse_kir_genotype`).
+
+    Returns
+    -------
+    KirProfile
+        "best" = Cen-B/B; "better" = ≥ 2 B motifs without Cen-B/B;
+        "neutral" = 0–1 B motif; "unknown" if a motif cannot be assigned
+        (Cooley S et al., Blood 2010;116:2411).
+    """
+    genes = parse_kir_genotype(genotype) if isinstance(genotype, str) else frozenset(genotype)
+    return _kir_profile(genes)
+
+
+@lru_cache(maxsize=4096)
+def _kir_profile(genes: frozenset[str]) -> KirProfile:
+    table = kir_table()
+    motifs = table["motifs"]
+    haplotype = "Bx" if any(g in genes for g in table["genes"]["b_haplotype_genes"]) else "AA"
+
+    def motif(region: str) -> str | None:
+        hits = [name for name, rule in motifs[region].items() if _matches(rule, genes)]
+        return hits[0] if len(hits) == 1 else None
+
+    cen, tel = motif("centromeric"), motif("telomeric")
+    score: int | None = None
+    if cen == "B/B":
+        group = "best"
+    elif cen is None or tel is None:
+        group = "unknown"
+    else:
+        counts = motifs["b_motif_count"]
+        score = counts[cen] + counts[tel]
+        group = "better" if score >= 2 else "neutral"
+    if cen is not None and tel is not None:
+        score = motifs["b_motif_count"][cen] + motifs["b_motif_count"][tel]
+    return KirProfile(genes, haplotype, cen, tel, score, group, motifs["source"])
+
+
+def _c_ligand(exact: str | None, family: str | None) -> str | None:
+    spec = kir_table()["ligands"]["hla_c"]
+    if exact is not None:
+        two = exact.split("*", 1)[1]
+        if two in spec["alleles"]:
+            return str(spec["alleles"][two])
+    if family is None:
+        return None
+    if family in spec["C1"]:
+        return "C1"
+    if family in spec["C2"]:
+        return "C2"
+    return None
+
+
+def _bw4(antigen: str | None, locus: str) -> str | None:
+    lig = kir_table()["ligands"]
+    if antigen is None:
+        return None
+    if locus == "B":
+        if antigen in lig["hla_b_bw4"]["Bw4"]:
+            return "Bw4"
+        if antigen in lig["hla_b_bw4"]["Bw6"]:
+            return "Bw6"
+        return None
+    return "Bw4" if antigen in lig["hla_a_bw4"]["Bw4"] else "none"
+
+
+@dataclass(frozen=True, slots=True)
+class KirLigands:
+    """KIR ligands carried by one HLA typing.
+
+    Attributes
+    ----------
+    present : frozenset of str
+        Ligands certainly present (``"C1"``, ``"C2"``, ``"Bw4"``).
+    uncertain : frozenset of str
+        Ligands that may be present (ambiguous typing or unknown assignment).
+    per_allele : dict
+        Locus → list of (allele key, ligand or ``"unknown"``).
+    """
+
+    present: frozenset[str]
+    uncertain: frozenset[str]
+    per_allele: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "present": sorted(self.present),
+            "uncertain": sorted(self.uncertain),
+            "per_allele": {k: [list(p) for p in v] for k, v in self.per_allele.items()},
+        }
+
+
+def kir_ligands(typing: HlaTyping, include_hla_a: bool = False) -> KirLigands:
+    """KIR ligands (C1, C2, Bw4) of an HLA typing.
+
+    Parameters
+    ----------
+    typing : HlaTyping
+        Parsed typing; HLA-C and HLA-B are used (and HLA-A if ``include_hla_a``).
+    include_hla_a : bool
+        Count Bw4 carried by HLA-A (A23, A24, A25, A32), default False.
+
+    Returns
+    -------
+    KirLigands
+        A ligand is *present* if every resolution of the ambiguity carries it,
+        *uncertain* if some might (or an allele's ligand is unknown).
+    """
+    loci = ("C", "B", "A") if include_hla_a else ("C", "B")
+    return _ligands(tuple((k, typing.loci.get(k)) for k in loci))
+
+
+@lru_cache(maxsize=16384)
+def _ligands(loci: tuple[tuple[str, LocusTyping | None], ...]) -> KirLigands:
+    present: set[str] = set()
+    maybe: set[str] = set()
+    per_allele: dict[str, list[tuple[str, str]]] = {}
+    for locus, lt in loci:
+        if lt is None:
+            maybe.update({"C1", "C2"} if locus == "C" else {"Bw4"})
+            continue
+        common, possible, listing = _locus_ligands(lt)
+        present |= common
+        maybe |= possible
+        per_allele[locus] = list(listing)
+    return KirLigands(frozenset(present), frozenset(maybe - present), per_allele)
+
+
+@lru_cache(maxsize=16384)
+def _locus_ligands(
+    lt: LocusTyping,
+) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
+    """(certain ligands, possible ligands, per-allele listing) of one locus typing."""
+    from mst.donors.reference import imgt_tables
+
+    serology = imgt_tables().serology
+    locus = lt.locus
+    option_sets: list[set[str]] = []
+    unknown_any = False
+    listing: dict[str, str] = {}
+    for pair in locus_options(lt, "allele"):
+        ligs: set[str] = set()
+        for exact, family, expressed in pair:
+            if not expressed:
+                continue
+            if locus == "C":
+                lig = _c_ligand(exact, family)
+            else:
+                name = exact if exact is not None else f"{locus}*{family}"
+                lig = _bw4(serology.get(name), locus)
+            label = exact if exact is not None else f"{locus}*{family}"
+            listing[label] = lig or "unknown"
+            if lig is None:
+                unknown_any = True
+            elif lig in ("C1", "C2", "Bw4"):
+                ligs.add(lig)
+        option_sets.append(ligs)
+    common = set.intersection(*option_sets) if option_sets else set()
+    anyset = set.union(*option_sets) if option_sets else set()
+    maybe = anyset - common
+    if unknown_any:
+        maybe |= {"C1", "C2"} if locus == "C" else {"Bw4"}
+    return frozenset(common), frozenset(maybe), tuple(sorted(listing.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class LigandMismatch:
+    """KIR-ligand mismatch in the GvH direction (donor ligand absent in the recipient).
+
+    Attributes
+    ----------
+    status : {"mismatch", "match", "possible"}
+        "mismatch" when a donor ligand is certainly missing in the recipient,
+        "possible" when it may be (ambiguous typing or a ligand of unknown group).
+    missing_in_recipient : tuple of str
+        Donor ligands certainly absent from the recipient.
+    possibly_missing : tuple of str
+        Donor ligands that may be absent (ambiguity/unknown ligand).
+    donor_receptor_present : dict
+        Ligand → True/False if the donor carries an inhibitory KIR for it
+        (None when the donor KIR genotype is not given).
+    source : str
+        Citation.
+    """
+
+    status: str
+    missing_in_recipient: tuple[str, ...]
+    possibly_missing: tuple[str, ...]
+    donor_receptor_present: dict[str, bool | None]
+    source: str = "Ruggeri L et al., Science 2002;295:2097 (missing-ligand, GvH direction)"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "status": self.status,
+            "missing_in_recipient": list(self.missing_in_recipient),
+            "possibly_missing": list(self.possibly_missing),
+            "donor_receptor_present": self.donor_receptor_present,
+            "source": self.source,
+        }
+
+
+def ligand_mismatch_gvh(
+    recipient: HlaTyping,
+    donor: HlaTyping,
+    donor_kir: frozenset[str] | None = None,
+    include_hla_a: bool = False,
+) -> LigandMismatch:
+    """KIR-ligand mismatch in the GvH direction.
+
+    Parameters
+    ----------
+    recipient, donor : HlaTyping
+        Parsed typings.
+    donor_kir : frozenset of str, optional
+        Donor KIR genes, to report whether the matching inhibitory receptor exists.
+    include_hla_a : bool
+        Count HLA-A Bw4.
+
+    Returns
+    -------
+    LigandMismatch
+        Ligands the donor carries (so its NK cells are educated to them) that
+        the recipient lacks.
+    """
+    r = kir_ligands(recipient, include_hla_a)
+    d = kir_ligands(donor, include_hla_a)
+    sure = tuple(
+        sorted(lig for lig in d.present if lig not in r.present and lig not in r.uncertain)
+    )
+    possible = tuple(
+        sorted(lig for lig in d.present | d.uncertain if lig not in r.present and lig not in sure)
+    )
+    receptors = kir_table()["ligands"]["receptors"]
+    receptor_present: dict[str, bool | None] = {}
+    for lig in sure + possible:
+        receptor_present[lig] = (
+            None if donor_kir is None else any(g in donor_kir for g in receptors[lig])
+        )
+    if sure:
+        status = "mismatch"
+    elif possible:
+        status = "possible"
+    else:
+        status = "match"
+    return LigandMismatch(status, sure, possible, receptor_present)

@@ -1,0 +1,429 @@
+"""Explained ranking of the candidate donors of one patient (004 §2.1, 002 Patients and donors).
+
+1. **Exclusions** (any one excludes; excluded donors are listed after the
+   eligible ones): DSA at or above the positive MFI threshold (definite or
+   possible), age outside the accepted range, donor homozygous at a locus
+   shared with the recipient (definite or possible).
+2. **Preferences**, compared lexicographically in the configured order:
+   related; bidirectional allele-level x/12 mismatch inside the acceptable
+   range; younger (in age bands); male; KIR B-content group; DPB1 TCE
+   matched/permissive.
+
+Every donor carries the list of reasons (rule, value, effect, source) and,
+against the next donor, the criterion that decided the order — or the tie.
+Rules and sources: ``mst/data/donors/selection_rules.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from mst.domain import Relationship, Sex
+from mst.donors.case import DonorCandidate, DonorCase
+from mst.donors.dpb1 import TceResult, dpb1_permissiveness
+from mst.donors.dsa import CrossmatchResult, virtual_crossmatch
+from mst.donors.family import HaploCheck, haploidentity
+from mst.donors.kir import KirProfile, LigandMismatch, kir_profile, ligand_mismatch_gvh
+from mst.donors.mismatch import LOCI_10, LOCI_12, MismatchReport, Range, compare
+from mst.donors.reference import imgt_release
+from mst.donors.settings import SelectionSettings, rule_source
+
+_FIRST_DEGREE = (Relationship.PARENT, Relationship.CHILD)
+_KIR_ORDER = {"best": 0, "better": 1, "neutral": 2, "unknown": 3}
+
+
+@dataclass(slots=True)
+class Reason:
+    """One line of a donor's explanation."""
+
+    rule: str
+    value: Any
+    effect: str  # "exclude", "prefer", "disfavour", "neutral", "warn", "info"
+    text: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "rule": self.rule,
+            "value": self.value,
+            "effect": self.effect,
+            "text": self.text,
+            "source": self.source,
+        }
+
+
+@dataclass(slots=True)
+class DonorAssessment:
+    """Everything known about one candidate, and its place in the ranking."""
+
+    candidate: DonorCandidate
+    mismatch: MismatchReport
+    dsa: CrossmatchResult
+    tce: TceResult
+    kir: KirProfile | None
+    ligands: LigandMismatch
+    haplo: HaploCheck | None
+    exclusions: list[Reason] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    key: tuple[int, ...] = ()
+    rank: int | None = None
+    decided_by: str | None = None
+    tied_with: list[str] = field(default_factory=list)
+    input_index: int = 0
+    _recipient: Any = None
+
+    @property
+    def donor_id(self) -> str:
+        """The donor's id."""
+        return self.candidate.donor.id
+
+    @property
+    def excluded(self) -> bool:
+        """True when any exclusion rule applies."""
+        return bool(self.exclusions)
+
+    def to_dict(self, detail: bool = True) -> dict[str, Any]:
+        """JSON-ready form (``detail`` adds the antigen-level comparison)."""
+        d = self.candidate.donor
+        out: dict[str, Any] = {
+            "rank": self.rank,
+            "donor_id": d.id,
+            "excluded": self.excluded,
+            "relationship": d.relationship.value,
+            "sex": d.sex.value,
+            "age": d.age,
+            "exclusions": [r.to_dict() for r in self.exclusions],
+            "reasons": [r.to_dict() for r in self.reasons],
+            "decided_by": self.decided_by,
+            "tied_with": self.tied_with,
+            "hla": {
+                "allele": self.mismatch.to_dict(),
+            },
+            "dsa": self.dsa.to_dict(),
+            "dpb1_tce": self.tce.to_dict(),
+            "kir": self.kir.to_dict() if self.kir is not None else None,
+            "kir_ligand_mismatch_gvh": self.ligands.to_dict(),
+            "haploidentity": self.haplo.to_dict() if self.haplo is not None else None,
+        }
+        if detail and self._recipient is not None:
+            out["hla"]["antigen"] = compare(
+                self._recipient, self.candidate.typing, "antigen"
+            ).to_dict()
+        return out
+
+
+def _x12(report: MismatchReport) -> Range | None:
+    return report.total("bidirectional", LOCI_12)
+
+
+def assess(
+    case_recipient: Any,
+    antibodies: tuple[Any, ...],
+    candidate: DonorCandidate,
+    settings: SelectionSettings,
+) -> DonorAssessment:
+    """Evaluate one candidate donor against the recipient (no ranking yet).
+
+    Parameters
+    ----------
+    case_recipient : HlaTyping
+        Recipient typing.
+    antibodies : tuple of Antibody
+        Recipient antibodies.
+    candidate : DonorCandidate
+        The donor.
+    settings : SelectionSettings
+        Rules.
+
+    Returns
+    -------
+    DonorAssessment
+        Results, exclusions, reasons and the preference key.
+    """
+    donor = candidate.donor
+    typing = candidate.typing
+    mm = compare(case_recipient, typing, "allele")
+    dsa = virtual_crossmatch(
+        antibodies, typing, settings.dsa_positive_mfi, settings.dsa_high_risk_mfi
+    )
+    tce = dpb1_permissiveness(case_recipient, typing)
+    kir = kir_profile(candidate.kir) if candidate.kir is not None else None
+    lig = ligand_mismatch_gvh(case_recipient, typing, candidate.kir, settings.include_hla_a_bw4)
+    haplo = haploidentity(case_recipient, typing) if donor.relationship.related else None
+    a = DonorAssessment(candidate, mm, dsa, tce, kir, lig, haplo, _recipient=case_recipient)
+
+    # --- exclusions
+    ex = settings.exclusions
+    if "dsa_positive" in ex and (dsa.status != "negative" or dsa.possible_status != "negative"):
+        certain = dsa.status != "negative"
+        specs = ", ".join(
+            f"{m['specificity']} (MFI {m['mfi']:g}, {m['certainty']})" for m in dsa.matches
+        )
+        a.exclusions.append(
+            Reason(
+                "dsa_positive",
+                specs,
+                "exclude",
+                (
+                    "donor-specific antibody "
+                    if certain
+                    else "possible donor-specific antibody "
+                    "(ambiguous donor typing; resolve before selection) "
+                )
+                + f"at MFI ≥ {settings.dsa_positive_mfi:g}: {specs}",
+                rule_source("dsa_positive"),
+            )
+        )
+    if (
+        "age_out_of_range" in ex
+        and not settings.donor_age_min <= donor.age <= settings.donor_age_max
+    ):
+        a.exclusions.append(
+            Reason(
+                "age_out_of_range",
+                donor.age,
+                "exclude",
+                f"age {donor.age} outside {settings.donor_age_min}–{settings.donor_age_max}",
+                rule_source("age_out_of_range"),
+            )
+        )
+    hom = {
+        k: v.donor_homozygous_shared
+        for k, v in mm.loci.items()
+        if v.donor_homozygous_shared != "no"
+    }
+    if "homozygous_shared_locus" in ex and hom:
+        a.exclusions.append(
+            Reason(
+                "homozygous_shared_locus",
+                hom,
+                "exclude",
+                "donor homozygous for an allele the recipient carries (one-way GvH mismatch) at "
+                + ", ".join(f"{k}{'' if v == 'yes' else ' (possible)'}" for k, v in hom.items()),
+                rule_source("homozygous_shared_locus"),
+            )
+        )
+
+    # --- warnings and information
+    if dsa.untested:
+        a.reasons.append(
+            Reason(
+                "dsa_untested",
+                dsa.untested,
+                "warn",
+                "antibodies against loci the donor was not typed for: " + ", ".join(dsa.untested),
+                rule_source("dsa_positive"),
+            )
+        )
+    if mm.missing:
+        a.reasons.append(
+            Reason(
+                "loci_missing",
+                list(mm.missing),
+                "warn",
+                "loci not typed in both: " + ", ".join(mm.missing),
+                "002 Patients and donors",
+            )
+        )
+    if (
+        haplo is not None
+        and donor.relationship in _FIRST_DEGREE
+        and haplo.status == "not_haploidentical"
+    ):
+        a.reasons.append(
+            Reason(
+                "haploidentity",
+                haplo.status,
+                "warn",
+                f"{donor.relationship.value} shares no allele at "
+                f"{', '.join(haplo.loci_without_shared_allele)}: check typing or relationship",
+                "issue 6 (haploidentity check)",
+            )
+        )
+    if lig.status != "match":
+        a.reasons.append(
+            Reason(
+                "kir_ligand_mismatch_gvh",
+                list(lig.missing_in_recipient or lig.possibly_missing),
+                "info",
+                f"KIR-ligand mismatch in GvH direction ({lig.status}): recipient lacks "
+                + ", ".join(lig.missing_in_recipient or lig.possibly_missing),
+                lig.source,
+            )
+        )
+
+    # --- preferences
+    key: list[int] = []
+    for pref in settings.preferences:
+        src = rule_source(pref)
+        if pref == "related":
+            rel = donor.relationship.related
+            key.append(0 if rel else 1)
+            a.reasons.append(
+                Reason(
+                    pref,
+                    donor.relationship.value,
+                    "prefer" if rel else "disfavour",
+                    "related donor" if rel else "unrelated donor",
+                    src,
+                )
+            )
+        elif pref == "mismatch_in_range":
+            x12 = _x12(mm)
+            lo, hi = settings.mismatch_min, settings.mismatch_max
+            if x12 is None:
+                key.append(3)
+                a.reasons.append(
+                    Reason(pref, None, "disfavour", "x/12 unknown (loci missing)", src)
+                )
+            elif lo <= x12.lo and x12.hi <= hi:
+                key.append(0)
+                a.reasons.append(
+                    Reason(pref, str(x12), "prefer", f"{x12}/12 within {lo}–{hi}", src)
+                )
+            elif x12.hi < lo or x12.lo > hi:
+                key.append(2)
+                a.reasons.append(
+                    Reason(pref, str(x12), "disfavour", f"{x12}/12 outside {lo}–{hi}", src)
+                )
+            else:
+                key.append(1)
+                a.reasons.append(
+                    Reason(
+                        pref,
+                        str(x12),
+                        "disfavour",
+                        f"{x12}/12 may be outside {lo}–{hi} (ambiguous typing)",
+                        src,
+                    )
+                )
+        elif pref == "younger":
+            band = max(0, donor.age - settings.donor_age_min) // settings.age_band_years
+            key.append(band)
+            lo_age = settings.donor_age_min + band * settings.age_band_years
+            text = (
+                f"age {donor.age}"
+                if settings.age_band_years == 1
+                else f"age {donor.age} (band {lo_age}–{lo_age + settings.age_band_years - 1})"
+            )
+            a.reasons.append(Reason(pref, donor.age, "neutral", text, src))
+        elif pref == "male":
+            male = donor.sex is Sex.MALE
+            key.append(0 if male else 1)
+            a.reasons.append(
+                Reason(
+                    pref,
+                    donor.sex.value,
+                    "prefer" if male else "disfavour",
+                    "male donor" if male else "female donor",
+                    src,
+                )
+            )
+        elif pref == "kir_b_content":
+            grp = kir.group if kir is not None else "unknown"
+            key.append(_KIR_ORDER[grp])
+            a.reasons.append(
+                Reason(
+                    pref,
+                    grp,
+                    "prefer" if grp in ("best", "better") else "neutral",
+                    f"KIR B-content {grp}" + ("" if kir is not None else " (no KIR genotype)"),
+                    src,
+                )
+            )
+        elif pref == "dpb1_permissive":
+            st = tce.status
+            k = (
+                0
+                if st in ("matched", "permissive")
+                else (2 if st.startswith("non-permissive") else 1)
+            )
+            key.append(k)
+            a.reasons.append(
+                Reason(pref, st, ("prefer", "neutral", "disfavour")[k], f"DPB1 TCE {st}", src)
+            )
+    a.key = tuple(key)
+    return a
+
+
+@dataclass(slots=True)
+class Ranking:
+    """Ranked donors of one case."""
+
+    patient_id: str
+    settings: SelectionSettings
+    donors: list[DonorAssessment]
+
+    def to_dict(self, detail: bool = True) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "patient_id": self.patient_id,
+            "imgt_release": imgt_release(),
+            "settings": self.settings.to_dict(),
+            "counts": {
+                "x10_loci": list(LOCI_10),
+                "x12_loci": list(LOCI_12),
+                "convention": "bidirectional = max(GvH, HvG) per locus; 2-field",
+            },
+            "donors": [d.to_dict(detail) for d in self.donors],
+        }
+
+
+def _explain_pairs(ordered: list[DonorAssessment], prefs: tuple[str, ...]) -> None:
+    for cur, nxt in pairwise(ordered):
+        if cur.excluded != nxt.excluded:
+            cur.decided_by = f"above {nxt.donor_id}: {nxt.donor_id} is excluded"
+            continue
+        if cur.excluded and len(cur.exclusions) != len(nxt.exclusions):
+            cur.decided_by = f"above {nxt.donor_id}: fewer exclusions"
+            continue
+        for i, (x, y) in enumerate(zip(cur.key, nxt.key, strict=True)):
+            if x != y:
+                cur.decided_by = f"above {nxt.donor_id} by {prefs[i]}"
+                break
+        else:
+            cur.decided_by = f"tied with {nxt.donor_id} on every criterion; input order kept"
+
+
+def rank_case(case: DonorCase) -> Ranking:
+    """Rank the donors of a case.
+
+    Parameters
+    ----------
+    case : DonorCase
+        Loaded with :func:`mst.donors.case.load_case`.
+
+    Returns
+    -------
+    Ranking
+        Eligible donors first (rank 1, 2, …; equal keys share a rank and are
+        listed in input order), then excluded donors (rank None), each with
+        reasons and the criterion that placed it above the next donor.
+    """
+    s = case.settings
+    assessed = []
+    for i, cand in enumerate(case.donors):
+        a = assess(case.recipient, case.antibodies, cand, s)
+        a.input_index = i
+        assessed.append(a)
+    ordered = sorted(assessed, key=lambda a: (a.excluded, len(a.exclusions), a.key, a.input_index))
+    groups: dict[tuple[int, ...], list[DonorAssessment]] = {}
+    rank = 0
+    prev: tuple[int, ...] | None = None
+    for pos, a in enumerate(ordered, start=1):
+        if a.excluded:
+            continue
+        if a.key != prev:
+            rank = pos
+            prev = a.key
+        a.rank = rank
+        groups.setdefault(a.key, []).append(a)
+    for members in groups.values():
+        if len(members) > 1:
+            for a in members:
+                a.tied_with = [b.donor_id for b in members if b is not a]
+    _explain_pairs(ordered, s.preferences)
+    return Ranking(case.patient_id, s, ordered)

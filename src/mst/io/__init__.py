@@ -1,0 +1,1 @@
+"""Reading and writing cohort files (exchange format: CSV/XLSX)."""

@@ -1,0 +1,438 @@
+"""The cohort exchange format: every record of a cohort in one CSV or XLSX file.
+
+A CSV file holds one row per entity, stacked, with a ``record_type`` column
+(``center``, ``patient``, ``donor``, ``course``, ``administration``,
+``infusion``, ``lab``, ``event``, ``response``) and the union of the entity
+fields as further columns; a row fills only the columns of its type. An XLSX
+file has one sheet per record type with only that type's columns. Both are
+lossless: reading a written file gives back equal objects (floats are written
+with the shortest representation that round-trips, dates as ISO 8601).
+
+Errors name the file row (the line number, header = row 1), the field and the
+rule, and nothing is returned when any row is rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mst.domain import (
+    AntibodyResult,
+    Center,
+    ClinicalEvent,
+    Cohort,
+    Course,
+    Donor,
+    DrugAdministration,
+    Infusion,
+    LabResult,
+    Patient,
+    PatientRecord,
+    ResponseAssessment,
+    parse,
+)
+from mst.errors import ConsistencyError, ValidationError
+
+#: Columns of each record type, in file order. The patient's own id is in
+#: ``patient_id``, a center's in ``center_id`` and a donor's in ``donor_id``.
+RECORD_FIELDS: dict[str, tuple[str, ...]] = {
+    "center": ("center_id", "name", "country"),
+    "patient": (
+        "patient_id",
+        "center_id",
+        "sex",
+        "birth_date",
+        "age_at_diagnosis",
+        "diagnosis",
+        "diagnosis_date",
+        "eln_risk",
+        "fitness",
+        "height_cm",
+        "weight_kg",
+        "last_followup_date",
+        "hla_typing",
+    ),
+    "donor": ("patient_id", "donor_id", "relationship", "sex", "age", "hla_typing", "kir_genotype"),
+    "course": ("patient_id", "course_number", "kind", "regimen_id", "start_date"),
+    "administration": ("patient_id", "course_number", "drug", "dose", "unit", "day", "route"),
+    "infusion": (
+        "patient_id",
+        "course_number",
+        "donor_id",
+        "infused_at",
+        "mnc_1e8_per_kg",
+        "cd34_1e6_per_kg",
+        "cd3_1e8_per_kg",
+        "product",
+    ),
+    "lab": ("patient_id", "date", "analyte", "value", "unit", "donor_id"),
+    "event": ("patient_id", "date", "kind", "grade", "cause", "detail"),
+    "response": ("patient_id", "date", "category"),
+    "antibody": ("patient_id", "date", "specificity", "mfi"),
+}
+
+COLUMNS: tuple[str, ...] = ("record_type",) + tuple(
+    dict.fromkeys(f for fields in RECORD_FIELDS.values() for f in fields)
+)
+
+# Renames between file columns and model fields, per record type.
+_TO_MODEL: dict[str, dict[str, str]] = {
+    "center": {"center_id": "id"},
+    "patient": {"patient_id": "id"},
+    "donor": {"donor_id": "id"},
+    "course": {"course_number": "number"},
+}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "value"):  # enums
+        return str(value.value)
+    return str(value)
+
+
+def cohort_rows(cohort: Cohort) -> Iterator[dict[str, Any]]:
+    """Yield the exchange rows of a cohort, each a dict with ``record_type``.
+
+    Parameters
+    ----------
+    cohort : mst.domain.Cohort
+        Centers and patient records.
+
+    Yields
+    ------
+    dict
+        One row per entity: centers first, then each patient followed by its
+        donors, courses, administrations, infusions, labs, events, responses.
+    """
+    for c in cohort.centers:
+        yield {"record_type": "center", "center_id": c.id, "name": c.name, "country": c.country}
+    for rec in cohort.records:
+        yield from record_rows(rec)
+
+
+def record_rows(rec: PatientRecord) -> Iterator[dict[str, Any]]:
+    """Yield the exchange rows of one patient record (see :func:`cohort_rows`)."""
+    p = rec.patient
+    row = p.model_dump()
+    row["patient_id"] = row.pop("id")
+    yield {"record_type": "patient", **row}
+    for d in rec.donors:
+        row = d.model_dump()
+        row["donor_id"] = row.pop("id")
+        yield {"record_type": "donor", **row}
+    for c in rec.courses:
+        yield {
+            "record_type": "course",
+            "patient_id": c.patient_id,
+            "course_number": c.number,
+            "kind": c.kind,
+            "regimen_id": c.regimen_id,
+            "start_date": c.start_date,
+        }
+        for a in c.administrations:
+            yield {
+                "record_type": "administration",
+                "patient_id": c.patient_id,
+                "course_number": c.number,
+                **a.model_dump(),
+            }
+    for kind, items in (
+        ("infusion", rec.infusions),
+        ("lab", rec.labs),
+        ("event", rec.events),
+        ("response", rec.responses),
+        ("antibody", rec.antibodies),
+    ):
+        for item in items:
+            yield {"record_type": kind, **item.model_dump()}
+
+
+def write_cohort(cohort: Cohort, path: str | Path) -> None:
+    """Write a cohort to ``path`` (``.csv`` or ``.xlsx``, chosen by the suffix).
+
+    Parameters
+    ----------
+    cohort : mst.domain.Cohort
+        What to write.
+    path : str or pathlib.Path
+        Output file.
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        If the suffix is neither ``.csv`` nor ``.xlsx``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        path.write_text(cohort_to_csv(cohort), encoding="utf-8", newline="")
+    elif suffix == ".xlsx":
+        _write_xlsx(cohort, path)
+    else:
+        raise ValidationError("path", str(path), "must end in .csv or .xlsx")
+
+
+def cohort_to_csv(cohort: Cohort) -> str:
+    """Return the CSV text of a cohort (deterministic: same cohort, same bytes)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in cohort_rows(cohort):
+        writer.writerow({k: _fmt(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _write_xlsx(cohort: Cohort, path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    fixed = dt.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    sheets = {}
+    first = True
+    for kind, fields in RECORD_FIELDS.items():
+        ws = wb.active if first else wb.create_sheet()
+        first = False
+        ws.title = kind
+        ws.append(list(fields))
+        sheets[kind] = ws
+    for row in cohort_rows(cohort):
+        kind = row["record_type"]
+        sheets[kind].append([_xlsx_value(row.get(f)) for f in RECORD_FIELDS[kind]])
+    wb.save(path)
+
+
+def _xlsx_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return _fmt(value)
+
+
+def read_cohort(path: str | Path) -> Cohort:
+    """Read and validate an exchange file (CSV or XLSX).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file written by :func:`write_cohort` or prepared by hand in the same layout.
+
+    Returns
+    -------
+    mst.domain.Cohort
+        Validated centers and records; every record passed
+        :meth:`~mst.domain.PatientRecord.check_consistency`.
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        A row breaks a field rule; the message names the row, the field and the rule.
+    mst.errors.ConsistencyError
+        Records contradict each other (e.g. an event after death).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return cohort_from_rows(_csv_rows(fh))
+    if suffix == ".xlsx":
+        return cohort_from_rows(_xlsx_rows(path))
+    raise ValidationError("path", str(path), "must end in .csv or .xlsx")
+
+
+def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(fh)
+    if reader.fieldnames is None or "record_type" not in reader.fieldnames:
+        raise ValidationError("row 1", reader.fieldnames, "header must contain record_type")
+    for i, row in enumerate(reader, start=2):
+        if None in row:
+            raise ValidationError(f"row {i}", row[None], "has more cells than the header")
+        yield i, row
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        unknown = [n for n in wb.sheetnames if n not in RECORD_FIELDS]
+        if unknown:
+            raise ValidationError("sheet", unknown[0], f"must be one of {list(RECORD_FIELDS)}")
+        rows: list[tuple[int, dict[str, Any]]] = []
+        for kind in RECORD_FIELDS:
+            if kind not in wb.sheetnames:
+                continue
+            it = wb[kind].iter_rows(values_only=True)
+            header = [str(h) if h is not None else "" for h in next(it, ())]
+            for i, values in enumerate(it, start=2):
+                if all(v is None for v in values):
+                    continue
+                row = dict(zip(header, values, strict=False))
+                row["record_type"] = kind
+                rows.append((i, {k: _cell(v) for k, v in row.items()}))
+        # Patients must come before their children: the sheet order guarantees it.
+        yield from ((i, {**r, "_sheet": r["record_type"]}) for i, r in rows)
+    finally:
+        wb.close()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _clean(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    fields = RECORD_FIELDS[kind]
+    renames = _TO_MODEL.get(kind, {})
+    out: dict[str, Any] = {}
+    for f in fields:
+        v = row.get(f, "")
+        if isinstance(v, str):
+            v = v.strip()
+        if v == "":
+            continue
+        out[renames.get(f, f)] = v
+    return out
+
+
+def cohort_from_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> Cohort:
+    """Build a validated cohort from numbered exchange rows.
+
+    Parameters
+    ----------
+    rows : iterable of (int, dict)
+        Row number (for messages) and the row's cells by column name.
+
+    Returns
+    -------
+    mst.domain.Cohort
+        See :func:`read_cohort`.
+    """
+    centers: list[Center] = []
+    patients: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for i, row in rows:
+        where = f"row {i}"
+        sheet = row.get("_sheet")
+        if sheet:
+            where = f"sheet {sheet} row {i}"
+        kind = str(row.get("record_type", "")).strip()
+        if kind not in RECORD_FIELDS:
+            raise ValidationError(
+                f"{where}: record_type", kind, f"must be one of {list(RECORD_FIELDS)}"
+            )
+        data = _clean(row, kind)
+        if kind == "center":
+            centers.append(parse(Center, data, where))
+            continue
+        if kind == "patient":
+            patient = parse(Patient, data, where)
+            if patient.id in patients:
+                raise ValidationError(
+                    f"{where}: patient_id", patient.id, "must be unique in the file"
+                )
+            patients[patient.id] = {
+                "patient": patient,
+                "row": i,
+                "donors": [],
+                "courses": {},
+                "infusions": [],
+                "labs": [],
+                "events": [],
+                "responses": [],
+                "antibodies": [],
+            }
+            order.append(patient.id)
+            continue
+        pid = data.get("patient_id")
+        if pid not in patients:
+            raise ValidationError(
+                f"{where}: patient_id", pid, "must name a patient listed on an earlier row"
+            )
+        bucket = patients[pid]
+        if kind == "donor":
+            bucket["donors"].append(parse(Donor, data, where))
+        elif kind == "course":
+            number = data.get("number")
+            try:
+                key = int(number)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"{where}: course_number", number, "must be an integer"
+                ) from None
+            if key in bucket["courses"]:
+                raise ValidationError(f"{where}: course_number", key, "must be unique per patient")
+            bucket["courses"][key] = {"data": data, "row": i, "administrations": []}
+        elif kind == "administration":
+            number = data.pop("course_number", None)
+            try:
+                key = int(number)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"{where}: course_number", number, "must be an integer"
+                ) from None
+            if key not in bucket["courses"]:
+                raise ValidationError(
+                    f"{where}: course_number", key, "must name a course listed on an earlier row"
+                )
+            data.pop("patient_id", None)
+            bucket["courses"][key]["administrations"].append(parse(DrugAdministration, data, where))
+        elif kind == "infusion":
+            bucket["infusions"].append(parse(Infusion, data, where))
+        elif kind == "lab":
+            bucket["labs"].append(parse(LabResult, data, where))
+        elif kind == "event":
+            bucket["events"].append(parse(ClinicalEvent, data, where))
+        elif kind == "response":
+            bucket["responses"].append(parse(ResponseAssessment, data, where))
+        elif kind == "antibody":
+            bucket["antibodies"].append(parse(AntibodyResult, data, where))
+    records: list[PatientRecord] = []
+    for pid in order:
+        b = patients[pid]
+        courses = tuple(
+            parse(
+                Course,
+                {**c["data"], "administrations": c["administrations"]},
+                f"row {c['row']}",
+            )
+            for c in b["courses"].values()
+        )
+        rec = PatientRecord(
+            patient=b["patient"],
+            donors=tuple(b["donors"]),
+            courses=courses,
+            infusions=tuple(b["infusions"]),
+            labs=tuple(b["labs"]),
+            events=tuple(b["events"]),
+            responses=tuple(b["responses"]),
+            antibodies=tuple(b["antibodies"]),
+        )
+        try:
+            rec.check_consistency()
+        except ConsistencyError as exc:
+            raise ConsistencyError(f"row {b['row']}: {exc.entity}", exc.rule) from None
+        records.append(rec)
+    cohort = Cohort(centers=tuple(centers), records=tuple(records))
+    cohort.check_consistency()
+    return cohort

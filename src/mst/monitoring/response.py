@@ -1,0 +1,443 @@
+"""Response assessment: AML by ELN 2022, multiple myeloma by IMWG 2016.
+
+Thresholds come from ``mst/data/monitoring/response_eln2022.yaml`` (Döhner et
+al., Blood 2022;140:1345, Table 6) and ``response_imwg.yaml`` (Kumar et al.,
+Lancet Oncol 2016;17:e328, Table 3). Every call returns the criteria that
+decided it.
+
+Note: seed 002 defines CR with strict inequalities (ANC > 1.0, platelets > 100)
+and requires MRD negativity; ELN 2022 uses ANC >= 1.0 and platelets >= 100 and
+reports MRD status separately (CR vs CR MRD−). This module follows ELN 2022.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import math
+from collections.abc import Sequence
+
+from mst.domain import ResponseCategory
+from mst.errors import ValidationError
+from mst.monitoring._data import load
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResponseCall:
+    """A response category with the criteria that decided it.
+
+    ``category`` is a :class:`mst.domain.ResponseCategory`, or the string
+    ``"no_response"`` (AML before the landmark) / ``"MR"`` (IMWG minimal
+    response), which the registry has no category for.
+    """
+
+    category: ResponseCategory | str
+    reasons: tuple[str, ...]
+    source: str
+
+    @property
+    def registry_category(self) -> ResponseCategory | None:
+        """The registry category (MR is recorded as SD; no response has none)."""
+        if isinstance(self.category, ResponseCategory):
+            return self.category
+        if self.category == "MR":
+            return ResponseCategory.SD
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AmlAssessment:
+    """Findings of one AML response assessment.
+
+    Parameters
+    ----------
+    marrow_blasts : float
+        Bone-marrow blasts, %.
+    blood_blasts : bool
+        Circulating blasts present.
+    extramedullary : bool
+        Extramedullary disease present.
+    anc, platelets : float
+        10⁹/L.
+    mrd_negative : bool or None
+        MRD below the assay threshold (None = not assessed).
+    mrd_level : float or None
+        MRD level (copies or %), used for the 1-log rise rule.
+    date : date, optional
+        Assessment date (needed for the two-blood-samples relapse rule).
+    """
+
+    marrow_blasts: float | None
+    blood_blasts: bool
+    extramedullary: bool
+    anc: float | None
+    platelets: float | None
+    mrd_negative: bool | None = None
+    mrd_level: float | None = None
+    date: dt.date | None = None
+
+
+def _check_pct(name: str, v: float | None) -> None:
+    if v is not None and not (0 <= v <= 100):
+        raise ValidationError(name, v, "must be between 0 and 100 %")
+
+
+def assess_aml(
+    a: AmlAssessment,
+    *,
+    baseline_marrow_blasts: float | None = None,
+    in_remission: bool = False,
+    prior_mrd_negative: bool = False,
+    previous: Sequence[AmlAssessment] = (),
+    at_landmark: bool = False,
+) -> ResponseCall:
+    """Classify one AML assessment by ELN 2022.
+
+    Parameters
+    ----------
+    a : AmlAssessment
+        The current assessment.
+    baseline_marrow_blasts : float, optional
+        Pre-treatment marrow blasts (%), needed for PR.
+    in_remission : bool
+        The patient was in CR/CRh/CRi before: relapse rules apply.
+    prior_mrd_negative : bool
+        The patient was in CR with MRD negativity: MRD relapse rules apply.
+    previous : sequence of AmlAssessment
+        Earlier assessments (for the two blood samples >= 1 week apart and
+        the consecutive MRD-positive samples rules).
+    at_landmark : bool
+        The assessment is at the response landmark: "no response" becomes
+        "refractory".
+
+    Returns
+    -------
+    ResponseCall
+    """
+    t = load("response_eln2022")
+    src = t["source"]
+    _check_pct("marrow_blasts", a.marrow_blasts)
+    _check_pct("baseline_marrow_blasts", baseline_marrow_blasts)
+    for name, v in (("anc", a.anc), ("platelets", a.platelets)):
+        if v is not None and v < 0:
+            raise ValidationError(name, v, "must be >= 0")
+    if in_remission:
+        if a.marrow_blasts is not None and a.marrow_blasts >= t["relapse_marrow_blasts_ge"]:
+            return ResponseCall(
+                ResponseCategory.RELAPSE,
+                (f"marrow blasts {a.marrow_blasts}% >= {t['relapse_marrow_blasts_ge']}%",),
+                src,
+            )
+        if a.extramedullary:
+            return ResponseCall(ResponseCategory.RELAPSE, ("extramedullary disease",), src)
+        if a.blood_blasts and a.date is not None:
+            gap = t["relapse_blood_blast_interval_days"]
+            earlier = [
+                p
+                for p in previous
+                if p.blood_blasts and p.date is not None and (a.date - p.date).days >= gap
+            ]
+            if earlier:
+                return ResponseCall(
+                    ResponseCategory.RELAPSE,
+                    (
+                        f"circulating blasts on {earlier[-1].date} and {a.date} "
+                        f"(>= {gap} days apart)",
+                    ),
+                    src,
+                )
+        if prior_mrd_negative and a.mrd_negative is False:
+            last = previous[-1] if previous else None
+            if last is not None and last.mrd_negative is False:
+                return ResponseCall(
+                    ResponseCategory.MRD_RELAPSE,
+                    (
+                        "conversion from MRD negativity to MRD positivity confirmed in two "
+                        "consecutive samples",
+                    ),
+                    src,
+                )
+        if a.mrd_negative is False and a.mrd_level and previous:
+            pos = [p for p in previous if p.mrd_negative is False and p.mrd_level]
+            if pos and pos[-1].mrd_level:
+                rise = math.log10(a.mrd_level / pos[-1].mrd_level)
+                if rise >= t["mrd_relapse_log10_rise"]:
+                    return ResponseCall(
+                        ResponseCategory.MRD_RELAPSE,
+                        (
+                            f"MRD rose {rise:.2f} log10 (>= {t['mrd_relapse_log10_rise']}) between "
+                            "two positive samples",
+                        ),
+                        src,
+                    )
+    if a.marrow_blasts is None:
+        raise ValidationError("marrow_blasts", None, "is required to assess AML response")
+    reasons: list[str] = []
+    low_blasts = a.marrow_blasts < t["marrow_blasts_lt"]
+    clear = low_blasts and not a.blood_blasts and not a.extramedullary
+    anc, plt = a.anc, a.platelets
+    if clear:
+        reasons.append(
+            f"marrow blasts {a.marrow_blasts}% < {t['marrow_blasts_lt']}%, no circulating blasts, "
+            "no extramedullary disease"
+        )
+        cr_counts = (
+            anc is not None
+            and plt is not None
+            and (anc >= t["cr_anc_ge"] and plt >= t["cr_platelets_ge"])
+        )
+        if cr_counts:
+            reasons.append(
+                f"ANC {anc} >= {t['cr_anc_ge']} and platelets {plt} >= "
+                f"{t['cr_platelets_ge']} x 10^9/L"
+            )
+            if a.mrd_negative:
+                reasons.append("MRD negative")
+                return ResponseCall(ResponseCategory.CR_MRD_NEG, tuple(reasons), src)
+            reasons.append("MRD positive" if a.mrd_negative is False else "MRD not assessed")
+            return ResponseCall(ResponseCategory.CR, tuple(reasons), src)
+        if (
+            anc is not None
+            and plt is not None
+            and (anc >= t["crh_anc_ge"] and plt >= t["crh_platelets_ge"])
+        ):
+            reasons.append(
+                f"ANC {anc} >= {t['crh_anc_ge']} and platelets {plt} >= {t['crh_platelets_ge']} "
+                "(partial hematologic recovery)"
+            )
+            return ResponseCall(ResponseCategory.CRH, tuple(reasons), src)
+        if (
+            anc is not None
+            and plt is not None
+            and (anc >= t["cr_anc_ge"] or plt >= t["cr_platelets_ge"])
+        ):
+            reasons.append(
+                f"residual neutropenia or thrombocytopenia (ANC {anc}, platelets {plt}), "
+                "one lineage recovered"
+            )
+            return ResponseCall(ResponseCategory.CRI, tuple(reasons), src)
+        reasons.append("no hematologic recovery required")
+        return ResponseCall(ResponseCategory.MLFS, tuple(reasons), src)
+    if (
+        baseline_marrow_blasts
+        and anc is not None
+        and plt is not None
+        and anc >= t["cr_anc_ge"]
+        and plt >= t["cr_platelets_ge"]
+        and t["pr_marrow_blasts_min"] <= a.marrow_blasts <= t["pr_marrow_blasts_max"]
+        and a.marrow_blasts <= (1 - t["pr_reduction_ge"]) * baseline_marrow_blasts
+        and not a.blood_blasts
+    ):
+        reasons.append(
+            f"CR counts, marrow blasts {a.marrow_blasts}% within "
+            f"{t['pr_marrow_blasts_min']}–{t['pr_marrow_blasts_max']}% and reduced by >= "
+            f"{t['pr_reduction_ge']:.0%} from {baseline_marrow_blasts}%"
+        )
+        return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+    reasons.append("criteria for CR, CRh, CRi, MLFS or PR not met")
+    if at_landmark:
+        reasons.append("at the response landmark: refractory")
+        return ResponseCall(ResponseCategory.REFRACTORY, tuple(reasons), src)
+    return ResponseCall("no_response", tuple(reasons), src)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MyelomaAssessment:
+    """Findings of one myeloma response assessment (IMWG 2016).
+
+    Units: serum M-protein g/dL, urine M-protein mg/24 h, free light chains
+    mg/L, marrow plasma cells %.
+    """
+
+    serum_m: float | None = None
+    urine_m: float | None = None
+    immunofixation_negative: bool = False
+    marrow_plasma_cells: float | None = None
+    flc_kappa: float | None = None
+    flc_lambda: float | None = None
+    involved_light_chain: str | None = None  # "kappa" or "lambda"
+    clonal_cells_absent: bool = False
+    plasmacytoma_present: bool = False
+    new_lesion: bool = False
+    electrophoresis_negative: bool = False
+    date: dt.date | None = None
+
+    @property
+    def dflc(self) -> float | None:
+        """Difference involved − uninvolved free light chain (mg/L)."""
+        if self.flc_kappa is None or self.flc_lambda is None or self.involved_light_chain is None:
+            return None
+        if self.involved_light_chain == "kappa":
+            return self.flc_kappa - self.flc_lambda
+        return self.flc_lambda - self.flc_kappa
+
+
+def _reduction(base: float | None, now: float | None) -> float | None:
+    if base is None or now is None or base <= 0:
+        return None
+    return 1 - now / base
+
+
+def assess_myeloma(
+    a: MyelomaAssessment, baseline: MyelomaAssessment, nadir: MyelomaAssessment | None = None
+) -> ResponseCall:
+    """Classify one myeloma assessment by IMWG 2016 (unconfirmed).
+
+    Parameters
+    ----------
+    a : MyelomaAssessment
+        Current findings.
+    baseline : MyelomaAssessment
+        Pre-treatment findings (reference for reductions).
+    nadir : MyelomaAssessment, optional
+        Lowest confirmed values so far (reference for progression).
+
+    Returns
+    -------
+    ResponseCall
+        sCR, CR, VGPR, PR, "MR", SD or PD. Use :func:`confirm_imwg` for the
+        two-consecutive-assessments rule.
+    """
+    t = load("response_imwg")
+    src = t["source"]
+    for name in ("serum_m", "urine_m", "marrow_plasma_cells", "flc_kappa", "flc_lambda"):
+        for obj in (a, baseline):
+            v = getattr(obj, name)
+            if v is not None and v < 0:
+                raise ValidationError(name, v, "must be >= 0")
+    ref = nadir or baseline
+    pd_reasons: list[str] = []
+    inc = t["pd_increase_ge"]
+    if a.serum_m is not None and ref.serum_m is not None:
+        need = (
+            t["pd_serum_abs_high_nadir_ge"]
+            if ref.serum_m >= t["pd_serum_high_nadir"]
+            else t["pd_serum_abs_ge"]
+        )
+        d = a.serum_m - ref.serum_m
+        if d >= need and a.serum_m >= (1 + inc) * ref.serum_m:
+            pd_reasons.append(f"serum M-protein +{d:.2f} g/dL (>= {need}) and >= +{inc:.0%}")
+    if a.urine_m is not None and ref.urine_m is not None:
+        d = a.urine_m - ref.urine_m
+        if d >= t["pd_urine_abs_ge"] and a.urine_m >= (1 + inc) * ref.urine_m:
+            pd_reasons.append(
+                f"urine M-protein +{d:.0f} mg/24 h (>= {t['pd_urine_abs_ge']}) and >= +{inc:.0%}"
+            )
+    if a.dflc is not None and ref.dflc is not None:
+        d = a.dflc - ref.dflc
+        if d > t["pd_dflc_abs_gt"] and a.dflc >= (1 + inc) * ref.dflc:
+            pd_reasons.append(f"dFLC +{d:.0f} mg/L (> {t['pd_dflc_abs_gt']}) and >= +{inc:.0%}")
+    if a.marrow_plasma_cells is not None and ref.marrow_plasma_cells is not None:
+        d = a.marrow_plasma_cells - ref.marrow_plasma_cells
+        if d >= t["pd_marrow_pc_abs_ge"]:
+            pd_reasons.append(f"marrow plasma cells +{d:.1f}% (>= {t['pd_marrow_pc_abs_ge']}%)")
+    if a.new_lesion:
+        pd_reasons.append("new bone lesion or plasmacytoma")
+    if pd_reasons:
+        return ResponseCall(ResponseCategory.PD, tuple(pd_reasons), src)
+    reasons: list[str] = []
+    if (
+        a.immunofixation_negative
+        and a.marrow_plasma_cells is not None
+        and a.marrow_plasma_cells < t["cr_marrow_plasma_cells_lt"]
+        and not a.plasmacytoma_present
+    ):
+        reasons.append(
+            f"negative serum/urine immunofixation, marrow plasma cells {a.marrow_plasma_cells}% < "
+            f"{t['cr_marrow_plasma_cells_lt']}%, no plasmacytoma"
+        )
+        lo, hi = t["flc_ratio_normal"]
+        ratio = (a.flc_kappa / a.flc_lambda) if a.flc_kappa is not None and a.flc_lambda else None
+        if ratio is not None and lo <= ratio <= hi and a.clonal_cells_absent:
+            reasons.append(f"FLC ratio {ratio:.2f} within {lo}–{hi}, no clonal marrow cells")
+            return ResponseCall(ResponseCategory.SCR, tuple(reasons), src)
+        return ResponseCall(ResponseCategory.CR, tuple(reasons), src)
+    rs = _reduction(baseline.serum_m, a.serum_m)
+    ru = _reduction(baseline.urine_m, a.urine_m)
+    urine_ok_vgpr = a.urine_m is None or a.urine_m < t["vgpr_urine_lt"]
+    if a.electrophoresis_negative and not a.immunofixation_negative:
+        reasons.append("M-protein detectable by immunofixation but not by electrophoresis")
+        return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
+    if rs is not None and rs >= t["vgpr_serum_reduction_ge"] and urine_ok_vgpr:
+        reasons.append(
+            f"serum M-protein reduced {rs:.1%} (>= {t['vgpr_serum_reduction_ge']:.0%}) and urine "
+            f"M-protein < {t['vgpr_urine_lt']} mg/24 h"
+        )
+        return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
+    urine_ok_pr = (
+        a.urine_m is None
+        or baseline.urine_m is None
+        or ((ru is not None and ru >= t["pr_urine_reduction_ge"]) or a.urine_m < t["pr_urine_lt"])
+    )
+    if rs is not None and rs >= t["pr_serum_reduction_ge"] and urine_ok_pr:
+        reasons.append(
+            f"serum M-protein reduced {rs:.1%} (>= {t['pr_serum_reduction_ge']:.0%}); urine "
+            f"reduced >= {t['pr_urine_reduction_ge']:.0%} or < {t['pr_urine_lt']} mg/24 h"
+        )
+        return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+    if baseline.serum_m is None and baseline.urine_m is None:
+        rf = _reduction(baseline.dflc, a.dflc)
+        if rf is not None and rf >= t["pr_flc_dflc_reduction_ge"]:
+            reasons.append(f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%})")
+            return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+    urine_ok_mr = (
+        a.urine_m is None
+        or baseline.urine_m is None
+        or (ru is not None and ru >= t["mr_urine_reduction_ge"])
+    )
+    if rs is not None and rs >= t["mr_serum_reduction_ge"] and urine_ok_mr:
+        reasons.append(f"serum M-protein reduced {rs:.1%} (25–49%): minimal response")
+        return ResponseCall("MR", tuple(reasons), src)
+    reasons.append("criteria for sCR, CR, VGPR, PR, MR or PD not met")
+    return ResponseCall(ResponseCategory.SD, tuple(reasons), src)
+
+
+_IMWG_ORDER = {"PD": 0, "SD": 1, "MR": 2, "PR": 3, "VGPR": 4, "CR": 5, "sCR": 6}
+
+
+def _rank(call: ResponseCall) -> int:
+    cat = call.category
+    return _IMWG_ORDER[cat.value if isinstance(cat, ResponseCategory) else cat]
+
+
+def confirm_imwg(calls: Sequence[ResponseCall]) -> ResponseCall | None:
+    """Best confirmed IMWG response over chronological unconfirmed calls.
+
+    IMWG 2016: every response category requires two consecutive assessments
+    before new therapy. A pair of consecutive calls confirms the *lower* of
+    its two categories; a pair with one PD confirms nothing; the best
+    confirmed category wins, except that two consecutive PD calls confirm
+    progression, which is returned as soon as it occurs.
+
+    Parameters
+    ----------
+    calls : sequence of ResponseCall
+        Calls from :func:`assess_myeloma`, in date order.
+
+    Returns
+    -------
+    ResponseCall or None
+        None when no pair of consecutive assessments confirms a category.
+    """
+    src = load("response_imwg")["source"]
+    best: tuple[int, ResponseCall] | None = None
+    for prev, cur in itertools.pairwise(calls):
+        if prev.category == ResponseCategory.PD and cur.category == ResponseCategory.PD:
+            return ResponseCall(
+                ResponseCategory.PD, ("PD confirmed by two consecutive assessments",), src
+            )
+        if ResponseCategory.PD in (prev.category, cur.category):
+            continue  # a single PD confirms nothing
+        low = prev if _rank(prev) <= _rank(cur) else cur
+        r = _rank(low)
+        if best is None or r > best[0]:
+            cat = low.category
+            label = cat.value if isinstance(cat, ResponseCategory) else cat
+            best = (
+                r,
+                ResponseCall(
+                    cat, (*low.reasons, f"{label} confirmed by two consecutive assessments"), src
+                ),
+            )
+    return None if best is None else best[1]

@@ -1,0 +1,108 @@
+"""Database URL resolution, engines and Alembic migrations."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_SQLITE_NAME = "mst.sqlite"
+
+
+def database_url(url: str | None = None) -> str:
+    """Resolve the registry URL.
+
+    Parameters
+    ----------
+    url : str, optional
+        Explicit SQLAlchemy URL. When omitted, ``MST_DATABASE_URL`` is used, and
+        failing that an SQLite file ``mst.sqlite`` in the current directory.
+
+    Returns
+    -------
+    str
+        A SQLAlchemy URL. ``postgresql://`` URLs are mapped to the psycopg 3 driver.
+    """
+    resolved = (
+        url or os.environ.get("MST_DATABASE_URL") or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_NAME}"
+    )
+    if resolved.startswith("postgresql://") or resolved.startswith("postgres://"):
+        resolved = "postgresql+psycopg://" + resolved.split("://", 1)[1]
+    return resolved
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine for the registry (SQLite gets foreign keys switched on).
+
+    Parameters
+    ----------
+    url : str, optional
+        See :func:`database_url`.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+    """
+    engine = create_engine(database_url(url), future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _fk_on(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration pointing at the migrations shipped in the package."""
+    cfg = Config()
+    script_location = resources.files("mst.registry").joinpath("migrations")
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the registry schema to ``revision`` (Alembic).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Registry engine.
+    revision : str, optional
+        Target revision, ``"head"`` by default.
+    """
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the registry schema to ``revision`` (``"base"`` drops everything)."""
+    command.downgrade(alembic_config(engine), revision)
+
+
+def head_revision() -> str:
+    """The newest migration shipped with the package."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(resources.files("mst.registry").joinpath("migrations"))
+    )
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (``None`` for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,635 @@
+"""The repository: the only code that queries the registry tables.
+
+Every public write method runs in one transaction: it validates first
+(field rules in :mod:`mst.domain`, cross-record rules in
+:meth:`mst.domain.PatientRecord.check_consistency`), then writes the rows and
+one audit row per inserted, updated or deleted entity. Any failure rolls the
+whole transaction back, so the database is left exactly as before.
+
+A repository may be scoped to a set of centers (``center_scope``): it then
+neither reads nor writes patients of other centers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mst.domain import (
+    AntibodyResult,
+    Center,
+    ClinicalEvent,
+    Cohort,
+    Course,
+    Donor,
+    DrugAdministration,
+    Infusion,
+    LabResult,
+    Patient,
+    PatientRecord,
+    ResponseAssessment,
+)
+from mst.errors import ConsistencyError, NotFoundError, ValidationError
+from mst.registry.schema import (
+    AdministrationRow,
+    AntibodyRow,
+    AuditRow,
+    CenterRow,
+    CourseRow,
+    DonorRow,
+    EventRow,
+    InfusionRow,
+    LabRow,
+    PatientRow,
+    ResponseRow,
+)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited change, as read back from the audit table.
+
+    Attributes
+    ----------
+    at : datetime.datetime
+        When (UTC, naive).
+    user : str
+        Who made the change.
+    action : str
+        ``insert``, ``update`` or ``delete``.
+    entity : str
+        Entity type (``patient``, ``lab`` …).
+    entity_key : str
+        Key of the entity within its type.
+    patient_id : str or None
+        Patient the entity belongs to.
+    before, after : dict or None
+        The entity before and after the change (``None`` for insert/delete).
+    """
+
+    at: dt.datetime
+    user: str
+    action: str
+    entity: str
+    entity_key: str
+    patient_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """One line of the patient list."""
+
+    id: str
+    center_id: str
+    sex: str
+    age: int
+    diagnosis: str
+    diagnosis_date: dt.date
+    courses: int
+    death_date: dt.date | None
+    last_followup_date: dt.date | None
+
+    @property
+    def alive(self) -> bool:
+        """True when no death is recorded."""
+        return self.death_date is None
+
+
+def _json(model: Any) -> dict[str, Any]:
+    return json.loads(model.model_dump_json())
+
+
+def _entities(rec: PatientRecord) -> dict[tuple[str, str], dict[str, Any]]:
+    """Audit view of a record: entity (type, key) → JSON-able content."""
+    out: dict[tuple[str, str], dict[str, Any]] = {("patient", rec.patient.id): _json(rec.patient)}
+    for d in rec.donors:
+        out[("donor", d.id)] = _json(d)
+    for c in rec.courses:
+        out[("course", f"{c.patient_id}/course {c.number}")] = _json(c)
+    for i, inf in enumerate(rec.infusions, 1):
+        key = "/".join(
+            (
+                inf.patient_id,
+                f"course {inf.course_number}",
+                inf.donor_id,
+                inf.infused_at.isoformat(),
+            )
+        )
+        out[("infusion", key if ("infusion", key) not in out else f"{key}#{i}")] = _json(inf)
+    for kind, items in (
+        ("lab", rec.labs),
+        ("event", rec.events),
+        ("response", rec.responses),
+        ("antibody", rec.antibodies),
+    ):
+        counts: dict[str, int] = {}
+        for item in items:
+            content = _json(item)
+            base = f"{rec.patient.id}/{item.date.isoformat()}/" + "/".join(
+                str(content[k])
+                for k in ("analyte", "kind", "category", "specificity")
+                if k in content
+            )
+            counts[base] = counts.get(base, 0) + 1
+            out[(kind, f"{base}#{counts[base]}")] = content
+    return out
+
+
+class Repository:
+    """Registry access for one user (and optionally a set of centers).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Engine of an upgraded registry database.
+    user : str
+        Recorded as "who" in the audit table.
+    center_scope : set of str, optional
+        Centers this repository may read and write; ``None`` means all.
+    """
+
+    def __init__(
+        self, engine: Engine, user: str, center_scope: Iterable[str] | None = None
+    ) -> None:
+        if not user:
+            raise ValidationError("user", user, "must be a non-empty name")
+        self.engine = engine
+        self.user = user
+        self.center_scope = frozenset(center_scope) if center_scope is not None else None
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # -- transactions -----------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def _visible(self, center_id: str) -> bool:
+        return self.center_scope is None or center_id in self.center_scope
+
+    def _audit(
+        self,
+        session: Session,
+        action: str,
+        entity: str,
+        key: str,
+        patient_id: str | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        session.add(
+            AuditRow(
+                at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                user=self.user,
+                action=action,
+                entity=entity,
+                entity_key=key,
+                patient_id=patient_id,
+                before=json.dumps(before, sort_keys=True) if before is not None else None,
+                after=json.dumps(after, sort_keys=True) if after is not None else None,
+            )
+        )
+
+    # -- centers ----------------------------------------------------------------------
+    def add_center(self, center: Center) -> None:
+        """Insert or update a center (one transaction, audited)."""
+        with self._tx() as s:
+            self._put_center(s, center)
+
+    def _put_center(self, s: Session, center: Center) -> None:
+        if not self._visible(center.id):
+            raise ConsistencyError(f"center {center.id}", "outside this user's centers")
+        row = s.get(CenterRow, center.id)
+        after = _json(center)
+        if row is None:
+            s.add(CenterRow(id=center.id, name=center.name, country=center.country))
+            self._audit(s, "insert", "center", center.id, None, None, after)
+        else:
+            before = _json(Center(id=row.id, name=row.name, country=row.country))
+            if before != after:
+                row.name, row.country = center.name, center.country
+                self._audit(s, "update", "center", center.id, None, before, after)
+
+    def centers(self) -> list[Center]:
+        """Centers visible to this repository, by id."""
+        with self._tx() as s:
+            rows = s.scalars(select(CenterRow).order_by(CenterRow.id)).all()
+            return [
+                Center(id=r.id, name=r.name, country=r.country) for r in rows if self._visible(r.id)
+            ]
+
+    # -- patient records --------------------------------------------------------------
+    def save_record(self, record: PatientRecord) -> None:
+        """Insert a patient record or replace the stored one (one transaction, audited).
+
+        Parameters
+        ----------
+        record : mst.domain.PatientRecord
+            The complete record after the change.
+
+        Raises
+        ------
+        mst.errors.ConsistencyError
+            Cross-record rule broken, unknown center, or center outside the scope.
+        """
+        record.check_consistency()
+        with self._tx() as s:
+            self._put_record(s, record)
+
+    def import_cohort(self, cohort: Cohort, progress: Callable[[int], None] | None = None) -> int:
+        """Write a whole cohort in one transaction: all of it or nothing.
+
+        Parameters
+        ----------
+        cohort : mst.domain.Cohort
+            Validated centers and records (see :func:`mst.io.exchange.read_cohort`).
+        progress : callable, optional
+            Called with the number of records written so far (for progress bars).
+
+        Returns
+        -------
+        int
+            Number of patient records written.
+        """
+        for rec in cohort.records:
+            rec.check_consistency()
+        with self._tx() as s:
+            for c in cohort.centers:
+                self._put_center(s, c)
+            for i, rec in enumerate(cohort.records, 1):
+                self._put_record(s, rec)
+                if progress is not None:
+                    progress(i)
+        return len(cohort.records)
+
+    def _put_record(self, s: Session, record: PatientRecord) -> None:
+        p = record.patient
+        if not self._visible(p.center_id):
+            raise ConsistencyError(
+                f"patient {p.id}", f"center {p.center_id} is outside this user's centers"
+            )
+        if s.get(CenterRow, p.center_id) is None:
+            raise ConsistencyError(f"patient {p.id}", f"center {p.center_id} is not registered")
+        existing = s.get(PatientRow, p.id)
+        before: dict[tuple[str, str], dict[str, Any]] = {}
+        if existing is not None:
+            if not self._visible(existing.center_id):
+                raise NotFoundError(f"patient {p.id} not found")
+            before = _entities(self._load(s, existing))
+            self._delete_children(s, p.id)
+            for field, value in _patient_columns(p).items():
+                setattr(existing, field, value)
+        else:
+            s.add(PatientRow(**_patient_columns(p)))
+        s.flush()
+        self._insert_children(s, record)
+        after = _entities(record)
+        for key in sorted(before.keys() | after.keys(), key=_audit_order):
+            b, a = before.get(key), after.get(key)
+            if b == a:
+                continue
+            action = "insert" if b is None else "delete" if a is None else "update"
+            self._audit(s, action, key[0], key[1], p.id, b, a)
+
+    def delete_patient(self, patient_id: str) -> None:
+        """Delete a patient and everything recorded for them (audited per entity)."""
+        with self._tx() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None or not self._visible(row.center_id):
+                raise NotFoundError(f"patient {patient_id} not found")
+            for (entity, key), content in _entities(self._load(s, row)).items():
+                self._audit(s, "delete", entity, key, patient_id, content, None)
+            self._delete_children(s, patient_id)
+            s.delete(row)
+
+    def _delete_children(self, s: Session, patient_id: str) -> None:
+        course_pks = select(CourseRow.pk).where(CourseRow.patient_id == patient_id)
+        s.execute(delete(AdministrationRow).where(AdministrationRow.course_pk.in_(course_pks)))
+        for table in (LabRow, InfusionRow, EventRow, ResponseRow, AntibodyRow, CourseRow, DonorRow):
+            s.execute(delete(table).where(table.patient_id == patient_id))
+        s.flush()
+
+    def _insert_children(self, s: Session, rec: PatientRecord) -> None:
+        for d in rec.donors:
+            s.add(DonorRow(**d.model_dump()))
+        s.flush()
+        for c in rec.courses:
+            row = CourseRow(
+                patient_id=c.patient_id,
+                number=c.number,
+                kind=c.kind.value,
+                regimen_id=c.regimen_id,
+                start_date=c.start_date,
+            )
+            s.add(row)
+            s.flush()
+            for i, a in enumerate(c.administrations):
+                s.add(AdministrationRow(course_pk=row.pk, seq=i, **a.model_dump(mode="json")))
+        for table, items in (
+            (InfusionRow, rec.infusions),
+            (LabRow, rec.labs),
+            (EventRow, rec.events),
+            (ResponseRow, rec.responses),
+            (AntibodyRow, rec.antibodies),
+        ):
+            s.add_all(table(seq=i, **_columns(item)) for i, item in enumerate(items))
+        s.flush()
+
+    def get_record(self, patient_id: str) -> PatientRecord:
+        """Load one patient record.
+
+        Raises
+        ------
+        mst.errors.NotFoundError
+            Unknown patient, or a patient of a center outside the scope.
+        """
+        with self._tx() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None or not self._visible(row.center_id):
+                raise NotFoundError(f"patient {patient_id} not found")
+            return self._load(s, row)
+
+    def patient_ids(self, center_id: str | None = None) -> list[str]:
+        """Ids of the visible patients (optionally of one center), sorted."""
+        with self._tx() as s:
+            q = select(PatientRow.id, PatientRow.center_id).order_by(PatientRow.id)
+            if center_id is not None:
+                q = q.where(PatientRow.center_id == center_id)
+            return [pid for pid, cid in s.execute(q) if self._visible(cid)]
+
+    def patient_summaries(
+        self,
+        query: str | None = None,
+        center_id: str | None = None,
+        diagnosis: str | None = None,
+        status: str | None = None,
+    ) -> list[PatientSummary]:
+        """Visible patients with their vital status, filtered, sorted by id.
+
+        Parameters
+        ----------
+        query : str, optional
+            Case-insensitive substring of the patient id.
+        center_id, diagnosis : str, optional
+            Exact filters.
+        status : {"alive", "dead"}, optional
+            Vital status filter.
+
+        Returns
+        -------
+        list of PatientSummary
+        """
+        if status not in (None, "", "alive", "dead"):
+            raise ValidationError("status", status, "must be alive or dead")
+        with self._tx() as s:
+            q = select(PatientRow).order_by(PatientRow.id)
+            if query:
+                q = q.where(func.lower(PatientRow.id).contains(query.lower()))
+            if center_id:
+                q = q.where(PatientRow.center_id == center_id)
+            if diagnosis:
+                q = q.where(PatientRow.diagnosis == diagnosis)
+            deaths = dict(
+                s.execute(
+                    select(EventRow.patient_id, EventRow.date).where(EventRow.kind == "death")
+                ).all()
+            )
+            n_courses = dict(
+                s.execute(
+                    select(CourseRow.patient_id, func.count()).group_by(CourseRow.patient_id)
+                ).all()
+            )
+            out = []
+            for r in s.scalars(q):
+                if not self._visible(r.center_id):
+                    continue
+                dead = r.id in deaths
+                if (status == "alive" and dead) or (status == "dead" and not dead):
+                    continue
+                out.append(
+                    PatientSummary(
+                        id=r.id,
+                        center_id=r.center_id,
+                        sex=r.sex,
+                        age=r.age_at_diagnosis,
+                        diagnosis=r.diagnosis,
+                        diagnosis_date=r.diagnosis_date,
+                        courses=int(n_courses.get(r.id, 0)),
+                        death_date=deaths.get(r.id),
+                        last_followup_date=r.last_followup_date,
+                    )
+                )
+            return out
+
+    def load_records(
+        self, patient_ids: Sequence[str] | None = None, center_id: str | None = None
+    ) -> list[PatientRecord]:
+        """Load several patient records (all visible ones by default), sorted by id.
+
+        Parameters
+        ----------
+        patient_ids : sequence of str, optional
+            Restrict to these patients; an unknown or invisible id raises
+            :class:`~mst.errors.NotFoundError`.
+        center_id : str, optional
+            Restrict to one center.
+
+        Returns
+        -------
+        list of mst.domain.PatientRecord
+        """
+        ids = self.patient_ids(center_id)
+        if patient_ids is not None:
+            missing = sorted(set(patient_ids) - set(ids))
+            if missing:
+                raise NotFoundError(f"patient {missing[0]} not found")
+            wanted = set(patient_ids)
+            ids = [i for i in ids if i in wanted]
+        with self._tx() as s:
+            return self._load_many(s, ids)
+
+    def load_cohort(self, center_id: str | None = None) -> Cohort:
+        """All visible centers and patient records as a :class:`~mst.domain.Cohort`."""
+        centers = [c for c in self.centers() if center_id is None or c.id == center_id]
+        return Cohort(centers=tuple(centers), records=tuple(self.load_records(center_id=center_id)))
+
+    def _load(self, s: Session, row: PatientRow) -> PatientRecord:
+        return self._load_many(s, [row.id])[0]
+
+    def _load_many(self, s: Session, ids: Sequence[str]) -> list[PatientRecord]:
+        out: list[PatientRecord] = []
+        chunk = 500
+        for start in range(0, len(ids), chunk):
+            out.extend(self._load_chunk(s, list(ids[start : start + chunk])))
+        return out
+
+    def _load_chunk(self, s: Session, ids: list[str]) -> list[PatientRecord]:
+        def by_patient(table: Any, order: Any) -> dict[str, list[Any]]:
+            grouped: dict[str, list[Any]] = {i: [] for i in ids}
+            for r in s.scalars(select(table).where(table.patient_id.in_(ids)).order_by(*order)):
+                grouped[r.patient_id].append(r)
+            return grouped
+
+        patients = {r.id: r for r in s.scalars(select(PatientRow).where(PatientRow.id.in_(ids)))}
+        donors = by_patient(DonorRow, [DonorRow.patient_id, DonorRow.id])
+        courses = by_patient(CourseRow, [CourseRow.patient_id, CourseRow.number])
+        admins: dict[int, list[AdministrationRow]] = {}
+        course_pks = [c.pk for cs in courses.values() for c in cs]
+        if course_pks:
+            q = (
+                select(AdministrationRow)
+                .where(AdministrationRow.course_pk.in_(course_pks))
+                .order_by(AdministrationRow.course_pk, AdministrationRow.seq)
+            )
+            for a in s.scalars(q):
+                admins.setdefault(a.course_pk, []).append(a)
+        children = {
+            t: by_patient(t, [t.patient_id, t.seq])
+            for t in (InfusionRow, LabRow, EventRow, ResponseRow, AntibodyRow)
+        }
+        records = []
+        for pid in ids:
+            pr = patients[pid]
+            records.append(
+                PatientRecord.model_construct(
+                    patient=Patient.model_validate(_row_dict(pr, exclude=())),
+                    donors=tuple(Donor.model_validate(_row_dict(d)) for d in donors[pid]),
+                    courses=tuple(
+                        Course.model_validate(
+                            {
+                                **_row_dict(c, exclude=("pk",)),
+                                "administrations": [
+                                    DrugAdministration.model_validate(
+                                        _row_dict(a, exclude=("pk", "course_pk", "seq"))
+                                    )
+                                    for a in admins.get(c.pk, [])
+                                ],
+                            }
+                        )
+                        for c in courses[pid]
+                    ),
+                    infusions=tuple(
+                        Infusion.model_validate(_row_dict(r)) for r in children[InfusionRow][pid]
+                    ),
+                    labs=tuple(
+                        LabResult.model_validate(_row_dict(r)) for r in children[LabRow][pid]
+                    ),
+                    events=tuple(
+                        ClinicalEvent.model_validate(_row_dict(r)) for r in children[EventRow][pid]
+                    ),
+                    responses=tuple(
+                        ResponseAssessment.model_validate(_row_dict(r))
+                        for r in children[ResponseRow][pid]
+                    ),
+                    antibodies=tuple(
+                        AntibodyResult.model_validate(_row_dict(r))
+                        for r in children[AntibodyRow][pid]
+                    ),
+                )
+            )
+        return records
+
+    # -- audit -----------------------------------------------------------------------
+    def audit_log(
+        self, patient_id: str | None = None, entity: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Read audit entries back, oldest first.
+
+        Parameters
+        ----------
+        patient_id : str, optional
+            Only changes to this patient's records.
+        entity : str, optional
+            Only this entity type.
+        limit : int, optional
+            At most this many (the newest).
+
+        Returns
+        -------
+        list of AuditEntry
+        """
+        with self._tx() as s:
+            q = select(AuditRow).order_by(AuditRow.pk.desc())
+            if patient_id is not None:
+                row = s.get(PatientRow, patient_id)
+                if row is not None and not self._visible(row.center_id):
+                    raise NotFoundError(f"patient {patient_id} not found")
+                q = q.where(AuditRow.patient_id == patient_id)
+            if entity is not None:
+                q = q.where(AuditRow.entity == entity)
+            if limit is not None:
+                q = q.limit(limit)
+            rows = list(s.scalars(q))[::-1]
+            return [
+                AuditEntry(
+                    at=r.at,
+                    user=r.user,
+                    action=r.action,
+                    entity=r.entity,
+                    entity_key=r.entity_key,
+                    patient_id=r.patient_id,
+                    before=json.loads(r.before) if r.before is not None else None,
+                    after=json.loads(r.after) if r.after is not None else None,
+                )
+                for r in rows
+            ]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (for summaries and tests)."""
+        tables = {
+            "centers": CenterRow,
+            "patients": PatientRow,
+            "donors": DonorRow,
+            "courses": CourseRow,
+            "administrations": AdministrationRow,
+            "infusions": InfusionRow,
+            "labs": LabRow,
+            "events": EventRow,
+            "responses": ResponseRow,
+            "antibodies": AntibodyRow,
+            "audit": AuditRow,
+        }
+        with self._tx() as s:
+            return {
+                name: int(s.scalar(select(func.count()).select_from(t)) or 0)
+                for name, t in tables.items()
+            }
+
+
+_ENTITY_ORDER = (
+    "patient",
+    "donor",
+    "course",
+    "infusion",
+    "lab",
+    "event",
+    "response",
+    "antibody",
+)
+
+
+def _audit_order(key: tuple[str, str]) -> tuple[int, str]:
+    return (_ENTITY_ORDER.index(key[0]), key[1])
+
+
+def _patient_columns(p: Patient) -> dict[str, Any]:
+    return _columns(p)
+
+
+def _columns(model: Any) -> dict[str, Any]:
+    data = model.model_dump()
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+
+
+def _row_dict(row: Any, exclude: Iterable[str] = ("pk", "seq")) -> dict[str, Any]:
+    skip = set(exclude)
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}

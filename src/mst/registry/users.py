@@ -1,0 +1,195 @@
+"""Web users and roles: argon2 password hashes, one role each, audited changes.
+
+Roles
+-----
+``clinician``
+    Reads and writes the patients of their own center.
+``viewer``
+    Reads the patients of their own center.
+``analyst``
+    Consortium analyst: reads all centers, pseudonymized (no birth dates).
+``admin``
+    Reads and writes all centers and manages users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
+
+from mst.errors import ValidationError
+from mst.registry.schema import AuditRow, CenterRow, UserRow
+
+_HASHER = PasswordHasher()
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
+MIN_PASSWORD = 8
+
+
+class Role(StrEnum):
+    """Access roles of the web app."""
+
+    CLINICIAN = "clinician"
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+    @property
+    def center_bound(self) -> bool:
+        """True for roles limited to one center."""
+        return self in (Role.CLINICIAN, Role.VIEWER)
+
+    @property
+    def can_write(self) -> bool:
+        """True for roles that may change patient records."""
+        return self in (Role.CLINICIAN, Role.ADMIN)
+
+    @property
+    def pseudonymized(self) -> bool:
+        """True for roles that must not see quasi-identifiers (birth dates)."""
+        return self is Role.ANALYST
+
+
+@dataclass(frozen=True)
+class User:
+    """An authenticated user.
+
+    Attributes
+    ----------
+    username : str
+    role : Role
+    center_id : str or None
+        The user's center (center-bound roles only).
+    """
+
+    username: str
+    role: Role
+    center_id: str | None
+
+    @property
+    def center_scope(self) -> frozenset[str] | None:
+        """Centers the user may see (``None`` = all)."""
+        return frozenset({self.center_id}) if self.role.center_bound and self.center_id else None
+
+
+class UserStore:
+    """Create and authenticate web users.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Engine of an upgraded registry.
+    actor : str
+        Who is recorded in the audit trail for user changes.
+    hasher : argon2.PasswordHasher, optional
+        Hashing parameters for new passwords (argon2 defaults, RFC 9106 low-memory
+        profile, unless given). Verification reads the parameters from each hash.
+    """
+
+    def __init__(
+        self, engine: Engine, actor: str = "system", hasher: PasswordHasher | None = None
+    ) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.actor = actor
+        self._hasher = hasher or _HASHER
+
+    def add_user(
+        self, username: str, password: str, role: str, center_id: str | None = None
+    ) -> User:
+        """Create a user, or replace the password/role/center of an existing one.
+
+        Raises
+        ------
+        mst.errors.ValidationError
+            Bad username, short password, unknown role, or a center rule broken
+            (clinicians and viewers need a registered center; analysts and admins have none).
+        """
+        if not USERNAME.match(username or ""):
+            raise ValidationError(
+                "username", username, "2–64 lower-case letters, digits, '.', '_' or '-'"
+            )
+        if len(password or "") < MIN_PASSWORD:
+            raise ValidationError(
+                "password", "***", f"must have at least {MIN_PASSWORD} characters"
+            )
+        try:
+            r = Role(role)
+        except ValueError:
+            raise ValidationError(
+                "role", role, f"must be one of {[x.value for x in Role]}"
+            ) from None
+        if r.center_bound and not center_id:
+            raise ValidationError("center", center_id, f"is required for the {r.value} role")
+        if not r.center_bound and center_id:
+            raise ValidationError(
+                "center", center_id, f"the {r.value} role is not bound to a center"
+            )
+        with self._sessions.begin() as s:
+            if center_id and s.get(CenterRow, center_id) is None:
+                raise ValidationError("center", center_id, "must be a registered center")
+            row = s.get(UserRow, username)
+            after = {"username": username, "role": r.value, "center_id": center_id}
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if row is None:
+                s.add(
+                    UserRow(
+                        username=username,
+                        password_hash=self._hasher.hash(password),
+                        role=r.value,
+                        center_id=center_id,
+                        created_at=now,
+                    )
+                )
+                before = None
+            else:
+                before = {"username": row.username, "role": row.role, "center_id": row.center_id}
+                row.password_hash, row.role, row.center_id = (
+                    self._hasher.hash(password),
+                    r.value,
+                    center_id,
+                )
+            s.add(
+                AuditRow(
+                    at=now,
+                    user=self.actor,
+                    action="insert" if before is None else "update",
+                    entity="user",
+                    entity_key=username,
+                    patient_id=None,
+                    before=json.dumps(before) if before else None,
+                    after=json.dumps(after),
+                )
+            )
+        return User(username, r, center_id)
+
+    def get(self, username: str) -> User | None:
+        """The user of that name, or ``None``."""
+        with self._sessions.begin() as s:
+            row = s.get(UserRow, username)
+            return User(row.username, Role(row.role), row.center_id) if row else None
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password matches, else ``None`` (no hint which part was wrong)."""
+        with self._sessions.begin() as s:
+            row = s.get(UserRow, username)
+            if row is None:
+                self._hasher.hash(password or "x")  # same cost whether or not the user exists
+                return None
+            try:
+                self._hasher.verify(row.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            return User(row.username, Role(row.role), row.center_id)
+
+    def list_users(self) -> list[User]:
+        """All users, by name."""
+        with self._sessions.begin() as s:
+            rows = s.scalars(select(UserRow).order_by(UserRow.username))
+            return [User(r.username, Role(r.role), r.center_id) for r in rows]

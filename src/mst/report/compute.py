@@ -1,0 +1,475 @@
+"""Every number of the report, computed with ``mst.stats`` (the same code as ``mst stats``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mst.errors import ValidationError
+from mst.report.config import ReportConfig
+from mst.report.quality import data_quality
+
+DAYS_PER_MONTH = 30.4375
+ALL = "All patients"
+
+
+def add_derived_columns(df: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
+    """Add ``donor_age_group`` (``<cutoff`` / ``>=cutoff``) used by the KM figures."""
+    out = df.copy()
+    if "donor_age" in out.columns and "donor_age_group" not in out.columns:
+        a = pd.to_numeric(out["donor_age"], errors="coerce")
+        lab = np.where(
+            a < cfg.donor_age_cutoff, f"<{cfg.donor_age_cutoff}", f">={cfg.donor_age_cutoff}"
+        )
+        out["donor_age_group"] = pd.Series(lab, index=out.index, dtype=object).where(a.notna())
+    return out
+
+
+@dataclass
+class Analyses:
+    """Numbers (JSON-ready) and the fitted objects the figures are drawn from."""
+
+    numbers: dict[str, Any]
+    km: dict[tuple[str, str], Any] = field(default_factory=dict)
+    km_data: dict[tuple[str, str], tuple[Any, Any, Any]] = field(default_factory=dict)
+    cif: dict[str, Any] = field(default_factory=dict)
+    cif_data: dict[str, tuple[Any, Any, Any]] = field(default_factory=dict)
+    forest: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+
+
+def _f(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _arr(a: Any) -> list[float | None]:
+    return [_f(v) for v in np.asarray(a, dtype=float)]
+
+
+def _survival_arrays(
+    df: pd.DataFrame, time: str, event: str, group: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    sub = df[df[time].notna() & df[event].notna()]
+    if group is not None:
+        sub = sub[sub[group].notna()]
+    t = pd.to_numeric(sub[time]).to_numpy(dtype=float)
+    e = pd.to_numeric(sub[event]).to_numpy(dtype=np.int64)
+    g = None if group is None else sub[group].astype(str).to_numpy(dtype=object)
+    return t, e, g
+
+
+def km_block(
+    df: pd.DataFrame,
+    time: str,
+    event: str,
+    group: str | None,
+    at: Sequence[float],
+    conf_type: str = "log-log",
+) -> tuple[dict[str, Any], Any]:
+    """KM per group at ``at`` with medians and the log-rank test (as ``mst stats km``)."""
+    from mst.stats import kaplan_meier, logrank_test
+
+    t, e, g = _survival_arrays(df, time, event, group)
+    if t.size == 0:
+        raise ValidationError(time, None, "no rows to analyse")
+    res = kaplan_meier(t, e, g, conf_type=conf_type)  # type: ignore[arg-type]
+    groups: dict[str, Any] = {}
+    for lab, c in res.curves.items():
+        a = c.at(list(at))
+        groups[lab] = {
+            "n": c.n,
+            "events": int(c.n_event.sum()),
+            "median": _f(c.median),
+            "median_lower": _f(c.median_lower),
+            "median_upper": _f(c.median_upper),
+            "at": {
+                "time": list(at),
+                "survival": _arr(a["survival"]),
+                "lower": _arr(a["lower"]),
+                "upper": _arr(a["upper"]),
+                "n_risk": _arr(a["n_risk"]),
+            },
+        }
+    out: dict[str, Any] = {
+        "time": time,
+        "event": event,
+        "group": group,
+        "n": int(t.size),
+        "groups": groups,
+    }
+    if g is not None and len(res.curves) > 1:
+        lr = logrank_test(t, e, g)
+        out["logrank"] = {"statistic": _f(lr.statistic), "df": int(lr.df), "p": _f(lr.p)}
+    return out, (res, (t, e, g))
+
+
+def cif_block(
+    df: pd.DataFrame, time: str, status: str, cause: int, group: str | None, at: Sequence[float]
+) -> tuple[dict[str, Any], Any]:
+    """Cumulative incidence per group at ``at`` with Gray's test (as ``mst stats cif``)."""
+    from mst.stats import cumulative_incidence
+
+    t, s, g = _survival_arrays(df, time, status, group)
+    if t.size == 0:
+        raise ValidationError(time, None, "no rows to analyse")
+    res = cumulative_incidence(t, s, cause, g, codes=(0, 1, 2))
+    groups: dict[str, Any] = {}
+    for lab, c in res.curves.items():
+        a = c.at(list(at))
+        groups[lab] = {
+            "n": c.n,
+            "events": int(c.table.n_event.sum()),
+            "at": {
+                "time": list(at),
+                "cif": _arr(a["cif"]),
+                "lower": _arr(a["lower"]),
+                "upper": _arr(a["upper"]),
+                "variance": _arr(a["variance"]),
+            },
+        }
+    out: dict[str, Any] = {
+        "time": time,
+        "status": status,
+        "cause": cause,
+        "group": group,
+        "n": int(t.size),
+        "groups": groups,
+    }
+    if res.gray is not None:
+        gr = res.gray
+        out["gray"] = {"statistic": _f(gr.statistic), "df": int(gr.df), "p": _f(gr.p)}
+    return out, (res, (t, s, g))
+
+
+def _fallback_row(data: pd.DataFrame, by: str, var: str, groups: list[str], reason: str
+                  ) -> dict[str, Any]:
+    """Categorical row with Pearson's chi-square when the exact test is refused (too large)."""
+    from mst.stats import chisq_test
+
+    sub = data[data[by].notna()]
+    col = sub[var]
+    ok = col.notna()
+    levels = sorted(col[ok].unique().tolist(), key=lambda x: (str(type(x)), x))
+    g = sub[by].astype(str)
+    counts = np.array([[int(((col == lev) & ok & (g == gr)).sum()) for gr in groups]
+                       for lev in levels], dtype=np.int64)
+    tt = chisq_test(counts)
+    tot, tot_g = int(counts.sum()), counts.sum(axis=0)
+    rows = []
+    for i, lev in enumerate(levels):
+        k = int(counts[i].sum())
+        row: dict[str, Any] = {"level": lev, ALL: f"{k} ({100 * k / tot:.2f})",
+                               "count": {ALL: k}}
+        for j, gr in enumerate(groups):
+            kj = int(counts[i, j])
+            row[gr] = f"{kj} ({100 * kj / max(int(tot_g[j]), 1):.2f})"
+            row["count"][gr] = kj
+        rows.append(row)
+    return {"variable": var, "kind": "categorical", "summary": "n (%)",
+            "test": f"{tt.test} ({reason})", "p": _f(tt.p), "statistic": _f(tt.statistic),
+            "n_missing": int((~ok).sum()), "levels": rows, "values": {}}
+
+
+def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
+             categorical: Sequence[str], exact_max_n: int = 100) -> dict[str, Any]:
+    """Table 1/2 as :func:`mst.stats.table1` (``to_dict`` form), variable by variable.
+
+    A categorical variable whose exact test :func:`mst.stats.table1` refuses (table too
+    large to enumerate) gets Pearson's chi-square instead, named in its ``test``; so does
+    a table larger than 2 x 2 with an expected count < 5 when the table has more than
+    ``exact_max_n`` patients (the exact enumeration can take minutes before refusing).
+    """
+    from mst.stats import table1
+
+    from mst.stats.exact import expected_counts
+
+    head: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] = []
+    sub = data[data[by].notna()]
+    for v in variables:
+        col = sub[v]
+        if (v in categorical or not pd.api.types.is_numeric_dtype(col.dtype)
+                or pd.api.types.is_bool_dtype(col.dtype)) and len(sub) > exact_max_n:
+            tab = pd.crosstab(col, sub[by].astype(str)).to_numpy()
+            if tab.shape[0] > 2 or tab.shape[1] > 2:
+                if tab.shape[0] >= 2 and np.any(expected_counts(tab) < 5):
+                    if head is None:
+                        head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+                    rows.append(_fallback_row(
+                        data, by, v, head["groups"],
+                        f"Fisher-Freeman-Halton not attempted for n > {exact_max_n}"))
+                    continue
+        try:
+            t = table1(data, by, [v], [v] if v in categorical else None).to_dict()
+        except ValidationError as exc:
+            if head is None:
+                head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+            rows.append(_fallback_row(data, by, v, head["groups"],
+                                      f"exact test refused: {exc.rule}"))
+            continue
+        head = head or t
+        rows.extend(t["variables"])
+    if head is None:
+        head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+    return {"by": head["by"], "groups": head["groups"], "n": head["n"], "variables": rows}
+
+
+def _usable(df: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]]:
+    ok, dropped = [], []
+    for c in cols:
+        if c in df.columns and df[c].notna().any() and df[c].dropna().nunique() > 1:
+            ok.append(c)
+        else:
+            dropped.append(c)
+    return ok, dropped
+
+
+def _model_dict(res: Any) -> dict[str, Any]:
+    d = res.to_dict()
+    keep = (
+        "coef",
+        "se",
+        "hr",
+        "lower",
+        "upper",
+        "p",
+        "n",
+        "events",
+        "n_dropped",
+        "references",
+        "tests",
+        "competing",
+        "censored",
+    )
+    return {k: d[k] for k in keep if k in d}
+
+
+def _regression(
+    df: pd.DataFrame, cfg: ReportConfig, out: dict[str, Any], forest: dict[str, pd.DataFrame]
+) -> None:
+    from mst.stats.cox import cox, cox_univariate
+    from mst.stats.finegray import finegray
+    from mst.stats.forest import forest_data
+
+    covs, dropped = _usable(df, cfg.covariates)
+    out["covariates"] = covs
+    out["covariates_not_used"] = dropped
+    ref = {k: v for k, v in cfg.reference.items() if k in covs}
+    for ep in ("os", "lfs"):
+        time, event = cfg.column(ep), f"{ep}_event"
+        uni = cox_univariate(df, time=time, event=event, covariates=covs, reference=ref or None)
+        out[f"cox_{ep}_univariate"] = [
+            {
+                k: (_f(v) if k in {"coef", "hr", "lower", "upper", "p", "p_lr"} else v)
+                for k, v in r.items()
+                if k != "error" or v is not None
+            }
+            for r in uni.astype(object).where(uni.notna(), None).to_dict(orient="records")
+        ]
+        try:
+            m = cox(df, time=time, event=event, covariates=covs, reference=ref or None)
+            out[f"cox_{ep}_multivariate"] = _model_dict(m)
+            forest[f"cox_{ep}"] = forest_data(m, labels=[f"{ep.upper()} (multivariate Cox)"])
+        except ValidationError as exc:
+            out[f"cox_{ep}_multivariate"] = {"error": str(exc)}
+    for name, cause in (("cir", 1), ("nrm", 2)):
+        try:
+            fg = finegray(
+                df,
+                time=cfg.column("crs"),
+                status="crs_status",
+                covariates=covs,
+                cause=cause,
+                reference=ref or None,
+            )
+            out[f"finegray_{name}"] = _model_dict(fg)
+            forest[f"finegray_{name}"] = forest_data(fg, labels=[f"{name.upper()} (Fine-Gray)"])
+        except ValidationError as exc:
+            out[f"finegray_{name}"] = {"error": str(exc)}
+
+
+def _immortal_time(
+    df: pd.DataFrame,
+    cfg: ReportConfig,
+    course_days: Mapping[str, Sequence[float]] | None,
+    an: Analyses,
+) -> dict[str, Any]:
+    """Naive vs time-dependent vs landmark analysis of "> 3 courses" (002 Limitations)."""
+    from mst.stats.cox import cox
+    from mst.stats.forest import forest_data
+
+    out: dict[str, Any] = {"source": "002 Limitations (immortal time bias)"}
+    adj, _ = _usable(df, [cfg.by])
+    base = df[df["os_days"].notna() & df["os_event"].notna()].copy()
+    base["os_days"] = pd.to_numeric(base["os_days"]).astype(float)
+    base["os_event"] = pd.to_numeric(base["os_event"]).astype(int)
+    models, labels = [], []
+    try:
+        naive = cox(base, time="os_days", event="os_event", covariates=["courses_gt3", *adj])
+        out["naive"] = _model_dict(naive)
+        models.append(naive)
+        labels.append("naive (fixed covariate)")
+    except ValidationError as exc:
+        out["naive"] = {"error": str(exc)}
+    if course_days is None:
+        out["note"] = (
+            "course dates are not in a flat table: the time-dependent and landmark "
+            "analyses need the cohort records (--db or an exchange file)"
+        )
+    else:
+        from mst.stats.landmark import landmark_table
+        from mst.stats.timedep import split_at_times
+
+        days = {k: list(v) for k, v in course_days.items()}
+        lm_days = cfg.landmark_months * DAYS_PER_MONTH
+        try:
+            cols = ["patient_id", "os_days", "os_event", *adj]
+            long = split_at_times(
+                base[cols], days, id="patient_id", time="os_days", event="os_event"
+            )
+            long["courses_gt3_td"] = long["courses"] > 3
+            td = cox(
+                long,
+                time="tstop",
+                start="tstart",
+                event="status",
+                covariates=["courses_gt3_td", *adj],
+                cluster="patient_id",
+                robust=True,
+            )
+            out["time_dependent"] = {**_model_dict(td), "intervals": len(long)}
+            models.append(td)
+            labels.append("time-dependent covariate")
+        except ValidationError as exc:
+            out["time_dependent"] = {"error": str(exc)}
+        try:
+            lm = landmark_table(
+                base,
+                landmark=lm_days,
+                time="os_days",
+                event="os_event",
+                id="patient_id",
+                times=days,
+            )
+            lm["courses_gt3_lm"] = lm["courses"] > 3
+            land = cox(lm, time="lm_time", event="lm_event", covariates=["courses_gt3_lm", *adj])
+            out["landmark"] = {**_model_dict(land), "landmark_days": lm_days}
+            models.append(land)
+            labels.append(f"landmark {cfg.landmark_months:g} months")
+            lm2 = lm.assign(
+                lm_months=lm["lm_time"] / DAYS_PER_MONTH,
+                courses_gt3_lm=lm["courses_gt3_lm"].map(
+                    {True: "> 3 courses", False: "1-3 courses"}
+                ),
+            )
+            time_col = "lm_months" if cfg.time_unit == "months" else "lm_time"
+            block, obj = km_block(
+                lm2, time_col, "lm_event", "courses_gt3_lm", cfg.times, cfg.conf_type
+            )
+            out["landmark_km"] = block
+            an.km[("landmark", "courses_gt3_lm")] = obj[0]
+            an.km_data[("landmark", "courses_gt3_lm")] = obj[1]
+        except ValidationError as exc:
+            out["landmark"] = {"error": str(exc)}
+    if models:
+        fd = forest_data(models, labels=labels)
+        an.forest["immortal_time"] = fd[fd["term"].str.startswith("courses_gt3")].reset_index(
+            drop=True
+        )
+    return out
+
+
+def compute_report(
+    df: pd.DataFrame,
+    cfg: ReportConfig,
+    course_days: Mapping[str, Sequence[float]] | None = None,
+    progress: Callable[[str], None] | None = None,
+    rejections: Sequence[dict[str, Any]] = (),
+) -> Analyses:
+    """Compute every number of the report.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The flat analysis table (docs/flat_table.md).
+    cfg : ReportConfig
+        Groups, covariates, time points, time unit.
+    course_days : mapping, optional
+        Patient id → course start days from diagnosis (:func:`mst.stats.course_days`);
+        enables the time-dependent and landmark analyses of the number of courses.
+    progress : callable, optional
+        Called with the name of each step when it starts.
+    rejections : sequence of dict
+        Import rejections, listed in the data-quality section.
+
+    Returns
+    -------
+    Analyses
+    """
+    from mst.stats import median_followup
+
+    step = progress or (lambda _s: None)
+    step("data quality")
+    df = add_derived_columns(df, cfg)
+    q = data_quality(df, cfg.by)
+    q["import_rejections"] = list(rejections)
+    data = df[~df.index.isin(q["excluded_index"])].reset_index(drop=True)
+    del q["excluded_index"]
+    if data.empty:
+        raise ValidationError("table", 0, "no analysable rows after the data-quality checks")
+    an = Analyses(numbers={})
+    num = an.numbers
+    num["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
+    num["n"] = len(data)
+    num["quality"] = q
+    step("tables")
+    for name, variables in (("table1", cfg.table1), ("table2", cfg.table2)):
+        use = [v for v in variables if v in data.columns and data[v].notna().any()]
+        num[f"{name}_not_reported"] = [v for v in variables if v not in use]
+        tab = describe(data, cfg.by, use, [c for c in cfg.categorical if c in use],
+                       cfg.exact_max_n)
+        an.tables[name] = tab
+        num[name] = tab
+    step("Kaplan-Meier")
+    num["km"] = {}
+    for ep in ("os", "lfs"):
+        num["km"][ep] = {}
+        for g in [None, *dict.fromkeys([cfg.by, *cfg.km_groups])]:
+            if g is not None and (g not in data.columns or data[g].notna().sum() == 0):
+                continue
+            block, obj = km_block(data, cfg.column(ep), f"{ep}_event", g, cfg.times, cfg.conf_type)
+            key = g or "all"
+            num["km"][ep][key] = block
+            an.km[(ep, key)] = obj[0]
+            an.km_data[(ep, key)] = obj[1]
+    step("cumulative incidence")
+    num["cif"] = {}
+    for name, cause in (("cir", 1), ("nrm", 2)):
+        block, obj = cif_block(data, cfg.column("crs"), "crs_status", cause, cfg.by, cfg.times)
+        num["cif"][name] = block
+        an.cif[name] = obj[0]
+        an.cif_data[name] = obj[1]
+    fu_t, fu_e, _ = _survival_arrays(data, cfg.column("os"), "os_event", None)
+    fu = median_followup(fu_t, fu_e)
+    num["followup"] = {
+        "median": _f(fu.median),
+        "lower": _f(fu.lower),
+        "upper": _f(fu.upper),
+        "range_alive": [_f(x) for x in fu.range_alive],
+        "method": fu.method,
+    }
+    step("regression")
+    reg: dict[str, Any] = {}
+    _regression(data, cfg, reg, an.forest)
+    num["regression"] = reg
+    step("immortal time")
+    num["immortal_time"] = _immortal_time(data, cfg, course_days, an)
+    return an

@@ -1,0 +1,611 @@
+"""Cox proportional hazards regression, matching R ``survival::coxph``.
+
+Efron (default) or Breslow handling of ties, strata, cluster-robust (sandwich) standard
+errors, counting-process ``(start, stop]`` input for time-dependent covariates and left
+truncation. Newton–Raphson with step halving; the risk-set sums are O(n log n)
+(see :mod:`mst.stats._regression_cox_core`). Validated against ``coxph`` on survival's
+``lung``, ``veteran`` and ``jasa1`` (tests/reference/make_reference_regression.R).
+Seed 002 (002 Methods, "Statistical analysis") uses univariate and multivariate Cox models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
+
+from mst.errors import ValidationError
+from mst.stats import _regression_cox_core as core
+from mst.stats._design import (
+    Design,
+    check_design,
+    complete_rows,
+    design_from_columns,
+    design_from_formula,
+    parse_surv_formula,
+)
+
+Ties = Literal["efron", "breslow"]
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """A fitted Cox model.
+
+    Attributes
+    ----------
+    names : list of str
+        Covariate (design column) names.
+    coef : ndarray
+        Log hazard ratios.
+    se : ndarray
+        Standard errors used for inference: robust (sandwich) when ``robust`` is true,
+        else model-based.
+    naive_se : ndarray
+        Model-based standard errors (inverse information).
+    var : ndarray
+        Variance matrix matching ``se``.
+    loglik : tuple of float
+        Log partial likelihood at beta = 0 and at the estimate.
+    score_test, wald_test, lr_test : float
+        Global tests on ``p`` degrees of freedom (the Wald test uses ``var``).
+    n, events : int
+        Rows used and number of events.
+    ties : str
+        ``"efron"`` or ``"breslow"``.
+    robust : bool
+        Whether ``se`` is the sandwich estimate.
+    converged : bool
+        Whether Newton–Raphson converged.
+    iterations : int
+        Newton iterations used.
+    alpha : float
+        1 - confidence level of the intervals.
+    n_dropped : int
+        Rows dropped for missing values.
+    references : dict
+        Reference levels of categorical covariates.
+    """
+
+    names: list[str]
+    coef: NDArray[np.float64]
+    se: NDArray[np.float64]
+    naive_se: NDArray[np.float64]
+    var: NDArray[np.float64]
+    loglik: tuple[float, float]
+    score_test: float
+    wald_test: float
+    lr_test: float
+    n: int
+    events: int
+    ties: str
+    robust: bool
+    converged: bool
+    iterations: int
+    alpha: float = 0.05
+    n_dropped: int = 0
+    references: dict[str, str] = field(default_factory=dict)
+    _problem: Any = field(default=None, repr=False, compare=False)
+
+    def zph(self, transform: Literal["km", "identity", "rank", "log"] = "km") -> pd.DataFrame:
+        """Test of proportional hazards from scaled Schoenfeld residuals (R ``cox.zph``).
+
+        For each covariate, the score test of adding ``x·g(t)`` to the model, where g is the
+        transformed time (default: 1 - Kaplan–Meier just before t), using the full
+        information matrix as ``survival::cox.zph`` (survival >= 3.0) does; plus the global
+        test on ``p`` degrees of freedom.
+
+        Parameters
+        ----------
+        transform : {"km", "identity", "rank", "log"}
+            Time transform g.
+
+        Returns
+        -------
+        DataFrame
+            Index: the covariates and ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
+        """
+        if self._problem is None:
+            raise ValidationError("zph", None, "needs a model fitted by this package")
+        prep, xs, stop, event, start = self._problem
+        times = _zph_times(stop, event, start, transform)
+        gt = [times[np.searchsorted(np.unique(stop[event]), S.times)] for S in prep]
+        u, imat = core.zph_score_info(prep, xs, self.coef, gt)
+        p = self.coef.size
+        u[:p] = 0.0
+        rows = []
+        for j in range(p):
+            kk = [*range(p), p + j]
+            uu = u[kk]
+            rows.append(float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu)))
+        rows.append(float(u @ np.linalg.solve(imat, u)))
+        df = [1] * p + [p]
+        return pd.DataFrame(
+            {"chisq": rows, "df": df, "p": sps.chi2.sf(rows, df)},
+            index=pd.Index([*self.names, "GLOBAL"], name="covariate"),
+        )
+
+    @property
+    def hr(self) -> NDArray[np.float64]:
+        """Hazard ratios exp(coef)."""
+        return np.exp(self.coef)
+
+    @property
+    def z(self) -> NDArray[np.float64]:
+        """Wald z statistics coef / se."""
+        return self.coef / self.se
+
+    @property
+    def p(self) -> NDArray[np.float64]:
+        """Two-sided Wald p-values."""
+        return 2.0 * sps.norm.sf(np.abs(self.z))
+
+    @property
+    def lower(self) -> NDArray[np.float64]:
+        """Lower confidence limit of the hazard ratio."""
+        return np.exp(self.coef - sps.norm.ppf(1 - self.alpha / 2) * self.se)
+
+    @property
+    def upper(self) -> NDArray[np.float64]:
+        """Upper confidence limit of the hazard ratio."""
+        return np.exp(self.coef + sps.norm.ppf(1 - self.alpha / 2) * self.se)
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the global tests."""
+        return len(self.names)
+
+    def test_p(self, which: Literal["score", "wald", "lr"]) -> float:
+        """p-value of a global test (chi-square on ``df`` degrees of freedom)."""
+        stat = {"score": self.score_test, "wald": self.wald_test, "lr": self.lr_test}[which]
+        return float(sps.chi2.sf(stat, self.df))
+
+    def summary(self) -> pd.DataFrame:
+        """Table with coef, HR, se, z, p and the confidence interval, one row per covariate."""
+        return pd.DataFrame(
+            {
+                "coef": self.coef,
+                "hr": self.hr,
+                "se": self.se,
+                "z": self.z,
+                "p": self.p,
+                "lower": self.lower,
+                "upper": self.upper,
+            },
+            index=pd.Index(self.names, name="covariate"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``p`` by name)."""
+        by = lambda v: {k: float(x) for k, x in zip(self.names, v, strict=True)}  # noqa: E731
+        return {
+            "model": "cox",
+            "ties": self.ties,
+            "robust": self.robust,
+            "coef": by(self.coef),
+            "se": by(self.se),
+            "hr": by(self.hr),
+            "lower": by(self.lower),
+            "upper": by(self.upper),
+            "p": by(self.p),
+            "n": self.n,
+            "events": self.events,
+            "n_dropped": self.n_dropped,
+            "loglik": list(self.loglik),
+            "tests": {
+                k: {"statistic": getattr(self, f"{k}_test"), "df": self.df, "p": self.test_p(k)}
+                for k in ("score", "wald", "lr")
+            },
+            "references": self.references,
+            "converged": self.converged,
+        }
+
+
+def _zph_times(
+    stop: NDArray[np.float64],
+    event: NDArray[np.bool_],
+    start: NDArray[np.float64] | None,
+    transform: str,
+) -> NDArray[np.float64]:
+    """g(t) at each distinct event time, centred on its mean over the events (as cox.zph)."""
+    ut = np.unique(stop[event])
+    t_ev = stop[event]
+    if transform == "km":
+        alltimes = np.unique(stop)
+        d = np.bincount(np.searchsorted(alltimes, t_ev), minlength=alltimes.size)
+        at_risk = stop.size - np.searchsorted(np.sort(stop), alltimes, side="left")
+        if start is not None:
+            at_risk = at_risk - (
+                start.size - np.searchsorted(np.sort(start), alltimes, side="left")
+            )
+        surv = np.cumprod(1.0 - d / at_risk)
+        k = np.searchsorted(alltimes, ut, side="left")  # times strictly before
+        g = 1.0 - np.concatenate(([1.0], surv))[k]
+    elif transform == "identity":
+        g = ut.astype(np.float64)
+    elif transform == "log":
+        g = np.log(ut)
+    elif transform == "rank":
+        from scipy.stats import rankdata
+
+        r = rankdata(stop)
+        g = np.array([r[stop == t][0] for t in ut])
+    else:
+        raise ValidationError("transform", transform, "must be km, identity, rank or log")
+    g_ev = g[np.searchsorted(ut, t_ev)]
+    return g - g_ev.mean()
+
+
+def _newton(
+    prep: list[Any], X: list[Any], max_iter: int, tol: float
+) -> tuple[NDArray[np.float64], core.CoxEval, core.CoxEval, int, bool]:
+    p = X[0][0].shape[1]
+    beta = np.zeros(p)
+    ev0 = core.evaluate(prep, X, beta)
+    cur = ev0
+    for it in range(1, max_iter + 1):
+        try:
+            step = np.linalg.solve(cur.info, cur.score)
+        except np.linalg.LinAlgError as exc:
+            raise ValidationError(
+                "covariates",
+                "singular information",
+                "Newton-Raphson did not converge: the model is not "
+                "identifiable (collinear covariates, or a covariate that "
+                "separates the events)",
+            ) from exc
+        new_beta = beta + step
+        new = core.evaluate(prep, X, new_beta)
+        halvings = 0
+        while not np.isfinite(new.loglik) or new.loglik < cur.loglik - 1e-12 * abs(cur.loglik):
+            halvings += 1
+            if halvings > 30:
+                return beta, ev0, cur, it, False
+            step = step / 2
+            new_beta = beta + step
+            new = core.evaluate(prep, X, new_beta, need_info=False)
+        if halvings:
+            new = core.evaluate(prep, X, new_beta)
+        done = abs(new.loglik - cur.loglik) <= tol * max(abs(new.loglik), 1.0) and np.max(
+            np.abs(step)
+        ) <= 1e-7 * max(1.0, float(np.max(np.abs(new_beta))))
+        beta, cur = new_beta, new
+        if done:
+            return beta, ev0, cur, it, True
+    return beta, ev0, cur, max_iter, False
+
+
+def cox_fit(
+    X: ArrayLike,
+    time: ArrayLike,
+    event: ArrayLike,
+    *,
+    start: ArrayLike | None = None,
+    strata: ArrayLike | None = None,
+    cluster: ArrayLike | None = None,
+    robust: bool = False,
+    ties: Ties = "efron",
+    names: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    max_iter: int = 50,
+    tol: float = 1e-12,
+) -> CoxResult:
+    """Fit a Cox model on arrays.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+        Covariates (numeric).
+    time : array_like
+        Follow-up (stop) times.
+    event : array_like
+        1 = event, 0 = censored.
+    start : array_like, optional
+        Entry times for ``(start, stop]`` rows (time-dependent covariates, left truncation).
+    strata : array_like, optional
+        Stratum labels (separate baseline hazards).
+    cluster : array_like, optional
+        Cluster labels for the robust variance (implies ``robust=True``).
+    robust : bool
+        Report the sandwich variance (one cluster per row when ``cluster`` is not given).
+    ties : {"efron", "breslow"}
+        Handling of tied event times.
+    names : sequence of str, optional
+        Covariate names.
+    alpha : float
+        Confidence intervals at level 1 - alpha.
+    max_iter : int
+        Maximum Newton iterations.
+    tol : float
+        Relative convergence tolerance on the log partial likelihood.
+
+    Returns
+    -------
+    CoxResult
+        Estimates, standard errors and global tests.
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    n, p = Xa.shape
+    names = list(names) if names is not None else [f"x{i + 1}" for i in range(p)]
+    if len(names) != p:
+        raise ValidationError("names", len(names), f"must have one name per column ({p})")
+    stop = _times(time, "time", n)
+    ev = _events(event, n)
+    st = _times(start, "start", n) if start is not None else None
+    if st is not None and np.any(st >= stop):
+        i = int(np.flatnonzero(st >= stop)[0])
+        raise ValidationError(f"start (row {i + 1})", float(st[i]), "must be < stop time")
+    if ties not in ("efron", "breslow"):
+        raise ValidationError("ties", ties, "must be 'efron' or 'breslow'")
+    if not 0 < alpha < 1:
+        raise ValidationError("alpha", alpha, "must be in (0, 1)")
+    if ev.sum() == 0:
+        raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
+    check_design(Xa, names)
+    sc = _codes(strata, n)
+    Xc = Xa - Xa.mean(axis=0)
+    prep = core.prepare(stop, ev, st, sc, ties == "efron")
+    if not prep:
+        raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
+    xs = core.split(prep, Xc)
+    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol)
+    if not ok:
+        raise ValidationError(
+            "model",
+            f"{iters} iterations",
+            "Newton-Raphson did not converge (check for a covariate that "
+            "separates the events, or raise max_iter)",
+        )
+    naive = _inv(fin.info)
+    score0 = float(ev0.score @ _inv(ev0.info) @ ev0.score)
+    robust = robust or cluster is not None
+    var = naive
+    if robust:
+        dfb = core.score_residuals(prep, Xc, beta) @ naive
+        if cluster is not None:
+            cl = _codes(cluster, n)
+            agg = np.zeros((int(cl.max()) + 1, p))
+            np.add.at(agg, cl, dfb)
+            dfb = agg
+        var = dfb.T @ dfb
+    se = np.sqrt(np.diag(var))
+    wald = float(beta @ np.linalg.solve(var, beta))
+    return CoxResult(
+        _problem=(prep, xs, stop, ev, st),
+        names=names,
+        coef=beta,
+        se=se,
+        naive_se=np.sqrt(np.diag(naive)),
+        var=var,
+        loglik=(ev0.loglik, fin.loglik),
+        score_test=score0,
+        wald_test=wald,
+        lr_test=2.0 * (fin.loglik - ev0.loglik),
+        n=n,
+        events=int(ev.sum()),
+        ties=ties,
+        robust=robust,
+        converged=ok,
+        iterations=iters,
+        alpha=alpha,
+    )
+
+
+def _inv(m: NDArray[np.float64]) -> NDArray[np.float64]:
+    try:
+        out = np.linalg.inv(m)
+    except np.linalg.LinAlgError as exc:
+        raise ValidationError(
+            "covariates",
+            "singular information",
+            "the model is not identifiable (collinear covariates)",
+        ) from exc
+    return (out + out.T) / 2
+
+
+def _times(v: ArrayLike, name: str, n: int) -> NDArray[np.float64]:
+    try:
+        t = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(name, "non-numeric", "times must be numbers") from exc
+    if t.shape != (n,):
+        raise ValidationError(name, t.shape, f"must have one value per row ({n})")
+    bad = ~np.isfinite(t)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"{name} (row {i + 1})", t[i], "must be a finite number")
+    return t
+
+
+def _events(v: ArrayLike, n: int, name: str = "event") -> NDArray[np.bool_]:
+    e = np.asarray(v)
+    if e.shape != (n,):
+        raise ValidationError(name, e.shape, f"must have one value per row ({n})")
+    ef = e.astype(np.float64)
+    bad = ~np.isin(ef, (0.0, 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"{name} (row {i + 1})", e[i], "event must be 0 or 1")
+    return ef == 1.0
+
+
+def _codes(v: ArrayLike | None, n: int) -> NDArray[np.intp]:
+    if v is None:
+        return np.zeros(n, dtype=np.intp)
+    a = np.asarray(v)
+    if a.ndim == 2:
+        a = pd.Series([tuple(r) for r in a.tolist()], dtype=object).to_numpy()
+    codes, _ = pd.factorize(pd.Series(a), sort=True)
+    if (codes < 0).any():
+        raise ValidationError("strata/cluster", "missing", "labels must not be missing")
+    return codes.astype(np.intp)
+
+
+def cox(
+    data: pd.DataFrame,
+    formula: str | None = None,
+    *,
+    time: str | None = None,
+    event: str | None = None,
+    covariates: Sequence[str] | None = None,
+    start: str | None = None,
+    strata: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    robust: bool = False,
+    ties: Ties = "efron",
+    reference: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+) -> CoxResult:
+    """Fit a Cox model on a data frame, from a formula or from column names.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per patient, or per ``(start, stop]`` interval.
+    formula : str, optional
+        ``"Surv(time, event) ~ age_group + n_courses + strata(center_id)"`` or
+        ``"Surv(start, stop, event) ~ ..."``; ``cluster(col)`` adds a robust variance.
+    time, event, covariates, start, strata, cluster : str, optional
+        Column names when no formula is given.
+    robust : bool
+        Sandwich variance (one cluster per row unless ``cluster`` is given).
+    ties : {"efron", "breslow"}
+        Tie handling.
+    reference : mapping, optional
+        Reference level per categorical covariate (column-list form).
+    alpha : float
+        Confidence intervals at level 1 - alpha.
+
+    Returns
+    -------
+    CoxResult
+        The fitted model (rows with a missing value are dropped and counted).
+    """
+    if formula is not None:
+        f = parse_surv_formula(formula)
+        start, time, event = f.start, f.stop, f.event
+        strata = f.strata or None
+        cluster = f.cluster[0] if f.cluster else cluster
+    if time is None or event is None:
+        raise ValidationError("time/event", None, "give a formula or the time and event columns")
+    strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
+    base = [c for c in (start, time, event, cluster) if c is not None] + strata_cols
+    rows = complete_rows(data, base)
+    if formula is not None:
+        design: Design = design_from_formula(data, parse_surv_formula(formula).rhs, rows)
+    else:
+        if not covariates:
+            raise ValidationError("covariates", "[]", "at least one covariate is needed")
+        design = design_from_columns(data, covariates, reference, rows)
+    sub = data.loc[design.rows]
+    res = cox_fit(
+        design.X,
+        sub[time].to_numpy(),
+        sub[event].to_numpy(),
+        start=sub[start].to_numpy() if start else None,
+        strata=sub[strata_cols].to_numpy() if strata_cols else None,
+        cluster=sub[cluster].to_numpy() if cluster else None,
+        robust=robust,
+        ties=ties,
+        names=design.names,
+        alpha=alpha,
+    )
+    return _with(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)
+
+
+def _with(res: CoxResult, **kw: Any) -> CoxResult:
+    from dataclasses import replace
+
+    return replace(res, **kw)
+
+
+def cox_univariate(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    event: str,
+    covariates: Sequence[str],
+    start: str | None = None,
+    strata: str | Sequence[str] | None = None,
+    ties: Ties = "efron",
+    reference: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Univariate screening: one Cox model per covariate (as in 002 Results).
+
+    Parameters
+    ----------
+    data : DataFrame
+        The data.
+    time, event : str
+        Outcome columns.
+    covariates : sequence of str
+        Candidate covariates; each is fitted alone (categorical ones as their dummies).
+    start, strata, ties, reference, alpha
+        As in :func:`cox`.
+
+    Returns
+    -------
+    DataFrame
+        One row per design column: ``covariate``, ``term``, ``coef``, ``hr``, ``lower``,
+        ``upper``, ``p``, the likelihood-ratio p of the whole covariate (``p_lr``), ``n``,
+        ``events``; a covariate that cannot be fitted gets a row with ``error`` set.
+    """
+    rows = []
+    for cov in covariates:
+        ref = {cov: reference[cov]} if reference and cov in reference else None
+        try:
+            r = cox(
+                data,
+                time=time,
+                event=event,
+                covariates=[cov],
+                start=start,
+                strata=strata,
+                ties=ties,
+                reference=ref,
+                alpha=alpha,
+            )
+        except ValidationError as exc:
+            rows.append({"covariate": cov, "term": cov, "error": str(exc)})
+            continue
+        p_lr = r.test_p("lr")
+        for i, term in enumerate(r.names):
+            rows.append(
+                {
+                    "covariate": cov,
+                    "term": term,
+                    "coef": r.coef[i],
+                    "hr": r.hr[i],
+                    "lower": r.lower[i],
+                    "upper": r.upper[i],
+                    "p": r.p[i],
+                    "p_lr": p_lr,
+                    "n": r.n,
+                    "events": r.events,
+                    "error": None,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "covariate",
+            "term",
+            "coef",
+            "hr",
+            "lower",
+            "upper",
+            "p",
+            "p_lr",
+            "n",
+            "events",
+            "error",
+        ],
+    )

@@ -1,0 +1,556 @@
+"""Fine–Gray proportional subdistribution hazards regression, as R ``cmprsk::crr`` defines it.
+
+The estimator, its inverse-probability-of-censoring weights (Kaplan–Meier of the censoring
+distribution just before each time, per censoring group), the handling of ties, the Newton
+iteration with step halving and stopping rule, and the sandwich variance with the
+censoring-martingale correction are those of ``crr`` (Fine & Gray, JASA 1999; cmprsk by
+R. Gray). The implementation is new: after one sort, every risk-set sum is a forward or
+backward cumulative sum (subjects still event-free, and subjects with a competing event who
+stay in the risk set with weight G(t-)/G(T_j-)), so one Newton step costs O(n·p²) instead
+of crr's O(n²·p). Seed 002 uses the model for relapse and non-relapse mortality
+(002 Methods, "Statistical analysis").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
+
+from mst.errors import ValidationError
+from mst.stats._design import check_design, complete_rows, design_from_columns
+
+FloatArray = NDArray[np.float64]
+_EPS = np.finfo(np.float64).eps
+
+
+def _censoring_km_before(
+    t: FloatArray, cens: NDArray[np.bool_], grp: NDArray[np.intp], n_groups: int
+) -> FloatArray:
+    """Kaplan–Meier of the censoring distribution of each group, just before every time.
+
+    Returns an array (n_groups, n): entry [g, j] is G_g(t_j-), evaluated as crr does
+    (step function of survfit on the group's rows, looked up at t_j·(1 - 100·eps); zero
+    after the group's last observed time).
+    """
+    out = np.empty((n_groups, t.size))
+    x = t * (1.0 - 100.0 * _EPS)
+    for g in range(n_groups):
+        tg = t[grp == g]
+        cg = cens[grp == g]
+        ut, inv = np.unique(tg, return_inverse=True)
+        c = np.bincount(inv, weights=cg.astype(np.float64), minlength=ut.size)
+        tot = np.bincount(inv, minlength=ut.size).astype(np.float64)
+        at_risk = tot[::-1].cumsum()[::-1]
+        surv = np.cumprod(1.0 - c / at_risk)
+        knots = np.concatenate(([min(0.0, ut[0]) - 10 * _EPS], ut, [ut[-1] * (1 + 10 * _EPS)]))
+        vals = np.concatenate(([1.0], surv, [0.0]))
+        idx = np.searchsorted(knots, x, side="right") - 1
+        out[g] = vals[np.clip(idx, 0, vals.size - 1)]
+    return out
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    t: FloatArray  # sorted times
+    st: NDArray[np.int8]  # 1 cause of interest, 2 competing, 0 censored
+    grp: NDArray[np.intp]  # censoring group (0..G-1)
+    G: int
+    Gm: FloatArray  # (G, n) censoring KM just before t_j
+    u: FloatArray  # distinct failure times
+    d: FloatArray  # failures at each
+    first: NDArray[np.intp]  # first sorted index with t >= u_m
+    Gf: FloatArray  # (G, D) G_g(u_m-)
+    fail: NDArray[np.intp]  # sorted indices of the failures
+    fail_m: NDArray[np.intp]  # failure-time index of each failure
+    n_le: NDArray[np.intp]  # per subject: number of failure times <= t_j
+    comp: list[NDArray[np.intp]]  # per group: indices of competing events
+    compw: list[FloatArray]  # per group: 1 / G_g(T_j-) of those
+
+
+def _prepare(t: FloatArray, st: NDArray[np.int8], grp: NDArray[np.intp], G: int) -> _Prepared:
+    Gm = _censoring_km_before(t, st == 0, grp, G)
+    fail = np.flatnonzero(st == 1)
+    u, d = np.unique(t[fail], return_counts=True)
+    first = np.searchsorted(t, u, side="left")
+    Gf = Gm[:, first]
+    comp = [np.flatnonzero((st == 2) & (grp == g)) for g in range(G)]
+    compw = [1.0 / Gm[g, c] for g, c in enumerate(comp)]
+    return _Prepared(
+        t,
+        st,
+        grp,
+        G,
+        Gm,
+        u,
+        d.astype(np.float64),
+        first,
+        Gf,
+        fail,
+        np.searchsorted(u, t[fail]),
+        np.searchsorted(u, t, side="right"),
+        comp,
+        compw,
+    )
+
+
+def _exclusive_cumsum_at(
+    pos: NDArray[np.intp], vals: FloatArray, at: NDArray[np.intp]
+) -> FloatArray:
+    """Sum of ``vals`` (rows at sorted positions ``pos``) over positions < each ``at``."""
+    c = np.vstack([np.zeros((1, vals.shape[1])), np.cumsum(vals, axis=0)])
+    return c[np.searchsorted(pos, at, side="left")]
+
+
+@dataclass
+class _Sums:
+    ll: float
+    score: FloatArray
+    info: FloatArray | None
+    e: FloatArray
+    S0: FloatArray
+    xbar: FloatArray
+    B: list[FloatArray]  # per group: [B0 | B1] at each failure time
+
+
+def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Sums:
+    """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood)."""
+    eta = X @ beta
+    c = float(eta.max())
+    e = np.exp(eta - c)
+    w = np.column_stack([e, e[:, None] * X])
+    rev = np.vstack([np.cumsum(w[::-1], axis=0)[::-1], np.zeros((1, w.shape[1]))])
+    S = rev[P.first].copy()
+    B = []
+    for g in range(P.G):
+        cg = P.comp[g]
+        Bg = _exclusive_cumsum_at(cg, w[cg] * P.compw[g][:, None], P.first)
+        B.append(Bg)
+        S += P.Gf[g][:, None] * Bg
+    S0 = S[:, 0]
+    xbar = S[:, 1:] / S0[:, None]
+    ll = float(eta[P.fail].sum() - (P.d * (np.log(S0) + c)).sum())
+    score = X[P.fail].sum(axis=0) - (P.d[:, None] * xbar).sum(axis=0)
+    info = None
+    if need_info:
+        h = P.d / S0
+        cum = np.concatenate(([0.0], np.cumsum(h)))
+        omega = cum[P.n_le]
+        for g in range(P.G):
+            cg = P.comp[g]
+            back = np.concatenate((np.cumsum((h * P.Gf[g])[::-1])[::-1], [0.0]))
+            omega[cg] += back[P.n_le[cg]] * P.compw[g]
+        we = omega * e
+        info = (X * we[:, None]).T @ X - (xbar * P.d[:, None]).T @ xbar
+    return _Sums(ll, score, info, e, S0, xbar, B)
+
+
+def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
+    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p)."""
+    p = X.shape[1]
+    e, S0, xbar = s.e, s.S0, s.xbar
+    h = P.d / S0
+    hx = xbar * h[:, None]
+    cum = np.vstack([np.zeros((1, p + 1)), np.cumsum(np.column_stack([h, hx]), axis=0)])
+    W = cum[P.n_le, 0].copy()
+    V = cum[P.n_le, 1:].copy()
+    for g in range(P.G):
+        cg = P.comp[g]
+        tail = np.column_stack([h, hx]) * P.Gf[g][:, None]
+        back = np.vstack([np.cumsum(tail[::-1], axis=0)[::-1], np.zeros((1, p + 1))])
+        bk = back[P.n_le[cg]] * P.compw[g][:, None]
+        W[cg] += bk[:, 0]
+        V[cg] += bk[:, 1:]
+    U = -(e[:, None] * (X * W[:, None] - V))
+    U[P.fail] += X[P.fail] - xbar[P.fail_m]
+    # censoring-martingale correction psi
+    cens = np.flatnonzero(P.st == 0)
+    if cens.size:
+        uc = np.unique(P.t[cens])
+        fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
+        mfirst = np.searchsorted(P.u, uc, side="left")  # first failure time >= uc
+        qi = np.searchsorted(uc, P.t[cens])
+        for g in range(P.G):
+            # q_g(u): integral over later failure times of the competing-event subjects of
+            # group g that remain in the risk set (they depend on group g's censoring KM)
+            cg = P.comp[g]
+            w = np.column_stack([e[cg], e[cg, None] * X[cg]]) * P.compw[g][:, None]
+            Bu = _exclusive_cumsum_at(cg, w, fc)
+            # as crr (cmprsk >= 2.2-8): only failures of censoring group g enter q_g
+            dg = np.bincount(P.fail_m[P.grp[P.fail] == g], minlength=P.u.size) / S0
+            r = np.column_stack([dg, xbar * dg[:, None]]) * P.Gf[g][:, None]
+            Rr = np.vstack([np.cumsum(r[::-1], axis=0)[::-1], np.zeros((1, p + 1))])[mfirst]
+            q = Bu[:, 1:] * Rr[:, [0]] - Bu[:, [0]] * Rr[:, 1:]
+            ing = P.grp == g
+            Y = ing.sum() - np.searchsorted(P.t[ing], uc, side="left")
+            cmask = P.grp[cens] == g
+            cnt = np.bincount(qi[cmask], minlength=uc.size).astype(np.float64)
+            Yf = np.maximum(Y, 1).astype(np.float64)
+            inc = q * (cnt / Yf**2)[:, None]
+            cinc = np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)])
+            rows = np.flatnonzero(ing)
+            k = np.searchsorted(uc, P.t[rows], side="right")
+            U[rows] -= cinc[k]
+            cr = cens[cmask]
+            kk = qi[cmask]
+            U[cr] += q[kk] / Yf[kk][:, None]
+    return U
+
+
+@dataclass(frozen=True)
+class FineGrayResult:
+    """A fitted Fine–Gray model (fields as ``cmprsk::crr``).
+
+    Attributes
+    ----------
+    names : list of str
+        Covariate names.
+    coef : ndarray
+        Log subdistribution hazard ratios.
+    var : ndarray
+        Sandwich variance (crr's ``var``).
+    se : ndarray
+        sqrt(diag(var)).
+    info : ndarray
+        Information matrix at the estimate (crr's ``inf``).
+    loglik, loglik_null : float
+        Log pseudo-likelihood at the estimate and at 0.
+    score : ndarray
+        Score at the estimate.
+    uftime : ndarray
+        Distinct failure times of the cause of interest.
+    bfitj : ndarray
+        Jumps of the baseline cumulative subdistribution hazard at ``uftime``.
+    n, events, competing, censored : int
+        Rows used and the counts by status.
+    cause : int
+        Failure code of interest.
+    converged : bool
+        Whether crr's stopping rule was met.
+    iterations : int
+        Newton iterations.
+    alpha : float
+        1 - confidence level.
+    n_dropped : int
+        Rows dropped for missing values.
+    references : dict
+        Reference levels of categorical covariates.
+    """
+
+    names: list[str]
+    coef: FloatArray
+    var: FloatArray
+    se: FloatArray
+    info: FloatArray
+    loglik: float
+    loglik_null: float
+    score: FloatArray
+    uftime: FloatArray
+    bfitj: FloatArray
+    n: int
+    events: int
+    competing: int
+    censored: int
+    cause: int
+    converged: bool
+    iterations: int
+    alpha: float = 0.05
+    n_dropped: int = 0
+    references: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hr(self) -> FloatArray:
+        """Subdistribution hazard ratios exp(coef)."""
+        return np.exp(self.coef)
+
+    @property
+    def p(self) -> FloatArray:
+        """Two-sided Wald p-values."""
+        return 2.0 * sps.norm.sf(np.abs(self.coef / self.se))
+
+    @property
+    def lower(self) -> FloatArray:
+        """Lower confidence limit of the subdistribution hazard ratio."""
+        return np.exp(self.coef - sps.norm.ppf(1 - self.alpha / 2) * self.se)
+
+    @property
+    def upper(self) -> FloatArray:
+        """Upper confidence limit of the subdistribution hazard ratio."""
+        return np.exp(self.coef + sps.norm.ppf(1 - self.alpha / 2) * self.se)
+
+    def predict(self, x: ArrayLike) -> pd.DataFrame:
+        """Predicted cumulative incidence of the cause for covariate rows (as crr's predict).
+
+        Parameters
+        ----------
+        x : array_like, shape (p,) or (m, p)
+            Covariate values, in the order of :attr:`names` (dummies included).
+
+        Returns
+        -------
+        DataFrame
+            Index ``time`` (the distinct failure times); one column per row of ``x``.
+        """
+        xa = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if xa.shape[1] != self.coef.size:
+            raise ValidationError(
+                "x", xa.shape, f"needs {self.coef.size} columns ({', '.join(self.names)})"
+            )
+        lam = np.cumsum(self.bfitj)[:, None] * np.exp(xa @ self.coef)[None, :]
+        return pd.DataFrame(1.0 - np.exp(-lam), index=pd.Index(self.uftime, name="time"))
+
+    def summary(self) -> pd.DataFrame:
+        """Table with coef, sHR, se, p and the confidence interval."""
+        return pd.DataFrame(
+            {
+                "coef": self.coef,
+                "hr": self.hr,
+                "se": self.se,
+                "p": self.p,
+                "lower": self.lower,
+                "upper": self.upper,
+            },
+            index=pd.Index(self.names, name="covariate"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``p`` by name)."""
+        by = lambda v: {k: float(x) for k, x in zip(self.names, v, strict=True)}  # noqa: E731
+        return {
+            "model": "fine-gray",
+            "cause": self.cause,
+            "coef": by(self.coef),
+            "se": by(self.se),
+            "hr": by(self.hr),
+            "lower": by(self.lower),
+            "upper": by(self.upper),
+            "p": by(self.p),
+            "n": self.n,
+            "events": self.events,
+            "competing": self.competing,
+            "censored": self.censored,
+            "n_dropped": self.n_dropped,
+            "loglik": self.loglik,
+            "loglik_null": self.loglik_null,
+            "references": self.references,
+            "converged": self.converged,
+        }
+
+
+def finegray_fit(
+    X: ArrayLike,
+    time: ArrayLike,
+    status: ArrayLike,
+    *,
+    cause: int = 1,
+    cencode: int = 0,
+    cengroup: ArrayLike | None = None,
+    names: Sequence[str] | None = None,
+    gtol: float = 1e-6,
+    max_iter: int = 10,
+    alpha: float = 0.05,
+    variance: bool = True,
+) -> FineGrayResult:
+    """Fit the Fine–Gray model on arrays (same arguments and stopping rule as crr).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+        Covariates.
+    time : array_like
+        Time to the first event or censoring (>= 0).
+    status : array_like
+        Integer codes: ``cause`` = event of interest, ``cencode`` = censored, any other
+        value = a competing event.
+    cause : int
+        Code of the event of interest (crr's ``failcode``).
+    cencode : int
+        Code of censoring.
+    cengroup : array_like, optional
+        Censoring groups: a separate censoring Kaplan–Meier is used within each.
+    names : sequence of str, optional
+        Covariate names.
+    gtol, max_iter : float, int
+        crr's convergence rule: stop when max|score_j|·max(|b_j|, 1) < max(|loglik|, 1)·gtol.
+    alpha : float
+        Confidence intervals at level 1 - alpha.
+    variance : bool
+        Compute the sandwich variance (needed for SE and prediction).
+
+    Returns
+    -------
+    FineGrayResult
+        Estimates as ``crr``.
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    n, p = Xa.shape
+    names = list(names) if names is not None else [f"x{i + 1}" for i in range(p)]
+    if len(names) != p:
+        raise ValidationError("names", len(names), f"must have one name per column ({p})")
+    try:
+        t = np.asarray(time, dtype=np.float64)
+        s = np.asarray(status, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("time/status", "non-numeric", "must be numbers") from exc
+    if t.shape != (n,) or s.shape != (n,):
+        raise ValidationError("time/status", (t.shape, s.shape), f"need {n} values")
+    bad = ~np.isfinite(t) | (t < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"time (row {i + 1})", t[i], "must be a finite number >= 0")
+    if not np.isfinite(s).all() or np.any(s != np.round(s)):
+        raise ValidationError("status", "non-integer", "status codes must be integers")
+    if not 0 < alpha < 1:
+        raise ValidationError("alpha", alpha, "must be in (0, 1)")
+    check_design(Xa, names)
+    st = np.where(s == cencode, 0, np.where(s == cause, 1, 2)).astype(np.int8)
+    if not (st == 1).any():
+        raise ValidationError("status", cause, "no event of the cause of interest")
+    grp_raw = (
+        np.zeros(n, dtype=np.intp)
+        if cengroup is None
+        else pd.factorize(pd.Series(np.asarray(cengroup)), sort=True)[0].astype(np.intp)
+    )
+    if (grp_raw < 0).any():
+        raise ValidationError("cengroup", "missing", "censoring groups must not be missing")
+    order = np.argsort(t, kind="stable")
+    Xs = Xa[order]
+    P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
+    b = np.zeros(p)
+    converged = False
+    it = 0
+    cur = _sums(P, Xs, b, True)
+    for it in range(max_iter + 1):
+        lik, sc = -cur.ll, -cur.score
+        if np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol:
+            converged = True
+            break
+        if it == max_iter:
+            break
+        try:
+            step = -np.linalg.solve(cur.info, sc)
+        except np.linalg.LinAlgError as exc:
+            raise ValidationError(
+                "covariates", "singular information", "the model is not identifiable"
+            ) from exc
+        halv = 0
+        bn = b + step
+        fbn = -_sums(P, Xs, bn, False).ll
+        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc):
+            halv += 1
+            step = step * 0.5
+            bn = b + step
+            fbn = -_sums(P, Xs, bn, False).ll
+            if halv > 20:
+                break
+        if halv > 20:
+            break
+        b = bn
+        cur = _sums(P, Xs, b, True)
+    if not converged:
+        raise ValidationError(
+            "model",
+            f"{it} iterations",
+            "Fine-Gray Newton iteration did not converge (crr's rule; raise "
+            "max_iter, or check for a covariate that separates the events)",
+        )
+    assert cur.info is not None
+    if variance:
+        try:
+            hinv = np.linalg.inv(cur.info)
+        except np.linalg.LinAlgError as exc:
+            raise ValidationError(
+                "covariates", "singular information", "the model is not identifiable"
+            ) from exc
+        U = _variance_terms(P, Xs, cur)
+        var = hinv @ (U.T @ U) @ hinv.T
+    else:
+        var = np.full((p, p), np.nan)
+    null = _sums(P, Xs, np.zeros(p), False).ll
+    bfitj = P.d / (cur.S0 * np.exp(float((Xs @ b).max())))
+    return FineGrayResult(
+        names=names,
+        coef=b,
+        var=var,
+        se=np.sqrt(np.diag(var)),
+        info=cur.info,
+        loglik=cur.ll,
+        loglik_null=null,
+        score=cur.score,
+        uftime=P.u,
+        bfitj=bfitj,
+        n=n,
+        events=int((st == 1).sum()),
+        competing=int((st == 2).sum()),
+        censored=int((st == 0).sum()),
+        cause=int(cause),
+        converged=converged,
+        iterations=it,
+        alpha=alpha,
+    )
+
+
+def finegray(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    status: str,
+    covariates: Sequence[str],
+    cause: int = 1,
+    cencode: int = 0,
+    cengroup: str | None = None,
+    reference: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+    gtol: float = 1e-6,
+    max_iter: int = 10,
+) -> FineGrayResult:
+    """Fit the Fine–Gray model on a data frame (e.g. ``crs_days`` / ``crs_status``).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per patient.
+    time, status : str
+        Time column and status column (0 censored, 1, 2, … causes).
+    covariates : sequence of str
+        Covariate columns (categorical ones become ``col[level]`` dummies).
+    cause, cencode : int
+        Code of the event of interest and of censoring.
+    cengroup : str, optional
+        Column defining censoring groups.
+    reference : mapping, optional
+        Reference level per categorical covariate.
+    alpha, gtol, max_iter
+        As in :func:`finegray_fit`.
+
+    Returns
+    -------
+    FineGrayResult
+        The fitted model.
+    """
+    base = [time, status] + ([cengroup] if cengroup else [])
+    rows = complete_rows(data, base)
+    design = design_from_columns(data, covariates, reference, rows)
+    sub = data.loc[design.rows]
+    res = finegray_fit(
+        design.X,
+        sub[time].to_numpy(),
+        sub[status].to_numpy(),
+        cause=cause,
+        cencode=cencode,
+        cengroup=sub[cengroup].to_numpy() if cengroup else None,
+        names=design.names,
+        alpha=alpha,
+        gtol=gtol,
+        max_iter=max_iter,
+    )
+    from dataclasses import replace
+
+    return replace(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)

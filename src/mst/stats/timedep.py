@@ -1,0 +1,145 @@
+"""Time-dependent covariates: split follow-up into ``(start, stop]`` rows at course starts.
+
+Seed 002 compares patients by the number of MST courses they received ("more than three
+courses"), but a patient has to survive long enough to receive a fourth course: counting
+courses over the whole follow-up credits the survival that made them possible to the
+courses (immortal time bias, 002 "Limitations"). Splitting each patient's follow-up at the
+start of each course, with a covariate that counts the courses received so far, gives each
+period of follow-up the exposure the patient actually had then; fit the result with
+:func:`mst.stats.cox.cox` using ``start``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mst.domain import PatientRecord
+from mst.errors import ValidationError
+
+
+def course_days(
+    records: Iterable[PatientRecord], origin: Mapping[str, dt.date | None] | None = None
+) -> dict[str, list[float]]:
+    """Days from the time origin to the start of each course, per patient.
+
+    Parameters
+    ----------
+    records : iterable of PatientRecord
+        The patients (e.g. ``simulate_cohort(...).records``).
+    origin : mapping, optional
+        Patient id → origin date (e.g. the CR date for LFS). Default: the diagnosis date,
+        the origin of ``os_days`` in the flat table.
+
+    Returns
+    -------
+    dict
+        Patient id → sorted day offsets of course starts (courses before the origin are
+        kept as negative offsets; patients without an origin get no entry).
+    """
+    out: dict[str, list[float]] = {}
+    for rec in records:
+        pid = rec.patient.id
+        o = rec.patient.diagnosis_date if origin is None else origin.get(pid)
+        if o is None:
+            continue
+        out[pid] = sorted(float((c.start_date - o).days) for c in rec.courses)
+    return out
+
+
+def split_at_times(
+    data: pd.DataFrame,
+    times: Mapping[Any, Sequence[float]],
+    *,
+    id: str,
+    time: str,
+    event: str,
+    name: str = "courses",
+    start: str | None = None,
+) -> pd.DataFrame:
+    """Counting-process rows with a covariate counting the dated exposures received so far.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per patient with the follow-up time and event (e.g. ``os_days``,
+        ``os_event``) and any baseline covariates (copied to every row).
+    times : mapping
+        Patient id → times (same scale and origin as ``time``) at which the count rises by
+        one, e.g. :func:`course_days`. Times <= the entry time count from the start; times
+        at or after the end of follow-up are ignored.
+    id, time, event : str
+        Columns of ``data``.
+    name : str
+        Name of the counting covariate.
+    start : str, optional
+        Entry-time column (left truncation); default 0.
+
+    Returns
+    -------
+    DataFrame
+        Columns of ``data`` plus ``tstart``, ``tstop``, ``status`` and ``name``; one row per
+        interval ``(tstart, tstop]``, the event only on the last row of each patient.
+        A time equal to a cut point belongs to the interval that ends there, so a course
+        started on day ``d`` counts from ``(d, next]`` on.
+    """
+    for c in (id, time, event) + ((start,) if start else ()):
+        if c not in data.columns:
+            raise ValidationError("column", c, "not in the data")
+    if data[id].duplicated().any():
+        dup = data.loc[data[id].duplicated(), id].iloc[0]
+        raise ValidationError(id, dup, "one row per patient is required")
+    stop = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=np.float64)
+    entry = (
+        pd.to_numeric(data[start], errors="coerce").to_numpy(dtype=np.float64)
+        if start
+        else np.zeros(len(data))
+    )
+    ev = pd.to_numeric(data[event], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(stop) | ~np.isfinite(entry) | ~np.isfinite(ev)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
+            f"{time}/{event} (row {i + 1})", data[id].iloc[i], "time and event must not be missing"
+        )
+    if np.any(stop <= entry):
+        i = int(np.flatnonzero(stop <= entry)[0])
+        raise ValidationError(
+            f"{time} (row {i + 1})", float(stop[i]), "follow-up must end after the entry time"
+        )
+    pieces = []
+    for i, pid in enumerate(data[id].to_numpy()):
+        ts = np.sort(np.asarray(times.get(pid, ()), dtype=np.float64))
+        before = int(np.sum(ts <= entry[i]))
+        cuts = ts[(ts > entry[i]) & (ts < stop[i])]
+        cuts = np.unique(cuts)
+        bounds = np.concatenate(([entry[i]], cuts, [stop[i]]))
+        counts = before + np.searchsorted(ts[ts > entry[i]], bounds[:-1], side="right")
+        k = bounds.size - 1
+        status = np.zeros(k, dtype=np.int64)
+        status[-1] = int(ev[i])
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "_row": i,
+                    "tstart": bounds[:-1],
+                    "tstop": bounds[1:],
+                    "status": status,
+                    name: counts.astype(np.int64),
+                }
+            )
+        )
+    long = (
+        pd.concat(pieces, ignore_index=True)
+        if pieces
+        else pd.DataFrame(columns=["_row", "tstart", "tstop", "status", name])
+    )
+    base = data.reset_index(drop=True).drop(
+        columns=[c for c in ("tstart", "tstop", "status", name) if c in data.columns]
+    )
+    out = base.iloc[long["_row"].to_numpy()].reset_index(drop=True)
+    return pd.concat([out, long.drop(columns="_row")], axis=1)

@@ -1,0 +1,101 @@
+"""Application factory of the web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from mst import __version__
+from mst.errors import NotFoundError
+from mst.registry.db import make_engine, upgrade
+from mst.registry.users import UserStore
+from mst.web.deps import AppState, CsrfError, ForbiddenError, LoginRequiredError
+from mst.web.security import SessionCodec
+from mst.web.settings import WebSettings
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    """Build the web app on a registry (migrated to the latest schema on start).
+
+    Parameters
+    ----------
+    settings : WebSettings, optional
+        Database URL, secret key, cookie policy.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    settings = settings or WebSettings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    web_dir = resources.files("mst.web")
+    templates = Jinja2Templates(directory=str(web_dir.joinpath("templates")))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="mst",
+        version=__version__,
+        description="Microtransplantation platform: registry, plans, donors, monitoring, outcomes.",
+        lifespan=lifespan,
+    )
+    app.state.mst = AppState(
+        settings=settings,
+        engine=engine,
+        codec=SessionCodec(settings.secret_key, settings.session_max_age),
+        templates=templates,
+        users=UserStore(engine),
+    )
+    app.mount("/static", StaticFiles(directory=str(web_dir.joinpath("static"))), name="static")
+
+    def _is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login(request: Request, exc: LoginRequiredError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "not authenticated"}, status_code=401)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return _error(request, 403, "Your role does not allow this action.")
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        return _error(
+            request, 403, "The form has expired or was not sent by this site (CSRF check)."
+        )
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return _error(request, 404, str(exc))
+
+    def _error(request: Request, status: int, message: str) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": message}, status_code=status)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "message": message, "user": None},
+            status_code=status,
+        )
+
+    from mst.web.routes import api, auth, cohort, patients
+
+    app.include_router(auth.router)
+    app.include_router(patients.router)
+    app.include_router(cohort.router)
+    app.include_router(api.router)
+
+    return app

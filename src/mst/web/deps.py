@@ -1,0 +1,97 @@
+"""Typed FastAPI dependencies: app state, session, current user, scoped repository, CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from mst.registry.repository import Repository
+from mst.registry.users import User, UserStore
+from mst.web.security import SESSION_COOKIE, Session, SessionCodec, csrf_ok
+from mst.web.settings import WebSettings
+
+
+class LoginRequiredError(Exception):
+    """Raised by dependencies when no valid session exists."""
+
+
+class ForbiddenError(Exception):
+    """Raised when the user's role does not allow the action."""
+
+
+class CsrfError(Exception):
+    """Raised when a form's CSRF token is missing or wrong."""
+
+
+@dataclass
+class AppState:
+    """What the app keeps for its lifetime."""
+
+    settings: WebSettings
+    engine: Engine
+    codec: SessionCodec
+    templates: Jinja2Templates
+    users: UserStore
+
+
+def get_state(request: Request) -> AppState:
+    """The app's state."""
+    return request.app.state.mst  # type: ignore[no-any-return]
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(request: Request, state: State) -> Session | None:
+    """The verified session of the request, if any."""
+    return state.codec.loads(request.cookies.get(SESSION_COOKIE))
+
+
+SessionDep = Annotated[Session | None, Depends(get_session)]
+
+
+def get_user(state: State, session: SessionDep) -> User:
+    """The logged-in user; raises :class:`LoginRequiredError` otherwise."""
+    if session is None or not session.username:
+        raise LoginRequiredError
+    user = state.users.get(session.username)
+    if user is None:
+        raise LoginRequiredError
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_user)]
+
+
+def get_repo(state: State, user: CurrentUser) -> Iterator[Repository]:
+    """A repository scoped to the user's centers, auditing as the user."""
+    yield Repository(state.engine, user.username, user.center_scope)
+
+
+Repo = Annotated[Repository, Depends(get_repo)]
+
+
+def require_writer(user: CurrentUser) -> User:
+    """The user, if their role may change records; else :class:`ForbiddenError`."""
+    if not user.role.can_write:
+        raise ForbiddenError
+    return user
+
+
+Writer = Annotated[User, Depends(require_writer)]
+
+
+async def check_csrf(request: Request, session: SessionDep) -> None:
+    """Reject a form POST whose ``csrf_token`` does not match the session."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    if not csrf_ok(session, token if isinstance(token, str) else None):
+        raise CsrfError
+
+
+Csrf = Depends(check_csrf)

@@ -1,0 +1,1 @@
+"""Routers of the web app; handlers call services, never SQL."""

@@ -1,0 +1,344 @@
+"""Patient pages: list, detail (timeline, charts, alerts), forms and audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from mst.domain import (
+    DeathCause,
+    Diagnosis,
+    ElnRisk,
+    EventKind,
+    Fitness,
+    Relationship,
+    ResponseCategory,
+    Sex,
+)
+from mst.domain.analytes import analyte_table
+from mst.errors import ConsistencyError, NotFoundError, ValidationError
+from mst.protocol.catalog import load_catalog
+from mst.web import services
+from mst.web.deps import Csrf, CurrentUser, Repo, SessionDep, State, Writer
+
+router = APIRouter()
+
+CHOICES = {
+    "sex": [s.value for s in Sex],
+    "diagnosis": [d.value for d in Diagnosis],
+    "eln_risk": [""] + [r.value for r in ElnRisk],
+    "fitness": [""] + [f.value for f in Fitness],
+    "kind": [k.value for k in EventKind],
+    "cause": [""] + [c.value for c in DeathCause],
+    "category": [c.value for c in ResponseCategory],
+}
+
+
+def _ctx(user: Any, session: Any, **extra: Any) -> dict[str, Any]:
+    return {"user": user, "csrf": session.csrf if session else "", "choices": CHOICES, **extra}
+
+
+@router.get("/", include_in_schema=False)
+def home() -> Response:
+    """Go to the patient list."""
+    return RedirectResponse("/patients", status_code=303)
+
+
+@router.get("/patients", include_in_schema=False)
+def patient_list(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    session: SessionDep,
+    repo: Repo,
+    q: str = "",
+    center: str = "",
+    diagnosis: str = "",
+    status: str = "",
+) -> Response:
+    """Patients visible to the user, with search and filters."""
+    rows = repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
+    return state.templates.TemplateResponse(
+        request,
+        "patients.html",
+        _ctx(
+            user,
+            session,
+            rows=rows,
+            centers=repo.centers(),
+            filters={"q": q, "center": center, "diagnosis": diagnosis, "status": status},
+        ),
+    )
+
+
+@router.get("/patients/new", include_in_schema=False)
+def new_patient_form(
+    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo
+) -> Response:
+    """Empty patient form."""
+    return state.templates.TemplateResponse(
+        request,
+        "patient_form.html",
+        _ctx(
+            user,
+            session,
+            form=services.FormResult(values={}),
+            centers=repo.centers(),
+            existing=None,
+        ),
+    )
+
+
+@router.post("/patients/new", include_in_schema=False, dependencies=[Csrf])
+async def create_patient(
+    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo
+) -> Response:
+    """Create a patient; re-show the form with messages next to the fields on error."""
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    result = services.save_patient(repo, user, values, None)
+    if result.ok:
+        return RedirectResponse(f"/patients/{values.get('id', '').strip()}", status_code=303)
+    return state.templates.TemplateResponse(
+        request,
+        "patient_form.html",
+        _ctx(user, session, form=result, centers=repo.centers(), existing=None),
+        status_code=422,
+    )
+
+
+def _patient_page(
+    request: Request,
+    state: State,
+    user: Any,
+    session: Any,
+    record: Any,
+    failed: tuple[str, services.FormResult] | None = None,
+) -> Response:
+    forms = {kind: services.FormResult(values={}) for kind in services.CHILD_FORMS}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return state.templates.TemplateResponse(
+        request,
+        "patient.html",
+        _ctx(
+            user,
+            session,
+            record=record,
+            patient=services.patient_view(record, user),
+            timeline=services.timeline(record),
+            count_charts=services.count_charts(record),
+            recovery=services.recovery_rows(record),
+            alerts=services.patient_alerts(record),
+            chimerism_svg=services.chimerism_chart(record),
+            analytes=analyte_table(),
+            regimens=sorted(load_catalog()),
+            forms=forms,
+        ),
+        status_code=422 if failed else 200,
+    )
+
+
+@router.get("/patients/{patient_id}", include_in_schema=False)
+def patient_page(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+) -> Response:
+    """Timeline, blood-count charts and recovery per course, chimerism, alerts and forms."""
+    return _patient_page(request, state, user, session, repo.get_record(patient_id))
+
+
+@router.get("/patients/{patient_id}/edit", include_in_schema=False)
+def edit_patient_form(
+    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo, patient_id: str
+) -> Response:
+    """Patient form filled with the stored values."""
+    record = repo.get_record(patient_id)
+    values = {
+        k: "" if v is None else str(v) for k, v in record.patient.model_dump(mode="json").items()
+    }
+    return state.templates.TemplateResponse(
+        request,
+        "patient_form.html",
+        _ctx(
+            user,
+            session,
+            form=services.FormResult(values=values),
+            centers=repo.centers(),
+            existing=patient_id,
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/edit", include_in_schema=False, dependencies=[Csrf])
+async def edit_patient(
+    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo, patient_id: str
+) -> Response:
+    """Save the edited patient (audited)."""
+    repo.get_record(patient_id)  # 404 before anything else for invisible patients
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    result = services.save_patient(repo, user, values, patient_id)
+    if result.ok:
+        return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+    return state.templates.TemplateResponse(
+        request,
+        "patient_form.html",
+        _ctx(user, session, form=result, centers=repo.centers(), existing=patient_id),
+        status_code=422,
+    )
+
+
+@router.post("/patients/{patient_id}/add/{kind}", include_in_schema=False, dependencies=[Csrf])
+async def add_record(
+    request: Request,
+    state: State,
+    user: Writer,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+    kind: str,
+) -> Response:
+    """Add a lab result, clinical event, response, course or infusion (whole record re-checked)."""
+    if kind not in services.CHILD_FORMS:
+        raise NotFoundError(f"no such form: {kind}")
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    result = services.add_child(repo, patient_id, kind, values)
+    if result.ok:
+        return RedirectResponse(f"/patients/{patient_id}#{kind}", status_code=303)
+    return _patient_page(request, state, user, session, repo.get_record(patient_id), (kind, result))
+
+
+@router.get("/patients/{patient_id}/audit", include_in_schema=False)
+def audit_page(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+) -> Response:
+    """Every audited change of the patient's records."""
+    repo.get_record(patient_id)
+    entries = repo.audit_log(patient_id=patient_id)
+    return state.templates.TemplateResponse(
+        request, "audit.html", _ctx(user, session, patient_id=patient_id, entries=entries)
+    )
+
+
+@router.get("/patients/{patient_id}/plan", include_in_schema=False)
+def plan_page(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+) -> Response:
+    """Consensus assessment, regimen options with citations, doses and the course calendar."""
+    record = repo.get_record(patient_id)
+    values = {
+        k: v
+        for k, v in request.query_params.items()
+        if k in services.PLAN_FIELDS + services.PLAN_FLAGS
+    }
+    result, error = services.make_plan(record, values) if values.get("start") else (None, None)
+    assessment = None
+    if result is None and error is None:
+        from mst.protocol import assess
+
+        try:
+            assessment = assess(services.plan_input(record, values))
+        except (ValidationError, ConsistencyError, NotFoundError) as exc:
+            error = str(exc)
+    return state.templates.TemplateResponse(
+        request,
+        "plan.html",
+        _ctx(
+            user,
+            session,
+            patient=services.patient_view(record, user),
+            values=values,
+            result=result,
+            assessment=result.assessment if result else assessment,
+            error=error,
+        ),
+    )
+
+
+def _donor_page(
+    request: Request,
+    state: State,
+    user: Any,
+    session: Any,
+    record: Any,
+    donor_form: services.FormResult,
+    antibody_form: services.FormResult,
+    status_code: int = 200,
+) -> Response:
+    ranking, why = services.donor_ranking(record)
+    return state.templates.TemplateResponse(
+        request,
+        "donors.html",
+        _ctx(
+            user,
+            session,
+            record=record,
+            patient=services.patient_view(record, user),
+            ranking=ranking,
+            why=why,
+            donor_form=donor_form,
+            antibody_form=antibody_form,
+            relationships=[r.value for r in Relationship],
+        ),
+        status_code=status_code,
+    )
+
+
+@router.get("/patients/{patient_id}/donors", include_in_schema=False)
+def donors_page(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+) -> Response:
+    """Candidate donors, antibodies and the explained ranking (004 §2.1)."""
+    record = repo.get_record(patient_id)
+    empty = services.FormResult(values={})
+    return _donor_page(request, state, user, session, record, empty, empty)
+
+
+@router.post("/patients/{patient_id}/donors", include_in_schema=False, dependencies=[Csrf])
+async def add_donor(
+    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo, patient_id: str
+) -> Response:
+    """Add a candidate donor."""
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    result = services.add_donor(repo, patient_id, values)
+    if result.ok:
+        return RedirectResponse(f"/patients/{patient_id}/donors", status_code=303)
+    record = repo.get_record(patient_id)
+    return _donor_page(
+        request, state, user, session, record, result, services.FormResult(values={}), 422
+    )
+
+
+@router.post("/patients/{patient_id}/antibodies", include_in_schema=False, dependencies=[Csrf])
+async def add_antibody(
+    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo, patient_id: str
+) -> Response:
+    """Add an anti-HLA antibody result."""
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    result = services.add_antibody(repo, patient_id, values)
+    if result.ok:
+        return RedirectResponse(f"/patients/{patient_id}/donors", status_code=303)
+    record = repo.get_record(patient_id)
+    return _donor_page(
+        request, state, user, session, record, services.FormResult(values={}), result, 422
+    )

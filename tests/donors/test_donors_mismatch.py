@@ -1,0 +1,277 @@
+"""Mismatch counts by direction, as clinical tables worked by hand (issue 6)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mst.donors import compare, haploidentity, hla_mismatch_counts, parse_gl
+from mst.donors.mismatch import LOCI_10, LOCI_12
+from mst.errors import ValidationError
+
+a, b, c, d = "A*01:01", "A*02:01", "A*03:01", "A*11:01"
+
+# recipient A, donor A, GvH (lo, hi), HvG (lo, hi), bidirectional (lo, hi),
+# donor-homozygous-shared flag, recipient-homozygous-shared flag
+LOCUS_TABLE = [
+    ("identical", f"{a}+{b}", f"{a}+{b}", (0, 0), (0, 0), (0, 0), "no", "no"),
+    ("donor homozygous, shared", f"{a}+{b}", f"{a}+{a}", (1, 1), (0, 0), (1, 1), "yes", "no"),
+    ("recipient homozygous, shared", f"{a}+{a}", f"{a}+{b}", (0, 0), (1, 1), (1, 1), "no", "yes"),
+    ("both homozygous, same allele", f"{a}+{a}", f"{a}+{a}", (0, 0), (0, 0), (0, 0), "no", "no"),
+    ("both homozygous, different", f"{a}+{a}", f"{b}+{b}", (2, 2), (2, 2), (2, 2), "no", "no"),
+    ("donor homozygous, not shared", f"{a}+{b}", f"{c}+{c}", (2, 2), (2, 2), (2, 2), "no", "no"),
+    ("one shared (haplo)", f"{a}+{b}", f"{a}+{c}", (1, 1), (1, 1), (1, 1), "no", "no"),
+    ("none shared", f"{a}+{b}", f"{c}+{d}", (2, 2), (2, 2), (2, 2), "no", "no"),
+    (
+        "recipient homozygous vs two others",
+        f"{a}+{a}",
+        f"{b}+{c}",
+        (2, 2),
+        (2, 2),
+        (2, 2),
+        "no",
+        "no",
+    ),
+    ("recipient null allele", f"{a}+A*01:04N", f"{a}+{b}", (0, 0), (1, 1), (1, 1), "no", "no"),
+    (
+        "3rd/4th field ignored",
+        f"A*01:01:01:01+{b}",
+        "A*01:01:02+A*02:01:01:01",
+        (0, 0),
+        (0, 0),
+        (0, 0),
+        "no",
+        "no",
+    ),
+    (
+        "allele-list ambiguity",
+        f"{a}+{b}",
+        f"{a}+A*02:01/A*02:05",
+        (0, 1),
+        (0, 1),
+        (0, 1),
+        "no",
+        "no",
+    ),
+    ("1-field (low resolution)", f"A*01+{b}", f"{a}+{b}", (0, 1), (0, 1), (0, 1), "no", "no"),
+    (
+        "G group (several proteins)",
+        f"{a}+{b}",
+        f"{a}+A*02:01:01G",
+        (0, 1),
+        (0, 1),
+        (0, 1),
+        "no",
+        "no",
+    ),
+    (
+        "genotype-list ambiguity",
+        f"{a}+{b}",
+        f"{a}+{b}|{a}+{a}",
+        (0, 1),
+        (0, 0),
+        (0, 1),
+        "possible",
+        "no",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "rec", "don", "gvh", "hvg", "bi", "dhom", "rhom"),
+    LOCUS_TABLE,
+    ids=[r[0] for r in LOCUS_TABLE],
+)
+def test_locus_mismatch_table(
+    case: str,
+    rec: str,
+    don: str,
+    gvh: tuple[int, int],
+    hvg: tuple[int, int],
+    bi: tuple[int, int],
+    dhom: str,
+    rhom: str,
+) -> None:
+    lm = compare(parse_gl(rec), parse_gl(don)).loci["A"]
+    assert (lm.gvh.lo, lm.gvh.hi) == gvh
+    assert (lm.hvg.lo, lm.hvg.hi) == hvg
+    assert (lm.bidirectional.lo, lm.bidirectional.hi) == bi
+    assert lm.donor_homozygous_shared == dhom
+    assert lm.recipient_homozygous_shared == rhom
+
+
+def test_antigen_level_differs_from_allele_level() -> None:
+    r, dn = parse_gl("B*44:02+B*08:01"), parse_gl("B*44:03+B*08:01")
+    assert compare(r, dn, "allele").loci["B"].gvh.value == 1
+    assert compare(r, dn, "antigen").loci["B"].gvh.value == 0  # both B44
+
+
+HAP1 = "A*01:01~B*08:01~C*07:01~DRB1*03:01~DQB1*02:01~DPB1*04:01"
+HAP2 = "A*02:01~B*44:02~C*05:01~DRB1*04:01~DQB1*03:02~DPB1*02:01"
+HAP3 = "A*03:01~B*07:02~C*07:02~DRB1*15:01~DQB1*06:02~DPB1*04:02"
+HAP4 = "A*24:02~B*35:01~C*04:01~DRB1*01:01~DQB1*05:01~DPB1*03:01"
+HAP5 = "A*11:01~B*51:01~C*15:02~DRB1*11:01~DQB1*03:01~DPB1*05:01"
+HOMO1 = (
+    "A*01:01+A*01:01^B*08:01+B*08:01^C*07:01+C*07:01^DRB1*03:01+DRB1*03:01"
+    "^DQB1*02:01+DQB1*02:01^DPB1*04:01+DPB1*04:01"
+)
+
+# recipient, donor, x10 (gvh, hvg, bi), x12 (gvh, hvg, bi), haploidentity
+PAIR_TABLE = [
+    (
+        "haploidentical child",
+        f"{HAP1}+{HAP2}",
+        f"{HAP1}+{HAP3}",
+        (5, 5, 5),
+        (6, 6, 6),
+        "haploidentical",
+    ),
+    (
+        "fully mismatched unrelated",
+        f"{HAP1}+{HAP2}",
+        f"{HAP4}+{HAP5}",
+        (10, 10, 10),
+        (12, 12, 12),
+        "not_haploidentical",
+    ),
+    (
+        "homozygous donor (shared haplotype)",
+        f"{HAP1}+{HAP2}",
+        HOMO1,
+        (5, 0, 5),
+        (6, 0, 6),
+        "haploidentical",
+    ),
+    ("homozygous recipient", HOMO1, f"{HAP1}+{HAP2}", (0, 5, 5), (0, 6, 6), "haploidentical"),
+    ("both homozygous, same haplotype", HOMO1, HOMO1, (0, 0, 0), (0, 0, 0), "identical"),
+    (
+        "HLA-identical sibling",
+        f"{HAP1}+{HAP2}",
+        f"{HAP2}+{HAP1}",
+        (0, 0, 0),
+        (0, 0, 0),
+        "identical",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "rec", "don", "x10", "x12", "haplo"), PAIR_TABLE, ids=[r[0] for r in PAIR_TABLE]
+)
+def test_pair_table(
+    case: str, rec: str, don: str, x10: tuple[int, int, int], x12: tuple[int, int, int], haplo: str
+) -> None:
+    r, dn = parse_gl(rec), parse_gl(don)
+    report = compare(r, dn)
+    for loci, expected in ((LOCI_10, x10), (LOCI_12, x12)):
+        got = tuple(report.total(k, loci).value for k in ("gvh", "hvg", "bidirectional"))  # type: ignore[union-attr]
+        assert got == expected
+    assert hla_mismatch_counts(rec, don) == {"x10": x10[2], "x12": x12[2]}
+    assert haploidentity(r, dn).status == haplo
+
+
+def test_homozygous_donor_flags_every_shared_locus() -> None:
+    report = compare(parse_gl(f"{HAP1}+{HAP2}"), parse_gl(HOMO1))
+    assert report.homozygous_shared_loci == LOCI_12
+    report2 = compare(parse_gl(f"{HAP1}+{HAP2}"), parse_gl(f"{HAP1}+{HAP3}"))
+    assert report2.homozygous_shared_loci == ()
+
+
+def test_haploidentity_undetermined_with_ambiguity() -> None:
+    rec = f"{HAP1}+{HAP2}"
+    don = f"{HAP3}+{HAP4}".replace("A*03:01", "A*01:01/A*03:01")
+    res = haploidentity(parse_gl(rec), parse_gl(don))
+    assert res.status == "not_haploidentical"  # B etc. share nothing
+    don2 = f"{HAP1}+{HAP3}".replace("A*01:01", "A*01:01/A*03:01", 1)
+    res2 = haploidentity(parse_gl(rec), parse_gl(don2))
+    assert res2.status == "undetermined" and res2.loci_uncertain == ("A",)
+
+
+@pytest.mark.parametrize("missing", LOCI_12)
+def test_flat_counts_missing_locus_named(missing: str) -> None:
+    full = parse_gl(f"{HAP1}+{HAP2}")
+    parts = [
+        f"{g[0][0].name}+{g[1][0].name}"
+        for lt in full.loci.values()
+        for g in lt.genotypes
+        if lt.locus != missing
+    ]
+    partial = "^".join(parts)
+    with pytest.raises(ValidationError) as exc:
+        hla_mismatch_counts(partial, f"{HAP1}+{HAP3}")
+    assert exc.value.value == missing and exc.value.field == "recipient_typing"
+    with pytest.raises(ValidationError) as exc:
+        hla_mismatch_counts(f"{HAP1}+{HAP3}", partial)
+    assert exc.value.field == "donor_typing"
+
+
+def test_flat_counts_reject_ambiguous_count() -> None:
+    don = f"{HAP1}+{HAP3}".replace("A*03:01", "A*03:01/A*02:01")
+    with pytest.raises(ValidationError, match="ambiguous"):
+        hla_mismatch_counts(f"{HAP1}+{HAP2}", don)
+
+
+def test_flat_counts_ambiguity_that_does_not_matter_is_accepted() -> None:
+    don = f"{HAP1}+{HAP3}".replace("A*03:01", "A*03:01:01:01/A*03:01:02")
+    assert hla_mismatch_counts(f"{HAP1}+{HAP2}", don) == {"x10": 5, "x12": 6}
+
+
+# --- properties ------------------------------------------------------------
+
+POOL = ["A*01:01", "A*02:01", "A*02:05", "A*03:01", "A*01:04N", "A*01", "A*02:01:02", "A*24:02"]
+_side = st.lists(st.sampled_from(POOL), min_size=1, max_size=2, unique=True).map("/".join)
+_geno = st.tuples(_side, _side).map(lambda t: f"{t[0]}+{t[1]}")
+_locus = st.lists(_geno, min_size=1, max_size=2).map("|".join)
+
+
+@settings(deadline=None, derandomize=True, max_examples=150)
+@given(_locus, _locus, st.sampled_from(["allele", "antigen"]))
+def test_direction_relations(rec: str, don: str, level: str) -> None:
+    r, dn = parse_gl(rec), parse_gl(don)
+    fwd = compare(r, dn, level).loci["A"]  # type: ignore[arg-type]
+    rev = compare(dn, r, level).loci["A"]  # type: ignore[arg-type]
+    assert fwd.gvh == rev.hvg and fwd.hvg == rev.gvh
+    assert fwd.bidirectional == rev.bidirectional
+    for rng in (fwd.gvh, fwd.hvg, fwd.bidirectional):
+        assert 0 <= rng.lo <= rng.hi <= 2
+    assert fwd.bidirectional.hi == max(fwd.gvh.hi, fwd.hvg.hi)
+    assert fwd.bidirectional.lo >= max(fwd.gvh.lo, fwd.hvg.lo)
+    assert fwd.donor_homozygous_shared == rev.recipient_homozygous_shared
+
+
+_exact = st.sampled_from(["A*01:01", "A*02:01", "A*03:01", "A*11:01", "A*24:02"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=200)
+@given(_exact, _exact, _exact, _exact)
+def test_exact_typings_give_exact_counts(r1: str, r2: str, d1: str, d2: str) -> None:
+    lm = compare(parse_gl(f"{r1}+{r2}"), parse_gl(f"{d1}+{d2}")).loci["A"]
+    assert lm.gvh.exact and lm.hvg.exact
+    # GvH = recipient alleles absent from the donor, HvG the reverse.
+    assert lm.gvh.value == sum(x not in (d1, d2) for x in (r1, r2))
+    assert lm.hvg.value == sum(x not in (r1, r2) for x in (d1, d2))
+    self_cmp = compare(parse_gl(f"{r1}+{r2}"), parse_gl(f"{r2}+{r1}")).loci["A"]
+    assert self_cmp.bidirectional.value == 0
+
+
+_exact_or_null = st.sampled_from(["A*01:01", "A*02:01", "A*03:01", "A*01:04N", "A*24:02"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=200)
+@given(_exact_or_null, _exact_or_null, _exact_or_null, _exact_or_null)
+def test_fast_path_equals_general_path(r1: str, r2: str, d1: str, d2: str) -> None:
+    from mst.donors.mismatch import _compare_general, compare_locus, locus_sides
+
+    r, dn = parse_gl(f"{r1}+{r2}")["A"], parse_gl(f"{d1}+{d2}")["A"]
+    fast = compare_locus(r, dn, "allele")
+    general = _compare_general(locus_sides(r, "allele"), locus_sides(dn, "allele"), "A")
+    assert fast == general
+
+
+def test_flat_counts_accept_hla_prefix_and_spaces() -> None:
+    plain = hla_mismatch_counts(f"{HAP1}+{HAP2}", f"{HAP1}+{HAP3}")
+    prefixed = hla_mismatch_counts(
+        f"{HAP1}+{HAP2}".replace("~", " ~ HLA-"), "HLA-" + f"{HAP1}+{HAP3}".replace("+", " + HLA-")
+    )
+    assert plain == prefixed == {"x10": 5, "x12": 6}

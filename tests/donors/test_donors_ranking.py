@@ -1,0 +1,238 @@
+"""Donor ranking: exclusions, preferences, ties and the CLI (issue 6)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mst.cli.main import app
+from mst.donors import load_case, rank_case, settings_from_dict
+from mst.errors import ValidationError
+
+ROOT = Path(__file__).resolve().parents[2]
+VIGNETTE = ROOT / "docs" / "examples" / "donor_case_vignette.json"
+
+HAP1 = "A*01:01~B*08:01~C*07:01~DRB1*03:01~DQB1*02:01~DPB1*04:01"
+HAP2 = "A*02:01~B*44:02~C*05:01~DRB1*04:01~DQB1*03:02~DPB1*02:01"
+HAP3 = "A*03:01~B*07:02~C*07:02~DRB1*15:01~DQB1*06:02~DPB1*04:02"
+HAP4 = "A*24:02~B*35:01~C*04:01~DRB1*01:01~DQB1*05:01~DPB1*03:01"
+HAP5 = "A*11:01~B*51:01~C*15:02~DRB1*11:01~DQB1*03:01~DPB1*05:01"
+RECIPIENT = f"{HAP1}+{HAP2}"
+
+
+def donor(id_: str, **kw: Any) -> dict[str, Any]:
+    base = {
+        "id": id_,
+        "relationship": "child",
+        "sex": "M",
+        "age": 30,
+        "hla_typing": f"{HAP1}+{HAP3}",
+    }
+    base.update(kw)
+    return base
+
+
+def case(
+    donors: list[dict[str, Any]],
+    antibodies: list[dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "patient": {
+            "id": "P1",
+            "sex": "F",
+            "hla_typing": RECIPIENT,
+            "antibodies": antibodies or [],
+        },
+        "donors": donors,
+    }
+    if settings is not None:
+        out["settings"] = settings
+    return out
+
+
+def ranked(data: dict[str, Any]) -> list[tuple[str, int | None]]:
+    return [(d.donor_id, d.rank) for d in rank_case(load_case(data)).donors]
+
+
+def test_vignette_ranking() -> None:
+    data = json.loads(VIGNETTE.read_text())
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [
+        ("D-daughter", 1),
+        ("D-son", 2),
+        ("D-niece", None),
+        ("D-brother", None),
+        ("D-unrelated", None),
+    ]
+    by_id = {d.donor_id: d for d in r.donors}
+    assert by_id["D-daughter"].decided_by == "above D-son by younger"
+    assert [e.rule for e in by_id["D-niece"].exclusions] == ["homozygous_shared_locus"]
+    assert [e.rule for e in by_id["D-brother"].exclusions] == ["age_out_of_range"]
+    assert [e.rule for e in by_id["D-unrelated"].exclusions] == ["dsa_positive"]
+    assert by_id["D-unrelated"].dsa.status == "high_risk"
+    assert by_id["D-son"].kir is not None and by_id["D-son"].kir.group == "best"
+    assert by_id["D-son"].tce.status == "non-permissive GvH"
+    out = r.to_dict()
+    assert out["imgt_release"] == "3.58.0"
+    assert out["donors"][0]["hla"]["allele"]["totals"]["x12"]["bidirectional"]["value"] == 6
+    assert "antigen" in out["donors"][0]["hla"]
+    json.dumps(out)
+
+
+@pytest.mark.parametrize(("age", "excluded"), [(17, True), (18, False), (55, False), (56, True)])
+def test_age_boundaries(age: int, excluded: bool) -> None:
+    r = rank_case(load_case(case([donor("D1", age=age)])))
+    assert r.donors[0].excluded is excluded
+    assert (r.donors[0].rank is None) is excluded
+
+
+@pytest.mark.parametrize(("mfi", "excluded"), [(999, False), (1000, True)])
+def test_dsa_boundary_excludes(mfi: int, excluded: bool) -> None:
+    r = rank_case(load_case(case([donor("D1")], antibodies=[{"specificity": "A3", "mfi": mfi}])))
+    assert r.donors[0].excluded is excluded
+
+
+def test_related_beats_unrelated_then_mismatch_range() -> None:
+    data = case(
+        [
+            donor("U1", relationship="unrelated", hla_typing=f"{HAP1}+{HAP3}"),
+            donor(
+                "R-out", relationship="sibling", hla_typing=f"{HAP4}+{HAP5}"
+            ),  # 12/12, outside 5–7
+            donor("R-in", relationship="parent", hla_typing=f"{HAP1}+{HAP3}"),  # 6/12
+        ]
+    )
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("R-in", 1), ("R-out", 2), ("U1", 3)]
+    assert r.donors[0].decided_by == "above R-out by mismatch_in_range"
+    assert r.donors[1].decided_by == "above U1 by related"
+
+
+def test_acceptable_range_is_configurable() -> None:
+    data = case(
+        [donor("A", hla_typing=f"{HAP4}+{HAP5}", age=20), donor("B", age=40)],
+        settings={"acceptable_mismatch_x12": [10, 12]},
+    )
+    assert ranked(data) == [("A", 1), ("B", 2)]
+    data["settings"] = {"acceptable_mismatch_x12": [5, 7]}
+    assert ranked(data) == [("B", 1), ("A", 2)]
+
+
+def test_sex_kir_dpb1_order_and_ties() -> None:
+    kir_best = "KIR3DL3,KIR2DL4,KIR3DL2,KIR2DL2,KIR2DS2,KIR3DL1,KIR2DS4"
+    kir_neutral = "KIR3DL3,KIR2DL4,KIR3DL2,KIR2DL1,KIR2DL3,KIR3DL1,KIR2DS4"
+    data = case(
+        [
+            donor("F1", sex="F"),
+            donor("M-neutral", kir_genotype=kir_neutral),
+            donor("M-best", kir_genotype=kir_best),
+            donor("M-best-2", kir_genotype=kir_best),
+        ]
+    )
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [
+        ("M-best", 1),
+        ("M-best-2", 1),
+        ("M-neutral", 3),
+        ("F1", 4),
+    ]
+    assert r.donors[0].tied_with == ["M-best-2"]
+    assert "tied with M-best-2" in (r.donors[0].decided_by or "")
+    assert r.donors[1].decided_by == "above M-neutral by kir_b_content"
+    assert r.donors[2].decided_by == "above F1 by male"
+
+
+def test_dpb1_permissive_preferred() -> None:
+    perm = f"{HAP1}+{HAP3}"  # recipient DPB1 04:01(3)+02:01(3); donor 04:01+04:02 (3,3)
+    nonperm = f"{HAP1}+{HAP3}".replace("DPB1*04:02", "DPB1*09:01")  # donor has group 1 -> HvG
+    r = rank_case(load_case(case([donor("NP", hla_typing=nonperm), donor("P", hla_typing=perm)])))
+    assert [d.donor_id for d in r.donors] == ["P", "NP"]
+    assert r.donors[0].decided_by == "above NP by dpb1_permissive"
+
+
+def test_preferences_reorderable_and_exclusions_switchable() -> None:
+    data = case([donor("Old-M", age=50), donor("Young-F", age=20, sex="F")])
+    assert [i for i, _ in ranked(data)] == ["Young-F", "Old-M"]
+    data["settings"] = {"preferences": ["male", "younger"]}
+    assert [i for i, _ in ranked(data)] == ["Old-M", "Young-F"]
+    data2 = case([donor("Old", age=60)], settings={"exclusions": ["dsa_positive"]})
+    assert ranked(data2) == [("Old", 1)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"acceptable_mismatch_x12": [8, 5]},
+        {"acceptable_mismatch_x12": [5]},
+        {"preferences": ["tallest"]},
+        {"dsa_positive_mfi": 6000},
+        {"age_band_years": 0},
+        {"colour": "blue"},
+    ],
+)
+def test_invalid_settings(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        settings_from_dict(bad)
+
+
+def test_case_errors_name_the_field() -> None:
+    data = case([donor("D1"), donor("D2", hla_typing="A*01:01+A*2:01")])
+    with pytest.raises(ValidationError) as exc:
+        load_case(data)
+    assert exc.value.field == "donors[1].hla_allele"
+    data = case([donor("D1"), donor("D1")])
+    with pytest.raises(ValidationError, match="duplicate"):
+        load_case(data)
+    data = case([donor("D1", age=30, kir_genotype="KIR2DL1,KIRX")])
+    with pytest.raises(ValidationError) as exc:
+        load_case(data)
+    assert exc.value.field == "donors[0].kir_genotype"
+    bad = copy.deepcopy(case([donor("D1")]))
+    bad["patient"]["antibodies"] = [{"specificity": "A2"}]
+    with pytest.raises(ValidationError):
+        load_case(bad)
+
+
+runner = CliRunner()
+
+
+def test_cli_rank_json_and_text(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [d["donor_id"] for d in out["donors"]][:2] == ["D-daughter", "D-son"]
+    res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--text"])
+    assert res.exit_code == 0
+    assert "EXCLUDED: age 62 outside 18–55" in res.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(case([donor("D1", hla_typing="A*01:01")])))
+    res = runner.invoke(app, ["donors", "rank", str(bad), "--json"])
+    assert res.exit_code == 2
+
+
+def test_cli_hla_mismatch() -> None:
+    res = runner.invoke(app, ["hla", "mismatch", RECIPIENT, f"{HAP1}+{HAP3}", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["totals"]["x12"]["gvh"]["value"] == 6
+    assert out["totals"]["x10"]["bidirectional"]["value"] == 5
+    res = runner.invoke(app, ["hla", "mismatch", RECIPIENT, "A*01:01+A*99:01", "--json"])
+    assert res.exit_code == 2
+
+
+def test_cli_hla_mismatch_antigen_level_and_text() -> None:
+    rec, don = "B*44:02+B*08:01", "B*44:03+B*08:01"
+    res = runner.invoke(app, ["hla", "mismatch", rec, don, "--json", "--level", "antigen"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["loci"]["B"]["gvh"]["value"] == 0
+    res = runner.invoke(app, ["hla", "mismatch", rec, don])
+    assert res.exit_code == 0
+    assert res.stdout.splitlines()[2].split()[:4] == ["B", "1", "1", "1"]
+    res = runner.invoke(app, ["hla", "mismatch", rec, don, "--level", "serology"])
+    assert res.exit_code == 2

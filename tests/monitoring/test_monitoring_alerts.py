@@ -1,0 +1,158 @@
+"""Alerts engine: the seed 002 GVHD case and every rule at its boundaries.
+
+Record builders (``cases`` fixture) are in ``conftest.py`` of this folder.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from mst.monitoring.alerts import evaluate, evaluate_cohort
+
+
+def _by_rule(alerts: list) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for a in alerts:
+        out.setdefault(a.rule, []).append(a)
+    return out
+
+
+def test_seed002_case_high_risk_alert_date(cases: SimpleNamespace) -> None:
+    alerts = evaluate(cases.seed002_case())
+    by = _by_rule(alerts)
+    hr = by["gvhd_high_risk"]
+    assert [a.date for a in hr] == [cases.day(4)]  # 7.973% on day 4 with fever since day 3
+    assert hr[0].severity == "high" and hr[0].source == "002 Discussion"
+    assert any("7.973" in e for e in hr[0].evidence)
+    assert [a.date for a in by["chimerism_rising"]] == [cases.day(7)]
+    assert by["chimerism_rising"][0].source == "002 Discussion"
+    sus = by["gvhd_suspicion"]
+    assert [a.date for a in sus] == [cases.day(5)] and sus[0].source == "004 §2.3"
+    assert [a.date for a in by["gvhd_event"]] == [cases.day(10)]
+    assert alerts == sorted(alerts, key=lambda a: a.date)
+
+
+def test_seed002_case_as_of(cases: SimpleNamespace) -> None:
+    rec = cases.seed002_case()
+    assert "gvhd_high_risk" not in _by_rule(evaluate(rec, as_of=cases.day(3)))
+    assert [a.date for a in _by_rule(evaluate(rec, as_of=cases.day(4)))["gvhd_high_risk"]] == [
+        cases.day(4)
+    ]
+
+
+@pytest.mark.parametrize(("value", "alert"), [(1.0, False), (1.01, True)])
+def test_high_risk_chimerism_threshold(value: float, alert: bool, cases: SimpleNamespace) -> None:
+    rec = cases.record(
+        [cases.lab(cases.day(7), "donor_chimerism", value, "%")], [cases.ev(cases.day(6), "rash")]
+    )
+    assert ("gvhd_high_risk" in _by_rule(evaluate(rec))) is alert
+
+
+@pytest.mark.parametrize(("n", "alert"), [(0, False), (1, True), (14, True), (15, False)])
+def test_high_risk_chimerism_window(n: int, alert: bool, cases: SimpleNamespace) -> None:
+    rec = cases.record(
+        [cases.lab(cases.day(n), "donor_chimerism", 5.0, "%")], [cases.ev(cases.day(2), "fever")]
+    )
+    assert ("gvhd_high_risk" in _by_rule(evaluate(rec))) is alert
+
+
+def test_high_risk_needs_a_sign_and_takes_the_later_date(cases: SimpleNamespace) -> None:
+    chim = [cases.lab(cases.day(7), "donor_chimerism", 5.0, "%")]
+    assert "gvhd_high_risk" not in _by_rule(evaluate(cases.record(chim)))
+    late = evaluate(cases.record(chim, [cases.ev(cases.day(20), "diarrhea")]))
+    assert [a.date for a in _by_rule(late)["gvhd_high_risk"]] == [cases.day(20)]
+
+
+# gvhd_suspicion: two signs within days 5–30 after an infusion
+@pytest.mark.parametrize(
+    ("first", "second", "alert"),
+    [(4, 10, False), (5, 10, True), (10, 30, True), (10, 31, False)],
+)
+def test_suspicion_window(first: int, second: int, alert: bool, cases: SimpleNamespace) -> None:
+    rec = cases.record(
+        [], [cases.ev(cases.day(first), "rash"), cases.ev(cases.day(second), "diarrhea")]
+    )
+    got = _by_rule(evaluate(rec)).get("gvhd_suspicion", [])
+    assert bool(got) is alert
+    if alert:
+        assert got[0].date == cases.day(second)
+
+
+@pytest.mark.parametrize(
+    ("labs", "alert"),
+    [
+        ([("temperature", 38.4, "C")], False),
+        ([("temperature", 38.5, "C")], True),
+        ([("stool_volume", 499, "mL/day")], False),
+        ([("stool_volume", 500, "mL/day")], True),
+        ([("rash_bsa", 0, "%")], False),
+        ([("rash_bsa", 1, "%")], True),
+        ([("alt", 79, "U/L")], False),  # baseline 40: 1.975 x
+        ([("alt", 80, "U/L")], True),  # 2 x
+        ([("il6", 19.9, "pg/mL")], False),  # baseline 10
+        ([("il6", 20, "pg/mL")], True),
+    ],
+)
+def test_suspicion_sign_thresholds(labs: list, alert: bool, cases: SimpleNamespace) -> None:
+    base = [cases.lab(cases.day(0), "alt", 40, "U/L"), cases.lab(cases.day(-1), "il6", 10, "pg/mL")]
+    rows = base + [cases.lab(cases.day(8), a, v, u) for a, v, u in labs]
+    rec = cases.record(
+        rows,
+        [
+            cases.ev(cases.day(6), "diarrhea")
+            if labs[0][0] != "stool_volume"
+            else cases.ev(cases.day(6), "rash")
+        ],
+    )
+    assert ("gvhd_suspicion" in _by_rule(evaluate(rec))) is alert
+
+
+def test_single_sign_is_not_enough(cases: SimpleNamespace) -> None:
+    assert evaluate(cases.record([], [cases.ev(cases.day(8), "fever")])) == []
+
+
+@pytest.mark.parametrize(("second", "alert"), [(2.0, False), (2.01, True)])
+def test_rising_chimerism(second: float, alert: bool, cases: SimpleNamespace) -> None:
+    rec = cases.record(
+        [
+            cases.lab(cases.day(20), "donor_chimerism", 2.0, "%"),
+            cases.lab(cases.day(40), "donor_chimerism", second, "%"),
+        ]
+    )
+    got = _by_rule(evaluate(rec)).get("chimerism_rising", [])
+    assert bool(got) is alert
+    if alert:
+        assert got[0].date == cases.day(40) and got[0].severity == "warning"
+
+
+def test_negative_to_positive_is_not_rising(cases: SimpleNamespace) -> None:
+    rec = cases.record(
+        [
+            cases.lab(cases.day(20), "donor_chimerism", 0.0, "%"),
+            cases.lab(cases.day(40), "donor_chimerism", 0.5, "%"),
+        ]
+    )
+    assert evaluate(rec) == []
+
+
+@pytest.mark.parametrize(
+    ("grade", "severity"), [(1, "info"), (2, "warning"), (3, "high"), (4, "high")]
+)
+def test_crs_event_severity(grade: int, severity: str, cases: SimpleNamespace) -> None:
+    alerts = evaluate(cases.record([], [cases.ev(cases.day(2), "crs", grade=grade)]))
+    assert [(a.rule, a.severity) for a in alerts] == [("crs_event", severity)]
+
+
+@pytest.mark.parametrize(("grade", "severity"), [(1, "warning"), (2, "high")])
+def test_gvhd_event_severity(grade: int, severity: str, cases: SimpleNamespace) -> None:
+    alerts = evaluate(cases.record([], [cases.ev(cases.day(20), "gvhd", grade=grade)]))
+    assert [(a.rule, a.severity) for a in alerts] == [("gvhd_event", severity)]
+
+
+def test_evaluate_cohort_and_to_dict(cases: SimpleNamespace) -> None:
+    alerts = evaluate_cohort([cases.seed002_case(), cases.record()])
+    assert {a.patient_id for a in alerts} == {cases.PID}
+    d = alerts[0].to_dict()
+    assert set(d) == {"date", "patient_id", "rule", "severity", "message", "source", "evidence"}

@@ -1,0 +1,253 @@
+"""ELN 2022 (AML) and IMWG 2016 (myeloma) response calls at their thresholds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mst.domain import ResponseCategory
+from mst.errors import ValidationError
+from mst.monitoring.response import (
+    AmlAssessment,
+    MyelomaAssessment,
+    ResponseCall,
+    assess_aml,
+    assess_myeloma,
+    confirm_imwg,
+)
+
+RC = ResponseCategory
+
+
+def aml(blasts=2.0, pb=False, emd=False, anc=1.5, plt=150.0, mrd=None, level=None, date=None):
+    return AmlAssessment(blasts, pb, emd, anc, plt, mrd, level, date)
+
+
+# (label, assessment, kwargs, expected)
+AML_ROWS = [
+    ("CR MRD not assessed", aml(), {}, RC.CR),
+    ("CR MRD negative", aml(mrd=True), {}, RC.CR_MRD_NEG),
+    ("CR MRD positive", aml(mrd=False), {}, RC.CR),
+    ("ANC exactly 1.0 and plt exactly 100: CR", aml(anc=1.0, plt=100), {}, RC.CR),
+    ("blasts 4.9 CR", aml(blasts=4.9), {}, RC.CR),
+    ("blasts 5.0 not CR", aml(blasts=5.0), {}, "no_response"),
+    ("circulating blasts: not CR", aml(pb=True), {}, "no_response"),
+    ("extramedullary: not CR", aml(emd=True), {}, "no_response"),
+    ("ANC 0.99 plt 100: CRh (both >= CRh)", aml(anc=0.99, plt=100), {}, RC.CRH),
+    ("ANC 0.5 plt 50: CRh", aml(anc=0.5, plt=50), {}, RC.CRH),
+    ("ANC 0.49 plt 100: CRi", aml(anc=0.49, plt=100), {}, RC.CRI),
+    ("ANC 1.0 plt 49: CRi", aml(anc=1.0, plt=49), {}, RC.CRI),
+    ("ANC 0.49 plt 49: MLFS", aml(anc=0.49, plt=49), {}, RC.MLFS),
+    ("PR: 25% from 60%", aml(blasts=25), {"baseline_marrow_blasts": 60}, RC.PR),
+    (
+        "PR boundary: 25% from 50% (exactly -50%)",
+        aml(blasts=25),
+        {"baseline_marrow_blasts": 50},
+        RC.PR,
+    ),
+    ("not PR: 25.1%", aml(blasts=25.1), {"baseline_marrow_blasts": 80}, "no_response"),
+    ("not PR: reduction < 50%", aml(blasts=20), {"baseline_marrow_blasts": 39.9}, "no_response"),
+    (
+        "not PR: counts not recovered",
+        aml(blasts=10, anc=0.9),
+        {"baseline_marrow_blasts": 60},
+        "no_response",
+    ),
+    ("refractory at landmark", aml(blasts=40), {"at_landmark": True}, RC.REFRACTORY),
+    ("relapse: blasts 5.0 in remission", aml(blasts=5.0), {"in_remission": True}, RC.RELAPSE),
+    ("no relapse: blasts 4.9 in remission", aml(blasts=4.9), {"in_remission": True}, RC.CR),
+    ("relapse: extramedullary", aml(emd=True), {"in_remission": True}, RC.RELAPSE),
+]
+
+
+@pytest.mark.parametrize(("label", "a", "kw", "want"), AML_ROWS, ids=[r[0] for r in AML_ROWS])
+def test_eln2022_table(label: str, a: AmlAssessment, kw: dict, want: object) -> None:
+    call = assess_aml(a, **kw)
+    assert call.category == want, call.reasons
+    assert "ELN 2022" in call.source and call.reasons
+
+
+D = dt.date(2024, 3, 1)
+
+
+@pytest.mark.parametrize(("days_apart", "want"), [(6, RC.CR), (7, RC.RELAPSE)])
+def test_circulating_blasts_two_samples_one_week_apart(days_apart: int, want: RC) -> None:
+    first = aml(pb=True, date=D)
+    second = aml(pb=True, date=D + dt.timedelta(days=days_apart))
+    call = assess_aml(second, in_remission=True, previous=[first])
+    # with circulating blasts the current sample itself is not a CR; < 7 days -> no relapse yet
+    assert call.category == (RC.RELAPSE if want is RC.RELAPSE else "no_response")
+
+
+def test_mrd_relapse_needs_two_consecutive_positive_samples() -> None:
+    pos1 = aml(mrd=False, date=D)
+    pos2 = aml(mrd=False, date=D + dt.timedelta(days=28))
+    one = assess_aml(pos1, in_remission=True, prior_mrd_negative=True, previous=[aml(mrd=True)])
+    assert one.category == RC.CR
+    two = assess_aml(pos2, in_remission=True, prior_mrd_negative=True, previous=[pos1])
+    assert two.category == RC.MRD_RELAPSE
+
+
+@pytest.mark.parametrize(("level", "want"), [(0.0099, RC.CR), (0.01, RC.MRD_RELAPSE)])
+def test_mrd_one_log_rise(level: float, want: RC) -> None:
+    prev = aml(mrd=False, level=0.001)
+    call = assess_aml(aml(mrd=False, level=level), in_remission=True, previous=[prev])
+    assert call.category == want
+
+
+def test_aml_rejects_bad_values() -> None:
+    with pytest.raises(ValidationError):
+        assess_aml(aml(blasts=120))
+    with pytest.raises(ValidationError):
+        assess_aml(aml(blasts=None))
+
+
+BASE = MyelomaAssessment(
+    serum_m=4.0,
+    urine_m=1000,
+    marrow_plasma_cells=40,
+    flc_kappa=300,
+    flc_lambda=10,
+    involved_light_chain="kappa",
+)
+
+
+def mm(**kw) -> MyelomaAssessment:
+    d = {
+        "serum_m": 4.0,
+        "urine_m": 1000.0,
+        "marrow_plasma_cells": 40.0,
+        "flc_kappa": 300.0,
+        "flc_lambda": 10.0,
+        "involved_light_chain": "kappa",
+    }
+    d.update(kw)
+    return MyelomaAssessment(**d)
+
+
+IMWG_ROWS = [
+    (
+        "sCR",
+        mm(
+            serum_m=0,
+            urine_m=0,
+            immunofixation_negative=True,
+            marrow_plasma_cells=2,
+            flc_kappa=15,
+            flc_lambda=12,
+            clonal_cells_absent=True,
+        ),
+        RC.SCR,
+    ),
+    (
+        "CR, FLC ratio 1.66 abnormal",
+        mm(
+            serum_m=0,
+            urine_m=0,
+            immunofixation_negative=True,
+            marrow_plasma_cells=2,
+            flc_kappa=16.6,
+            flc_lambda=10,
+            clonal_cells_absent=True,
+        ),
+        RC.CR,
+    ),
+    (
+        "CR needs plasma cells < 5: 5.0 is not CR",
+        mm(serum_m=0.3, urine_m=50, immunofixation_negative=True, marrow_plasma_cells=5.0),
+        RC.VGPR,
+    ),
+    ("VGPR: -90% serum, urine 99", mm(serum_m=0.4, urine_m=99), RC.VGPR),
+    ("not VGPR: urine 100", mm(serum_m=0.4, urine_m=100), RC.PR),
+    ("not VGPR: -89.75%", mm(serum_m=0.41, urine_m=50), RC.PR),
+    (
+        "VGPR: IFE+ electrophoresis-",
+        mm(serum_m=0, urine_m=0, electrophoresis_negative=True),
+        RC.VGPR,
+    ),
+    ("PR: -50% serum, urine -90%", mm(serum_m=2.0, urine_m=100), RC.PR),
+    ("PR: urine 199 mg", mm(serum_m=2.0, urine_m=199), RC.PR),
+    ("not PR: urine 200 and -80%", mm(serum_m=2.0, urine_m=200), "MR"),
+    ("not PR: serum -49.75%", mm(serum_m=2.01, urine_m=50), "MR"),
+    ("MR: -25% serum, urine -50%", mm(serum_m=3.0, urine_m=500), "MR"),
+    ("SD: -24.75% serum", mm(serum_m=3.01, urine_m=500), RC.SD),
+    ("SD: urine only -49.9%", mm(serum_m=3.0, urine_m=501), RC.SD),
+]
+
+
+@pytest.mark.parametrize(("label", "a", "want"), IMWG_ROWS, ids=[r[0] for r in IMWG_ROWS])
+def test_imwg_table(label: str, a: MyelomaAssessment, want: object) -> None:
+    call = assess_myeloma(a, BASE)
+    assert call.category == want, call.reasons
+    assert "IMWG" in call.source
+
+
+NADIR = mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=110, flc_lambda=10)
+
+PD_ROWS = [
+    ("serum +0.5 (25%)", mm(serum_m=2.5, urine_m=400, marrow_plasma_cells=10, flc_kappa=110), True),
+    ("serum +0.49", mm(serum_m=2.49, urine_m=400, marrow_plasma_cells=10, flc_kappa=110), False),
+    ("urine +200 (50%)", mm(serum_m=2.0, urine_m=600, marrow_plasma_cells=10, flc_kappa=110), True),
+    ("urine +199", mm(serum_m=2.0, urine_m=599, marrow_plasma_cells=10, flc_kappa=110), False),
+    ("dFLC +101 mg/L", mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=211), True),
+    (
+        "dFLC +100 mg/L (not > 100)",
+        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=210),
+        False,
+    ),
+    ("marrow PC +10%", mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=20, flc_kappa=110), True),
+    (
+        "marrow PC +9.9%",
+        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=19.9, flc_kappa=110),
+        False,
+    ),
+    (
+        "new lesion",
+        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=110, new_lesion=True),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "a", "pd"), PD_ROWS, ids=[r[0] for r in PD_ROWS])
+def test_imwg_progression(label: str, a: MyelomaAssessment, pd: bool) -> None:
+    call = assess_myeloma(a, BASE, nadir=NADIR)
+    assert (call.category == RC.PD) is pd, call.reasons
+
+
+@pytest.mark.parametrize(("serum", "pd"), [(6.99, False), (7.0, True)])
+def test_imwg_high_nadir_needs_one_gram(serum: float, pd: bool) -> None:
+    nadir = mm(serum_m=5.6)
+    call = assess_myeloma(mm(serum_m=serum), BASE, nadir=nadir)
+    assert (call.category == RC.PD) is pd
+
+
+def _c(cat: object) -> ResponseCall:
+    return ResponseCall(cat, (), "IMWG")
+
+
+@pytest.mark.parametrize(
+    ("seq", "want"),
+    [
+        ([RC.VGPR], None),
+        ([RC.VGPR, RC.PR], RC.PR),
+        ([RC.PR, RC.VGPR, RC.VGPR], RC.VGPR),
+        ([RC.CR, RC.PR, RC.CR], RC.PR),
+        ([RC.PR, RC.PD, RC.PR], None),
+        ([RC.PR, RC.PD, RC.PR, RC.PR], RC.PR),
+        ([RC.PR, RC.PR, RC.PD, RC.PD], RC.PD),
+        (["MR", RC.SD], RC.SD),
+    ],
+)
+def test_imwg_confirmation(seq: list, want: object) -> None:
+    got = confirm_imwg([_c(s) for s in seq])
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None and got.category == want
+
+
+def test_mr_registry_category() -> None:
+    assert _c("MR").registry_category == RC.SD
+    assert _c("no_response").registry_category is None

@@ -1,0 +1,98 @@
+"""Simulator parameters: every default cites its source; overrides are validated and used."""
+
+from __future__ import annotations
+
+import pytest
+
+from mst.errors import ValidationError
+from mst.simulate import SimConfig, parameter_sources, simulate_cohort
+from mst.simulate.config import calibration_targets
+
+
+def test_every_parameter_has_a_source() -> None:
+    sources = parameter_sources()
+    assert set(sources) == set(SimConfig.model_fields)
+    assert all(s.strip() for s in sources.values())
+    assert "002 Table 2" in sources["p_early_death"]
+    assert "004 §2.2" in sources["mnc_1e8_per_kg"]
+
+
+def test_targets_have_seed_figures_and_ranges() -> None:
+    targets = calibration_targets()
+    assert {"cr_rate", "early_death_rate", "os_1y"} <= set(targets)
+    for t in targets.values():
+        lo, hi = t["range"]
+        assert lo <= hi and t["seed"] and t["definition"]
+
+
+def test_default_is_frozen() -> None:
+    cfg = SimConfig.default()
+    with pytest.raises(Exception, match="frozen"):
+        cfg.p_male = 0.9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("updates", "field"),
+    [
+        ({"p_eln_risk": {"favorable": 0.5, "intermediate": 0.3, "adverse": 0.3}}, "p_eln_risk"),
+        ({"p_male": 1.01}, "p_male"),
+        ({"p_male": -0.01}, "p_male"),
+        ({"p_relapse": {"<60": 0.4, "60-70": 0.5}}, "p_relapse"),
+        ({"p_early_death": {"<60": 0.1, "60-70": 1.1, ">70": 0.1}}, "p_early_death"),
+        ({"accrual_end": "2030-01-01"}, "accrual_end"),
+    ],
+)
+def test_bad_overrides_are_rejected(updates: dict, field: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ValidationError, match=field):
+        SimConfig.default().with_updates(**updates)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_probability_bounds_accepted(p: float) -> None:
+    assert SimConfig.default().with_updates(p_male=p).p_male == p
+
+
+def test_overrides_change_the_cohort() -> None:
+    cfg = SimConfig.default().with_updates(
+        p_early_death={"<60": 0.0, "60-70": 0.0, ">70": 0.0},
+        p_relationship={
+            "child": 0.0,
+            "sibling": 0.0,
+            "other_related": 0.0,
+            "parent": 0.0,
+            "unrelated": 1.0,
+        },
+        p_male=1.0,
+        p_gvhd=0.0,
+    )
+    cohort = simulate_cohort(60, 4, config=cfg)
+    cohort.check_consistency()
+    for r in cohort.records:
+        assert r.patient.sex.value == "M"
+        assert all(d.relationship.value == "unrelated" for d in r.donors)
+        assert not any(e.kind.value == "gvhd" for e in r.events)
+        death = r.death
+        if death is not None:
+            assert (death.date - min(c.start_date for c in r.courses)).days > 28
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n": -1, "seed": 1}, "n"),
+        ({"n": 5, "seed": -1}, "seed"),
+        ({"n": 5, "seed": 1, "n_centers": 0}, "n_centers"),
+        ({"n": 5, "seed": 1, "n_centers": 100}, "n_centers"),
+        ({"n": True, "seed": 1}, "n"),
+    ],
+)
+def test_bad_arguments(kwargs: dict, field: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ValidationError, match=field):
+        simulate_cohort(**kwargs)
+
+
+@pytest.mark.parametrize("n_centers", [1, 99])
+def test_center_bounds_accepted(n_centers: int) -> None:
+    cohort = simulate_cohort(3, 1, n_centers=n_centers)
+    assert len(cohort.centers) == n_centers
+    cohort.check_consistency()

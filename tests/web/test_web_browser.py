@@ -1,0 +1,233 @@
+"""End-to-end in Debian's Chromium (Playwright): the clinician's daily path and center isolation.
+
+Screenshots of the key pages go to ``artifacts/screenshots/`` (a CI artifact).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(web_db: str) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port, for the test's duration."""
+    import uvicorn
+
+    from mst.web import WebSettings, create_app
+
+    app = create_app(WebSettings(database_url=web_db, secret_key="browser", secure_cookies=False))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not srv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser)."""
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("MST_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"MST_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
+        pytest.skip("Debian chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def _login(page: Any, base: str, user: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/patients")
+
+
+def _shot(page: Any, name: str, db_url: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    backend = db_url.split(":", 1)[0].split("+", 1)[0]
+    page.screenshot(path=str(SHOTS / f"{backend}-{name}.png"), full_page=True)
+
+
+PATIENT_TYPING = (
+    "A*02:01+A*01:01^B*07:02+B*08:01^C*07:02+C*07:01^DRB1*15:01+DRB1*03:01"
+    "^DQB1*06:02+DQB1*02:01^DPB1*04:01+DPB1*03:01"
+)
+DONORS = (
+    (
+        "C01-0200-D1",
+        "child",
+        "M",
+        "35",
+        "A*02:01+A*03:01^B*07:02+B*35:01^C*07:02+C*04:01^DRB1*15:01+DRB1*01:01"
+        "^DQB1*06:02+DQB1*05:01^DPB1*04:01+DPB1*02:01",
+    ),
+    (
+        "C01-0200-D2",
+        "sibling",
+        "F",
+        "52",
+        "A*01:01+A*11:01^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01"
+        "^DQB1*02:01+DQB1*03:02^DPB1*03:01+DPB1*04:02",
+    ),
+)
+
+
+def _submit(
+    page: Any, form: str, fields: dict[str, str], selects: dict[str, str] | None = None
+) -> None:
+    for name, value in fields.items():
+        page.fill(f"{form} [name={name}]", value)
+    for name, value in (selects or {}).items():
+        page.select_option(f"{form} [name={name}]", value)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_clinician_path(server: str, browser: Any, web_db: str) -> None:
+    page = browser.new_page()
+    _login(page, server, "c1")
+    assert "C01-0001" in page.inner_text("#patient-list")
+    assert "C02-0001" not in page.inner_text("#patient-list")
+    _shot(page, "patients", web_db)
+
+    # Add a patient; first with a bad weight (message next to the field), then corrected.
+    page.click("text=New patient")
+    fields = {
+        "id": "C01-0200",
+        "age_at_diagnosis": "74",
+        "diagnosis_date": "2025-01-06",
+        "height_cm": "165",
+        "weight_kg": "0",
+        "hla_typing": PATIENT_TYPING,
+    }
+    _submit(page, "#patient-form", fields, {"sex": "F", "diagnosis": "AML", "fitness": "fit"})
+    assert "greater than or equal to 25" in page.inner_text("#err-weight_kg")
+    _submit(page, "#patient-form", {"weight_kg": "64"})
+    page.wait_for_url(f"{server}/patients/C01-0200")
+    assert page.inner_text("h1") == "Patient C01-0200"
+
+    # Get a plan: options with citations, doses from height and weight, the calendar.
+    page.click("text=Plan (consensus)")
+    _submit(page, "#plan-form", {"start": "2025-01-13", "regimen": "002-IA"})
+    assert "004 §4.1" in page.inner_text("#assessment")
+    assert "idarubicin" in page.inner_text("#doses")
+    assert "2025-01-19" in page.inner_text("#calendar")  # day 7, last cytarabine
+    _shot(page, "plan", web_db)
+
+    # Two donors and their ranking with reasons.
+    page.goto(f"{server}/patients/C01-0200/donors")
+    for donor_id, relationship, sex, age, typing in DONORS:
+        _submit(
+            page,
+            "#donor-form",
+            {"id": donor_id, "age": age, "hla_typing": typing},
+            {"relationship": relationship, "sex": sex},
+        )
+    ranking = page.inner_text("#ranking-table")
+    assert "C01-0200-D1" in ranking and "C01-0200-D2" in ranking
+    assert "related donor" in ranking
+    _shot(page, "donors", web_db)
+
+    # Record the course and the infusion, enter daily counts, and see the recovery day.
+    page.goto(f"{server}/patients/C01-0200")
+    _submit(
+        page,
+        "#course-form",
+        {"number": "1", "start_date": "2025-01-13"},
+        {"kind": "induction", "regimen_id": "002-IA"},
+    )
+    _submit(
+        page,
+        "#infusion-form",
+        {
+            "course_number": "1",
+            "infused_at": "2025-01-21T10:00",
+            "mnc_1e8_per_kg": "2.6",
+            "cd3_1e8_per_kg": "1.0",
+        },
+        {"donor_id": "C01-0200-D1", "product": "fresh"},
+    )
+    counts = [
+        ("2025-01-20", "0.3", "40"),
+        ("2025-01-21", "0.2", "30"),
+        ("2025-01-22", "0.1", "22"),
+        ("2025-02-01", "0.7", "45"),
+        ("2025-02-02", "0.9", "60"),
+        ("2025-02-03", "1.4", "80"),
+    ]
+    for day, anc, plt in counts:
+        for analyte, value in (("anc", anc), ("platelets", plt)):
+            _submit(
+                page,
+                "#lab-form",
+                {"date": day, "value": value, "unit": "10^9/L"},
+                {"analyte": analyte},
+            )
+    assert "2025-02-01" in page.inner_text("#recovery")
+
+    # Rash and diarrhea 6–7 days after the infusion: the consensus GVHD-suspicion alert.
+    for day, kind in (("2025-01-27", "rash"), ("2025-01-28", "diarrhea")):
+        _submit(page, "#event-form", {"date": day}, {"kind": kind})
+    assert "004 §2.3" in page.inner_text("#alerts")
+    _shot(page, "patient", web_db)
+    page.goto(f"{server}/patients/C01-0200/audit")
+    assert page.locator("#audit tbody tr").count() >= 18
+    _shot(page, "audit", web_db)
+
+    # Cohort outcomes: KM with numbers at risk.
+    page.goto(f"{server}/cohort")
+    assert page.locator("#os svg").count() == 1
+    assert "Number at risk" in page.inner_text("#os")
+    _shot(page, "cohort", web_db)
+
+
+def test_other_center_cannot_open_by_url(server: str, browser: Any) -> None:
+    page = browser.new_page()
+    _login(page, server, "c2")
+    response = page.goto(f"{server}/patients/C01-0001")
+    assert response is not None and response.status == 404
+    api = page.goto(f"{server}/api/patients/C01-0001")
+    assert api is not None and api.status == 404
