@@ -180,3 +180,13 @@ def test_row_order_does_not_matter(seed: int, n: int) -> None:
     b = cox(df.iloc[perm], time="time", event="event", covariates=["x1", "x2"], cluster="site")
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(a.se, b.se, rtol=1e-7, atol=1e-10)
+
+
+def test_singular_information_is_a_clear_error() -> None:
+    # Found by the row-order property test: x2 separates the events, the log-likelihood
+    # converges while the coefficient runs off to infinity (R warns "Loglik converged
+    # before variable 2"); the fit must say so instead of returning NaN standard errors.
+    df = _data(n=16, seed=200)
+    with pytest.raises(ValidationError, match="separates the events") as exc:
+        cox(df, time="time", event="event", covariates=["x1", "x2"], cluster="site")
+    assert exc.value.value == "x2"

@@ -12,6 +12,7 @@ import pandas as pd
 from mst.cohort.endpoints import age_band, age_group, endpoint_rules, patient_endpoints
 from mst.domain import Cohort, Donor, EventKind, PatientRecord
 from mst.errors import ValidationError
+from mst.monitoring.recovery import record_recovery
 
 #: Column name → pandas dtype, in table order (see docs/flat_table.md).
 COLUMNS: dict[str, str] = {
@@ -61,6 +62,9 @@ COLUMNS: dict[str, str] = {
     "gvhd": "boolean",
     "gvhd_max_grade": "Int64",
     "crs_max_grade": "Int64",
+    "aplasia_days": "Int64",
+    "neutrophil_recovery_days": "Int64",
+    "platelet_recovery_days": "Int64",
 }
 
 MismatchFn = Callable[[str, str], Mapping[str, int]]
@@ -79,6 +83,22 @@ def _first_donor(rec: PatientRecord) -> Donor | None:
         if inf.donor_id in by_id:
             return by_id[inf.donor_id]
     return rec.donors[0] if rec.donors else None
+
+
+def _induction_recovery(rec: PatientRecord) -> dict[str, int | None]:
+    """Recovery after course 1 by the 3-consecutive-days rule (002 Study endpoints)."""
+    first = record_recovery(rec).get(1)
+    if first is None:
+        return {
+            "aplasia_days": None,
+            "neutrophil_recovery_days": None,
+            "platelet_recovery_days": None,
+        }
+    return {
+        "aplasia_days": first.recovery_days_from_aplasia,
+        "neutrophil_recovery_days": first.neutrophil_days_from_chemo_start,
+        "platelet_recovery_days": first.platelet_days_from_chemo_start,
+    }
 
 
 def _row(rec: PatientRecord) -> dict[str, Any]:
@@ -145,6 +165,7 @@ def _row(rec: PatientRecord) -> dict[str, Any]:
         "gvhd": bool(gvhd_grades),
         "gvhd_max_grade": max(gvhd_grades, default=0),
         "crs_max_grade": max(crs_grades, default=0),
+        **_induction_recovery(rec),
     }
 
 

@@ -151,9 +151,7 @@ def _as_bool(v: Any) -> bool:
 
 
 def _as_date(v: Any) -> pd.Timestamp:
-    if isinstance(v, pd.Timestamp | dt.datetime):
-        ts = pd.Timestamp(v)
-    elif isinstance(v, dt.date):
+    if isinstance(v, (pd.Timestamp | dt.datetime, dt.date)):
         ts = pd.Timestamp(v)
     else:
         s = str(v).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,7 +189,6 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
     ``exact_max_n`` patients (the exact enumeration can take minutes before refusing).
     """
     from mst.stats import table1
-
     from mst.stats.exact import expected_counts
 
     head: dict[str, Any] | None = None
@@ -199,16 +199,19 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
         if (v in categorical or not pd.api.types.is_numeric_dtype(col.dtype)
                 or pd.api.types.is_bool_dtype(col.dtype)) and len(sub) > exact_max_n:
             tab = pd.crosstab(col, sub[by].astype(str)).to_numpy()
-            if tab.shape[0] > 2 or tab.shape[1] > 2:
-                if tab.shape[0] >= 2 and np.any(expected_counts(tab) < 5):
-                    if head is None:
-                        head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
-                    rows.append(_fallback_row(
-                        data, by, v, head["groups"],
-                        f"Fisher-Freeman-Halton not attempted for n > {exact_max_n}"))
-                    continue
+            big = tab.shape[0] > 2 or tab.shape[1] > 2
+            if big and tab.shape[0] >= 2 and np.any(expected_counts(tab) < 5):
+                if head is None:
+                    head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+                rows.append(_fallback_row(
+                    data, by, v, head["groups"],
+                    f"Fisher-Freeman-Halton not attempted for n > {exact_max_n}"))
+                continue
         try:
-            t = table1(data, by, [v], [v] if v in categorical else None).to_dict()
+            with warnings.catch_warnings():  # scipy: Shapiro-Wilk p approximate for N > 5000
+                warnings.filterwarnings("ignore", message=".*shapiro.*N > 5000",
+                                        category=UserWarning)
+                t = table1(data, by, [v], [v] if v in categorical else None).to_dict()
         except ValidationError as exc:
             if head is None:
                 head = table1(data.assign(_one=1), by, ["_one"]).to_dict()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 COLORS = ["#1f4e79", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d"]
 
@@ -50,7 +51,7 @@ def _risk_table(fig: Figure, ax: Any, axt: Any, labels: Sequence[str],
     axt.set_xticks([])
     for sp in axt.spines.values():
         sp.set_visible(False)
-    axt.tick_params(left=False)
+    axt.tick_params(left=False, pad=18)
     axt.set_title("Number at risk", fontsize=8, loc="left")
 
 
@@ -109,10 +110,14 @@ def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str
     for k, lab in enumerate(labels):
         c = result.curves[lab]
         col = COLORS[k % len(COLORS)]
-        x = np.concatenate([[0.0], c.time])
-        y = np.concatenate([[0.0], c.cif])
-        lo = np.concatenate([[0.0], c.lower])
-        hi = np.concatenate([[0.0], c.upper])
+        last = float(c.table.last_time)
+        tail = [last] if c.time.size == 0 or last > c.time[-1] else []
+        x = np.concatenate([[0.0], c.time, tail])
+        y = np.concatenate([[0.0], c.cif, c.cif[-1:] if tail and c.cif.size else [0.0] * len(tail)])
+        lo = np.concatenate([[0.0], c.lower,
+                             c.lower[-1:] if tail and c.lower.size else [0.0] * len(tail)])
+        hi = np.concatenate([[0.0], c.upper,
+                             c.upper[-1:] if tail and c.upper.size else [0.0] * len(tail)])
         ax.step(x, y, where="post", color=col, lw=1.4, label=f"{lab} (n = {c.n})")
         ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
                         step="post", color=col, alpha=0.12, lw=0)
@@ -154,6 +159,14 @@ def forest_figure(data: pd.DataFrame, title: str) -> Figure:
     ax.plot(hr, y, "s", color="#1f4e79", ms=5)
     ax.axvline(1.0, color="grey", ls="--", lw=0.8)
     ax.set_xscale("log")
+    lo_x = min(float(np.nanmin(lo)) if lo.size else 1.0, 1.0) / 1.3
+    hi_x = max(float(np.nanmax(hi)) if hi.size else 1.0, 1.0) * 1.3
+    ax.set_xlim(lo_x, hi_x)
+    cand = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100])
+    ticks = cand[(cand >= lo_x) & (cand <= hi_x)]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_ylim(-0.7, len(d) - 0.3)
     multi = d["model"].nunique() > 1
     ax.set_yticks(y)
@@ -171,8 +184,11 @@ def forest_figure(data: pd.DataFrame, title: str) -> Figure:
 
 def svg(fig: Figure) -> str:
     """The figure as an inline SVG string (no XML header)."""
+    import matplotlib as mpl
+
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    with mpl.rc_context({"svg.hashsalt": "mst-report", "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text

@@ -48,10 +48,7 @@ def data_quality(df: pd.DataFrame, by: str) -> dict[str, Any]:
     checks += [(c, f"missing {c}") for c in ("os_days", "os_event")]
     seen: set[int] = set()
     for col, issue in checks:
-        if col not in df.columns:
-            mask = pd.Series(True, index=df.index)
-        else:
-            mask = df[col].isna()
+        mask = pd.Series(True, index=df.index) if col not in df.columns else df[col].isna()
         for i in np.flatnonzero(mask.to_numpy(dtype=bool)):
             if i in seen:
                 continue

@@ -364,6 +364,16 @@ def cox_fit(
             "separates the events, or raise max_iter)",
         )
     naive = _inv(fin.info)
+    diag = np.diag(naive)
+    bad = [names[j] for j in range(p) if not (np.isfinite(diag[j]) and diag[j] > 0)]
+    if bad:
+        raise ValidationError(
+            "model",
+            ", ".join(bad),
+            "the information matrix is singular at the estimate: the covariate separates "
+            "the events (monotone likelihood; the coefficient tends to infinity, as R's "
+            "'Loglik converged before variable' warning)",
+        )
     score0 = float(ev0.score @ _inv(ev0.info) @ ev0.score)
     robust = robust or cluster is not None
     var = naive

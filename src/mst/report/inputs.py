@@ -1,0 +1,107 @@
+"""Where the report's data come from: the registry, an exchange file or a flat table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mst.domain import Cohort
+from mst.errors import ValidationError
+
+
+@dataclass
+class ReportInput:
+    """A flat table, the cohort when known (for course dates), and import rejections."""
+
+    table: pd.DataFrame
+    cohort: Cohort | None = None
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def course_days(self) -> dict[str, list[float]] | None:
+        """Course start days from diagnosis per patient (None without the cohort)."""
+        if self.cohort is None:
+            return None
+        from mst.stats.timedep import course_days
+
+        return course_days(self.cohort.records)
+
+
+def is_exchange_file(path: str | Path) -> bool:
+    """True for an exchange file (CSV with ``record_type``; XLSX with a ``patient`` sheet)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        with p.open(encoding="utf-8-sig") as fh:
+            header = fh.readline()
+        return "record_type" in [h.strip() for h in header.replace(";", ",").split(",")]
+    if suffix in {".xlsx", ".xlsm"}:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(p, read_only=True)
+        try:
+            return "patient" in wb.sheetnames
+        finally:
+            wb.close()
+    return False
+
+
+def cohort_input(cohort: Cohort, source: str) -> ReportInput:
+    """Flat table built from a cohort."""
+    from mst.cohort import build_flat_table
+
+    return ReportInput(build_flat_table(cohort), cohort, [], source)
+
+
+def load_input(db: str | None = None, path: str | Path | None = None,
+               mapping: str | Path | None = None) -> ReportInput:
+    """Load the report's input from ``--db`` or ``--from`` (exactly one).
+
+    Raises
+    ------
+    ValidationError
+        Neither or both sources given; unreadable file.
+    """
+    if (db is None) == (path is None):
+        raise ValidationError("--db/--from", None, "give exactly one of --db URL or --from FILE")
+    if db is not None:
+        from mst.registry import open_registry
+
+        with open_registry(db) as reg:
+            cohort = reg.load_cohort()
+        return cohort_input(cohort, "registry")
+    p = Path(str(path))
+    if not p.exists():
+        raise ValidationError("--from", str(p), "no such file")
+    if mapping is None and is_exchange_file(p):
+        from mst.io.exchange import read_cohort
+
+        return cohort_input(read_cohort(p), str(p))
+    from mst.interop.flat_import import read_flat_file
+
+    res = read_flat_file(p, mapping)
+    return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
+
+
+def load_cohort(db: str | None = None, path: str | Path | None = None) -> Cohort:
+    """A cohort from ``--db`` or an exchange file ``--from`` (exactly one)."""
+    if (db is None) == (path is None):
+        raise ValidationError("--db/--from", None, "give exactly one of --db URL or --from FILE")
+    if db is not None:
+        from mst.registry import open_registry
+
+        with open_registry(db) as reg:
+            return reg.load_cohort()
+    p = Path(str(path))
+    if not p.exists():
+        raise ValidationError("--from", str(p), "no such file")
+    if not is_exchange_file(p):
+        raise ValidationError("--from", str(p),
+                              "must be an exchange file (a flat table has no records)")
+    from mst.io.exchange import read_cohort
+
+    return read_cohort(p)

@@ -1,0 +1,118 @@
+"""FHIR R4 bundle (validated with fhir.resources R4B) and the de-identified export."""
+
+from __future__ import annotations
+
+import collections
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mst.cli.main import app
+from mst.cohort import build_flat_table
+from mst.domain import Cohort
+from mst.errors import ValidationError
+from mst.interop.deidentify import deidentify_cohort
+from mst.interop.fhir import cohort_bundle, validate_bundle
+from mst.io.exchange import read_cohort, write_cohort
+from mst.simulate import simulate_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort() -> Cohort:
+    return simulate_cohort(12, seed=8)
+
+
+def test_bundle_validates_and_counts_resources(cohort: Cohort) -> None:
+    b = cohort_bundle(cohort)
+    assert validate_bundle(b) == len(b["entry"])
+    kinds = collections.Counter(e["resource"]["resourceType"] for e in b["entry"])
+    recs = cohort.records
+    assert kinds["Patient"] == kinds["Condition"] == len(recs)
+    assert kinds["Observation"] == sum(len(r.labs) for r in recs)
+    assert kinds["Procedure"] == sum(len(r.infusions) for r in recs)
+    assert kinds["MedicationAdministration"] == sum(
+        len(c.administrations) for r in recs for c in r.courses)
+    chim = [e for e in b["entry"] if e["resource"]["resourceType"] == "Observation"
+            and e["resource"]["code"]["text"] == "donor_chimerism"]
+    assert len(chim) == sum(1 for r in recs for lab in r.labs
+                            if lab.analyte == "donor_chimerism")
+    dead = [r for r in recs if r.death is not None]
+    deceased = [e["resource"] for e in b["entry"] if "deceasedDateTime" in e["resource"]]
+    assert len(deceased) == len(dead)
+
+
+@pytest.mark.parametrize(("entry", "field", "value", "where"), [
+    (0, "birthDate", "03/04/1950", "birthDate"),
+    (0, "colour", "blue", "colour"),
+    (1, "onsetDateTime", "yesterday", "onsetDateTime"),
+])
+def test_invalid_bundle_is_rejected(cohort: Cohort, entry: int, field: str, value: str,
+                                    where: str) -> None:
+    b = copy.deepcopy(cohort_bundle(cohort))
+    b["entry"][entry]["resource"][field] = value
+    with pytest.raises(ValidationError) as exc:
+        validate_bundle(b)
+    assert exc.value.field == f"bundle.entry.{entry}.resource.{where}"
+
+
+def test_deidentified_cohort_keeps_intervals(cohort: Cohort) -> None:
+    d, shifts = deidentify_cohort(cohort, seed=5)
+    for rec in d.records:
+        rec.check_consistency()
+        assert rec.patient.birth_date is None
+        assert all(e.detail is None for e in rec.events)
+        assert rec.patient.id.startswith("P")
+    assert all(s != 0 and abs(s) <= 365 for s in shifts.values())
+    a = build_flat_table(cohort).sort_values("os_days", kind="stable")
+    b = build_flat_table(d).sort_values("os_days", kind="stable")
+    for col in ("os_days", "lfs_days", "crs_days", "crs_status", "os_event", "n_courses",
+                "age", "donor_age", "sex"):
+        assert sorted(a[col].astype(str)) == sorted(b[col].astype(str))
+    assert not set(a["patient_id"]) & set(b["patient_id"])
+
+
+def test_deidentify_shift_is_per_patient_and_seeded(cohort: Cohort) -> None:
+    d1, s1 = deidentify_cohort(cohort, seed=5)
+    d2, s2 = deidentify_cohort(cohort, seed=5)
+    d3, s3 = deidentify_cohort(cohort, seed=6)
+    assert d1 == d2 and s1 == s2 and s1 != s3
+    orig = {r.patient.diagnosis_date: r for r in cohort.records}
+    for rec in d1.records:
+        shift = dt.timedelta(days=s1[rec.patient.id])
+        src = orig.get(rec.patient.diagnosis_date - shift)
+        assert src is not None
+        assert [c.start_date - shift for c in rec.courses] == [c.start_date for c in src.courses]
+        assert [x.date - shift for x in rec.labs] == [x.date for x in src.labs]
+
+
+def test_cli_fhir_and_deidentify(cohort: Cohort, tmp_path: Path) -> None:
+    write_cohort(cohort, tmp_path / "c.csv")
+    r = CliRunner().invoke(app, ["fhir", "--from", str(tmp_path / "c.csv"), "--out",
+                                 str(tmp_path / "b.json"), "--deidentify", "--seed", "1",
+                                 "--quiet"])
+    assert r.exit_code == 0, r.output
+    bundle = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert validate_bundle(bundle) == json.loads(r.stdout)["entries"]
+    assert not any("birthDate" in e["resource"] for e in bundle["entry"])
+    r = CliRunner().invoke(app, ["deidentify", "--from", str(tmp_path / "c.csv"), "--out",
+                                 str(tmp_path / "d.csv"), "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    back = read_cohort(tmp_path / "d.csv")
+    assert len(back.records) == len(cohort.records)
+    text = (tmp_path / "d.csv").read_text(encoding="utf-8")
+    assert not any(r.patient.id in text for r in cohort.records)
+    flat = pd.read_csv(tmp_path / "c.csv", dtype=str)
+    assert "record_type" in flat.columns
+
+
+def test_fhir_refuses_a_flat_table(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("patient_id,age\nP1,60\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["fhir", "--from", str(tmp_path / "t.csv"), "--out",
+                                 str(tmp_path / "b.json")])
+    assert r.exit_code == 2
+    assert "exchange file" in r.output
