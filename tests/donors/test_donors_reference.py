@@ -17,7 +17,8 @@ from mst.donors.kir import kir_table
 from mst.donors.reference import imgt_tables
 from mst.donors.settings import selection_rules
 
-SHARED = Path("/work/shared/reference")
+# shared/ sits beside the repository (developers' machines and CI alike)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference"
 IMGT_FILES = [
     "Allelelist.txt",
     "release_version.txt",
