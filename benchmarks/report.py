@@ -14,8 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 
-def _peer(df) -> float:  # noqa: ANN001
+
+def _peer(df: pd.DataFrame) -> float:
     from lifelines import KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
     from matplotlib.figure import Figure

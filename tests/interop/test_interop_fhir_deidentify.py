@@ -79,7 +79,7 @@ def test_deidentified_cohort_keeps_intervals(cohort: Cohort) -> None:
 def test_deidentify_shift_is_per_patient_and_seeded(cohort: Cohort) -> None:
     d1, s1 = deidentify_cohort(cohort, seed=5)
     d2, s2 = deidentify_cohort(cohort, seed=5)
-    d3, s3 = deidentify_cohort(cohort, seed=6)
+    _d3, s3 = deidentify_cohort(cohort, seed=6)
     assert d1 == d2 and s1 == s2 and s1 != s3
     orig = {r.patient.diagnosis_date: r for r in cohort.records}
     for rec in d1.records:
@@ -116,3 +116,14 @@ def test_fhir_refuses_a_flat_table(tmp_path: Path) -> None:
                                  str(tmp_path / "b.json")])
     assert r.exit_code == 2
     assert "exchange file" in r.output
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 10_000])
+def test_chunked_validation_names_the_global_entry(cohort: Cohort, chunk: int) -> None:
+    b = copy.deepcopy(cohort_bundle(cohort))
+    b["entry"][8]["resource"]["effectiveDateTime"] = "last week"
+    done: list[int] = []
+    with pytest.raises(ValidationError) as exc:
+        validate_bundle(b, progress=done.append, chunk=chunk)
+    assert exc.value.field.startswith("bundle.entry.8.resource.effectiveDateTime")
+    assert sum(done) == (8 // chunk) * chunk

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mst.cli.main import app
@@ -92,3 +94,16 @@ def test_parse_choices(text: str, expected: dict[str, str]) -> None:
 def test_parse_choices_rejects_missing_comma() -> None:
     with pytest.raises(ValidationError):
         parse_choices("1 Male | 2, Female")
+
+
+_LABEL = st.text(alphabet=st.characters(blacklist_characters="|\r\n",
+                                        blacklist_categories=("Cs", "Cc", "Zs")),
+                 min_size=1, max_size=12)
+
+
+@settings(deadline=None, derandomize=True, max_examples=60)
+@given(st.dictionaries(st.integers(min_value=0, max_value=99).map(str), _LABEL,
+                       min_size=1, max_size=6))
+def test_parse_choices_round_trip(choices: dict[str, str]) -> None:
+    text = " | ".join(f"{c}, {lab}" for c, lab in choices.items())
+    assert parse_choices(text) == choices

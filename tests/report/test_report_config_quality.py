@@ -113,3 +113,60 @@ def test_report_from_registry(flat: pd.DataFrame, tmp_path: Path) -> None:
 def test_report_needs_exactly_one_source(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
     assert r.exit_code == 2 and "exactly one" in r.output
+
+
+def test_report_from_partial_redcap_table(tmp_path: Path) -> None:
+    """A spreadsheet with OS in days only: months derived, missing endpoints named."""
+    runner = CliRunner()
+    r = runner.invoke(app, [
+        "import-table", str(EX / "redcap_export.csv"), "--dictionary",
+        str(EX / "redcap_dictionary.csv"), "--mapping", str(EX / "mapping_redcap.yaml"),
+        "--out", str(tmp_path / "t.csv")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["report", "--from", str(tmp_path / "t.csv"), "--out",
+                            str(tmp_path / "r.html"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    nums = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert nums["not_available"] == ["LFS (lfs_months, lfs_event)",
+                                     "CIR (crs_months, crs_status)",
+                                     "NRM (crs_months, crs_status)"]
+    assert nums["km"]["os"]["age_group"]["groups"][">70"]["n"] == 1
+    assert "naive" in nums["immortal_time"]  # courses_gt3 derived from n_courses
+
+
+@pytest.mark.parametrize(("n_courses", "gt3"), [(3, False), (4, True)])
+def test_courses_gt3_derived_at_the_boundary(n_courses: int, gt3: bool) -> None:
+    from mst.report import add_derived_columns
+
+    df = pd.DataFrame({"patient_id": ["P1"], "n_courses": [n_courses]})
+    assert bool(add_derived_columns(df, ReportConfig())["courses_gt3"][0]) is gt3
+
+
+def test_report_directly_from_redcap_lists_rejections(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, [
+        "report", "--from", str(EX / "redcap_export.csv"), "--dictionary",
+        str(EX / "redcap_dictionary.csv"), "--mapping", str(EX / "mapping_redcap.yaml"),
+        "--out", str(tmp_path / "r.html"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["import_rejections"] == 3
+    nums = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [x["row"] for x in nums["quality"]["import_rejections"]] == [5, 6, 7]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Rows rejected at import" in html and "31/11/2016" in html
+
+
+@pytest.mark.parametrize(("exact_max_n", "attempted"), [(59, False), (60, True)])
+def test_large_sparse_table_uses_chi_square(flat: pd.DataFrame, exact_max_n: int,
+                                            attempted: bool) -> None:
+    from scipy.stats import chi2_contingency
+
+    from mst.report.compute import describe
+
+    tab = describe(flat, "age_group", ["donor_patient_sex"], [], exact_max_n=exact_max_n)
+    row = tab["variables"][0]
+    assert ("not attempted" in row["test"]) is not attempted
+    if not attempted:
+        counts = pd.crosstab(flat["donor_patient_sex"], flat["age_group"]).to_numpy()
+        assert row["p"] == pytest.approx(chi2_contingency(counts, correction=False).pvalue,
+                                         rel=1e-12)
+        assert [lv["count"]["All patients"] for lv in row["levels"]] == list(counts.sum(1))

@@ -180,3 +180,21 @@ def test_cohort_page_and_csv(client: TestClient) -> None:
     assert len(csv_text.strip().splitlines()) == 4
     login(client, "c2")
     assert "1 patients" in client.get("/cohort").text
+
+
+def test_cohort_outcomes_on_a_simulated_cohort() -> None:
+    from mst.cohort import build_flat_table
+    from mst.simulate import simulate_cohort
+    from mst.web.cohort_view import CohortFilters, cohort_outcomes
+
+    table = build_flat_table(simulate_cohort(200, 3))
+    out = cohort_outcomes(table, CohortFilters(by="age_group"))
+    assert out["n"] == 200
+    for panel in ("os", "lfs"):
+        assert out[panel]["test"]["name"] == "log-rank" and 0 <= out[panel]["test"]["p"] <= 1
+        assert out[panel]["risk"][0]["n_risk"][0] == out[panel]["risk"][0]["n_risk"][0] > 0
+    for panel in ("relapse", "nrm"):
+        assert out[panel]["test"]["name"] == "Gray" and out[panel]["svg"].startswith("<svg")
+    assert "<table" in out["table1_html"]
+    one_center = cohort_outcomes(table, CohortFilters(center="C02", by="courses_gt3"))
+    assert one_center["n"] == int((table["center_id"] == "C02").sum())

@@ -41,6 +41,29 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
         prog.update(task, completed=total)
 
 
+@contextlib.contextmanager
+def _counter(quiet: bool) -> Iterator[Callable[[str | None, int], None]]:
+    """A rich progress bar on stderr: ``bar(name, total)`` starts a phase, ``bar(None, k)``
+    advances it by ``k``."""
+    if quiet:
+        yield lambda _name, _k: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as prog:
+        task = prog.add_task("starting", total=1)
+
+        def bar(name: str | None, k: int) -> None:
+            if name is not None:
+                prog.reset(task, total=k, description=name)
+            else:
+                prog.advance(task, k)
+
+        yield bar
+
+
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     """Register this module's commands on the main app."""
     del stats_app
@@ -53,6 +76,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         src: FromOpt = None,
         mapping: Annotated[Path | None, typer.Option(
             "--mapping", help="Mapping file for a non-standard flat table.")] = None,
+        dictionary: Annotated[Path | None, typer.Option(
+            "--dictionary", help="REDCap data dictionary (--from is then a REDCap export).")
+        ] = None,
         by: Annotated[str | None, typer.Option("--by", help="Grouping column.")] = None,
         config: Annotated[Path | None, typer.Option("--config", help="report.toml")] = None,
         pdf: Annotated[Path | None, typer.Option("--pdf", help="Also write a PDF.")] = None,
@@ -66,7 +92,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         cfg = load_config(config, by=by)
         with _progress(10 if pdf else 9, quiet) as step:
             step("reading")
-            inp = load_input(db, src, mapping)
+            inp = load_input(db, src, mapping, dictionary)
             rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections)
             rep.write_html(out)
             rep.write_json(json_out or out.with_suffix(".json"))
@@ -98,12 +124,12 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         cohort = load_cohort(db, src)
         if deidentify:
             cohort, _ = deidentify_cohort(cohort, seed)
-        with _progress(3, quiet) as step:
-            step("building bundle")
-            bundle = cohort_bundle(cohort, include_birth_date=not deidentify)
-            step("validating")
-            n = validate_bundle(bundle)
-            step("writing")
+        with _counter(quiet) as bar:
+            bar("building bundle", len(cohort.records))
+            bundle = cohort_bundle(cohort, include_birth_date=not deidentify,
+                                   progress=lambda k: bar(None, k))
+            bar("validating (R4B)", len(bundle["entry"]))
+            n = validate_bundle(bundle, progress=lambda k: bar(None, k))
             out.write_text(to_json(bundle) + "\n", encoding="utf-8")
         emit_json({"out": out, "entries": n, "patients": len(cohort.records),
                    "deidentified": deidentify, "fhir_version": "4.0.1 (fhir.resources R4B)"})

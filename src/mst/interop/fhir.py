@@ -192,21 +192,35 @@ def cohort_bundle(
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def validate_bundle(bundle: dict[str, Any]) -> int:
+def validate_bundle(bundle: dict[str, Any], progress: Callable[[int], None] | None = None,
+                    chunk: int = 2000) -> int:
     """Validate a bundle with the ``fhir.resources.R4B`` models; returns the entry count.
+
+    Entries are validated in chunks of ``chunk`` (each chunk as a Bundle of the same type),
+    so that ``progress`` can be called with the number of entries done after each chunk.
 
     Raises
     ------
     ValidationError
-        Naming the first invalid resource and the rule it breaks.
+        Naming the first invalid resource (``bundle.entry.<i>.resource.<element>``) and the
+        rule it breaks.
     """
     import pydantic
     from fhir.resources.R4B.bundle import Bundle
 
-    try:
-        b = Bundle.model_validate(bundle)
-    except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise ValidationError(f"bundle.{loc}", err.get("input"), err["msg"]) from None
-    return len(b.entry or [])
+    entries = bundle.get("entry") or []
+    head = {k: v for k, v in bundle.items() if k != "entry"}
+    for start in range(0, max(len(entries), 1), chunk):
+        part = entries[start:start + chunk]
+        try:
+            Bundle.model_validate({**head, **({"entry": part} if part else {})})
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            loc = [str(x) for x in err["loc"]]
+            if len(loc) > 1 and loc[0] == "entry" and loc[1].isdigit():
+                loc[1] = str(int(loc[1]) + start)
+            raise ValidationError(f"bundle.{'.'.join(loc)}", err.get("input"),
+                                  err["msg"]) from None
+        if progress is not None:
+            progress(len(part))
+    return len(entries)

@@ -473,67 +473,63 @@ class Repository:
         return out
 
     def _load_chunk(self, s: Session, ids: list[str]) -> list[PatientRecord]:
-        def by_patient(table: Any, order: Any) -> dict[str, list[Any]]:
-            grouped: dict[str, list[Any]] = {i: [] for i in ids}
-            for r in s.scalars(select(table).where(table.patient_id.in_(ids)).order_by(*order)):
-                grouped[r.patient_id].append(r)
+        # Core selects (plain row mappings, no ORM identity map): loading is the hot path
+        # of the patient page.
+        def rows(table: Any, where: Any, order: Any) -> list[dict[str, Any]]:
+            q = select(table.__table__).where(where).order_by(*order)
+            return [dict(m) for m in s.execute(q).mappings()]
+
+        def by_patient(table: Any, order: Any) -> dict[str, list[dict[str, Any]]]:
+            grouped: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+            for r in rows(table, table.patient_id.in_(ids), order):
+                grouped[r["patient_id"]].append(r)
             return grouped
 
-        patients = {r.id: r for r in s.scalars(select(PatientRow).where(PatientRow.id.in_(ids)))}
+        def clean(r: dict[str, Any], *skip: str) -> dict[str, Any]:
+            return {k: v for k, v in r.items() if k not in skip}
+
+        patients = {r["id"]: r for r in rows(PatientRow, PatientRow.id.in_(ids), [PatientRow.id])}
         donors = by_patient(DonorRow, [DonorRow.patient_id, DonorRow.id])
         courses = by_patient(CourseRow, [CourseRow.patient_id, CourseRow.number])
-        admins: dict[int, list[AdministrationRow]] = {}
-        course_pks = [c.pk for cs in courses.values() for c in cs]
+        admins: dict[int, list[dict[str, Any]]] = {}
+        course_pks = [c["pk"] for cs in courses.values() for c in cs]
         if course_pks:
-            q = (
-                select(AdministrationRow)
-                .where(AdministrationRow.course_pk.in_(course_pks))
-                .order_by(AdministrationRow.course_pk, AdministrationRow.seq)
-            )
-            for a in s.scalars(q):
-                admins.setdefault(a.course_pk, []).append(a)
+            order = [AdministrationRow.course_pk, AdministrationRow.seq]
+            for a in rows(AdministrationRow, AdministrationRow.course_pk.in_(course_pks), order):
+                admins.setdefault(a["course_pk"], []).append(a)
         children = {
             t: by_patient(t, [t.patient_id, t.seq])
             for t in (InfusionRow, LabRow, EventRow, ResponseRow, AntibodyRow)
         }
+
+        def many(model: Any, table: Any, pid: str) -> tuple[Any, ...]:
+            return tuple(model.model_validate(clean(r, "pk", "seq")) for r in children[table][pid])
+
         records = []
         for pid in ids:
-            pr = patients[pid]
             records.append(
                 PatientRecord.model_construct(
-                    patient=Patient.model_validate(_row_dict(pr, exclude=())),
-                    donors=tuple(Donor.model_validate(_row_dict(d)) for d in donors[pid]),
+                    patient=Patient.model_validate(patients[pid]),
+                    donors=tuple(Donor.model_validate(d) for d in donors[pid]),
                     courses=tuple(
                         Course.model_validate(
                             {
-                                **_row_dict(c, exclude=("pk",)),
+                                **clean(c, "pk"),
                                 "administrations": [
                                     DrugAdministration.model_validate(
-                                        _row_dict(a, exclude=("pk", "course_pk", "seq"))
+                                        clean(a, "pk", "course_pk", "seq")
                                     )
-                                    for a in admins.get(c.pk, [])
+                                    for a in admins.get(c["pk"], [])
                                 ],
                             }
                         )
                         for c in courses[pid]
                     ),
-                    infusions=tuple(
-                        Infusion.model_validate(_row_dict(r)) for r in children[InfusionRow][pid]
-                    ),
-                    labs=tuple(
-                        LabResult.model_validate(_row_dict(r)) for r in children[LabRow][pid]
-                    ),
-                    events=tuple(
-                        ClinicalEvent.model_validate(_row_dict(r)) for r in children[EventRow][pid]
-                    ),
-                    responses=tuple(
-                        ResponseAssessment.model_validate(_row_dict(r))
-                        for r in children[ResponseRow][pid]
-                    ),
-                    antibodies=tuple(
-                        AntibodyResult.model_validate(_row_dict(r))
-                        for r in children[AntibodyRow][pid]
-                    ),
+                    infusions=many(Infusion, InfusionRow, pid),
+                    labs=many(LabResult, LabRow, pid),
+                    events=many(ClinicalEvent, EventRow, pid),
+                    responses=many(ResponseAssessment, ResponseRow, pid),
+                    antibodies=many(AntibodyResult, AntibodyRow, pid),
                 )
             )
         return records
@@ -628,8 +624,3 @@ def _patient_columns(p: Patient) -> dict[str, Any]:
 def _columns(model: Any) -> dict[str, Any]:
     data = model.model_dump()
     return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
-
-
-def _row_dict(row: Any, exclude: Iterable[str] = ("pk", "seq")) -> dict[str, Any]:
-    skip = set(exclude)
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}

@@ -62,7 +62,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def methods_text(cfg: ReportConfig, v: Mapping[str, str]) -> str:
+def methods_text(cfg: ReportConfig, v: Mapping[str, str], courses_dated: bool = True) -> str:
     """The statistical-methods paragraph (tests named as in 002 Methods)."""
     return (
         "Categorical variables were compared with Pearson's chi-square test (Yates-corrected "
@@ -80,9 +80,12 @@ def methods_text(cfg: ReportConfig, v: Mapping[str, str]) -> str:
         "hazards model. Univariate and multivariate Cox proportional hazards models (Efron "
         "ties) were fitted for OS and LFS. Because more than three courses can only be "
         "received by patients who survive long enough (immortal-time bias, 002 Limitations), "
-        "the number of courses was also analysed as a time-dependent covariate (robust "
-        "variance clustered by patient) and in a landmark analysis at "
-        f"{cfg.landmark_months:g} months. Times are in {cfg.time_unit}; rates are read at "
+        + ("the number of courses was also analysed as a time-dependent covariate (robust "
+           "variance clustered by patient) and in a landmark analysis at "
+           f"{cfg.landmark_months:g} months. " if courses_dated else
+           "the naive courses analysis is biased; course dates, needed for a time-dependent "
+           "or landmark analysis, were not available. ")
+        + f"Times are in {cfg.time_unit}; rates are read at "
         f"{', '.join(f'{y:g}' for y in cfg.years)} year(s). A two-sided p < 0.05 was "
         "considered significant. Analyses were run with mst "
         f"{v['mst']} (Python {v['python']}, numpy {v['numpy']}, scipy {v['scipy']}, pandas "
@@ -126,7 +129,7 @@ def rates_rows(num: Mapping[str, Any], cfg: ReportConfig) -> list[list[str]]:
     """Outcome rates table rows: endpoint, group, n, median, rates at the years, test p."""
     rows = []
     for ep in ("os", "lfs"):
-        b = num["km"][ep].get(cfg.by)
+        b = num["km"].get(ep, {}).get(cfg.by)
         if b is None:
             continue
         for lab, g in b["groups"].items():
@@ -138,7 +141,9 @@ def rates_rows(num: Mapping[str, Any], cfg: ReportConfig) -> list[list[str]]:
                                strict=True)],
                          f"log-rank {format_p(b.get('logrank', {}).get('p'))}"])
     for ep in ("cir", "nrm"):
-        b = num["cif"][ep]
+        b = num["cif"].get(ep)
+        if b is None:
+            continue
         for lab, g in b["groups"].items():
             rows.append([ep.upper(), lab, str(g["n"]), str(g["events"]), "",
                          *[f"{_pct(s)} ({_pct(lo)}-{_pct(hi)})" for s, lo, hi in
@@ -162,11 +167,19 @@ def simple_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: 
             f"<tbody>{body}</tbody></table>")
 
 
+def _x(v: float | None) -> str:
+    return "NA" if v is None else f"{v:.2f}"
+
+
+def _hr(h: float | None, lo: float | None, hi: float | None) -> str:
+    return f"{_x(h)} ({_x(lo)}-{_x(hi)})"
+
+
 def model_rows(m: Mapping[str, Any]) -> list[list[str]]:
     """Rows term, HR (95% CI), p of a model dict (Cox or Fine-Gray)."""
     if "error" in m:
         return [["(not estimable)", m["error"], ""]]
-    return [[t, f"{m['hr'][t]:.2f} ({m['lower'][t]:.2f}-{m['upper'][t]:.2f})",
+    return [[t, _hr(m["hr"][t], m["lower"][t], m["upper"][t]),
              format_p(m["p"][t]).removeprefix("p = ").removeprefix("p ")] for t in m["hr"]]
 
 
@@ -177,7 +190,7 @@ def univariate_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         if r.get("hr") is None:
             out.append([str(r["term"]), str(r.get("error", "not estimable")), ""])
         else:
-            out.append([str(r["term"]), f"{r['hr']:.2f} ({r['lower']:.2f}-{r['upper']:.2f})",
+            out.append([str(r["term"]), _hr(r["hr"], r["lower"], r["upper"]),
                         format_p(r["p"]).removeprefix("p = ").removeprefix("p ")])
     return out
 
@@ -204,6 +217,8 @@ def _figures(an: Analyses, cfg: ReportConfig, progress: Callable[[str], None]
             figs.append((f"km_{ep}_{key}", f"{name} by {_LABELS.get(key, key)}", fig))
     for ep, name in (("cir", "Cumulative incidence of relapse"),
                      ("nrm", "Non-relapse mortality")):
+        if ep not in num["cif"]:
+            continue
         b = num["cif"][ep]
         p = None if "gray" not in b else f"Gray's test {format_p(b['gray']['p'])}"
         figs.append((f"cif_{ep}", f"{name} by {_LABELS.get(cfg.by, cfg.by)}",
@@ -257,7 +272,8 @@ def render_html(rep: Report, cfg: ReportConfig) -> str:
     def _n(x: float | None) -> str:
         return "NA" if x is None else f"{x:.1f}"
 
-    fu_txt = (f"{_n(fu['median'])} {cfg.time_unit} (95% CI {_n(fu['lower'])}-"
+    fu_txt = ("not available (no OS columns)" if fu is None else
+              f"{_n(fu['median'])} {cfg.time_unit} (95% CI {_n(fu['lower'])}-"
               f"{_n(fu['upper'])})")
 
     def figs(prefix: str, cls: str = "fig") -> str:
@@ -277,6 +293,9 @@ def render_html(rep: Report, cfg: ReportConfig) -> str:
         "<h2>Table 2. Outcomes</h2>", table_html(num["table2"], f"Table 2 by {cfg.by}"),
         simple_table(rates_header(cfg), rates_rows(num, cfg), "Survival and incidence rates"),
     ]
+    if num["not_available"]:
+        body.append(f"<p class='note'>Endpoints not available (columns absent or empty): "
+                    f"{_esc('; '.join(num['not_available']))}.</p>")
     if not_rep:
         body.append(f"<p class='note'>Not reported (column absent or empty): "
                     f"{_esc(', '.join(not_rep))}.</p>")
@@ -285,6 +304,8 @@ def render_html(rep: Report, cfg: ReportConfig) -> str:
              "<h2>Figure 3. Relapse and non-relapse mortality (competing risks)</h2>",
              figs("cif_"), "<h2>Regression</h2>"]
     for ep in ("os", "lfs"):
+        if f"cox_{ep}_univariate" not in reg:
+            continue
         body.append(simple_table(["term", "HR (95% CI)", "p"],
                                  univariate_rows(reg[f"cox_{ep}_univariate"]),
                                  f"{ep.upper()}: univariate Cox"))
@@ -292,6 +313,8 @@ def render_html(rep: Report, cfg: ReportConfig) -> str:
                                  model_rows(reg[f"cox_{ep}_multivariate"]),
                                  f"{ep.upper()}: multivariate Cox"))
     for ep in ("cir", "nrm"):
+        if f"finegray_{ep}" not in reg:
+            continue
         body.append(simple_table(["term", "SHR (95% CI)", "p"], model_rows(reg[f"finegray_{ep}"]),
                                  f"{ep.upper()}: Fine-Gray subdistribution hazards"))
     if reg["covariates_not_used"]:
@@ -316,7 +339,7 @@ def render_html(rep: Report, cfg: ReportConfig) -> str:
             continue
         term = next(t for t in m["hr"] if t.startswith("courses_gt3"))
         rows.append([lab, str(m.get("intervals", m["n"])), str(m["events"]),
-                     f"{m['hr'][term]:.2f} ({m['lower'][term]:.2f}-{m['upper'][term]:.2f})",
+                     _hr(m["hr"][term], m["lower"][term], m["upper"][term]),
                      format_p(m["p"][term]).removeprefix("p = ").removeprefix("p ")])
     body.append(simple_table(["analysis", "rows", "deaths", "HR > 3 courses (95% CI)", "p"],
                              rows, "Death hazard ratio for more than three courses"))
@@ -359,7 +382,7 @@ def build_report(df: pd.DataFrame, cfg: ReportConfig | None = None,
     an = compute_report(df, cfg, course_days, step, [dict(r) for r in rejections])
     v = versions()
     an.numbers["software"] = v
-    rep = Report(an.numbers, methods=methods_text(cfg, v))
+    rep = Report(an.numbers, methods=methods_text(cfg, v, course_days is not None))
     rep.figures = _figures(an, cfg, step)
     step("HTML")
     rep.html = render_html(rep, cfg)

@@ -19,8 +19,24 @@ ALL = "All patients"
 
 
 def add_derived_columns(df: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
-    """Add ``donor_age_group`` (``<cutoff`` / ``>=cutoff``) used by the KM figures."""
+    """Add ``donor_age_group`` (``<cutoff`` / ``>=cutoff``) used by the KM figures, the
+    ``*_months`` times from ``*_days`` (days / 30.4375) when a table has only days, and
+    ``courses_gt3`` from ``n_courses`` when it is empty (threshold from
+    ``endpoint_definitions.yaml``, 002 Table 1)."""
+    from mst.cohort.endpoints import endpoint_rules
+
     out = df.copy()
+    gt = endpoint_rules().courses_gt  # 002 Table 1: more than three courses
+    if "n_courses" in out.columns and ("courses_gt3" not in out.columns
+                                       or out["courses_gt3"].isna().all()):
+        n = pd.to_numeric(out["n_courses"], errors="coerce")
+        out["courses_gt3"] = pd.array([None if pd.isna(v) else bool(v > gt) for v in n],
+                                      dtype="boolean")
+    for ep in ("os", "lfs", "crs"):
+        months = f"{ep}_months"
+        if f"{ep}_days" in out.columns and (months not in out.columns
+                                            or out[months].isna().all()):
+            out[f"{ep}_months"] = pd.to_numeric(out[f"{ep}_days"]).astype(float) / DAYS_PER_MONTH
     if "donor_age" in out.columns and "donor_age_group" not in out.columns:
         a = pd.to_numeric(out["donor_age"], errors="coerce")
         lab = np.where(
@@ -53,6 +69,11 @@ def _f(x: Any) -> float | None:
 
 def _arr(a: Any) -> list[float | None]:
     return [_f(v) for v in np.asarray(a, dtype=float)]
+
+
+def has_columns(df: pd.DataFrame, *cols: str) -> bool:
+    """True when every column exists and has at least one value."""
+    return all(c in df.columns and df[c].notna().any() for c in cols)
 
 
 def _survival_arrays(
@@ -202,7 +223,7 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
             big = tab.shape[0] > 2 or tab.shape[1] > 2
             if big and tab.shape[0] >= 2 and np.any(expected_counts(tab) < 5):
                 if head is None:
-                    head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+                    head = table1(data.assign(_one="all"), by, ["_one"]).to_dict()
                 rows.append(_fallback_row(
                     data, by, v, head["groups"],
                     f"Fisher-Freeman-Halton not attempted for n > {exact_max_n}"))
@@ -214,14 +235,14 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
                 t = table1(data, by, [v], [v] if v in categorical else None).to_dict()
         except ValidationError as exc:
             if head is None:
-                head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+                head = table1(data.assign(_one="all"), by, ["_one"]).to_dict()
             rows.append(_fallback_row(data, by, v, head["groups"],
                                       f"exact test refused: {exc.rule}"))
             continue
         head = head or t
         rows.extend(t["variables"])
     if head is None:
-        head = table1(data.assign(_one=1), by, ["_one"]).to_dict()
+        head = table1(data.assign(_one="all"), by, ["_one"]).to_dict()
     return {"by": head["by"], "groups": head["groups"], "n": head["n"], "variables": rows}
 
 
@@ -268,6 +289,8 @@ def _regression(
     ref = {k: v for k, v in cfg.reference.items() if k in covs}
     for ep in ("os", "lfs"):
         time, event = cfg.column(ep), f"{ep}_event"
+        if not covs or not has_columns(df, time, event):
+            continue
         uni = cox_univariate(df, time=time, event=event, covariates=covs, reference=ref or None)
         out[f"cox_{ep}_univariate"] = [
             {
@@ -284,6 +307,8 @@ def _regression(
         except ValidationError as exc:
             out[f"cox_{ep}_multivariate"] = {"error": str(exc)}
     for name, cause in (("cir", 1), ("nrm", 2)):
+        if not covs or not has_columns(df, cfg.column("crs"), "crs_status"):
+            continue
         try:
             fg = finegray(
                 df,
@@ -310,6 +335,9 @@ def _immortal_time(
     from mst.stats.forest import forest_data
 
     out: dict[str, Any] = {"source": "002 Limitations (immortal time bias)"}
+    if not has_columns(df, "os_days", "os_event", "courses_gt3", "patient_id"):
+        out["note"] = "needs os_days, os_event, courses_gt3 and patient_id"
+        return out
     adj, _ = _usable(df, [cfg.by])
     base = df[df["os_days"].notna() & df["os_event"].notna()].copy()
     base["os_days"] = pd.to_numeric(base["os_days"]).astype(float)
@@ -422,7 +450,7 @@ def compute_report(
     step = progress or (lambda _s: None)
     step("data quality")
     df = add_derived_columns(df, cfg)
-    q = data_quality(df, cfg.by)
+    q = data_quality(df, cfg.by, cfg.column("os"))
     q["import_rejections"] = list(rejections)
     data = df[~df.index.isin(q["excluded_index"])].reset_index(drop=True)
     del q["excluded_index"]
@@ -443,7 +471,11 @@ def compute_report(
         num[name] = tab
     step("Kaplan-Meier")
     num["km"] = {}
+    num["not_available"] = []
     for ep in ("os", "lfs"):
+        if not has_columns(data, cfg.column(ep), f"{ep}_event"):
+            num["not_available"].append(f"{ep.upper()} ({cfg.column(ep)}, {ep}_event)")
+            continue
         num["km"][ep] = {}
         for g in [None, *dict.fromkeys([cfg.by, *cfg.km_groups])]:
             if g is not None and (g not in data.columns or data[g].notna().sum() == 0):
@@ -456,23 +488,30 @@ def compute_report(
     step("cumulative incidence")
     num["cif"] = {}
     for name, cause in (("cir", 1), ("nrm", 2)):
+        if not has_columns(data, cfg.column("crs"), "crs_status"):
+            num["not_available"].append(f"{name.upper()} ({cfg.column('crs')}, crs_status)")
+            continue
         block, obj = cif_block(data, cfg.column("crs"), "crs_status", cause, cfg.by, cfg.times)
         num["cif"][name] = block
         an.cif[name] = obj[0]
         an.cif_data[name] = obj[1]
-    fu_t, fu_e, _ = _survival_arrays(data, cfg.column("os"), "os_event", None)
-    fu = median_followup(fu_t, fu_e)
-    num["followup"] = {
-        "median": _f(fu.median),
-        "lower": _f(fu.lower),
-        "upper": _f(fu.upper),
-        "range_alive": [_f(x) for x in fu.range_alive],
-        "method": fu.method,
-    }
+    num["followup"] = None
+    if "os" in num["km"]:
+        fu_t, fu_e, _ = _survival_arrays(data, cfg.column("os"), "os_event", None)
+        fu = median_followup(fu_t, fu_e)
+        num["followup"] = {
+            "median": _f(fu.median),
+            "lower": _f(fu.lower),
+            "upper": _f(fu.upper),
+            "range_alive": [_f(x) for x in fu.range_alive],
+            "method": fu.method,
+        }
     step("regression")
     reg: dict[str, Any] = {}
-    _regression(data, cfg, reg, an.forest)
+    with np.errstate(over="ignore"):  # exp(coef + z se) -> inf on separated data; shown as NA
+        _regression(data, cfg, reg, an.forest)
     num["regression"] = reg
     step("immortal time")
-    num["immortal_time"] = _immortal_time(data, cfg, course_days, an)
+    with np.errstate(over="ignore"):
+        num["immortal_time"] = _immortal_time(data, cfg, course_days, an)
     return an

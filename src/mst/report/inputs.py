@@ -58,8 +58,12 @@ def cohort_input(cohort: Cohort, source: str) -> ReportInput:
 
 
 def load_input(db: str | None = None, path: str | Path | None = None,
-               mapping: str | Path | None = None) -> ReportInput:
+               mapping: str | Path | None = None,
+               dictionary: str | Path | None = None) -> ReportInput:
     """Load the report's input from ``--db`` or ``--from`` (exactly one).
+
+    With ``dictionary`` the file is a REDCap export (codes decoded with the data dictionary,
+    then ``mapping`` applied; see docs/interop.md).
 
     Raises
     ------
@@ -83,7 +87,14 @@ def load_input(db: str | None = None, path: str | Path | None = None,
         return cohort_input(read_cohort(p), str(p))
     from mst.interop.flat_import import read_flat_file
 
-    res = read_flat_file(p, mapping)
+    if dictionary is not None:
+        from mst.interop.redcap import read_redcap
+
+        if mapping is None:
+            raise ValidationError("--mapping", None, "a REDCap export needs a mapping file")
+        res = read_redcap(p, dictionary, mapping)
+    else:
+        res = read_flat_file(p, mapping)
     return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
 
 

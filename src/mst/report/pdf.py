@@ -23,7 +23,7 @@ def _text_page(lines: list[str], title: str) -> Figure:
 
 def _table_lines(tab: dict[str, Any]) -> list[str]:
     cols = ["All patients", *tab["groups"]]
-    w = 27
+    w = 25
     head = f"{'Variable':<30}" + "".join(f"{c[:w - 1]:>{w}}" for c in cols) + f"{'p':>9}"
     out = [head, f"{'':<30}" + "".join(f"{'n = ' + str(tab['n'][c]):>{w}}" for c in cols),
            "-" * len(head)]
@@ -60,7 +60,10 @@ def write_pdf(rep: Report, path: str | Path) -> None:
     first += [f"  import row {r['row']} {r['column']}={r['value']!s}: {r['rule']}"
               for r in q["import_rejections"][:40]]
     header = rates_header(cfg)
-    rates = [" | ".join(header)] + [" | ".join(r) for r in rates_rows(num, cfg)]
+    body = rates_rows(num, cfg)
+    widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+    rates = ["  ".join(f"{c!s:<{w}}" for c, w in zip(r, widths, strict=True))
+             for r in [header, *body]]
     with PdfPages(str(path), metadata={"Title": cfg.title, "Creator": "mst report",
                                             "CreationDate": None}) as pdf:
         pdf.savefig(_text_page(first, cfg.title))

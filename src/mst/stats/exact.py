@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
@@ -16,7 +17,9 @@ from mst.errors import ValidationError
 #: R's ``fisher.test`` counts tables with probability <= p_obs * (1 + 1e-7)
 RELATIVE_ERROR = 1 + 1e-7
 #: refuse exact enumeration beyond this many partial tables (use chi-square instead)
-MAX_TABLES = 20_000_000
+MAX_TABLES = 2_000_000
+#: refuse when the candidate (partial table, next column) pairs exceed this (memory bound)
+MAX_PAIRS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,18 @@ def fisher_exact(table: ArrayLike) -> TableTest:
     # partial tables: remaining row totals and accumulated -sum(log x!)
     rem = rows[None, :].copy()
     acc = np.zeros(1)
+    too_large = ValidationError(
+        "table", x.tolist(), "too large for exact enumeration; use the chi-square test"
+    )
     for j in range(x.shape[1] - 1):
+        n_comp = math.comb(int(cols[j]) + x.shape[0] - 1, x.shape[0] - 1)
+        if n_comp * rem.shape[0] > MAX_PAIRS:  # refuse before allocating, not after
+            raise too_large
         comp = _compositions(int(cols[j]), x.shape[0])
         ok = np.all(comp[None, :, :] <= rem[:, None, :], axis=2)
         pi, ci = np.nonzero(ok)
         if pi.size > MAX_TABLES:
-            raise ValidationError(
-                "table", x.tolist(), "too large for exact enumeration; use the chi-square test"
-            )
+            raise too_large
         rem = rem[pi] - comp[ci]
         acc = acc[pi] - gammaln(comp[ci] + 1).sum(axis=1)
     logp = const + acc - gammaln(rem + 1).sum(axis=1)
@@ -141,12 +148,23 @@ def conventional_table_test(table: ArrayLike) -> TableTest:
     """The conventional choice of 002 Methods ("chi-square test or Fisher's exact test").
 
     Fisher exact when any expected count is < 5 (Fisher–Freeman–Halton beyond 2 x 2),
-    otherwise Pearson chi-square (Yates-corrected for 2 x 2, as R's default).
+    otherwise Pearson chi-square (Yates-corrected for 2 x 2, as R's default). When the exact
+    enumeration would exceed :data:`MAX_TABLES` partial tables (large n with sparse cells),
+    Pearson chi-square is used and the test name says why.
     """
     x = _as_table(table)
     x = x[x.sum(axis=1) > 0][:, x.sum(axis=0) > 0]
     if min(x.shape) < 2:
         return TableTest("none (a single category)", float("nan"))
     if np.any(expected_counts(x) < 5):
-        return fisher_exact(x)
+        try:
+            return fisher_exact(x)
+        except ValidationError:
+            chi = chisq_test(x)
+            return TableTest(
+                f"{chi.test} (Fisher-Freeman-Halton infeasible: > {MAX_TABLES:,} partial tables)",
+                chi.p,
+                chi.statistic,
+                chi.df,
+            )
     return chisq_test(x)

@@ -99,3 +99,14 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.include_router(api.router)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory``: settings from the environment.
+
+    ``MST_DATABASE_URL`` (registry), ``MST_SECRET_KEY`` (must be shared by all workers),
+    ``MST_INSECURE_COOKIES=1`` to allow the session cookie over plain HTTP.
+    """
+    import os
+
+    return create_app(WebSettings(secure_cookies=os.environ.get("MST_INSECURE_COOKIES") != "1"))

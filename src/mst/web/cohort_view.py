@@ -109,7 +109,7 @@ def _cif_panel(df: pd.DataFrame, cause: int, by: str, title: str) -> dict[str, A
         return {"title": title, "svg": None, "risk": [], "test": None, "n": 0}
     groups = _labels(d[by])
     t, s = d["crs_months"].to_numpy(float), d["crs_status"].to_numpy(int)
-    res = cumulative_incidence(t, s, cause=cause, group=groups, codes=(1, 2))
+    res = cumulative_incidence(t, s, cause=cause, group=groups, codes=(0, 1, 2))
     curves, at_times = [], []
     for i, (label, c) in enumerate(res.curves.items()):
         curves.append(
