@@ -44,15 +44,17 @@ def test_recipient_typing_is_in_the_record() -> None:
 
 
 def test_cli_twice_gives_identical_files(tmp_path: Path) -> None:
+    # issue 2, done when: `mst simulate --n 1000 --seed 7` run twice gives identical files
     runner = CliRunner()
     outs = []
     for name in ("one", "two"):
         out, table = tmp_path / f"{name}.csv", tmp_path / f"{name}_table.csv"
         result = runner.invoke(
-            app, ["simulate", "--n", "60", "--seed", "7", "--out", str(out), "--table", str(table)]
+            app,
+            ["simulate", "--n", "1000", "--seed", "7", "--out", str(out), "--table", str(table)],
         )
         assert result.exit_code == 0, result.output
-        assert '"n": 60' in result.output
+        assert '"n": 1000' in result.output
         outs.append((out.read_bytes(), table.read_bytes()))
     assert outs[0] == outs[1]
     assert len(outs[0][0]) > 0

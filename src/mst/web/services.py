@@ -26,21 +26,7 @@ from mst.registry.repository import Repository
 from mst.registry.users import User
 from mst.web.charts import Marker, Series, time_chart
 
-PATIENT_FIELDS = (
-    "id",
-    "center_id",
-    "sex",
-    "birth_date",
-    "age_at_diagnosis",
-    "diagnosis",
-    "diagnosis_date",
-    "eln_risk",
-    "fitness",
-    "height_cm",
-    "weight_kg",
-    "last_followup_date",
-    "hla_typing",
-)
+PATIENT_FIELDS = tuple(Patient.model_fields)
 
 
 @dataclass
@@ -102,6 +88,8 @@ CHILD_FORMS: dict[str, tuple[type[Any], str, tuple[str, ...]]] = {
     "event": (ClinicalEvent, "events", ("date", "kind", "grade", "cause", "detail")),
     "response": (ResponseAssessment, "responses", ("date", "category")),
     "course": (Course, "courses", ("number", "kind", "regimen_id", "start_date")),
+    "donor": (Donor, "donors", ("id", "relationship", "sex", "age", "hla_typing", "kir_genotype")),
+    "antibody": (AntibodyResult, "antibodies", ("date", "specificity", "mfi")),
     "infusion": (
         Infusion,
         "infusions",
@@ -129,6 +117,8 @@ def add_child(repo: Repository, patient_id: str, kind: str, values: dict[str, st
     record = repo.get_record(patient_id)
     try:
         item = parse(model, data)
+        if isinstance(item, Donor) and item.hla_typing:
+            _check_typing(item.hla_typing)
         repo.save_record(record.model_copy(update={attr: (*getattr(record, attr), item)}))
     except ValidationError as exc:
         result.errors[_field_name(exc)] = f"{exc.rule} (got {exc.value!r})"
@@ -352,10 +342,6 @@ def make_plan(record: PatientRecord, values: dict[str, str]) -> tuple[Any | None
         return None, str(exc)
 
 
-DONOR_FIELDS = ("id", "relationship", "sex", "age", "hla_typing", "kir_genotype")
-ANTIBODY_FIELDS = ("date", "specificity", "mfi")
-
-
 def donor_case(record: PatientRecord) -> dict[str, Any]:
     """The donor-selection case of a patient (004 §2.1): typing, antibodies, candidates."""
     p = record.patient
@@ -392,38 +378,11 @@ def donor_ranking(record: PatientRecord) -> tuple[dict[str, Any] | None, str | N
         return None, str(exc)
 
 
-def add_donor(repo: Repository, patient_id: str, values: dict[str, str]) -> FormResult:
-    """Validate and add a candidate donor (typing checked by the HLA parser)."""
+def _check_typing(typing: str) -> None:
+    """Reject a typing the HLA parser cannot read (names checked against IPD-IMGT/HLA)."""
     from mst.donors.nomenclature import parse_gl
 
-    result = FormResult(values=dict(values))
-    data = {**_clean(values, DONOR_FIELDS), "patient_id": patient_id}
-    record = repo.get_record(patient_id)
     try:
-        donor = parse(Donor, data)
-        if donor.hla_typing:
-            try:
-                parse_gl(donor.hla_typing)
-            except ValidationError as exc:
-                raise ValidationError("hla_typing", exc.value, exc.rule) from None
-        repo.save_record(record.model_copy(update={"donors": (*record.donors, donor)}))
+        parse_gl(typing)
     except ValidationError as exc:
-        result.errors[_field_name(exc)] = f"{exc.rule} (got {exc.value!r})"
-    except ConsistencyError as exc:
-        result.general = exc.rule
-    return result
-
-
-def add_antibody(repo: Repository, patient_id: str, values: dict[str, str]) -> FormResult:
-    """Validate and add a single-antigen-bead antibody result."""
-    result = FormResult(values=dict(values))
-    data = {**_clean(values, ANTIBODY_FIELDS), "patient_id": patient_id}
-    record = repo.get_record(patient_id)
-    try:
-        ab = parse(AntibodyResult, data)
-        repo.save_record(record.model_copy(update={"antibodies": (*record.antibodies, ab)}))
-    except ValidationError as exc:
-        result.errors[_field_name(exc)] = f"{exc.rule} (got {exc.value!r})"
-    except ConsistencyError as exc:
-        result.general = exc.rule
-    return result
+        raise ValidationError("hla_typing", exc.value, exc.rule) from None

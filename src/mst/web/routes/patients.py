@@ -276,10 +276,11 @@ def _donor_page(
     user: Any,
     session: Any,
     record: Any,
-    donor_form: services.FormResult,
-    antibody_form: services.FormResult,
-    status_code: int = 200,
+    failed: tuple[str, services.FormResult] | None = None,
 ) -> Response:
+    forms = {kind: services.FormResult(values={}) for kind in ("donor", "antibody")}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
     ranking, why = services.donor_ranking(record)
     return state.templates.TemplateResponse(
         request,
@@ -291,11 +292,10 @@ def _donor_page(
             patient=services.patient_view(record, user),
             ranking=ranking,
             why=why,
-            donor_form=donor_form,
-            antibody_form=antibody_form,
+            forms=forms,
             relationships=[r.value for r in Relationship],
         ),
-        status_code=status_code,
+        status_code=422 if failed else 200,
     )
 
 
@@ -309,36 +309,26 @@ def donors_page(
     patient_id: str,
 ) -> Response:
     """Candidate donors, antibodies and the explained ranking (004 §2.1)."""
-    record = repo.get_record(patient_id)
-    empty = services.FormResult(values={})
-    return _donor_page(request, state, user, session, record, empty, empty)
+    return _donor_page(request, state, user, session, repo.get_record(patient_id))
 
 
-@router.post("/patients/{patient_id}/donors", include_in_schema=False, dependencies=[Csrf])
-async def add_donor(
-    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo, patient_id: str
+@router.post(
+    "/patients/{patient_id}/donors/add/{kind}", include_in_schema=False, dependencies=[Csrf]
+)
+async def add_donor_or_antibody(
+    request: Request,
+    state: State,
+    user: Writer,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+    kind: str,
 ) -> Response:
-    """Add a candidate donor."""
+    """Add a candidate donor (typing checked) or an anti-HLA antibody result."""
+    if kind not in ("donor", "antibody"):
+        raise NotFoundError(f"no such form: {kind}")
     values = {k: str(v) for k, v in (await request.form()).items()}
-    result = services.add_donor(repo, patient_id, values)
+    result = services.add_child(repo, patient_id, kind, values)
     if result.ok:
         return RedirectResponse(f"/patients/{patient_id}/donors", status_code=303)
-    record = repo.get_record(patient_id)
-    return _donor_page(
-        request, state, user, session, record, result, services.FormResult(values={}), 422
-    )
-
-
-@router.post("/patients/{patient_id}/antibodies", include_in_schema=False, dependencies=[Csrf])
-async def add_antibody(
-    request: Request, state: State, user: Writer, session: SessionDep, repo: Repo, patient_id: str
-) -> Response:
-    """Add an anti-HLA antibody result."""
-    values = {k: str(v) for k, v in (await request.form()).items()}
-    result = services.add_antibody(repo, patient_id, values)
-    if result.ok:
-        return RedirectResponse(f"/patients/{patient_id}/donors", status_code=303)
-    record = repo.get_record(patient_id)
-    return _donor_page(
-        request, state, user, session, record, services.FormResult(values={}), result, 422
-    )
+    return _donor_page(request, state, user, session, repo.get_record(patient_id), (kind, result))
