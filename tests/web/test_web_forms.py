@@ -83,7 +83,7 @@ def test_lab_entry_converts_units_and_rejects_bad_unit(client: TestClient) -> No
             "unit": "mg",
         },
     )
-    assert bad.status_code == 422 and 'id="err-unit"' in bad.text
+    assert bad.status_code == 422 and 'id="err-lab-unit"' in bad.text
 
 
 def test_event_after_death_rejected_with_reason(client: TestClient) -> None:

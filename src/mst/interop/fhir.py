@@ -17,28 +17,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from importlib import resources
 from typing import Any
+
+import yaml
 
 from mst.domain import Cohort, PatientRecord
 from mst.errors import ValidationError
 
 ANALYTE_SYSTEM = "https://github.com/mst-project/mst/fhir/CodeSystem/analyte"
 DRUG_SYSTEM = "https://github.com/mst-project/mst/fhir/CodeSystem/drug"
-SNOMED = "http://snomed.info/sct"
-#: SNOMED CT concepts of the diagnoses (SNOMED CT International Edition).
-DIAGNOSIS_CODES = {
-    "AML": ("91861009", "Acute myeloid leukemia"),
-    "MDS": ("109995007", "Myelodysplastic syndrome"),
-    "myeloma": ("109989006", "Multiple myeloma"),
+_CODES = yaml.safe_load(
+    resources.files("mst.data").joinpath("interop/fhir_codes.yaml").read_text(encoding="utf-8")
+)
+SNOMED: str = _CODES["diagnosis"]["system"]
+#: SNOMED CT concepts of the diagnoses (from ``mst/data/interop/fhir_codes.yaml``).
+DIAGNOSIS_CODES: dict[str, tuple[str, str]] = {
+    k: (v["code"], v["display"]) for k, v in _CODES["diagnosis"]["codes"].items()
 }
 _GENDER = {"M": "male", "F": "female"}
-_ROUTES = {
-    "IV": "Intravenous",
-    "PO": "Oral",
-    "SC": "Subcutaneous",
-    "IT": "Intrathecal",
-    "IM": "Intramuscular",
-}
+_ROUTES: dict[str, str] = dict(_CODES["route"]["labels"])
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +190,9 @@ def cohort_bundle(
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def validate_bundle(bundle: dict[str, Any], progress: Callable[[int], None] | None = None,
-                    chunk: int = 2000) -> int:
+def validate_bundle(
+    bundle: dict[str, Any], progress: Callable[[int], None] | None = None, chunk: int = 2000
+) -> int:
     """Validate a bundle with the ``fhir.resources.R4B`` models; returns the entry count.
 
     Entries are validated in chunks of ``chunk`` (each chunk as a Bundle of the same type),
@@ -211,7 +210,7 @@ def validate_bundle(bundle: dict[str, Any], progress: Callable[[int], None] | No
     entries = bundle.get("entry") or []
     head = {k: v for k, v in bundle.items() if k != "entry"}
     for start in range(0, max(len(entries), 1), chunk):
-        part = entries[start:start + chunk]
+        part = entries[start : start + chunk]
         try:
             Bundle.model_validate({**head, **({"entry": part} if part else {})})
         except pydantic.ValidationError as exc:
@@ -219,8 +218,7 @@ def validate_bundle(bundle: dict[str, Any], progress: Callable[[int], None] | No
             loc = [str(x) for x in err["loc"]]
             if len(loc) > 1 and loc[0] == "entry" and loc[1].isdigit():
                 loc[1] = str(int(loc[1]) + start)
-            raise ValidationError(f"bundle.{'.'.join(loc)}", err.get("input"),
-                                  err["msg"]) from None
+            raise ValidationError(f"bundle.{'.'.join(loc)}", err.get("input"), err["msg"]) from None
         if progress is not None:
             progress(len(part))
     return len(entries)
