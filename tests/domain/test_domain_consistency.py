@@ -207,3 +207,39 @@ def test_duplicate_course_numbers_rejected(make_record: Make) -> None:
 
 def test_infusion_type_exported() -> None:
     assert Infusion.model_fields["mnc_1e8_per_kg"].description == "MNC × 10⁸/kg"
+
+
+@pytest.mark.parametrize(("days_before", "ok"), [(30, True), (31, False)])
+def test_antibodies_may_precede_diagnosis_by_30_days(
+    make_record: Make, days_before: int, ok: bool
+) -> None:
+    from mst.domain import AntibodyResult
+
+    rec = make_record()
+    ab = AntibodyResult(
+        patient_id=rec.patient.id,
+        date=rec.patient.diagnosis_date - dt.timedelta(days=days_before),
+        specificity="A*24:02",
+        mfi=5000.0,
+    )
+    candidate = rec.model_copy(update={"antibodies": (ab,)})
+    if ok:
+        candidate.check_consistency()
+    else:
+        with pytest.raises(ConsistencyError, match=r"antibody 1.*before diagnosis"):
+            candidate.check_consistency()
+
+
+@pytest.mark.parametrize(
+    ("mfi", "ok"), [(0.0, True), (100000.0, True), (-1.0, False), (100001.0, False)]
+)
+def test_antibody_mfi_range(mfi: float, ok: bool) -> None:
+    from mst.domain import AntibodyResult, parse
+    from mst.errors import ValidationError
+
+    data = {"patient_id": "C01-0001", "date": "2020-01-01", "specificity": "B7", "mfi": mfi}
+    if ok:
+        assert parse(AntibodyResult, data).mfi == mfi
+    else:
+        with pytest.raises(ValidationError, match=r"antibodyresult\.mfi"):
+            parse(AntibodyResult, data)
