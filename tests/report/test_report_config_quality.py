@@ -32,13 +32,16 @@ def test_example_config_loads() -> None:
     assert load_config(EX / "report_config.toml", by="sex").by == "sex"
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    ("colour = 'red'", "config"),
-    ("years = 3", "config.years"),
-    ("time_unit = 'weeks'", "time_unit"),
-    ("years = [0, 1]", "years"),
-    ("landmark_months = 0", "landmark_months"),
-])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("colour = 'red'", "config"),
+        ("years = 3", "config.years"),
+        ("time_unit = 'weeks'", "time_unit"),
+        ("years = [0, 1]", "years"),
+        ("landmark_months = 0", "landmark_months"),
+    ],
+)
 def test_bad_config_names_the_key(tmp_path: Path, text: str, field: str) -> None:
     (tmp_path / "r.toml").write_text(text + "\n", encoding="utf-8")
     with pytest.raises(ValidationError) as exc:
@@ -65,8 +68,9 @@ QUALITY = [
 
 
 @pytest.mark.parametrize(("column", "value", "excluded", "inconsistent"), QUALITY)
-def test_quality_flags(flat: pd.DataFrame, column: str, value: object, excluded: str | None,
-                       inconsistent: str | None) -> None:
+def test_quality_flags(
+    flat: pd.DataFrame, column: str, value: object, excluded: str | None, inconsistent: str | None
+) -> None:
     df = flat.copy()
     row = int(np.flatnonzero(df["os_event"].to_numpy() == 1)[0])
     df.loc[row, column] = value
@@ -101,8 +105,9 @@ def test_report_from_registry(flat: pd.DataFrame, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'reg.sqlite'}"
     with open_registry(url) as reg:
         reg.import_cohort(cohort)
-    r = CliRunner().invoke(app, ["report", "--db", url, "--out", str(tmp_path / "r.html"),
-                                 "--quiet"])
+    r = CliRunner().invoke(
+        app, ["report", "--db", url, "--out", str(tmp_path / "r.html"), "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["n"] == 25
@@ -110,26 +115,49 @@ def test_report_from_registry(flat: pd.DataFrame, tmp_path: Path) -> None:
     assert "time_dependent" in nums["immortal_time"]
 
 
-def test_report_needs_exactly_one_source(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
-    assert r.exit_code == 2 and "exactly one" in r.output
+def test_report_sources(tmp_path: Path) -> None:
+    both = CliRunner().invoke(
+        app, ["report", "--db", "sqlite://", "--from", "x.csv", "--out", str(tmp_path / "r.html")]
+    )
+    assert both.exit_code == 2 and "not both" in both.output
+    # neither: the registry named by $MST_DATABASE_URL (here a new, empty one)
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    empty = CliRunner().invoke(
+        app,
+        ["report", "--out", str(tmp_path / "r.html"), "--quiet"],
+        env={"MST_DATABASE_URL": url},
+    )
+    assert empty.exit_code == 2 and "no analysable rows" in empty.output
 
 
 def test_report_from_partial_redcap_table(tmp_path: Path) -> None:
     """A spreadsheet with OS in days only: months derived, missing endpoints named."""
     runner = CliRunner()
-    r = runner.invoke(app, [
-        "import-table", str(EX / "redcap_export.csv"), "--dictionary",
-        str(EX / "redcap_dictionary.csv"), "--mapping", str(EX / "mapping_redcap.yaml"),
-        "--out", str(tmp_path / "t.csv")])
+    r = runner.invoke(
+        app,
+        [
+            "import-table",
+            str(EX / "redcap_export.csv"),
+            "--dictionary",
+            str(EX / "redcap_dictionary.csv"),
+            "--mapping",
+            str(EX / "mapping_redcap.yaml"),
+            "--out",
+            str(tmp_path / "t.csv"),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["report", "--from", str(tmp_path / "t.csv"), "--out",
-                            str(tmp_path / "r.html"), "--quiet"])
+    r = runner.invoke(
+        app,
+        ["report", "--from", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r.html"), "--quiet"],
+    )
     assert r.exit_code == 0, r.output
     nums = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    assert nums["not_available"] == ["LFS (lfs_months, lfs_event)",
-                                     "CIR (crs_months, crs_status)",
-                                     "NRM (crs_months, crs_status)"]
+    assert nums["not_available"] == [
+        "LFS (lfs_months, lfs_event)",
+        "CIR (crs_months, crs_status)",
+        "NRM (crs_months, crs_status)",
+    ]
     assert nums["km"]["os"]["age_group"]["groups"][">70"]["n"] == 1
     assert "naive" in nums["immortal_time"]  # courses_gt3 derived from n_courses
 
@@ -143,10 +171,21 @@ def test_courses_gt3_derived_at_the_boundary(n_courses: int, gt3: bool) -> None:
 
 
 def test_report_directly_from_redcap_lists_rejections(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, [
-        "report", "--from", str(EX / "redcap_export.csv"), "--dictionary",
-        str(EX / "redcap_dictionary.csv"), "--mapping", str(EX / "mapping_redcap.yaml"),
-        "--out", str(tmp_path / "r.html"), "--quiet"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--from",
+            str(EX / "redcap_export.csv"),
+            "--dictionary",
+            str(EX / "redcap_dictionary.csv"),
+            "--mapping",
+            str(EX / "mapping_redcap.yaml"),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["import_rejections"] == 3
     nums = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
@@ -156,8 +195,9 @@ def test_report_directly_from_redcap_lists_rejections(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("exact_max_n", "attempted"), [(59, False), (60, True)])
-def test_large_sparse_table_uses_chi_square(flat: pd.DataFrame, exact_max_n: int,
-                                            attempted: bool) -> None:
+def test_large_sparse_table_uses_chi_square(
+    flat: pd.DataFrame, exact_max_n: int, attempted: bool
+) -> None:
     from scipy.stats import chi2_contingency
 
     from mst.report.compute import describe
@@ -167,6 +207,7 @@ def test_large_sparse_table_uses_chi_square(flat: pd.DataFrame, exact_max_n: int
     assert ("not attempted" in row["test"]) is not attempted
     if not attempted:
         counts = pd.crosstab(flat["donor_patient_sex"], flat["age_group"]).to_numpy()
-        assert row["p"] == pytest.approx(chi2_contingency(counts, correction=False).pvalue,
-                                         rel=1e-12)
+        assert row["p"] == pytest.approx(
+            chi2_contingency(counts, correction=False).pvalue, rel=1e-12
+        )
         assert [lv["count"]["All patients"] for lv in row["levels"]] == list(counts.sum(1))

@@ -60,7 +60,7 @@ def cohort_input(cohort: Cohort, source: str) -> ReportInput:
 def load_input(db: str | None = None, path: str | Path | None = None,
                mapping: str | Path | None = None,
                dictionary: str | Path | None = None) -> ReportInput:
-    """Load the report's input from ``--db`` or ``--from`` (exactly one).
+    """Load the report's input from ``--from FILE`` or the registry (``--db``, default URL).
 
     With ``dictionary`` the file is a REDCap export (codes decoded with the data dictionary,
     then ``mapping`` applied; see docs/interop.md).
@@ -68,11 +68,11 @@ def load_input(db: str | None = None, path: str | Path | None = None,
     Raises
     ------
     ValidationError
-        Neither or both sources given; unreadable file.
+        Both sources given; unreadable file.
     """
-    if (db is None) == (path is None):
-        raise ValidationError("--db/--from", None, "give exactly one of --db URL or --from FILE")
-    if db is not None:
+    if db is not None and path is not None:
+        raise ValidationError("--db/--from", path, "give --db URL or --from FILE, not both")
+    if path is None:  # the registry: --db, else $MST_DATABASE_URL, else ./mst.sqlite
         from mst.registry import open_registry
 
         with open_registry(db) as reg:
@@ -99,10 +99,10 @@ def load_input(db: str | None = None, path: str | Path | None = None,
 
 
 def load_cohort(db: str | None = None, path: str | Path | None = None) -> Cohort:
-    """A cohort from ``--db`` or an exchange file ``--from`` (exactly one)."""
-    if (db is None) == (path is None):
-        raise ValidationError("--db/--from", None, "give exactly one of --db URL or --from FILE")
-    if db is not None:
+    """A cohort from an exchange file ``--from`` or the registry (``--db``, default URL)."""
+    if db is not None and path is not None:
+        raise ValidationError("--db/--from", path, "give --db URL or --from FILE, not both")
+    if path is None:  # the registry: --db, else $MST_DATABASE_URL, else ./mst.sqlite
         from mst.registry import open_registry
 
         with open_registry(db) as reg:
