@@ -358,6 +358,21 @@ class Repository:
                 raise NotFoundError(f"patient {patient_id} not found")
             return self._load(s, row)
 
+    def record_version(self, patient_id: str) -> int:
+        """A number that changes whenever the patient's record changes (its newest audit row).
+
+        Lets callers cache what they derive from a record. Raises
+        :class:`~mst.errors.NotFoundError` for unknown or invisible patients.
+        """
+        with self._tx() as s:
+            center = s.scalar(select(PatientRow.center_id).where(PatientRow.id == patient_id))
+            if center is None or not self._visible(center):
+                raise NotFoundError(f"patient {patient_id} not found")
+            newest = s.scalar(
+                select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id)
+            )
+            return int(newest or 0)
+
     def patient_ids(self, center_id: str | None = None) -> list[str]:
         """Ids of the visible patients (optionally of one center), sorted."""
         with self._tx() as s:

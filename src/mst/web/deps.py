@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from sqlalchemy import Engine
 
 from mst.registry.repository import Repository
 from mst.registry.users import User, UserStore
+from mst.web.page_cache import RecordPageCache
 from mst.web.security import SESSION_COOKIE, Session, SessionCodec, csrf_ok
 from mst.web.settings import WebSettings
 
@@ -37,9 +37,14 @@ class AppState:
     codec: SessionCodec
     templates: Jinja2Templates
     users: UserStore
+    pages: RecordPageCache
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies are ``async`` although they do (brief) synchronous work: they run on the
+# event loop instead of taking a thread-pool hop each, which keeps latency tails short.
+
+
+async def get_state(request: Request) -> AppState:
     """The app's state."""
     return request.app.state.mst  # type: ignore[no-any-return]
 
@@ -47,7 +52,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(request: Request, state: State) -> Session | None:
+async def get_session(request: Request, state: State) -> Session | None:
     """The verified session of the request, if any."""
     return state.codec.loads(request.cookies.get(SESSION_COOKIE))
 
@@ -55,7 +60,7 @@ def get_session(request: Request, state: State) -> Session | None:
 SessionDep = Annotated[Session | None, Depends(get_session)]
 
 
-def get_user(state: State, session: SessionDep) -> User:
+async def get_user(state: State, session: SessionDep) -> User:
     """The logged-in user; raises :class:`LoginRequiredError` otherwise."""
     if session is None or not session.username:
         raise LoginRequiredError
@@ -68,15 +73,15 @@ def get_user(state: State, session: SessionDep) -> User:
 CurrentUser = Annotated[User, Depends(get_user)]
 
 
-def get_repo(state: State, user: CurrentUser) -> Iterator[Repository]:
+async def get_repo(state: State, user: CurrentUser) -> Repository:
     """A repository scoped to the user's centers, auditing as the user."""
-    yield Repository(state.engine, user.username, user.center_scope)
+    return Repository(state.engine, user.username, user.center_scope)
 
 
 Repo = Annotated[Repository, Depends(get_repo)]
 
 
-def require_writer(user: CurrentUser) -> User:
+async def require_writer(user: CurrentUser) -> User:
     """The user, if their role may change records; else :class:`ForbiddenError`."""
     if not user.role.can_write:
         raise ForbiddenError

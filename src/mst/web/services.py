@@ -192,6 +192,17 @@ def _lab_series(
     ]
 
 
+def patient_page_content(record: PatientRecord) -> dict[str, Any]:
+    """What the patient page derives from the record (cached per record version)."""
+    return {
+        "timeline": timeline(record),
+        "count_charts": count_charts(record),
+        "recovery": recovery_rows(record),
+        "alerts": patient_alerts(record),
+        "chimerism_svg": chimerism_chart(record),
+    }
+
+
 def recovery_rows(record: PatientRecord) -> list[dict[str, Any]]:
     """Per-course count recovery by the 3-consecutive-days rule (002 Study endpoints)."""
     rows = []

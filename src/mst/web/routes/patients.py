@@ -20,6 +20,7 @@ from mst.domain import (
 from mst.domain.analytes import analyte_table
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.protocol.catalog import load_catalog
+from mst.registry.repository import Repository
 from mst.web import services
 from mst.web.deps import Csrf, CurrentUser, Repo, SessionDep, State, Writer
 
@@ -113,25 +114,22 @@ def _patient_page(
     state: State,
     user: Any,
     session: Any,
-    record: Any,
+    repo: Repository,
+    patient_id: str,
     failed: tuple[str, services.FormResult] | None = None,
 ) -> Response:
     forms = {kind: services.FormResult(values={}) for kind in services.CHILD_FORMS}
     if failed is not None:
         forms[failed[0]] = failed[1]
+    derived = state.pages.get(repo, patient_id, services.patient_page_content)
     return state.templates.TemplateResponse(
         request,
         "patient.html",
         _ctx(
             user,
             session,
-            record=record,
-            patient=services.patient_view(record, user),
-            timeline=services.timeline(record),
-            count_charts=services.count_charts(record),
-            recovery=services.recovery_rows(record),
-            alerts=services.patient_alerts(record),
-            chimerism_svg=services.chimerism_chart(record),
+            **derived,
+            patient=services.patient_view(derived["record"], user),
             analytes=analyte_table(),
             regimens=sorted(load_catalog()),
             forms=forms,
@@ -141,7 +139,7 @@ def _patient_page(
 
 
 @router.get("/patients/{patient_id}", include_in_schema=False)
-def patient_page(
+async def patient_page(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -150,7 +148,7 @@ def patient_page(
     patient_id: str,
 ) -> Response:
     """Timeline, blood-count charts and recovery per course, chimerism, alerts and forms."""
-    return _patient_page(request, state, user, session, repo.get_record(patient_id))
+    return _patient_page(request, state, user, session, repo, patient_id)
 
 
 @router.get("/patients/{patient_id}/edit", include_in_schema=False)
@@ -210,7 +208,7 @@ async def add_record(
     result = services.add_child(repo, patient_id, kind, values)
     if result.ok:
         return RedirectResponse(f"/patients/{patient_id}#{kind}", status_code=303)
-    return _patient_page(request, state, user, session, repo.get_record(patient_id), (kind, result))
+    return _patient_page(request, state, user, session, repo, patient_id, (kind, result))
 
 
 @router.get("/patients/{patient_id}/audit", include_in_schema=False)

@@ -1,0 +1,64 @@
+"""Cache of what the patient page derives from a record (timeline, charts, recovery, alerts).
+
+Entries are keyed by patient id and stamped with the record's version (its newest audit row,
+:meth:`mst.registry.repository.Repository.record_version`), so any change to the record —
+through the app, the CLI or another process — makes the entry stale. Access control is not
+cached: the version query itself refuses invisible patients.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from mst.registry.repository import Repository
+
+
+class RecordPageCache:
+    """Bounded, thread-safe LRU cache of derived patient-page content.
+
+    Parameters
+    ----------
+    size : int
+        Patients kept (least recently used evicted first).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, repo: Repository, patient_id: str, build: Callable[[Any], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The derived content of the patient's current record, built on a miss.
+
+        Parameters
+        ----------
+        repo : Repository
+            The user's (scoped) repository.
+        patient_id : str
+            Patient id.
+        build : callable
+            Computes the content from a :class:`~mst.domain.PatientRecord`.
+
+        Returns
+        -------
+        dict
+            The content, including the record under ``"record"``.
+        """
+        version = repo.record_version(patient_id)
+        with self._lock:
+            hit = self._items.get(patient_id)
+            if hit is not None and hit[0] == version:
+                self._items.move_to_end(patient_id)
+                return hit[1]
+        content = {"record": (record := repo.get_record(patient_id)), **build(record)}
+        with self._lock:
+            self._items[patient_id] = (version, content)
+            self._items.move_to_end(patient_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return content

@@ -1,0 +1,50 @@
+"""The patient-page cache is invalidated by any change to the record, whoever makes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from mst.domain import ClinicalEvent, Cohort
+from mst.errors import NotFoundError
+from mst.registry import open_registry
+from mst.web.page_cache import RecordPageCache
+
+
+def test_cache_hits_until_the_record_changes(db_url: str, small_cohort: Cohort) -> None:
+    builds: list[int] = []
+
+    def build(record: Any) -> dict[str, Any]:
+        builds.append(len(record.events))
+        return {"n_events": len(record.events)}
+
+    cache = RecordPageCache(size=2)
+    with open_registry(db_url, user="a") as reg:
+        reg.import_cohort(small_cohort)
+        first = cache.get(reg, "C01-0001", build)
+        assert cache.get(reg, "C01-0001", build) is first and builds == [3]
+        # another user's change (a separate repository, as from the CLI) invalidates
+        with open_registry(db_url, user="b", migrate=False) as other:
+            rec = other.get_record("C01-0001")
+            extra = ClinicalEvent(patient_id="C01-0001", date=dt.date(2020, 2, 1), kind="rash")
+            other.save_record(rec.model_copy(update={"events": (*rec.events, extra)}))
+        assert cache.get(reg, "C01-0001", build)["n_events"] == 4 and builds == [3, 4]
+        # LRU bound: a third patient evicts the least recently used one
+        cache.get(reg, "C01-0002", build)
+        cache.get(reg, "C02-0001", build)
+        cache.get(reg, "C01-0001", build)
+        assert builds == [3, 4, 3, 3, 4]
+
+
+def test_cache_does_not_bypass_center_scope(db_url: str, small_cohort: Cohort) -> None:
+    cache = RecordPageCache()
+    with open_registry(db_url, user="admin") as reg:
+        reg.import_cohort(small_cohort)
+        cache.get(reg, "C01-0001", lambda r: {})
+    with (
+        open_registry(db_url, user="c2", center_scope={"C02"}) as scoped,
+        pytest.raises(NotFoundError),
+    ):
+        cache.get(scoped, "C01-0001", lambda r: {})
