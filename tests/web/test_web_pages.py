@@ -46,7 +46,7 @@ def test_donor_ranking_with_reasons(client: TestClient) -> None:
     assert "HLA typing" in client.get("/patients/C01-0002/donors").text
     _set_typing(client, token, "C01-0002", PATIENT_TYPING)
     r = client.post(
-        "/patients/C01-0002/donors/add/donor",
+        "/patients/C01-0002/add/donor",
         data={
             "csrf_token": token,
             "id": "C01-0002-D2",
@@ -61,7 +61,7 @@ def test_donor_ranking_with_reasons(client: TestClient) -> None:
     assert 'id="ranking-table"' in page
     assert "C01-0002-D2" in page and "excluded" in page  # age 60 is outside 18–55 (002)
     bad = client.post(
-        "/patients/C01-0002/donors/add/donor",
+        "/patients/C01-0002/add/donor",
         data={
             "csrf_token": token,
             "id": "C01-0002-D3",
@@ -78,7 +78,7 @@ def test_antibody_makes_donor_dsa_positive(client: TestClient) -> None:
     token = login(client, "c1")
     _set_typing(client, token, "C01-0002", PATIENT_TYPING)
     client.post(
-        "/patients/C01-0002/donors/add/donor",
+        "/patients/C01-0002/add/donor",
         data={
             "csrf_token": token,
             "id": "C01-0002-D2",
@@ -89,7 +89,7 @@ def test_antibody_makes_donor_dsa_positive(client: TestClient) -> None:
         },
     )
     r = client.post(
-        "/patients/C01-0002/donors/add/antibody",
+        "/patients/C01-0002/add/antibody",
         data={"csrf_token": token, "date": "2020-01-09", "specificity": "A*03:01", "mfi": "6000"},
     )
     assert r.status_code == 200

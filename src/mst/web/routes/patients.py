@@ -191,6 +191,10 @@ async def edit_patient(
     )
 
 
+#: Child records entered on the donors page rather than the patient page.
+DONOR_PAGE_KINDS = frozenset({"donor", "antibody"})
+
+
 @router.post("/patients/{patient_id}/add/{kind}", include_in_schema=False, dependencies=[Csrf])
 async def add_record(
     request: Request,
@@ -201,13 +205,25 @@ async def add_record(
     patient_id: str,
     kind: str,
 ) -> Response:
-    """Add a lab result, clinical event, response, course or infusion (whole record re-checked)."""
+    """Add a lab result, event, response, course, infusion, donor or antibody.
+
+    The whole record is re-checked before it is saved; on failure the form comes back with
+    the message next to the field.
+    """
     if kind not in services.CHILD_FORMS:
         raise NotFoundError(f"no such form: {kind}")
     values = {k: str(v) for k, v in (await request.form()).items()}
     result = services.add_child(repo, patient_id, kind, values)
+    on_donor_page = kind in DONOR_PAGE_KINDS
     if result.ok:
-        return RedirectResponse(f"/patients/{patient_id}#{kind}", status_code=303)
+        target = (
+            f"/patients/{patient_id}/donors" if on_donor_page else f"/patients/{patient_id}#{kind}"
+        )
+        return RedirectResponse(target, status_code=303)
+    if on_donor_page:
+        return _donor_page(
+            request, state, user, session, repo.get_record(patient_id), (kind, result)
+        )
     return _patient_page(request, state, user, session, repo, patient_id, (kind, result))
 
 
@@ -308,25 +324,3 @@ def donors_page(
 ) -> Response:
     """Candidate donors, antibodies and the explained ranking (004 §2.1)."""
     return _donor_page(request, state, user, session, repo.get_record(patient_id))
-
-
-@router.post(
-    "/patients/{patient_id}/donors/add/{kind}", include_in_schema=False, dependencies=[Csrf]
-)
-async def add_donor_or_antibody(
-    request: Request,
-    state: State,
-    user: Writer,
-    session: SessionDep,
-    repo: Repo,
-    patient_id: str,
-    kind: str,
-) -> Response:
-    """Add a candidate donor (typing checked) or an anti-HLA antibody result."""
-    if kind not in ("donor", "antibody"):
-        raise NotFoundError(f"no such form: {kind}")
-    values = {k: str(v) for k, v in (await request.form()).items()}
-    result = services.add_child(repo, patient_id, kind, values)
-    if result.ok:
-        return RedirectResponse(f"/patients/{patient_id}/donors", status_code=303)
-    return _donor_page(request, state, user, session, repo.get_record(patient_id), (kind, result))
