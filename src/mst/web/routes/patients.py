@@ -292,7 +292,7 @@ def _donor_page(
     record: Any,
     failed: tuple[str, services.FormResult] | None = None,
 ) -> Response:
-    forms = {kind: services.FormResult(values={}) for kind in ("donor", "antibody")}
+    forms = {kind: services.FormResult(values={}) for kind in DONOR_PAGE_KINDS}
     if failed is not None:
         forms[failed[0]] = failed[1]
     ranking, why = services.donor_ranking(record)
