@@ -167,17 +167,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         import pandas as pd
 
         from mst.cohort import write_flat_table
-        from mst.errors import ValidationError
-        from mst.interop.flat_import import read_flat_file
-        from mst.interop.redcap import read_redcap
+        from mst.interop.redcap import read_table
         from mst.interop.spss import write_sav
 
-        if dictionary is not None:
-            if mapping is None:
-                raise ValidationError("--mapping", None, "a REDCap import needs a mapping file")
-            res = read_redcap(file, dictionary, mapping)
-        else:
-            res = read_flat_file(file, mapping)
+        res = read_table(file, mapping, dictionary)
         if out.suffix.lower() == ".sav":
             write_sav(res.table, out)
         else:

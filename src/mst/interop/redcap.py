@@ -149,3 +149,31 @@ def read_redcap(
     res = validate_flat_table(mapped.iloc[keep].reset_index(drop=True), source=str(export_path))
     res.rejections = sorted(rej + first.rejections, key=lambda r: (r.row, r.column))
     return res
+
+
+def read_table(
+    path: str | Path, mapping: str | Path | None = None, dictionary: str | Path | None = None
+) -> ImportResult:
+    """Read a flat table from a spreadsheet, SPSS file or REDCap export.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        CSV, XLSX or SAV file; with ``dictionary``, a REDCap CSV export.
+    mapping : str or pathlib.Path, optional
+        Column-mapping file (required for a REDCap export).
+    dictionary : str or pathlib.Path, optional
+        REDCap data dictionary; its presence makes ``path`` a REDCap export.
+
+    Returns
+    -------
+    ImportResult
+        Accepted table and the rejected rows with their reasons.
+    """
+    from mst.interop.flat_import import read_flat_file
+
+    if dictionary is None:
+        return read_flat_file(path, mapping)
+    if mapping is None:
+        raise ValidationError("--mapping", None, "a REDCap export needs a mapping file")
+    return read_redcap(path, dictionary, mapping)

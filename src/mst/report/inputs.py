@@ -85,16 +85,9 @@ def load_input(db: str | None = None, path: str | Path | None = None,
         from mst.io.exchange import read_cohort
 
         return cohort_input(read_cohort(p), str(p))
-    from mst.interop.flat_import import read_flat_file
+    from mst.interop.redcap import read_table
 
-    if dictionary is not None:
-        from mst.interop.redcap import read_redcap
-
-        if mapping is None:
-            raise ValidationError("--mapping", None, "a REDCap export needs a mapping file")
-        res = read_redcap(p, dictionary, mapping)
-    else:
-        res = read_flat_file(p, mapping)
+    res = read_table(p, mapping, dictionary)
     return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
 
 
