@@ -107,3 +107,12 @@ _LABEL = st.text(alphabet=st.characters(blacklist_characters="|\r\n",
 def test_parse_choices_round_trip(choices: dict[str, str]) -> None:
     text = " | ".join(f"{c}, {lab}" for c, lab in choices.items())
     assert parse_choices(text) == choices
+
+
+def test_redcap_export_needs_a_mapping() -> None:
+    from mst.errors import ValidationError
+    from mst.interop.redcap import read_table
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    with pytest.raises(ValidationError, match="needs a mapping file"):
+        read_table(examples / "redcap_export.csv", None, examples / "redcap_dictionary.csv")
