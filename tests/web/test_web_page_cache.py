@@ -48,3 +48,23 @@ def test_cache_does_not_bypass_center_scope(db_url: str, small_cohort: Cohort) -
         pytest.raises(NotFoundError),
     ):
         cache.get(scoped, "C01-0001", lambda r: {})
+
+
+def test_cohort_table_cache_follows_registry_changes(db_url: str, small_cohort: Cohort) -> None:
+    from mst.web.page_cache import CohortTableCache
+
+    builds: list[int] = []
+
+    def build(cohort: Any) -> int:
+        builds.append(len(cohort.records))
+        return len(cohort.records)
+
+    cache = CohortTableCache()
+    with open_registry(db_url, user="a") as reg:
+        reg.import_cohort(small_cohort)
+        assert cache.get(reg, build) == 3 and cache.get(reg, build) == 3 and builds == [3]
+        reg.delete_patient("C01-0002")
+        assert cache.get(reg, build) == 2 and builds == [3, 2]
+    with open_registry(db_url, user="c2", center_scope={"C02"}) as scoped:
+        assert cache.get(scoped, build) == 1  # another scope, another entry
+    assert builds == [3, 2, 1]

@@ -373,6 +373,11 @@ class Repository:
             )
             return int(newest or 0)
 
+    def registry_version(self) -> int:
+        """A number that changes whenever anything in the registry changes (newest audit row)."""
+        with self._tx() as s:
+            return int(s.scalar(select(func.max(AuditRow.pk))) or 0)
+
     def patient_ids(self, center_id: str | None = None) -> list[str]:
         """Ids of the visible patients (optionally of one center), sorted."""
         with self._tx() as s:

@@ -16,7 +16,7 @@ from mst.errors import NotFoundError
 from mst.registry.db import make_engine, upgrade
 from mst.registry.users import UserStore
 from mst.web.deps import AppState, CsrfError, ForbiddenError, LoginRequiredError
-from mst.web.page_cache import RecordPageCache
+from mst.web.page_cache import CohortTableCache, RecordPageCache
 from mst.web.security import SessionCodec
 from mst.web.settings import WebSettings
 
@@ -57,6 +57,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         templates=templates,
         users=UserStore(engine),
         pages=RecordPageCache(),
+        tables=CohortTableCache(),
     )
     app.mount("/static", StaticFiles(directory=str(web_dir.joinpath("static"))), name="static")
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from mst.registry.repository import Repository
 from mst.registry.users import User, UserStore
-from mst.web.page_cache import RecordPageCache
+from mst.web.page_cache import CohortTableCache, RecordPageCache
 from mst.web.security import SESSION_COOKIE, Session, SessionCodec, csrf_ok
 from mst.web.settings import WebSettings
 
@@ -38,6 +38,7 @@ class AppState:
     templates: Jinja2Templates
     users: UserStore
     pages: RecordPageCache
+    tables: CohortTableCache
 
 
 # The dependencies are ``async`` although they do (brief) synchronous work: they run on the

@@ -62,3 +62,28 @@ class RecordPageCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return content
+
+
+class CohortTableCache:
+    """The flat analysis table of what a center scope sees, rebuilt when the registry changes.
+
+    Keyed by the repository's center scope and stamped with
+    :meth:`~mst.registry.repository.Repository.registry_version`.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[frozenset[str] | None, tuple[int, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, repo: Repository, build: Callable[[Any], Any]) -> Any:
+        """The table for ``repo``'s scope, built from ``repo.load_cohort()`` on a miss."""
+        version = repo.registry_version()
+        key = repo.center_scope
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        table = build(repo.load_cohort())
+        with self._lock:
+            self._items[key] = (version, table)
+        return table

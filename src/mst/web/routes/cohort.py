@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request
@@ -17,9 +17,12 @@ from mst.web.deps import CurrentUser, Repo, SessionDep, State
 router = APIRouter()
 
 
-def _table(repo: Repository) -> pd.DataFrame:
-    cohort = repo.load_cohort()
+def _flat(cohort: Any) -> pd.DataFrame:
     return build_flat_table(cohort) if cohort.records else pd.DataFrame()
+
+
+def _table(state: Any, repo: Repository) -> pd.DataFrame:
+    return state.tables.get(repo, _flat)
 
 
 def _filters(center: str, age_group: str, year_from: str, year_to: str, by: str) -> CohortFilters:
@@ -52,7 +55,7 @@ def cohort_page(
     by: Text = "age_group",
 ) -> Response:
     """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1."""
-    table = _table(repo)
+    table = _table(state, repo)
     f = _filters(center, age_group, year_from, year_to, by)
     outcomes = cohort_outcomes(table, f) if not table.empty else {"n": 0}
     age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
@@ -73,6 +76,7 @@ def cohort_page(
 
 @router.get("/cohort/table.csv", include_in_schema=False)
 def cohort_csv(
+    state: State,
     user: CurrentUser,
     repo: Repo,
     center: Text = "",
@@ -81,7 +85,7 @@ def cohort_csv(
     year_to: Text = "",
 ) -> Response:
     """The chosen subset of the flat analysis table as CSV."""
-    table = _table(repo)
+    table = _table(state, repo)
     df = (
         subset(table, _filters(center, age_group, year_from, year_to, "age_group"))
         if not table.empty
