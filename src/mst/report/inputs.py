@@ -57,13 +57,18 @@ def cohort_input(cohort: Cohort, source: str) -> ReportInput:
     return ReportInput(build_flat_table(cohort), cohort, [], source)
 
 
-def load_input(db: str | None = None, path: str | Path | None = None,
-               mapping: str | Path | None = None,
-               dictionary: str | Path | None = None) -> ReportInput:
+def load_input(
+    db: str | None = None,
+    path: str | Path | None = None,
+    mapping: str | Path | None = None,
+    dictionary: str | Path | None = None,
+) -> ReportInput:
     """Load the report's input from ``--from FILE`` or the registry (``--db``, default URL).
 
-    With ``dictionary`` the file is a REDCap export (codes decoded with the data dictionary,
-    then ``mapping`` applied; see docs/interop.md).
+    An exchange file (without ``mapping``) or the registry gives the full cohort (see
+    :func:`load_cohort`); any other file is read as a flat table — with ``dictionary`` as a
+    REDCap export (codes decoded with the data dictionary, then ``mapping`` applied; see
+    docs/interop.md).
 
     Raises
     ------
@@ -72,23 +77,20 @@ def load_input(db: str | None = None, path: str | Path | None = None,
     """
     if db is not None and path is not None:
         raise ValidationError("--db/--from", path, "give --db URL or --from FILE, not both")
-    if path is None:  # the registry: --db, else $MST_DATABASE_URL, else ./mst.sqlite
-        from mst.registry import open_registry
+    p = _existing(path) if path is not None else None
+    if p is not None and (mapping is not None or not is_exchange_file(p)):
+        from mst.interop.redcap import read_table
 
-        with open_registry(db) as reg:
-            cohort = reg.load_cohort()
-        return cohort_input(cohort, "registry")
+        res = read_table(p, mapping, dictionary)
+        return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
+    return cohort_input(load_cohort(db, path), "registry" if path is None else str(path))
+
+
+def _existing(path: str | Path) -> Path:
     p = Path(str(path))
     if not p.exists():
         raise ValidationError("--from", str(p), "no such file")
-    if mapping is None and is_exchange_file(p):
-        from mst.io.exchange import read_cohort
-
-        return cohort_input(read_cohort(p), str(p))
-    from mst.interop.redcap import read_table
-
-    res = read_table(p, mapping, dictionary)
-    return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
+    return p
 
 
 def load_cohort(db: str | None = None, path: str | Path | None = None) -> Cohort:
@@ -100,12 +102,11 @@ def load_cohort(db: str | None = None, path: str | Path | None = None) -> Cohort
 
         with open_registry(db) as reg:
             return reg.load_cohort()
-    p = Path(str(path))
-    if not p.exists():
-        raise ValidationError("--from", str(p), "no such file")
+    p = _existing(path)
     if not is_exchange_file(p):
-        raise ValidationError("--from", str(p),
-                              "must be an exchange file (a flat table has no records)")
+        raise ValidationError(
+            "--from", str(p), "must be an exchange file (a flat table has no records)"
+        )
     from mst.io.exchange import read_cohort
 
     return read_cohort(p)

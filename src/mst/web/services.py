@@ -21,7 +21,7 @@ from mst.domain import (
 )
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.monitoring.alerts import Alert, evaluate
-from mst.monitoring.recovery import record_recovery
+from mst.monitoring.recovery import CourseRecovery, record_recovery
 from mst.registry.repository import Repository
 from mst.registry.users import User
 from mst.web.charts import Marker, Series, time_chart
@@ -194,19 +194,27 @@ def _lab_series(
 
 def patient_page_content(record: PatientRecord) -> dict[str, Any]:
     """What the patient page derives from the record (cached per record version)."""
+    recovery = record_recovery(record)
     return {
         "timeline": timeline(record),
-        "count_charts": count_charts(record),
-        "recovery": recovery_rows(record),
+        "count_charts": count_charts(record, recovery),
+        "recovery": recovery_rows(record, recovery),
         "alerts": patient_alerts(record),
         "chimerism_svg": chimerism_chart(record),
     }
 
 
-def recovery_rows(record: PatientRecord) -> list[dict[str, Any]]:
-    """Per-course count recovery by the 3-consecutive-days rule (002 Study endpoints)."""
+def recovery_rows(
+    record: PatientRecord, recovery: dict[int, CourseRecovery] | None = None
+) -> list[dict[str, Any]]:
+    """Per-course count recovery by the 3-consecutive-days rule (002 Study endpoints).
+
+    ``recovery`` is :func:`mst.monitoring.recovery.record_recovery` of the record, when the
+    caller has it already.
+    """
     rows = []
-    for number, rec in sorted(record_recovery(record).items()):
+    recovery = record_recovery(record) if recovery is None else recovery
+    for number, rec in sorted(recovery.items()):
         if rec.aplasia_start is None:
             note = "no aplasia window (3 days ANC < 2 and PLT < 100) recorded"
         elif rec.recovery_date is None:
@@ -233,9 +241,11 @@ def patient_alerts(record: PatientRecord) -> list[Alert]:
     return sorted(evaluate(record), key=lambda a: a.date, reverse=True)
 
 
-def count_charts(record: PatientRecord) -> list[dict[str, Any]]:
+def count_charts(
+    record: PatientRecord, recovery: dict[int, CourseRecovery] | None = None
+) -> list[dict[str, Any]]:
     """One blood-count chart (ANC and platelets, log scale) per course, recovery day marked."""
-    recovery = record_recovery(record)
+    recovery = record_recovery(record) if recovery is None else recovery
     charts = []
     courses = sorted(record.courses, key=lambda c: c.number)
     for i, c in enumerate(courses):
