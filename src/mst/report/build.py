@@ -40,7 +40,7 @@ class Report:
 
     def write_json(self, path: str | Path) -> None:
         """Write every number of the report as JSON."""
-        from mst.cli.common import to_json
+        from mst.jsonout import to_json
 
         Path(path).write_text(to_json(self.numbers) + "\n", encoding="utf-8")
 
@@ -262,7 +262,7 @@ def _quality_html(q: Mapping[str, Any]) -> str:
 
 def render_html(rep: Report, cfg: ReportConfig) -> str:
     """The self-contained HTML page."""
-    from mst.cli.common import to_json
+    from mst.jsonout import to_json
 
     num = rep.numbers
     reg = num["regression"]
