@@ -89,10 +89,10 @@ def test_frail_patient_gets_no_course() -> None:
     r = plan(d)
     assert r.regimen is None and r.doses is None and r.calendar is None
     assert r.assessment.options[0].title.startswith("Clinical trial")
-    d["plan"]["regimen_id"] = "002-IA"  # a clinician's override is planned but flagged
-    forced = plan(d)
-    assert forced.regimen is not None and not forced.regimen.among_options
-    assert [n.level for n in forced.warnings] == ["outside_consensus"]
+    assert not r.assessment.candidate  # 004 §4.3: trials or best supportive care, no MST
+    d["plan"]["regimen_id"] = "002-IA"  # an MST course cannot be forced on a frail patient
+    with pytest.raises(ValidationError, match=r"no MST course is due.*frail.*004 §4\.3"):
+        plan(d)
     d["patient"]["diagnosis"] = "MDS"  # not a candidate at all: no course can be planned
     with pytest.raises(ValidationError, match="no MST course is due"):
         plan(d)

@@ -199,8 +199,18 @@ def plan(
     due = a.phase in ("induction", "second_induction", "consolidation") and a.candidate
     if rid is None or not due:
         if regimen_id or p.plan.regimen_id:
+            why = next(
+                (
+                    f"{n.message} ({'; '.join(n.sources)})"
+                    for n in (*a.notes,)
+                    if n.level == "outside_consensus" or n.code == "treatment_failure"
+                ),
+                None,
+            )
             raise ValidationError(
-                "plan.regimen_id", rid, f"no MST course is due (phase: {a.phase})"
+                "plan.regimen_id",
+                rid,
+                f"no MST course is due (phase: {a.phase})" + (f": {why}" if why else ""),
             )
         return PlanResult(
             catalog_version=catalog_version(),
