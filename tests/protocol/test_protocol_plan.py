@@ -298,3 +298,11 @@ def test_examples_plan(name: str) -> None:
 
 def test_example_files_exist() -> None:
     assert len(list(EXAMPLES.glob("plan_*.json"))) >= 3
+
+
+def test_plan_refuses_an_unknown_cyp3a_inhibitor_naming_the_field() -> None:
+    d = base(regimen_id="002-IA")
+    d["assessment"]["cyp3a_inhibitors"] = ["posaconazole", "posaconazol"]
+    with pytest.raises(ValidationError) as exc:
+        plan(d)
+    assert exc.value.field == "assessment.cyp3a_inhibitors[1]"

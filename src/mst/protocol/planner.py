@@ -14,7 +14,7 @@ from mst.protocol.anthracycline import Exposure, course_anthracycline_mg_m2, cum
 from mst.protocol.assessment import Assessment, assess
 from mst.protocol.catalog import Phase, Regimen, catalog_version, get_regimen
 from mst.protocol.cells import CollectionPlan, collection_plan
-from mst.protocol.dosing import CourseDoses, DoseOptions, course_doses
+from mst.protocol.dosing import CourseDoses, DoseOptions, course_doses, normalise_inhibitors
 from mst.protocol.inputs import PlanInput, read_plan_input
 from mst.protocol.notes import Note
 from mst.protocol.schedule import CourseCalendar, InfusionCheck, check_infusion, course_calendar
@@ -181,6 +181,7 @@ def plan(
         choice outside its range; missing height or weight.
     """
     p = read_plan_input(data)
+    inhibitors = normalise_inhibitors(p.assessment.cyp3a_inhibitors, "assessment.cyp3a_inhibitors")
     a = assess(p)
     notes: list[Note] = []
     rid = regimen_id or p.plan.regimen_id
@@ -288,7 +289,7 @@ def plan(
         p.patient.height_cm,
         p.patient.weight_kg,
         dose_choices=choices,
-        cyp3a_inhibitors=p.assessment.cyp3a_inhibitors,
+        cyp3a_inhibitors=inhibitors,
         options=DoseOptions(
             bsa_method=o.bsa_method,
             bsa_cap_m2=o.bsa_cap_m2,

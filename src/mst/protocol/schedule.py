@@ -363,7 +363,12 @@ def course_calendar(
             day_text = text
             for spec, mg in adjusted or ():
                 if d in parse_days(spec):
-                    day_text = f"{text} → label-adjusted {_fmt(mg)} mg with the CYP3A inhibitor"
+                    ln = doses.lines[idx] if doses is not None else None
+                    std = f"{_fmt(ln.dose)} mg" if ln is not None and ln.dose is not None else ""
+                    day_text = (
+                        f"{item.drug} {_fmt(mg)} mg {item.route} — CYP3A/P-gp inhibitor "
+                        f"label-adjusted dose (standard {std})"
+                    )
             add(d, CalendarEntry(kind="drug", text=day_text, source=regimen.source))
     src_w = ", ".join(w["sources"])
     clock = regimen.clock_day
