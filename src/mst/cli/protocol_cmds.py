@@ -109,6 +109,11 @@ def _plan_text(r: Any) -> str:
                 f"  {x.label}: {x.drug} {x.mg_m2:g} mg/m² × {x.factor:g} = "
                 f"{x.doxorubicin_eq_mg_m2:g}"
             )
+        for drug, mg in ex.per_drug_mg_m2.items():
+            out.append(
+                f"  cumulative {drug}: {mg:g} mg/m² "
+                f"(labelled limit {ex.per_drug_limit_mg_m2[drug]:g} mg/m²)"
+            )
         out += _notes_text(list(ex.notes))
         if r.infusion_check is not None:
             out += ["", "Infusion check:"] + _notes_text([r.infusion_check.note])
