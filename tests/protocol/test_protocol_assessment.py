@@ -134,7 +134,9 @@ def test_missing_fitness_is_an_error() -> None:
 def test_fitness_derived_from_criteria() -> None:
     a = assess(data(fitness=None, assessment={"fitness_criteria": {"ecog": 3, "lvef_pct": 60}}))
     assert a.fitness is Fitness.UNFIT and a.fitness_basis == "derived"
-    assert a.fitness_criteria_met == ("ECOG performance status >= 3 not related to leukemia",)
+    assert a.fitness_criteria_met == (
+        "ECOG performance status > 2 (3 or 4) not related to leukemia",
+    )
     assert a.options[0].regimen_id == "004-4.2-VEN-AZA"
 
 

@@ -157,7 +157,25 @@ def _check_history(p: PlanInput) -> list[tuple[PriorCourse, Regimen]]:
 def _fitness(p: PlanInput, notes: list[Note]) -> tuple[Fitness | None, str, tuple[str, ...]]:
     entered = p.patient.fitness
     crit = p.assessment.fitness_criteria
-    derived = derive_fitness(crit) if crit is not None else None
+    derived = (
+        derive_fitness(
+            crit, age=p.patient.age, enable_local=tuple(p.options.fitness_local_criteria)
+        )
+        if crit is not None
+        else None
+    )
+    if derived is not None and derived.not_applied:
+        notes.append(
+            Note(
+                level="warning",
+                code="fitness_criteria_not_applied",
+                message=(
+                    "documented but not applied to the fitness group: "
+                    + "; ".join(derived.not_applied)
+                ),
+                sources=(derived.source, "local configuration"),
+            )
+        )
     if entered is not None:
         if derived is not None and derived.fitness is not entered:
             notes.append(

@@ -87,6 +87,7 @@ class PlanOptions(_In):
     rounding_mode: Literal["nearest", "down"] = "nearest"
     anthracycline_factor_set: str | None = None
     anthracycline_thresholds: dict[str, float] = Field(default_factory=dict)
+    fitness_local_criteria: list[str] = Field(default_factory=list)
 
 
 class PlanInput(_In):
