@@ -115,6 +115,25 @@ def _iso(value: str | None, name: str) -> dt.date | None:
         raise ValidationError(name, value, "must be an ISO date (YYYY-MM-DD)") from None
 
 
+_MISSING = {"", "na", "n/a", "nan", "null", "none", "."}
+
+
+def _count(file: str, row: int, column: str, raw: str | None) -> float | None:
+    """One count cell in 10⁹/L: blank/NA → missing; else a number in the plausible range."""
+    from mst.domain.analytes import to_canonical
+
+    where = f"{file} row {row}: {column}"
+    if raw is None or raw.strip().lower() in _MISSING:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValidationError(where, raw, "must be a number in 10^9/L") from None
+    if value < 0:
+        raise ValidationError(where, raw, "must be >= 0 (10^9/L)")
+    return to_canonical(column, value, "10^9/L", where)
+
+
 def recovery(
     counts: Annotated[Path, typer.Argument(help="CSV: date,anc,platelets (10^9/L)")],
     chemo_start: Annotated[str, typer.Option(help="First chemotherapy day (ISO date).")],
@@ -135,8 +154,8 @@ def recovery(
             )
         rows = list(reader)
     dates = [r["date"] for r in rows]
-    anc = [r["anc"] if r["anc"] not in ("", None) else None for r in rows]
-    plt = [r["platelets"] if r["platelets"] not in ("", None) else None for r in rows]
+    anc = [_count(counts.name, i, "anc", r["anc"]) for i, r in enumerate(rows, 2)]
+    plt = [_count(counts.name, i, "platelets", r["platelets"]) for i, r in enumerate(rows, 2)]
     res = course_recovery(
         anc,
         plt,
