@@ -30,7 +30,7 @@ def base(**plan_kw: Any) -> dict[str, Any]:
             "weight_kg": 70,
         },
         "assessment": {"allo_hsct": {"eligible": False}},
-        "plan": {"start_date": "2026-12-01", **plan_kw},
+        "plan": {"start_date": "2026-12-01", "last_dose_time": "12:00", **plan_kw},
     }
 
 
@@ -306,3 +306,37 @@ def test_plan_refuses_an_unknown_cyp3a_inhibitor_naming_the_field() -> None:
     with pytest.raises(ValidationError) as exc:
         plan(d)
     assert exc.value.field == "assessment.cyp3a_inhibitors[1]"
+
+
+# 004 §4.3 "GPBSCs should be infused within 24–48 h after completion of chemotherapy agents"; the
+# clock starts at the last dose. Without its time the window is computed from an assumed 12:00
+# and every window line says so, with the window of a 24-h infusion ending at midnight.
+def test_window_without_last_dose_time_says_it_was_assumed() -> None:
+    d = base(regimen_id="002-IA", dose_choices={"idarubicin": 10, "cytarabine": 100})
+    del d["plan"]["last_dose_time"]
+    r = plan(d)
+    w = r.calendar.infusion
+    assert w.last_dose_time_assumed and w.earliest == dt.datetime(2026, 12, 8, 12)
+    assert w.if_midnight_end is not None
+    assert w.if_midnight_end.earliest == dt.datetime(2026, 12, 9, 0)
+    assert w.if_midnight_end.latest == dt.datetime(2026, 12, 12, 0)
+    assert "ASSUMED" in w.line() and "2026-12-12 00:00" in w.line()
+    texts = [e.text for day in r.calendar.days for e in day.entries if e.kind == "infusion"]
+    assert all("ASSUMED" in t for t in texts if "12:00" in t)
+    assert "last_dose_time_assumed" in [n.code for n in r.warnings]
+
+
+@pytest.mark.parametrize(
+    "infusion_at,status,alt",
+    [("2026-12-11T12:00:00", "delayed", "84 h (delayed)"),
+     ("2026-12-12T12:01:00", "outside_consensus", "outside_consensus")],
+)  # fmt: skip
+def test_infusion_check_with_assumed_time_gives_the_midnight_reading(
+    infusion_at: str, status: str, alt: str
+) -> None:
+    d = base(regimen_id="002-IA", dose_choices={"idarubicin": 10, "cytarabine": 100})
+    del d["plan"]["last_dose_time"]
+    d["plan"]["infusion_at"] = infusion_at
+    r = plan(d)
+    assert r.infusion_check.status == status
+    assert "ASSUMED 12:00" in r.infusion_check.note.message and alt in r.infusion_check.note.message

@@ -87,11 +87,7 @@ def _plan_text(r: Any) -> str:
                         else " " * 22
                     )
                     out.append(f"{head}  {e.text}")
-        out += [
-            f"  GPBSC infusion: from {w.earliest:%Y-%m-%d %H:%M}, preferably by "
-            f"{w.preferred_latest:%Y-%m-%d %H:%M}, at the latest {w.latest:%Y-%m-%d %H:%M} "
-            f"({'; '.join(w.sources)})"
-        ]
+        out += [f"  {w.line()}"]
         nc = c.next_course
         out += [
             f"  Next: {nc.kind} between {nc.earliest} and {nc.latest} — {nc.condition} "

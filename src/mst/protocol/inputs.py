@@ -73,7 +73,7 @@ class PlanRequest(_In):
     regimen_id: str | None = None
     start_date: dt.date | None = None
     dose_choices: dict[str, float] = Field(default_factory=dict)
-    last_dose_time: dt.time = dt.time(12, 0)
+    last_dose_time: dt.time | None = None
     infusion_at: dt.datetime | None = None
 
 

@@ -328,6 +328,27 @@ def plan(
         if p.plan.infusion_at
         else None
     )
+    if check is not None and cal.infusion.last_dose_time_assumed:
+        m = cal.infusion.if_midnight_end
+        assert m is not None
+        alt = (
+            check_infusion(m.last_dose_at, p.plan.infusion_at)
+            if p.plan.infusion_at > (m.last_dose_at)
+            else None
+        )
+        note = check.note.model_copy(
+            update={
+                "message": check.note.message
+                + " — counted from an ASSUMED 12:00 last dose"
+                + (
+                    f"; from a 24-h infusion ending at midnight it would be "
+                    f"{alt.hours_after_last_dose:g} h ({alt.status})"
+                    if alt is not None
+                    else "; before the end of a 24-h infusion ending at midnight"
+                )
+            }
+        )
+        check = check.model_copy(update={"note": note})
     return PlanResult(
         catalog_version=catalog_version(),
         assessment=a,
