@@ -117,3 +117,22 @@ def test_plan_for_fit_79_in_cr_never_defaults_to_standard_dose_004_3() -> None:
     assert r.regimen is not None
     assert get_regimen(r.regimen.id).source != "004 §5.1"
     assert "adjust_doses_age" in [n.code for n in r.assessment.notes]
+
+
+# 004 §4 "excluding acute promyelocytic leukemia": the APL lesion itself routes to the exclusion
+@pytest.mark.parametrize(
+    "lesion", ["t(15;17)", "PML::RARA", " pml::rara ", {"code": "t(15;17)(q24.1;q21.2)"}]
+)
+def test_apl_lesion_routes_to_the_apl_exclusion_004_4(lesion: object) -> None:
+    d = _data(70, "fit")
+    d["assessment"]["eln_lesions"] = ["NPM1", lesion]
+    a = assess(d)
+    assert not a.candidate and a.phase == "not_candidate" and a.options == ()
+    (note,) = [n for n in a.notes if n.code == "apl"]
+    assert note.level == "outside_consensus" and "004 §4" in note.sources
+
+
+def test_non_apl_lesions_keep_the_candidate() -> None:
+    d = _data(70, "fit")
+    d["assessment"]["eln_lesions"] = ["NPM1"]
+    assert assess(d).candidate

@@ -19,7 +19,7 @@ from mst.domain import CourseKind, Diagnosis, ElnRisk, Fitness, ResponseCategory
 from mst.errors import NotFoundError, ValidationError
 from mst.protocol._data import rules
 from mst.protocol.catalog import Phase, Regimen, get_regimen, load_catalog
-from mst.protocol.eln import eln2022_risk, targetable
+from mst.protocol.eln import apl_lesions, eln2022_risk, targetable
 from mst.protocol.fitness import derive_fitness
 from mst.protocol.inputs import PlanInput, PriorCourse, read_plan_input
 from mst.protocol.notes import Note
@@ -210,6 +210,9 @@ def _eln(p: PlanInput, notes: list[Note]) -> tuple[ElnRisk | None, str, tuple[st
     entered = p.patient.eln_risk
     lesions = p.assessment.eln_lesions
     if lesions is None:
+        return entered, ("entered" if entered else "missing"), ()
+    if apl_lesions(lesions):
+        # APL has no ELN 2022 genetic risk group; the APL exclusion applies (see assess)
         return entered, ("entered" if entered else "missing"), ()
     res = eln2022_risk(lesions)
     notes.extend(res.notes)
@@ -501,13 +504,15 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                 sources=("004 §1", "004 §4"),
             )
         )
-    if p.assessment.apl:
+    apl_found = apl_lesions(p.assessment.eln_lesions or [])
+    if p.assessment.apl or apl_found:
         candidate = False
         notes.append(
             Note(
                 level="outside_consensus",
                 code="apl",
-                message="acute promyelocytic leukaemia is excluded from MST induction",
+                message="acute promyelocytic leukaemia is excluded from MST induction"
+                + (f" (lesion {', '.join(apl_found)})" if apl_found else ""),
                 sources=("004 §4", "002 Methods"),
             )
         )
@@ -637,7 +642,7 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                 sources=("004 §5",),
             )
         )
-    if candidate and p.assessment.eln_lesions:
+    if candidate and p.assessment.eln_lesions and not apl_found:
         tg = targetable(p.assessment.eln_lesions)
         if tg:
             notes.append(
