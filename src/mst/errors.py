@@ -6,7 +6,46 @@ broke, so that a clinician or a script can fix the input without guessing.
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+import math
 from typing import Any
+
+
+def show(value: Any, limit: int = 80) -> str:
+    """A value in plain words for an error message (never a Python repr).
+
+    Dates and times in ISO 8601, numbers as written (``1500``, ``0.5``), enums by
+    their value, text in quotes, lists item by item, an object by its keys.
+    """
+    if value is None:
+        return "(missing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return show(value.value, limit)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            return show(value.item(), limit)
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}" if math.isfinite(value) else str(value).lower()
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        return f"'{text}'"
+    if isinstance(value, dict):
+        keys = ", ".join(str(k) for k in list(value)[:8]) + (", …" if len(value) > 8 else "")
+        return f"an object with keys {keys}" if value else "an empty object"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [show(v, 30) for v in list(value)[:8]]
+        text = "[" + ", ".join(items) + (", …" if len(value) > 8 else "") + "]"
+        return text if len(text) <= limit else text[: limit - 2] + "…]"
+    return f"a {type(value).__name__}"
 
 
 class MstError(Exception):
@@ -30,7 +69,7 @@ class ValidationError(MstError, ValueError):
         self.field = field
         self.value = value
         self.rule = rule
-        super().__init__(f"{field}: {value!r} rejected — {rule}")
+        super().__init__(f"{field}: {show(value)} rejected — {rule}")
 
 
 class ConsistencyError(MstError, ValueError):

@@ -18,13 +18,45 @@ chimerism_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the default and only format).")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON (for scripts); labelled text by default.")
+]
 LodOpt = Annotated[float | None, typer.Option("--lod", help="Limit of detection, % donor.")]
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
+    """Labelled text: one line per result, ``label: value`` pairs."""
     for r in rows:
-        typer.echo("\t".join(str(v) for v in r.values()))
+        typer.echo("; ".join(f"{k}: {_plain(v)}" for k, v in r.items()))
+
+
+def _plain(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _recovery_text(res: Any) -> str:
+    def d(x: dt.date | None, days: int | None = None, ref: str = "") -> str:
+        if x is None:
+            return "not reached"
+        return x.isoformat() + (f" ({days} days after {ref})" if days is not None else "")
+
+    lines = [
+        f"Course: chemotherapy {res.chemo_start} to {res.chemo_end} ({res.source})",
+        f"  aplasia start (3 days ANC < 2 and platelets < 100): {d(res.aplasia_start)}",
+        f"  recovery (3 days ANC > 0.5 and platelets > 30): "
+        f"{d(res.recovery_date, res.recovery_days_from_aplasia, 'the aplasia start')}",
+        f"  neutrophil recovery (ANC > 0.5): {d(res.neutrophil_recovery_date, res.neutrophil_days_from_chemo_start, 'the chemotherapy start')}",  # noqa: E501
+        f"  platelet recovery (platelets > 30): {d(res.platelet_recovery_date, res.platelet_days_from_chemo_start, 'the chemotherapy start')}",  # noqa: E501
+    ]
+    if res.aplasia_start is not None and not res.counts_fell:
+        lines.append("  counts never fell to the recovery thresholds after the aplasia start")
+    for a, b in res.gaps:
+        lines.append(f"  gap in the counts: {a}" + (f" to {b}" if b != a else ""))
+    return "\n".join(lines)
 
 
 @chimerism_app.command("ngs")
@@ -46,7 +78,13 @@ def chimerism_ngs(
     else:
         _table(
             [
-                {"sample": r.sample, "donor": r.donor_id, "pooled": r.pooled.display}
+                {
+                    "sample": r.sample,
+                    "date": r.date,
+                    "donor": r.donor_id,
+                    "donor chimerism (pooled)": r.pooled.display,
+                    "LoD": f"{r.pooled.lod_pct:g}%",
+                }
                 for r in out["results"]
             ]
         )
@@ -80,7 +118,16 @@ def chimerism_qpcr(
     if json:
         emit_json(to_plain(out))
     else:
-        _table([{"sample": r["sample"], "donor": r["value"].display} for r in out["results"]])
+        _table(
+            [
+                {
+                    "sample": r["sample"],
+                    "donor chimerism": r["value"].display,
+                    "LoD": f"{r['value'].lod_pct:g}%",
+                }
+                for r in out["results"]
+            ]
+        )
 
 
 @chimerism_app.command("str")
@@ -100,7 +147,13 @@ def chimerism_str(
     else:
         _table(
             [
-                {"sample": r.sample, "donor": r.donor_id, "mean": r.mean.display}
+                {
+                    "sample": r.sample,
+                    "date": r.date,
+                    "donor": r.donor_id,
+                    "donor chimerism (mean of markers)": r.mean.display,
+                    "LoD": f"{r.mean.lod_pct:g}%",
+                }
                 for r in out["results"]
             ]
         )
@@ -167,7 +220,7 @@ def recovery(
     if json:
         emit_json(to_plain(res))
     else:
-        _table([to_plain(res)])
+        typer.echo(_recovery_text(res))
 
 
 def alerts(

@@ -579,7 +579,9 @@ def next_step(induction_responses: list[ResponseCategory | str | None]) -> NextS
             )
         if c.is_complete_remission:
             raise ValidationError(
-                f"induction_responses[{i + 1}]", cats[i], "no further induction after CR/CRi"
+                f"induction_responses[{i - 1}]",
+                c,
+                "remission reached: no further induction may follow CR/CRi (004 §4.3)",
             )
     if not cats:
         return NextStep(
