@@ -274,9 +274,71 @@ def alerts(
             )
 
 
+grade_app = typer.Typer(
+    help="Grade acute GVHD (MAGIC), CRS (ASTCT) or myeloma response (IMWG 2016) from a file.",
+    no_args_is_help=True,
+)
+GradeFile = Annotated[
+    Path, typer.Argument(help="CSV (one row per assessment) or JSON (object or list).")
+]
+
+
+def _grade(kind: str, file: Path, json: bool) -> None:
+    from mst.monitoring.grade_files import grade_file
+
+    out = grade_file(file, kind)  # type: ignore[arg-type]
+    if json:
+        emit_json(out)
+        return
+    for r in out:
+        when = f" {r['date']}" if r.get("date") else ""
+        if kind == "gvhd":
+            st = r["stages"]
+            head = (
+                f"grade {r['grade_roman']} (skin {st['skin']}, liver {st['liver']}, "
+                f"upper GI {st['upper_gi']}, lower GI {st['lower_gi']})"
+            )
+        elif kind == "crs":
+            head = f"grade {r['grade']}"
+        else:
+            head = f"{r['category']} (unconfirmed; registry {r['registry_category'] or '—'})"
+        typer.echo(f"{r['id']}{when}: {head} [{r['source']}]")
+        for reason in r["reasons"]:
+            typer.echo(f"  - {reason}")
+
+
+@grade_app.command("gvhd")
+@handle_errors
+def grade_gvhd(file: GradeFile, json: JsonOpt = False) -> None:
+    """MAGIC acute GVHD organ stages and overall grade (columns: rash_bsa, bullae_bsa,
+    bilirubin_mg_dl, persistent_upper_gi, stool_ml_day, episodes_per_day,
+    severe_pain_or_bloody; optional id, date)."""
+    _grade("gvhd", file, json)
+
+
+@grade_app.command("crs")
+@handle_errors
+def grade_crs_cmd(file: GradeFile, json: JsonOpt = False) -> None:
+    """ASTCT CRS grade (columns: temperature_c, hypotension, vasopressors,
+    vasopressin_only_adjunct, oxygen_device, oxygen_l_min, fever_masked; optional id, date)."""
+    _grade("crs", file, json)
+
+
+@grade_app.command("imwg")
+@handle_errors
+def grade_imwg(file: GradeFile, json: JsonOpt = False) -> None:
+    """IMWG 2016 myeloma response of each assessment row against the baseline row (and the
+    nadir row, if any): column role = baseline | nadir | assessment; serum_m (g/dL),
+    urine_m (mg/24 h), flc_kappa, flc_lambda (mg/L), involved_light_chain, marrow_plasma_cells
+    (%), immunofixation_negative, electrophoresis_negative, clonal_cells_absent,
+    plasmacytoma_present, new_lesion, date; optional id."""
+    _grade("imwg", file, json)
+
+
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     """Register this module's commands on the main and stats apps."""
     del stats_app
     app.add_typer(chimerism_app, name="chimerism")
+    app.add_typer(grade_app, name="grade")
     app.command("recovery")(handle_errors(recovery))
     app.command("alerts")(handle_errors(alerts))
