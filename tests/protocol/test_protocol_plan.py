@@ -290,7 +290,7 @@ def test_start_in_past_course_message() -> None:
     assert plan(ok).course_number == 2  # the day after the last dose is not in the past course
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("plan_*.json")))
+@pytest.mark.parametrize("name", ["plan_new_fit_68.json", "plan_consolidation_after_cr.json"])
 def test_examples_plan(name: str) -> None:
     r = plan(json.loads((EXAMPLES / name).read_text(encoding="utf-8")))
     assert r.regimen is not None and r.calendar is not None
