@@ -1,4 +1,4 @@
-"""Run the vignettes of ``docs/examples/vignettes.json`` (shared by protocol and monitoring tests)."""
+"""Run the vignettes of ``docs/examples/vignettes.json`` (protocol and monitoring tests)."""
 
 from __future__ import annotations
 
