@@ -136,3 +136,14 @@ def test_non_apl_lesions_keep_the_candidate() -> None:
     d = _data(70, "fit")
     d["assessment"]["eln_lesions"] = ["NPM1"]
     assert assess(d).candidate
+
+
+# 004 §3: a standard-dose regimen planned at >= 75 (e.g. a second induction with the same DA60)
+# carries a warning; at 74 it does not.
+@pytest.mark.parametrize("age,warned", [(74, False), (75, True)])
+def test_standard_dose_planned_at_75_is_warned_004_3(age: int, warned: bool) -> None:
+    d = _data(age, "fit", [_course("2026-12-01", "PR", rid="004-4.1-DA60")])
+    d["plan"] = {"start_date": "2027-01-10", "last_dose_time": "18:00"}
+    r = plan(d)
+    assert r.regimen is not None and r.regimen.id == "004-4.1-DA60"
+    assert ("standard_dose_age_75" in [n.code for n in r.warnings]) is warned

@@ -11,7 +11,7 @@ from mst.domain import CourseKind
 from mst.errors import NotFoundError, ValidationError
 from mst.protocol._data import rules
 from mst.protocol.anthracycline import Exposure, course_anthracycline_mg_m2, cumulative_exposure
-from mst.protocol.assessment import Assessment, assess
+from mst.protocol.assessment import Assessment, assess, standard_dose
 from mst.protocol.catalog import Phase, Regimen, catalog_version, get_regimen
 from mst.protocol.cells import CollectionPlan, collection_plan
 from mst.protocol.dosing import CourseDoses, DoseOptions, course_doses, normalise_inhibitors
@@ -242,6 +242,18 @@ def plan(
             "plan.regimen_id",
             rid,
             f"is a {regimen.phase.value} regimen but the course due is {kind.value}",
+        )
+    if a.age_band == ">=75" and standard_dose(regimen):
+        notes.append(
+            Note(
+                level="warning",
+                code="standard_dose_age_75",
+                message=(
+                    f"{regimen.id} is a standard-dose regimen (for fit patients under 75); at "
+                    f"{a.age} the consensus advises MST with adjusted (reduced) doses"
+                ),
+                sources=("004 §3", regimen.source),
+            )
         )
     among = any(o.regimen_id == rid for o in a.options)
     if not among:
