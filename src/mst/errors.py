@@ -34,7 +34,9 @@ def show(value: Any, limit: int = 80) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value:g}" if math.isfinite(value) else str(value).lower()
+        if not math.isfinite(value):
+            return str(value).lower()
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
         text = value if len(value) <= limit else value[: limit - 1] + "…"
         return f"'{text}'"
