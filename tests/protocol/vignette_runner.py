@@ -51,6 +51,8 @@ def check(v: dict[str, Any]) -> None:
         assert _get(out, path) == want, (path, _get(out, path))
     missing = set(v.get("codes", ())) - _codes(out)
     assert not missing, missing
+    if "count" in v:
+        assert len(out) == v["count"], out
     if "absent_options" in v:
         ids = {o["regimen_id"] for o in out["assessment"]["options"]}
         assert not ids & set(v["absent_options"])
