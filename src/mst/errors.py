@@ -6,60 +6,52 @@ broke, so that a clinician or a script can fix the input without guessing.
 
 from __future__ import annotations
 
-import contextlib
-import datetime as _dt
+import datetime as dt
+import enum
 import math
 from typing import Any
 
-_MAX_SHOWN = 80
 
+def show(value: Any, limit: int = 80) -> str:
+    """A value in plain words for an error message (never a Python repr).
 
-def plain(value: Any) -> str:
-    """Show a rejected value in plain words, never as a Python or numpy repr.
-
-    ``np.int64(2)`` → ``2``, ``datetime.date(2020, 1, 2)`` → ``2020-01-02``, ``None`` →
-    ``(empty)``, a string in quotes (cut at 80 characters), a mapping by its keys.
-
-    Parameters
-    ----------
-    value : Any
-        The value to show.
-
-    Returns
-    -------
-    str
-        A short, human-readable rendering.
+    Dates and times in ISO 8601, numbers as written (``1500``, ``0.5``), enums by
+    their value, text in quotes, lists item by item, an object by its keys.
     """
     if value is None:
-        return "(empty)"
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        with contextlib.suppress(TypeError, ValueError):
-            value = value.item()
+        return "(missing)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+    if isinstance(value, enum.Enum):
+        return show(value.value, limit)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "(empty)"
-        if math.isinf(value):
-            return "infinity" if value > 0 else "minus infinity"
-        return f"{value:g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.3g}"
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            return show(value.item(), limit)
+        except (TypeError, ValueError):
+            pass
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value).lower()
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
-        shown = value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "…"
-        return f"'{shown}'"
-    if isinstance(value, bytes):
-        return f"{len(value)} bytes"
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        return f"'{text}'"
     if isinstance(value, dict):
-        return "a record with fields " + ", ".join(str(k) for k in list(value)[:10])
+        keys = ", ".join(str(k) for k in list(value)[:8]) + (", …" if len(value) > 8 else "")
+        return f"an object with keys {keys}" if value else "an empty object"
     if isinstance(value, list | tuple | set | frozenset):
-        items = [plain(v) for v in list(value)[:10]]
-        more = ", …" if len(value) > 10 else ""
-        return "[" + ", ".join(items) + more + "]"
-    text = str(value)
-    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "…"
+        items = [show(v, 30) for v in list(value)[:8]]
+        text = "[" + ", ".join(items) + (", …" if len(value) > 8 else "") + "]"
+        return text if len(text) <= limit else text[: limit - 2] + "…]"
+    return f"a {type(value).__name__}"
+
+
+#: The same as :func:`show` (name used by the shared input readers).
+plain = show
 
 
 class MstError(Exception):
@@ -83,10 +75,10 @@ class ValidationError(MstError, ValueError):
         self.field = field
         self.value = value
         self.rule = rule
-        if value is None:
+        if value is None:  # nothing to show: the field and the rule say it all
             super().__init__(f"{field}: {rule}")
         else:
-            super().__init__(f"{field}: {plain(value)} rejected — {rule}")
+            super().__init__(f"{field}: {show(value)} rejected — {rule}")
 
 
 class ConsistencyError(MstError, ValueError):

@@ -173,3 +173,22 @@ def test_analyte_table_every_entry_has_known_source() -> None:
     for a in table.values():
         assert a.units[a.unit] == 1
         assert a.minimum < a.maximum
+
+
+# Counts in 10⁹/L (002 Study endpoints): a value given in cells/µL by mistake is refused at the
+# domain layer (import, web form, API) and the message names the likely unit.
+@pytest.mark.parametrize(
+    ("analyte", "value", "hint"),
+    [("anc", 1500, "/uL"), ("platelets", 90000, "/uL"), ("anc", -0.1, None)],
+)
+def test_count_outside_plausible_range_names_likely_unit(
+    analyte: str, value: float, hint: str | None
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        parse(
+            LabResult,
+            {"patient_id": "P1", "date": "2026-12-01", "analyte": analyte, "value": value,
+             "unit": "10^9/L"},
+        )  # fmt: skip
+    assert "physiological range" in str(exc.value)
+    assert ("looks like it was reported in" in str(exc.value)) is (hint is not None)

@@ -147,7 +147,7 @@ def test_to_numbers_types() -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(None, "(empty)"), (float("inf"), "infinity"), (2.5, "2.5"), (True, "true"), ("x", "'x'")],
+    [(None, "(missing)"), (float("inf"), "inf"), (2.5, "2.5"), (True, "true"), ("x", "'x'")],
 )
 def test_plain_values(value: object, shown: str) -> None:
     assert plain(value) == shown
@@ -159,7 +159,7 @@ def test_plain_numpy_and_dates() -> None:
     import numpy as np
 
     assert plain(np.int64(2)) == "2"
-    assert plain(np.float64(np.inf)) == "infinity"
+    assert plain(np.float64(np.inf)) == "inf"
     assert plain(dt.date(2020, 1, 2)) == "2020-01-02"
     assert "np." not in str(ValidationError("x", np.int64(2), "rule"))
 

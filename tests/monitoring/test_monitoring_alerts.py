@@ -65,52 +65,82 @@ def test_high_risk_needs_a_sign_and_takes_the_later_date(cases: SimpleNamespace)
     assert [a.date for a in _by_rule(late)["gvhd_high_risk"]] == [cases.day(20)]
 
 
-# gvhd_suspicion: two signs within days 5–30 after an infusion
-@pytest.mark.parametrize(
-    ("first", "second", "alert"),
-    [(4, 10, False), (5, 10, True), (10, 30, True), (10, 31, False)],
-)
-def test_suspicion_window(first: int, second: int, alert: bool, cases: SimpleNamespace) -> None:
-    rec = cases.record(
-        [], [cases.ev(cases.day(first), "rash"), cases.ev(cases.day(second), "diarrhea")]
-    )
-    got = _by_rule(evaluate(rec)).get("gvhd_suspicion", [])
-    assert bool(got) is alert
-    if alert:
-        assert got[0].date == cases.day(second)
+# 004 §2.3: "if the patient develops high fever, skin rash, diarrhea, and/or liver dysfunction
+# including rapid elevation of [ALT, AST, LDH] ... within 5–30 days after GPBSC infusion, the
+# possibility of acute GVHD should be considered" — the window, both edges, one sign alone.
+@pytest.mark.parametrize(("n", "alert"), [(4, False), (5, True), (30, True), (31, False)])
+@pytest.mark.parametrize("kind", ["rash", "diarrhea", "hepatotoxicity"])
+def test_gvhd_suspicion_any_single_sign_in_days_5_to_30_004_2_3(
+    kind: str, n: int, alert: bool, cases: SimpleNamespace
+) -> None:
+    got = _by_rule(evaluate(cases.record([], [cases.ev(cases.day(n), kind)])))
+    assert [a.date for a in got.get("gvhd_suspicion", [])] == ([cases.day(n)] if alert else [])
 
 
+def test_gvhd_suspicion_isolated_rash_on_day_12_004_2_3(cases: SimpleNamespace) -> None:
+    got = _by_rule(evaluate(cases.record([], [cases.ev(cases.day(12), "rash")])))
+    (a,) = got["gvhd_suspicion"]
+    assert a.date == cases.day(12) and a.source == "004 §2.3"
+    assert a.evidence == (f"rash event on {cases.day(12)}",)
+
+
+# Each sign's own threshold, both sides; fever and cytokines alone are not enough (local choice),
+# so they are tested together with a second sign (fever on day 6) and alone.
 @pytest.mark.parametrize(
-    ("labs", "alert"),
+    ("labs", "alone", "with_fever"),
     [
-        ([("temperature", 38.4, "C")], False),
-        ([("temperature", 38.5, "C")], True),
-        ([("stool_volume", 499, "mL/day")], False),
-        ([("stool_volume", 500, "mL/day")], True),
-        ([("rash_bsa", 0, "%")], False),
-        ([("rash_bsa", 1, "%")], True),
-        ([("alt", 79, "U/L")], False),  # baseline 40: 1.975 x
-        ([("alt", 80, "U/L")], True),  # 2 x
-        ([("il6", 19.9, "pg/mL")], False),  # baseline 10
-        ([("il6", 20, "pg/mL")], True),
+        ([("stool_volume", 499, "mL/day")], False, False),  # MAGIC lower-GI stage 1: >= 500
+        ([("stool_volume", 500, "mL/day")], True, True),
+        ([("rash_bsa", 0, "%")], False, False),
+        ([("rash_bsa", 1, "%")], True, True),
+        ([("alt", 79, "U/L")], False, False),  # baseline 40: 1.975 x
+        ([("alt", 80, "U/L")], True, True),  # 2 x
+        ([("bilirubin", 1.9, "mg/dL")], False, False),  # MAGIC liver stage 1: >= 2 mg/dL
+        ([("bilirubin", 2.0, "mg/dL")], True, True),
+        ([("il6", 19.9, "pg/mL")], False, False),  # baseline 10
+        ([("il6", 20, "pg/mL")], False, True),  # a cytokine rise needs a second sign
+        ([("temperature", 38.4, "C")], False, False),
+        ([("temperature", 38.5, "C")], False, False),  # fever + fever is one sign
     ],
 )
-def test_suspicion_sign_thresholds(labs: list, alert: bool, cases: SimpleNamespace) -> None:
-    base = [cases.lab(cases.day(0), "alt", 40, "U/L"), cases.lab(cases.day(-1), "il6", 10, "pg/mL")]
+def test_gvhd_suspicion_sign_thresholds_004_2_3(
+    labs: list, alone: bool, with_fever: bool, cases: SimpleNamespace
+) -> None:
+    base = [
+        cases.lab(cases.day(0), "alt", 40, "U/L"),
+        cases.lab(cases.day(-1), "il6", 10, "pg/mL"),
+        cases.lab(cases.day(0), "bilirubin", 0.6, "mg/dL"),
+    ]
     rows = base + [cases.lab(cases.day(8), a, v, u) for a, v, u in labs]
-    rec = cases.record(
-        rows,
-        [
-            cases.ev(cases.day(6), "diarrhea")
-            if labs[0][0] != "stool_volume"
-            else cases.ev(cases.day(6), "rash")
-        ],
-    )
-    assert ("gvhd_suspicion" in _by_rule(evaluate(rec))) is alert
+    assert ("gvhd_suspicion" in _by_rule(evaluate(cases.record(rows)))) is alone
+    fever = cases.record(rows, [cases.ev(cases.day(6), "fever")])
+    assert ("gvhd_suspicion" in _by_rule(evaluate(fever))) is with_fever
 
 
-def test_single_sign_is_not_enough(cases: SimpleNamespace) -> None:
+def test_gvhd_suspicion_bilirubin_must_rise_above_pre_infusion(cases: SimpleNamespace) -> None:
+    high_before = [
+        cases.lab(cases.day(0), "bilirubin", 2.5, "mg/dL"),
+        cases.lab(cases.day(9), "bilirubin", 2.5, "mg/dL"),
+    ]
+    assert evaluate(cases.record(high_before)) == []
+    rising = [*high_before, cases.lab(cases.day(10), "bilirubin", 2.6, "mg/dL")]
+    got = _by_rule(evaluate(cases.record(rising)))["gvhd_suspicion"]
+    assert got[0].date == cases.day(10)
+
+
+# Local choice: fever alone (common febrile neutropenia) needs a second distinct sign; the alert
+# is dated on the day the second sign appears.
+def test_gvhd_suspicion_fever_needs_a_second_sign(cases: SimpleNamespace) -> None:
     assert evaluate(cases.record([], [cases.ev(cases.day(8), "fever")])) == []
+    rec = cases.record(
+        [
+            cases.lab(cases.day(-1), "il6", 10, "pg/mL"),
+            cases.lab(cases.day(11), "il6", 50, "pg/mL"),
+        ],
+        [cases.ev(cases.day(8), "fever")],
+    )
+    got = _by_rule(evaluate(rec))["gvhd_suspicion"]
+    assert [a.date for a in got] == [cases.day(11)] and len(got[0].evidence) == 2
 
 
 @pytest.mark.parametrize(("second", "alert"), [(2.0, False), (2.01, True)])

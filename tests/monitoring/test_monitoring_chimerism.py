@@ -318,7 +318,7 @@ def test_example_files() -> None:
     strr = {r.sample: r for r in str_from_csv(EX / "chimerism_str.csv")["results"]}
     assert strr["S1"].mean.percent == pytest.approx(20.0)
     assert len(strr["S1"].markers) == 5  # CSF1PO identical genotypes left out
-    assert strr["S2"].mean.display == "< 1%"
+    assert strr["S2"].mean.display == "< 5%"  # default STR LoD: Thiede 1999, 5%
     q = {r["sample"]: r["value"] for r in qpcr_from_csv(EX / "chimerism_qpcr.csv")["results"]}
     assert q["S1"].percent == pytest.approx(100 / 64)  # replicates 30.1/29.9 averaged to 30
     assert q["S2"].below_lod and q["S3"].below_lod
@@ -356,3 +356,14 @@ def test_ngs_csv_parser_matches_direct_call(rows: list[tuple[int, int]]) -> None
         date=dt.date(2024, 1, 1),
     )
     assert parsed == direct
+
+
+# Thiede C et al., Bone Marrow Transplant 1999;23:1055 (the cited STR source): STR-PCR detects
+# down to 1–5% of the minor population; without a validated center LoD the default is the cited 5%.
+@pytest.mark.parametrize(("pct", "below"), [(4.99, True), (5.0, False)])
+def test_str_default_lod_is_the_cited_5_pct(pct: float, below: bool) -> None:
+    donor_area = pct * 100.0
+    r = quantify_str(
+        {"T": {"8": 10000 - donor_area, "11": donor_area}}, {"T": G("8", "8")}, {"T": G("11", "11")}
+    )
+    assert r.mean.lod_pct == 5.0 and r.mean.below_lod is below

@@ -102,3 +102,17 @@ def test_alerts_cli_from_registry(tmp_path: Path, cases: SimpleNamespace) -> Non
         "alerts", "--db", url, "--patient", cases.PID, "--as-of", cases.day(3).isoformat(), "--json"
     )
     assert all(a["rule"] != "gvhd_high_risk" for a in one)
+
+
+def test_recovery_and_chimerism_print_labelled_text_without_json() -> None:
+    res = runner.invoke(
+        app,
+        ["recovery", str(EX / "counts_course.csv"), "--chemo-start", "2024-01-01",
+         "--chemo-end", "2024-01-07"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "recovery (3 days ANC > 0.5 and platelets > 30): 2024-01-17" in res.stdout
+    assert "\t" not in res.stdout
+    s = runner.invoke(app, ["chimerism", "str", str(EX / "chimerism_str.csv")])
+    assert "sample: S2; date: 2024-05-01; donor: D1;" in s.stdout and "< 5%" in s.stdout
+    assert "labelled" in runner.invoke(app, ["recovery", "--help"]).stdout

@@ -190,16 +190,14 @@ PD_ROWS = [
     ("serum +0.49", mm(serum_m=2.49, urine_m=400, marrow_plasma_cells=10, flc_kappa=110), False),
     ("urine +200 (50%)", mm(serum_m=2.0, urine_m=600, marrow_plasma_cells=10, flc_kappa=110), True),
     ("urine +199", mm(serum_m=2.0, urine_m=599, marrow_plasma_cells=10, flc_kappa=110), False),
-    ("dFLC +101 mg/L", mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=211), True),
     (
-        "dFLC +100 mg/L (not > 100)",
-        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=210),
+        "dFLC +101 mg/L ignored: serum M-protein measurable",
+        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=10, flc_kappa=211),
         False,
     ),
-    ("marrow PC +10%", mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=20, flc_kappa=110), True),
     (
-        "marrow PC +9.9%",
-        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=19.9, flc_kappa=110),
+        "marrow PC +10% ignored: serum M-protein measurable",
+        mm(serum_m=2.0, urine_m=400, marrow_plasma_cells=20, flc_kappa=110),
         False,
     ),
     (
@@ -251,3 +249,80 @@ def test_imwg_confirmation(seq: list, want: object) -> None:
 def test_mr_registry_category() -> None:
     assert _c("MR").registry_category == RC.SD
     assert _c("no_response").registry_category is None
+
+
+# IMWG 2016 Table 3, PD: "Serum M-protein (absolute increase must be >= 0.5 g/dL)" with a
+# >= 25 % increase from the lowest value — compared at the reported precision (0.9 -> 1.4 is
+# exactly +0.5 g/dL although 1.4 - 0.9 == 0.49999999999999994 in binary floating point).
+@pytest.mark.parametrize(
+    ("nadir", "now", "pd"),
+    [(0.9, 1.4, True), (0.9, 1.39, False), (0.2, 0.7, True), (0.2, 0.69, False),
+     (1.1, 1.6, True), (0.3, 0.8, True)],
+)  # fmt: skip
+def test_imwg_pd_serum_plus_half_gram_at_reported_precision(
+    nadir: float, now: float, pd: bool
+) -> None:
+    base = MyelomaAssessment(serum_m=3.0)
+    call = assess_myeloma(MyelomaAssessment(serum_m=now), base, MyelomaAssessment(serum_m=nadir))
+    assert (call.category == RC.PD) is pd, call.reasons
+
+
+# IMWG 2016 Table 3, MR: ">= 25 % but <= 49 % reduction of serum M-protein" — 1.2 -> 0.9 is
+# exactly -25 % (0.9 / 1.2 == 0.7500000000000001 in floating point).
+@pytest.mark.parametrize(
+    ("base", "now", "want"),
+    [(1.2, 0.9, "MR"), (1.2, 0.91, RC.SD), (3.3, 2.475, "MR"), (1.4, 0.7, RC.PR),
+     (1.4, 0.71, "MR"), (2.3, 0.23, RC.VGPR), (2.3, 0.24, RC.PR)],
+)  # fmt: skip
+def test_imwg_reductions_at_reported_precision(base: float, now: float, want: object) -> None:
+    call = assess_myeloma(MyelomaAssessment(serum_m=now), MyelomaAssessment(serum_m=base))
+    assert call.category == want, call.reasons
+
+
+# IMWG 2016 Table 3, PD: dFLC "In patients without measurable serum and urine M-protein levels"
+# (absolute increase > 10 mg/dL); marrow plasma cells "In patients without measurable serum and
+# urine M-protein levels and without measurable involved FLC levels" (absolute increase >= 10 %).
+# Measurable: serum M >= 1 g/dL, urine M >= 200 mg/24 h, involved FLC >= 100 mg/L, abnormal ratio.
+@pytest.mark.parametrize(
+    ("serum", "urine", "pd"),
+    [(1.0, None, False), (0.9, None, True), (None, 200, False), (None, 199, True)],
+)
+def test_imwg_pd_dflc_only_without_measurable_m_protein(
+    serum: float | None, urine: float | None, pd: bool
+) -> None:
+    base = MyelomaAssessment(
+        serum_m=serum, urine_m=urine, flc_kappa=300, flc_lambda=10, involved_light_chain="kappa"
+    )
+    nadir = MyelomaAssessment(
+        serum_m=serum, urine_m=urine, flc_kappa=110, flc_lambda=10, involved_light_chain="kappa"
+    )
+    for kappa, rises in ((211, True), (210, False)):  # dFLC +101 vs +100 mg/L (> 100 needed)
+        now = MyelomaAssessment(
+            serum_m=serum, urine_m=urine, flc_kappa=kappa, flc_lambda=10,
+            involved_light_chain="kappa",
+        )  # fmt: skip
+        call = assess_myeloma(now, base, nadir)
+        assert (call.category == RC.PD) is (pd and rises), call.reasons
+
+
+@pytest.mark.parametrize(
+    ("kappa", "lam", "pd"),
+    [(100, 10, False), (99, 10, True), (150, 100, True)],  # measurable FLC / not / normal ratio
+)
+def test_imwg_pd_marrow_plasma_cells_only_without_measurable_flc(
+    kappa: float, lam: float, pd: bool
+) -> None:
+    def at(pc: float) -> MyelomaAssessment:
+        return MyelomaAssessment(
+            serum_m=0.4, urine_m=50, flc_kappa=kappa, flc_lambda=lam,
+            involved_light_chain="kappa", marrow_plasma_cells=pc,
+        )  # fmt: skip
+
+    for pc, rises in ((30.0, True), (29.9, False)):  # +10 % vs +9.9 % from 20 %
+        call = assess_myeloma(at(pc), at(40.0), at(20.0))
+        assert (call.category == RC.PD) is (pd and rises), call.reasons
+
+
+def test_imwg_unknown_light_chain_is_refused() -> None:
+    with pytest.raises(ValidationError, match="involved_light_chain"):
+        assess_myeloma(MyelomaAssessment(serum_m=1, involved_light_chain="gamma"), BASE)

@@ -70,7 +70,8 @@ THRESHOLDS = [
 @pytest.mark.parametrize("total,risk,codes", THRESHOLDS)
 def test_thresholds(total: float, risk: bool, codes: list[str]) -> None:
     ex = cumulative_exposure([("x", "doxorubicin", total)], cardiac_risk_factors=risk)
-    assert [n.code for n in ex.notes if n.code.startswith("anthracycline_")] == codes
+    eq = [n.code for n in ex.notes if n.code.startswith("anthracycline_")]
+    assert [c for c in eq if not c.endswith("_limit")] == codes
     assert all(n.sources for n in ex.notes)
 
 
@@ -100,3 +101,41 @@ def test_two_mitoxantrone_inductions_cross_the_risk_threshold() -> None:
 def test_bad_exposure(drug: str, mg: float) -> None:
     with pytest.raises(ValidationError):
         cumulative_exposure([("x", drug, mg)])
+
+
+# Each drug's own labelled cumulative limit, both sides (labels cited in anthracyclines.yaml):
+# daunorubicin "should not exceed 550 mg/m2" (400 after chest irradiation), idarubicin 150,
+# mitoxantrone 140, epirubicin 900, doxorubicin 550 (400 with risk factors).
+DRUG_LIMITS = [
+    ("daunorubicin", 549.9, False, False), ("daunorubicin", 550.0, False, True),
+    ("daunorubicin", 399.9, True, False), ("daunorubicin", 400.0, True, True),
+    ("idarubicin", 149.9, False, False), ("idarubicin", 150.0, False, True),
+    ("mitoxantrone", 139.9, False, False), ("mitoxantrone", 140.0, False, True),
+    ("epirubicin", 899.9, False, False), ("epirubicin", 900.0, False, True),
+    ("doxorubicin", 399.9, True, False), ("doxorubicin", 400.0, True, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("drug,mg,risk,flag", DRUG_LIMITS)
+def test_each_drug_labelled_cumulative_limit(drug: str, mg: float, risk: bool, flag: bool) -> None:
+    ex = cumulative_exposure([("a", drug, mg / 2), ("b", drug, mg / 2)], cardiac_risk_factors=risk)
+    assert ex.per_drug_mg_m2 == {drug: mg}
+    got = [n for n in ex.notes if n.code == f"anthracycline_{drug}_limit"]
+    assert bool(got) is flag
+    if flag:
+        src = got[0].sources[0]
+        assert got[0].level == "warning"
+        assert "prescribing information" in src or "summary of product characteristics" in src
+
+
+def test_fifth_da60_course_exceeds_the_daunorubicin_label() -> None:
+    # 5 x DA60 = 900 mg/m2 daunorubicin = only 540 doxorubicin-equivalent (x 0.6): the
+    # equivalent total stays under 550, the drug's own limit does not.
+    per = course_anthracycline_mg_m2(get_regimen("004-5.1-DA60"))["daunorubicin"]
+    ex = cumulative_exposure([(f"c{i}", "daunorubicin", per) for i in range(5)])
+    assert ex.total_doxorubicin_eq_mg_m2 == 540.0
+    assert ex.per_drug_mg_m2 == {"daunorubicin": 900.0}
+    codes = [n.code for n in ex.notes]
+    assert "anthracycline_absolute" not in codes and "anthracycline_daunorubicin_limit" in codes
+    (note,) = [n for n in ex.notes if n.code == "anthracycline_daunorubicin_limit"]
+    assert "exceeds" in note.message

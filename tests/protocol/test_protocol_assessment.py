@@ -82,7 +82,8 @@ INDUCTION_TABLE = [
 @pytest.mark.parametrize("age,fitness,band,expected", INDUCTION_TABLE)
 def test_induction_options(age: int, fitness: str, band: str, expected: dict) -> None:
     a = assess(data(age, fitness))
-    assert a.age_band == band and a.phase == "induction" and a.candidate
+    # 004 §4.3: a frail patient gets clinical trials or best supportive care, no MST course
+    assert a.age_band == band and a.phase == "induction" and a.candidate is (fitness != "frail")
     got: dict[str, list[str]] = {}
     for o in a.options:
         got.setdefault(o.strength, []).append(o.regimen_id or o.title)
@@ -91,7 +92,7 @@ def test_induction_options(age: int, fitness: str, band: str, expected: dict) ->
     # best first
     order = {"preferred": 0, "recommended": 1, "alternative": 2, "consider": 3}
     assert [order[o.strength] for o in a.options] == sorted(order[o.strength] for o in a.options)
-    assert ("below_consensus_age" in [n.code for n in a.notes]) is (age < 60)
+    assert ("below_consensus_age" in [n.code for n in a.notes]) is (age < 60 and fitness != "frail")
 
 
 @pytest.mark.parametrize(
@@ -133,7 +134,9 @@ def test_missing_fitness_is_an_error() -> None:
 def test_fitness_derived_from_criteria() -> None:
     a = assess(data(fitness=None, assessment={"fitness_criteria": {"ecog": 3, "lvef_pct": 60}}))
     assert a.fitness is Fitness.UNFIT and a.fitness_basis == "derived"
-    assert a.fitness_criteria_met == ("ECOG performance status >= 3 not related to leukemia",)
+    assert a.fitness_criteria_met == (
+        "ECOG performance status > 2 (3 or 4) not related to leukemia",
+    )
     assert a.options[0].regimen_id == "004-4.2-VEN-AZA"
 
 

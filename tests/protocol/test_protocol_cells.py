@@ -31,8 +31,10 @@ PLAN_TABLE = [
     (60, 600, 240, 4, 4, 4, False, 2.5, 1.0, 0.0),
     # five courses: even split gives 2.0 / 0.8 per kg, inside -25%
     (60, 600, 240, 5, 5, 4, False, 2.0, 0.8, 0.0),
-    # six courses: even split 1.67 MNC < 1.875 -> 4 at target, second donor for 5 and 6
-    (60, 600, 240, 6, 4, 4, True, 2.5, 1.0, 0.0),
+    # 004 §2.2 "MNC 2.5 ± 25% × 10^8/kg and/or CD3+ 1 ± 25%": six courses wanted; five
+    # aliquots of 20% (2.0 / 0.8 per kg) stay within -25%, a sixth would not (1.67 < 1.875):
+    # five courses covered, second donor for the sixth
+    (60, 600, 240, 6, 5, 4, True, 2.0, 0.8, 0.0),
     # CD3-poor: CD3 1.0/kg would need MNC 3.33 > 3.125, so the aliquot stops at MNC +25%
     # (3.125) with CD3 0.9375
     (70, 700, 210, 3, 3, 3, False, 3.125, 0.9375, 0.0625),
@@ -57,15 +59,18 @@ def test_collection_plan(
     assert all(a.mnc_status == "within" and a.cd3_status == "within" for a in p.aliquots)
 
 
-def test_partial_last_aliquot_within_lower_bound() -> None:
-    # 60 kg, MNC only: target 150 per course, lower bound 112.5; six courses cannot be split
-    # evenly (570 / 6 = 95 < 112.5). 500 = 3 × 150 + 50 -> remainder dropped
-    p = collection_plan(60, mnc_total_1e8=500, courses=6)
-    assert p.basis == "mnc" and p.courses_covered == 3 and p.second_donor_needed
-    # 560 = 3 × 150 + 110 (< 112.5, dropped); 570 = 3 × 150 + 120 (>= 112.5, kept at 2.0/kg)
-    assert collection_plan(60, mnc_total_1e8=560, courses=6).courses_covered == 3
+def test_courses_covered_are_maximised_within_minus_25_pct() -> None:
+    # 60 kg, MNC only: target 150 per course, lower bound 112.5 (004 §2.2 "2.5 ± 25%")
+    p = collection_plan(60, mnc_total_1e8=500, courses=6)  # 500 / 112.5 = 4.44 -> 4 courses
+    assert p.basis == "mnc" and p.courses_covered == 4 and p.second_donor_needed
+    assert p.aliquots[0].mnc_1e8_per_kg == pytest.approx(500 / 4 / 60, abs=1e-4)
+    assert p.courses_needing_second_donor == (5, 6)
+    # both sides of five covered courses: 562.5 / 5 = 112.5 exactly; 562.4 / 5 < 112.5
+    assert collection_plan(60, mnc_total_1e8=562.5, courses=6).courses_covered == 5
+    assert collection_plan(60, mnc_total_1e8=562.4, courses=6).courses_covered == 4
     q = collection_plan(60, mnc_total_1e8=570, courses=6)
-    assert q.courses_covered == 4 and q.aliquots[-1].mnc_1e8_per_kg == pytest.approx(2.0)
+    assert q.courses_covered == 5 and q.aliquots[-1].mnc_1e8_per_kg == pytest.approx(1.9)
+    assert all(a.mnc_status == "within" for a in q.aliquots)
 
 
 def test_collection_too_small_for_one_course() -> None:
@@ -76,7 +81,7 @@ def test_collection_too_small_for_one_course() -> None:
 def test_even_split_boundary() -> None:
     # 60 kg, 5 courses: 562.5 / 5 = 112.5 per course = exactly 1.875/kg -> all five covered
     assert collection_plan(60, mnc_total_1e8=562.5, courses=5).courses_covered == 5
-    assert collection_plan(60, mnc_total_1e8=562.4, courses=5).courses_covered == 3
+    assert collection_plan(60, mnc_total_1e8=562.4, courses=5).courses_covered == 4
 
 
 def test_cd3_only_and_second_donor_note() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 from mst.errors import ValidationError
 from mst.protocol._data import load_yaml
 from mst.protocol.catalog import get_regimen, load_catalog, validate_catalog
-from mst.protocol.dosing import DoseOptions, bsa, course_doses, days_text, round_dose
+from mst.protocol.dosing import (
+    DoseOptions,
+    bsa,
+    course_doses,
+    days_text,
+    normalise_inhibitor,
+    round_dose,
+)
+from mst.protocol.schedule import course_calendar
 
 # height, weight, method, expected BSA (hand-computed: Mosteller sqrt(h*w/3600);
 # DuBois 0.007184 w^0.425 h^0.725)
@@ -213,13 +222,58 @@ def test_posaconazole_wins_over_voriconazole() -> None:
     assert d.lines[2].adjusted == (("3", 50.0), ("4-28", 70.0))
 
 
-def test_venetoclax_moderate_and_none() -> None:
+# VENCLEXTA label §2.4 (AML): "moderate CYP3A inhibitors or P-gp inhibitors: reduce the
+# VENCLEXTA dose by at least 50%" — the reduced dose is on every dosing day, not only in a note.
+@pytest.mark.parametrize("name", ["fluconazole", "Diflucan", "amiodarone", " Erythromycin "])
+def test_venetoclax_moderate_or_pgp_inhibitor_halves_every_day_label_2_4(name: str) -> None:
     r = get_regimen("004-4.1-VEN-DEC")
-    mod = course_doses(r, 170, 70, cyp3a_inhibitors=["fluconazole"])
-    assert all(ln.adjusted is None for ln in mod.lines)
+    mod = course_doses(r, 170, 70, cyp3a_inhibitors=[name])
+    ven = [ln for ln in mod.lines if ln.drug == "venetoclax"]
+    assert [ln.adjusted for ln in ven] == [(("1", 50.0),), (("2", 100.0),), (("3-28", 200.0),)]
+    assert [ln.course_total for ln in ven] == [50.0, 100.0, 5200.0]
     assert any("at least 50%" in n.message for n in mod.notes)
-    plain = course_doses(r, 170, 70, cyp3a_inhibitors=["amoxicillin"])
-    assert plain.notes == ()
+    cal = course_calendar(r, dt.date(2026, 12, 1), doses=mod)
+    for day in cal.days:
+        texts = [e.text for e in day.entries if e.text.startswith("venetoclax")]
+        if 1 <= day.day <= 28:
+            want = {1: 50, 2: 100}.get(day.day, 200)
+            assert texts == [
+                f"venetoclax {want} mg PO — CYP3A/P-gp inhibitor label-adjusted dose "
+                f"(standard {2 * want} mg)"
+            ]
+    assert course_doses(r, 170, 70).notes == ()
+
+
+# Unknown means refuse: a misspelt or unlisted name must not silently give 400 mg.
+@pytest.mark.parametrize(
+    "name,generic",
+    [("Noxafil", "posaconazole"), ("posaconazole ", "posaconazole"),
+     ("  POSACONAZOLE", "posaconazole"),
+     ("Vfend®", "voriconazole"), ("ritonavir", "ritonavir"), ("Paxlovid", "nirmatrelvir/ritonavir"),
+     ("clarithromycin", "clarithromycin"), ("Cresemba", "isavuconazole")],
+)  # fmt: skip
+def test_inhibitor_names_are_normalised(name: str, generic: str) -> None:
+    assert normalise_inhibitor(name) == generic
+    d = course_doses(get_regimen("004-4.2-VEN-AZA"), 170, 70, cyp3a_inhibitors=[name])
+    assert d.lines[2].adjusted is not None
+
+
+@pytest.mark.parametrize("name", ["posaconazol", "amoxicillin", "noxafill", "", "azole"])
+def test_unknown_inhibitor_is_refused_naming_the_field(name: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        course_doses(
+            get_regimen("004-4.2-VEN-AZA"), 170, 70, cyp3a_inhibitors=["fluconazole", name]
+        )
+    assert exc.value.field == "cyp3a_inhibitors[1]"
+
+
+def test_strong_inhibitor_ramp_in_calendar_and_total() -> None:
+    r = get_regimen("004-4.2-VEN-AZA")
+    d = course_doses(r, 170, 70, cyp3a_inhibitors=["Noxafil"])
+    assert d.lines[2].course_total == 50.0 + 25 * 70.0
+    cal = course_calendar(r, dt.date(2026, 12, 1), doses=d)
+    day4 = next(x for x in cal.days if x.day == 4)
+    assert day4.entries[0].text.startswith("venetoclax 70 mg PO")
 
 
 def test_azole_without_venetoclax_is_silent() -> None:

@@ -18,13 +18,45 @@ chimerism_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the default and only format).")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON (for scripts); labelled text by default.")
+]
 LodOpt = Annotated[float | None, typer.Option("--lod", help="Limit of detection, % donor.")]
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
+    """Labelled text: one line per result, ``label: value`` pairs."""
     for r in rows:
-        typer.echo("\t".join(str(v) for v in r.values()))
+        typer.echo("; ".join(f"{k}: {_plain(v)}" for k, v in r.items()))
+
+
+def _plain(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _recovery_text(res: Any) -> str:
+    def d(x: dt.date | None, days: int | None = None, ref: str = "") -> str:
+        if x is None:
+            return "not reached"
+        return x.isoformat() + (f" ({days} days after {ref})" if days is not None else "")
+
+    lines = [
+        f"Course: chemotherapy {res.chemo_start} to {res.chemo_end} ({res.source})",
+        f"  aplasia start (3 days ANC < 2 and platelets < 100): {d(res.aplasia_start)}",
+        f"  recovery (3 days ANC > 0.5 and platelets > 30): "
+        f"{d(res.recovery_date, res.recovery_days_from_aplasia, 'the aplasia start')}",
+        f"  neutrophil recovery (ANC > 0.5): {d(res.neutrophil_recovery_date, res.neutrophil_days_from_chemo_start, 'the chemotherapy start')}",  # noqa: E501
+        f"  platelet recovery (platelets > 30): {d(res.platelet_recovery_date, res.platelet_days_from_chemo_start, 'the chemotherapy start')}",  # noqa: E501
+    ]
+    if res.aplasia_start is not None and not res.counts_fell:
+        lines.append("  counts never fell to the recovery thresholds after the aplasia start")
+    for a, b in res.gaps:
+        lines.append(f"  gap in the counts: {a}" + (f" to {b}" if b != a else ""))
+    return "\n".join(lines)
 
 
 @chimerism_app.command("ngs")
@@ -46,7 +78,13 @@ def chimerism_ngs(
     else:
         _table(
             [
-                {"sample": r.sample, "donor": r.donor_id, "pooled": r.pooled.display}
+                {
+                    "sample": r.sample,
+                    "date": r.date,
+                    "donor": r.donor_id,
+                    "donor chimerism (pooled)": r.pooled.display,
+                    "LoD": f"{r.pooled.lod_pct:g}%",
+                }
                 for r in out["results"]
             ]
         )
@@ -80,7 +118,16 @@ def chimerism_qpcr(
     if json:
         emit_json(to_plain(out))
     else:
-        _table([{"sample": r["sample"], "donor": r["value"].display} for r in out["results"]])
+        _table(
+            [
+                {
+                    "sample": r["sample"],
+                    "donor chimerism": r["value"].display,
+                    "LoD": f"{r['value'].lod_pct:g}%",
+                }
+                for r in out["results"]
+            ]
+        )
 
 
 @chimerism_app.command("str")
@@ -100,7 +147,13 @@ def chimerism_str(
     else:
         _table(
             [
-                {"sample": r.sample, "donor": r.donor_id, "mean": r.mean.display}
+                {
+                    "sample": r.sample,
+                    "date": r.date,
+                    "donor": r.donor_id,
+                    "donor chimerism (mean of markers)": r.mean.display,
+                    "LoD": f"{r.mean.lod_pct:g}%",
+                }
                 for r in out["results"]
             ]
         )
@@ -113,6 +166,25 @@ def _iso(value: str | None, name: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationError(name, value, "must be an ISO date (YYYY-MM-DD)") from None
+
+
+_MISSING = {"", "na", "n/a", "nan", "null", "none", "."}
+
+
+def _count(file: str, row: int, column: str, raw: str | None) -> float | None:
+    """One count cell in 10⁹/L: blank/NA → missing; else a number in the plausible range."""
+    from mst.domain.analytes import to_canonical
+
+    where = f"{file} row {row}: {column}"
+    if raw is None or raw.strip().lower() in _MISSING:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValidationError(where, raw, "must be a number in 10^9/L") from None
+    if value < 0:
+        raise ValidationError(where, raw, "must be >= 0 (10^9/L)")
+    return to_canonical(column, value, "10^9/L", where)
 
 
 def recovery(
@@ -135,8 +207,8 @@ def recovery(
             )
         rows = list(reader)
     dates = [r["date"] for r in rows]
-    anc = [r["anc"] if r["anc"] not in ("", None) else None for r in rows]
-    plt = [r["platelets"] if r["platelets"] not in ("", None) else None for r in rows]
+    anc = [_count(counts.name, i, "anc", r["anc"]) for i, r in enumerate(rows, 2)]
+    plt = [_count(counts.name, i, "platelets", r["platelets"]) for i, r in enumerate(rows, 2)]
     res = course_recovery(
         anc,
         plt,
@@ -148,7 +220,7 @@ def recovery(
     if json:
         emit_json(to_plain(res))
     else:
-        _table([to_plain(res)])
+        typer.echo(_recovery_text(res))
 
 
 def alerts(
@@ -202,9 +274,71 @@ def alerts(
             )
 
 
+grade_app = typer.Typer(
+    help="Grade acute GVHD (MAGIC), CRS (ASTCT) or myeloma response (IMWG 2016) from a file.",
+    no_args_is_help=True,
+)
+GradeFile = Annotated[
+    Path, typer.Argument(help="CSV (one row per assessment) or JSON (object or list).")
+]
+
+
+def _grade(kind: str, file: Path, json: bool) -> None:
+    from mst.monitoring.grade_files import grade_file
+
+    out = grade_file(file, kind)  # type: ignore[arg-type]
+    if json:
+        emit_json(out)
+        return
+    for r in out:
+        when = f" {r['date']}" if r.get("date") else ""
+        if kind == "gvhd":
+            st = r["stages"]
+            head = (
+                f"grade {r['grade_roman']} (skin {st['skin']}, liver {st['liver']}, "
+                f"upper GI {st['upper_gi']}, lower GI {st['lower_gi']})"
+            )
+        elif kind == "crs":
+            head = f"grade {r['grade']}"
+        else:
+            head = f"{r['category']} (unconfirmed; registry {r['registry_category'] or '—'})"
+        typer.echo(f"{r['id']}{when}: {head} [{r['source']}]")
+        for reason in r["reasons"]:
+            typer.echo(f"  - {reason}")
+
+
+@grade_app.command("gvhd")
+@handle_errors
+def grade_gvhd(file: GradeFile, json: JsonOpt = False) -> None:
+    """MAGIC acute GVHD organ stages and overall grade (columns: rash_bsa, bullae_bsa,
+    bilirubin_mg_dl, persistent_upper_gi, stool_ml_day, episodes_per_day,
+    severe_pain_or_bloody; optional id, date)."""
+    _grade("gvhd", file, json)
+
+
+@grade_app.command("crs")
+@handle_errors
+def grade_crs_cmd(file: GradeFile, json: JsonOpt = False) -> None:
+    """ASTCT CRS grade (columns: temperature_c, hypotension, vasopressors,
+    vasopressin_only_adjunct, oxygen_device, oxygen_l_min, fever_masked; optional id, date)."""
+    _grade("crs", file, json)
+
+
+@grade_app.command("imwg")
+@handle_errors
+def grade_imwg(file: GradeFile, json: JsonOpt = False) -> None:
+    """IMWG 2016 myeloma response of each assessment row against the baseline row (and the
+    nadir row, if any): column role = baseline | nadir | assessment; serum_m (g/dL),
+    urine_m (mg/24 h), flc_kappa, flc_lambda (mg/L), involved_light_chain, marrow_plasma_cells
+    (%), immunofixation_negative, electrophoresis_negative, clonal_cells_absent,
+    plasmacytoma_present, new_lesion, date; optional id."""
+    _grade("imwg", file, json)
+
+
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     """Register this module's commands on the main and stats apps."""
     del stats_app
     app.add_typer(chimerism_app, name="chimerism")
+    app.add_typer(grade_app, name="grade")
     app.command("recovery")(handle_errors(recovery))
     app.command("alerts")(handle_errors(alerts))

@@ -87,11 +87,7 @@ def _plan_text(r: Any) -> str:
                         else " " * 22
                     )
                     out.append(f"{head}  {e.text}")
-        out += [
-            f"  GPBSC infusion: from {w.earliest:%Y-%m-%d %H:%M}, preferably by "
-            f"{w.preferred_latest:%Y-%m-%d %H:%M}, at the latest {w.latest:%Y-%m-%d %H:%M} "
-            f"({'; '.join(w.sources)})"
-        ]
+        out += [f"  {w.line()}"]
         nc = c.next_course
         out += [
             f"  Next: {nc.kind} between {nc.earliest} and {nc.latest} — {nc.condition} "
@@ -108,6 +104,11 @@ def _plan_text(r: Any) -> str:
             out.append(
                 f"  {x.label}: {x.drug} {x.mg_m2:g} mg/m² × {x.factor:g} = "
                 f"{x.doxorubicin_eq_mg_m2:g}"
+            )
+        for drug, mg in ex.per_drug_mg_m2.items():
+            out.append(
+                f"  cumulative {drug}: {mg:g} mg/m² "
+                f"(labelled limit {ex.per_drug_limit_mg_m2[drug]:g} mg/m²)"
             )
         out += _notes_text(list(ex.notes))
         if r.infusion_check is not None:

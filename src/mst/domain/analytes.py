@@ -118,10 +118,16 @@ def to_canonical(analyte: str, value: float, unit: str, field: str = "value") ->
         raise ValidationError(field, value, "must be a finite number")
     converted = value * a.units[unit]
     if not (a.minimum <= converted <= a.maximum):
+        likely = [
+            f"{u} ({value:g} {u} = {value * f:g} {a.unit})"
+            for u, f in a.units.items()
+            if u != unit and f != a.units[unit] and a.minimum <= value * f <= a.maximum
+        ]
+        hint = f"; the value looks like it was reported in {likely[0]}" if likely else ""
         raise ValidationError(
             field,
             value,
             f"{analyte} must lie in the physiological range {a.minimum:g}–{a.maximum:g} "
-            f"{a.unit} (got {converted:g} {a.unit})",
+            f"{a.unit} (got {converted:g} {a.unit}){hint}",
         )
     return converted

@@ -3,13 +3,14 @@
 Rules (thresholds and citations in ``mst/data/monitoring/alerts.yaml``):
 
 ``gvhd_suspicion`` (004 §2.3)
-    Within 5–30 days after a GPBSC infusion, at least two distinct signs among
-    high fever (event or temperature >= 38.5 °C), rash (event or rash BSA > 0),
-    diarrhea (event or stool >= 500 mL/day), liver dysfunction (ALT, AST or LDH
-    >= 2 × the last value on or before the infusion, or a hepatotoxicity event)
-    and cytokine rise (IL-2/8/10/6/12, IFN-α/γ >= 2 × the pre-infusion value):
-    "consider acute GVHD, test donor chimerism". Dated on the day the second
-    sign appears.
+    Within 5–30 days after a GPBSC infusion, any one of rash (event or rash
+    BSA > 0), diarrhea (event or stool >= 500 mL/day) or liver dysfunction
+    (ALT, AST or LDH >= 2 × the last value on or before the infusion,
+    bilirubin >= 2 mg/dL and above its pre-infusion value, or a
+    hepatotoxicity event); high fever (event or temperature >= 38.5 °C) and a
+    cytokine rise (IL-2/8/10/6/12, IFN-α/γ >= 2 × the pre-infusion value)
+    count only with a second distinct sign (local choice). "Consider acute
+    GVHD, test donor chimerism." Dated on the first day the rule is met.
 ``gvhd_high_risk`` (002 Discussion)
     Donor chimerism > 1% measured 1–14 days after an infusion together with at
     least one of fever, rash, diarrhea or hepatic injury within 30 days of it.
@@ -129,6 +130,44 @@ def _rise(
     return best
 
 
+def _bilirubin(
+    labs: _Labs, base_day: dt.date, lo: dt.date, hi: dt.date, bound: float
+) -> tuple[dt.date, str] | None:
+    base = labs.last_on_or_before("bilirubin", base_day)
+    return _first_lab(
+        labs,
+        "bilirubin",
+        lo,
+        hi,
+        lambda v: v >= bound and (base is None or v > base),
+        f"bilirubin >= {bound:g} mg/dL"
+        + (f" (pre-infusion {base:g})" if base is not None else "")
+        + ":",
+    )
+
+
+def suspicion_date(signs: dict[str, tuple[dt.date, str]], cfg: dict) -> dt.date | None:
+    """The first day the 004 §2.3 suspicion rule is met, or None.
+
+    Parameters
+    ----------
+    signs : dict
+        First date (and evidence) of each sign found in the window.
+    cfg : dict
+        The ``gvhd_suspicion`` rule of ``alerts.yaml``: ``sufficient_alone``
+        signs suspect GVHD on their own; ``need_second_sign`` signs only with a
+        second distinct sign.
+
+    Returns
+    -------
+    date or None
+    """
+    cands = [signs[k][0] for k in cfg["sufficient_alone"] if k in signs]
+    if len(signs) >= 2:
+        cands.append(sorted(s[0] for s in signs.values())[1])
+    return min(cands) if cands else None
+
+
 def _signs(
     labs: _Labs,
     events: dict[EventKind, list[dt.date]],
@@ -160,6 +199,7 @@ def _signs(
         "liver": _earliest(
             ev(EventKind.HEPATOTOXICITY),
             _rise(labs, ("alt", "ast", "ldh"), infused, lo, hi, cfg["liver_rise_fold"]),
+            _bilirubin(labs, infused, lo, hi, cfg["bilirubin_ge"]),
         ),
     }
     if include_cytokines:
@@ -201,9 +241,9 @@ def evaluate(record: PatientRecord, as_of: dt.date | None = None) -> list[Alert]
             continue
         lo, hi = (d0 + dt.timedelta(days=x) for x in sus["window_days"])
         signs = _signs(labs, events, d0, lo, hi, sus, include_cytokines=True)
-        if len(signs) >= sus["min_signs"]:
-            ordered = sorted(signs.values(), key=lambda s: s[0])
-            when = ordered[sus["min_signs"] - 1][0]
+        when = suspicion_date(signs, sus)
+        if when is not None:
+            ordered = sorted((s for s in signs.values() if s[0] <= when), key=lambda s: s[0])
             add(
                 Alert(
                     when,

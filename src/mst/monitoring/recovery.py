@@ -29,10 +29,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mst.domain import PatientRecord
+from mst.domain.analytes import to_canonical
 from mst.errors import ValidationError
 from mst.monitoring._data import load
 
 SOURCE = "002 Study endpoints"
+COUNT_UNIT = "10^9/L"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,6 +137,9 @@ def _series(dates: Iterable[Any], values: Iterable[Any], name: str) -> dict[dt.d
         day = _as_date(d, f"{name}[{i}].date")
         val = _as_value(v, f"{name}[{i}]")
         if val is not None:
+            # counts are in 10^9/L: a value outside the analyte's plausible range (e.g. ANC 1500,
+            # platelets 90000 given in cells/µL) is refused, naming the likely unit
+            to_canonical(name, val, COUNT_UNIT, f"{name}[{i}]")
             out[day] = val
     return out
 

@@ -17,6 +17,7 @@ import datetime as dt
 import itertools
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 
 from mst.domain import ResponseCategory
 from mst.errors import ValidationError
@@ -276,7 +277,46 @@ class MyelomaAssessment:
 def _reduction(base: float | None, now: float | None) -> float | None:
     if base is None or now is None or base <= 0:
         return None
-    return 1 - now / base
+    return float(1 - _d(now) / _d(base))
+
+
+def _d(x: float | int) -> Decimal:
+    """The value as the laboratory reported it (shortest decimal that round-trips)."""
+    return Decimal(repr(float(x)))
+
+
+def _reduced_by(base: float | None, now: float | None, fraction: float) -> bool:
+    """``now`` is at least ``fraction`` below ``base``, compared exactly on the reported digits."""
+    if base is None or now is None or base <= 0:
+        return False
+    return _d(now) <= (1 - _d(fraction)) * _d(base)
+
+
+def _measurable(b: MyelomaAssessment, t: dict) -> dict[str, bool]:
+    """Which markers were measurable at baseline (IMWG measurable-disease thresholds)."""
+    serum = b.serum_m is not None and _d(b.serum_m) >= _d(t["measurable_serum_m_ge"])
+    urine = b.urine_m is not None and _d(b.urine_m) >= _d(t["measurable_urine_m_ge"])
+    flc = False
+    if b.involved_light_chain is not None and b.flc_kappa is not None and b.flc_lambda:
+        involved = b.flc_kappa if b.involved_light_chain == "kappa" else b.flc_lambda
+        lo, hi = t["flc_ratio_normal"]
+        ratio = _d(b.flc_kappa) / _d(b.flc_lambda)
+        abnormal = ratio < _d(lo) or ratio > _d(hi)
+        flc = abnormal and _d(involved) >= _d(t["measurable_involved_flc_ge"])
+    return {"serum": serum, "urine": urine, "flc": flc}
+
+
+def _check_myeloma(a: MyelomaAssessment, where: str) -> None:
+    for name in ("serum_m", "urine_m", "marrow_plasma_cells", "flc_kappa", "flc_lambda"):
+        v = getattr(a, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+            raise ValidationError(f"{where}.{name}", v, "must be a finite number >= 0")
+    if a.involved_light_chain not in (None, "kappa", "lambda"):
+        raise ValidationError(
+            f"{where}.involved_light_chain", a.involved_light_chain, "must be kappa or lambda"
+        )
 
 
 def assess_myeloma(
@@ -284,12 +324,17 @@ def assess_myeloma(
 ) -> ResponseCall:
     """Classify one myeloma assessment by IMWG 2016 (unconfirmed).
 
+    Values are compared at the precision the laboratory reports them
+    (decimal arithmetic on the reported digits): 0.9 → 1.4 g/dL is exactly
+    +0.5 g/dL, 1.2 → 0.9 g/dL exactly −25 %.
+
     Parameters
     ----------
     a : MyelomaAssessment
         Current findings.
     baseline : MyelomaAssessment
-        Pre-treatment findings (reference for reductions).
+        Pre-treatment findings (reference for reductions, and for which markers
+        are measurable).
     nadir : MyelomaAssessment, optional
         Lowest confirmed values so far (reference for progression).
 
@@ -297,41 +342,53 @@ def assess_myeloma(
     -------
     ResponseCall
         sCR, CR, VGPR, PR, "MR", SD or PD. Use :func:`confirm_imwg` for the
-        two-consecutive-assessments rule.
+        two-consecutive-assessments rule. A rise of dFLC defines PD only when
+        neither serum nor urine M-protein was measurable at baseline; a rise of
+        marrow plasma cells only when the involved FLC was not measurable either.
     """
     t = load("response_imwg")
     src = t["source"]
-    for name in ("serum_m", "urine_m", "marrow_plasma_cells", "flc_kappa", "flc_lambda"):
-        for obj in (a, baseline):
-            v = getattr(obj, name)
-            if v is not None and v < 0:
-                raise ValidationError(name, v, "must be >= 0")
+    _check_myeloma(a, "assessment")
+    _check_myeloma(baseline, "baseline")
+    if nadir is not None:
+        _check_myeloma(nadir, "nadir")
     ref = nadir or baseline
+    meas = _measurable(baseline, t)
     pd_reasons: list[str] = []
-    inc = t["pd_increase_ge"]
+    inc = _d(t["pd_increase_ge"])
     if a.serum_m is not None and ref.serum_m is not None:
-        need = (
-            t["pd_serum_abs_high_nadir_ge"]
-            if ref.serum_m >= t["pd_serum_high_nadir"]
-            else t["pd_serum_abs_ge"]
-        )
-        d = a.serum_m - ref.serum_m
-        if d >= need and a.serum_m >= (1 + inc) * ref.serum_m:
-            pd_reasons.append(f"serum M-protein +{d:.2f} g/dL (>= {need}) and >= +{inc:.0%}")
+        high = _d(ref.serum_m) >= _d(t["pd_serum_high_nadir"])
+        need = t["pd_serum_abs_high_nadir_ge"] if high else t["pd_serum_abs_ge"]
+        d = _d(a.serum_m) - _d(ref.serum_m)
+        if d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref.serum_m):
+            pd_reasons.append(f"serum M-protein +{d} g/dL (>= {need}) and >= +{float(inc):.0%}")
     if a.urine_m is not None and ref.urine_m is not None:
-        d = a.urine_m - ref.urine_m
-        if d >= t["pd_urine_abs_ge"] and a.urine_m >= (1 + inc) * ref.urine_m:
+        d = _d(a.urine_m) - _d(ref.urine_m)
+        if d >= _d(t["pd_urine_abs_ge"]) and _d(a.urine_m) >= (1 + inc) * _d(ref.urine_m):
             pd_reasons.append(
-                f"urine M-protein +{d:.0f} mg/24 h (>= {t['pd_urine_abs_ge']}) and >= +{inc:.0%}"
+                f"urine M-protein +{d:f} mg/24 h (>= {t['pd_urine_abs_ge']}) and "
+                f">= +{float(inc):.0%}"
             )
-    if a.dflc is not None and ref.dflc is not None:
-        d = a.dflc - ref.dflc
-        if d > t["pd_dflc_abs_gt"] and a.dflc >= (1 + inc) * ref.dflc:
-            pd_reasons.append(f"dFLC +{d:.0f} mg/L (> {t['pd_dflc_abs_gt']}) and >= +{inc:.0%}")
-    if a.marrow_plasma_cells is not None and ref.marrow_plasma_cells is not None:
-        d = a.marrow_plasma_cells - ref.marrow_plasma_cells
-        if d >= t["pd_marrow_pc_abs_ge"]:
-            pd_reasons.append(f"marrow plasma cells +{d:.1f}% (>= {t['pd_marrow_pc_abs_ge']}%)")
+    no_m_protein = not meas["serum"] and not meas["urine"]
+    if no_m_protein and a.dflc is not None and ref.dflc is not None:
+        d = _d(a.dflc) - _d(ref.dflc)
+        if d > _d(t["pd_dflc_abs_gt"]) and _d(a.dflc) >= (1 + inc) * _d(ref.dflc):
+            pd_reasons.append(
+                f"dFLC +{d:f} mg/L (> {t['pd_dflc_abs_gt']}) and >= +{float(inc):.0%} "
+                "(no measurable serum/urine M-protein)"
+            )
+    if (
+        no_m_protein
+        and not meas["flc"]
+        and a.marrow_plasma_cells is not None
+        and ref.marrow_plasma_cells is not None
+    ):
+        d = _d(a.marrow_plasma_cells) - _d(ref.marrow_plasma_cells)
+        if d >= _d(t["pd_marrow_pc_abs_ge"]):
+            pd_reasons.append(
+                f"marrow plasma cells +{d:f}% (>= {t['pd_marrow_pc_abs_ge']}%; no measurable "
+                "M-protein or FLC)"
+            )
     if a.new_lesion:
         pd_reasons.append("new bone lesion or plasmacytoma")
     if pd_reasons:
@@ -340,7 +397,7 @@ def assess_myeloma(
     if (
         a.immunofixation_negative
         and a.marrow_plasma_cells is not None
-        and a.marrow_plasma_cells < t["cr_marrow_plasma_cells_lt"]
+        and _d(a.marrow_plasma_cells) < _d(t["cr_marrow_plasma_cells_lt"])
         and not a.plasmacytoma_present
     ):
         reasons.append(
@@ -348,18 +405,19 @@ def assess_myeloma(
             f"{t['cr_marrow_plasma_cells_lt']}%, no plasmacytoma"
         )
         lo, hi = t["flc_ratio_normal"]
-        ratio = (a.flc_kappa / a.flc_lambda) if a.flc_kappa is not None and a.flc_lambda else None
-        if ratio is not None and lo <= ratio <= hi and a.clonal_cells_absent:
-            reasons.append(f"FLC ratio {ratio:.2f} within {lo}–{hi}, no clonal marrow cells")
+        ratio = (
+            _d(a.flc_kappa) / _d(a.flc_lambda) if a.flc_kappa is not None and a.flc_lambda else None
+        )
+        if ratio is not None and _d(lo) <= ratio <= _d(hi) and a.clonal_cells_absent:
+            reasons.append(f"FLC ratio {float(ratio):.2f} within {lo}–{hi}, no clonal marrow cells")
             return ResponseCall(ResponseCategory.SCR, tuple(reasons), src)
         return ResponseCall(ResponseCategory.CR, tuple(reasons), src)
     rs = _reduction(baseline.serum_m, a.serum_m)
-    ru = _reduction(baseline.urine_m, a.urine_m)
-    urine_ok_vgpr = a.urine_m is None or a.urine_m < t["vgpr_urine_lt"]
+    urine_ok_vgpr = a.urine_m is None or _d(a.urine_m) < _d(t["vgpr_urine_lt"])
     if a.electrophoresis_negative and not a.immunofixation_negative:
         reasons.append("M-protein detectable by immunofixation but not by electrophoresis")
         return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
-    if rs is not None and rs >= t["vgpr_serum_reduction_ge"] and urine_ok_vgpr:
+    if _reduced_by(baseline.serum_m, a.serum_m, t["vgpr_serum_reduction_ge"]) and urine_ok_vgpr:
         reasons.append(
             f"serum M-protein reduced {rs:.1%} (>= {t['vgpr_serum_reduction_ge']:.0%}) and urine "
             f"M-protein < {t['vgpr_urine_lt']} mg/24 h"
@@ -368,25 +426,28 @@ def assess_myeloma(
     urine_ok_pr = (
         a.urine_m is None
         or baseline.urine_m is None
-        or ((ru is not None and ru >= t["pr_urine_reduction_ge"]) or a.urine_m < t["pr_urine_lt"])
+        or _reduced_by(baseline.urine_m, a.urine_m, t["pr_urine_reduction_ge"])
+        or _d(a.urine_m) < _d(t["pr_urine_lt"])
     )
-    if rs is not None and rs >= t["pr_serum_reduction_ge"] and urine_ok_pr:
+    if _reduced_by(baseline.serum_m, a.serum_m, t["pr_serum_reduction_ge"]) and urine_ok_pr:
         reasons.append(
             f"serum M-protein reduced {rs:.1%} (>= {t['pr_serum_reduction_ge']:.0%}); urine "
             f"reduced >= {t['pr_urine_reduction_ge']:.0%} or < {t['pr_urine_lt']} mg/24 h"
         )
         return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
-    if baseline.serum_m is None and baseline.urine_m is None:
+    if no_m_protein and _reduced_by(baseline.dflc, a.dflc, t["pr_flc_dflc_reduction_ge"]):
         rf = _reduction(baseline.dflc, a.dflc)
-        if rf is not None and rf >= t["pr_flc_dflc_reduction_ge"]:
-            reasons.append(f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%})")
-            return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+        reasons.append(
+            f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%}; serum and urine "
+            "M-protein not measurable)"
+        )
+        return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
     urine_ok_mr = (
         a.urine_m is None
         or baseline.urine_m is None
-        or (ru is not None and ru >= t["mr_urine_reduction_ge"])
+        or _reduced_by(baseline.urine_m, a.urine_m, t["mr_urine_reduction_ge"])
     )
-    if rs is not None and rs >= t["mr_serum_reduction_ge"] and urine_ok_mr:
+    if _reduced_by(baseline.serum_m, a.serum_m, t["mr_serum_reduction_ge"]) and urine_ok_mr:
         reasons.append(f"serum M-protein reduced {rs:.1%} (25–49%): minimal response")
         return ResponseCall("MR", tuple(reasons), src)
     reasons.append("criteria for sCR, CR, VGPR, PR, MR or PD not met")

@@ -15,7 +15,7 @@ schedule.next_step(induction_responses) -> NextStep
 cells.collection_plan(weight_kg, *, mnc_total_1e8, cd3_total_1e8, courses) -> CollectionPlan
 anthracycline.cumulative_exposure(exposures, ...) -> Exposure
 eln.eln2022_risk(lesions) -> ElnResult
-fitness.derive_fitness(criteria) -> FitnessResult
+fitness.derive_fitness(criteria, age=, enable_local=) -> FitnessResult
 """
 
 from mst.protocol.assessment import Assessment, Option, assess

@@ -64,6 +64,8 @@ class Exposure(BaseModel):
     factor_source: str
     lines: tuple[ExposureLine, ...]
     total_doxorubicin_eq_mg_m2: float
+    per_drug_mg_m2: dict[str, float]
+    per_drug_limit_mg_m2: dict[str, float]
     notes: tuple[Note, ...]
 
 
@@ -127,8 +129,11 @@ def cumulative_exposure(
     Returns
     -------
     Exposure
-        Lines, total, and one note per threshold reached (≥), plus the seed 002
-        cardiac-failure reminder whenever any anthracycline is given.
+        Lines, total, per-drug cumulative mg/m² with each drug's labelled limit,
+        one note per doxorubicin-equivalent threshold reached (≥), one warning
+        per drug whose own labelled cumulative limit is reached (≥, the lower
+        limit with cardiac risk factors where the label gives one), plus the
+        seed 002 cardiac-failure reminder whenever any anthracycline is given.
 
     Raises
     ------
@@ -188,6 +193,33 @@ def cumulative_exposure(
                     sources=(t["source"],),
                 )
             )
+    per_drug: dict[str, float] = {}
+    for x in lines:
+        per_drug[x.drug] = round(per_drug.get(x.drug, 0.0) + x.mg_m2, 4)
+    limits: dict[str, float] = {}
+    for drug, mg in per_drug.items():
+        lim = tab["drug_limits"].get(drug)
+        if lim is None:
+            raise ValidationError(
+                "anthracycline.drug", drug, "has no labelled cumulative limit in the table"
+            )
+        use_rf = cardiac_risk_factors and "with_risk_factors" in lim
+        limit = float(lim["with_risk_factors"] if use_rf else lim["mg_m2"])
+        limits[drug] = limit
+        if mg >= limit:
+            verb = "exceeds" if mg > limit else "reaches"
+            notes.append(
+                Note(
+                    level="warning",
+                    code=f"anthracycline_{drug}_limit",
+                    message=(
+                        f"cumulative {drug} {mg:g} mg/m² {verb} its labelled limit {limit:g} mg/m²"
+                        + (" (with cardiac risk factors)" if use_rf else "")
+                        + ("" if mg == limit else ": beyond the label, cardiology review required")
+                    ),
+                    sources=(lim["source"],),
+                )
+            )
     if total > 0:
         s = tab["seed002_note"]
         notes.append(
@@ -198,5 +230,7 @@ def cumulative_exposure(
         factor_source=tab["factor_sets"][name]["source"],
         lines=tuple(lines),
         total_doxorubicin_eq_mg_m2=total,
+        per_drug_mg_m2=per_drug,
+        per_drug_limit_mg_m2=limits,
         notes=tuple(notes),
     )

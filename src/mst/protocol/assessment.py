@@ -19,7 +19,7 @@ from mst.domain import CourseKind, Diagnosis, ElnRisk, Fitness, ResponseCategory
 from mst.errors import NotFoundError, ValidationError
 from mst.protocol._data import rules
 from mst.protocol.catalog import Phase, Regimen, get_regimen, load_catalog
-from mst.protocol.eln import eln2022_risk, targetable
+from mst.protocol.eln import apl_lesions, eln2022_risk, targetable
 from mst.protocol.fitness import derive_fitness
 from mst.protocol.inputs import PlanInput, PriorCourse, read_plan_input
 from mst.protocol.notes import Note
@@ -91,6 +91,33 @@ def _regimen_option(r: Regimen, strength: Strength, reasons: list[str]) -> Optio
     )
 
 
+_ADJUST_REASON = "75 or older: MST with adjusted (reduced) chemotherapy doses (004 §3)"
+_STANDARD_DOSE_SOURCES = ("004 §4.1", "004 §5.1")
+
+
+def standard_dose(r: Regimen) -> bool:
+    """True for the standard-dose regimens of 004 §4.1 and §5.1 (fit patients under 75)."""
+    return r.source in _STANDARD_DOSE_SOURCES and Fitness.UNFIT not in r.fitness
+
+
+def _age_strength(
+    age: int, r: Regimen, strength: Strength, reasons: list[str]
+) -> tuple[Strength, list[str]]:
+    """Apply the consensus age logic to any course (004 §3, §4): the same rule everywhere."""
+    band = age_band(age)["id"]
+    if band == ">=75":
+        if standard_dose(r):
+            return "consider", [
+                *reasons,
+                "75 or older: a standard-dose regimen; the consensus advises adjusted doses "
+                "(004 §3) — outside the consensus at full dose",
+            ]
+        return "consider", [*reasons, _ADJUST_REASON]
+    if band == "<60" and strength in ("preferred", "recommended"):
+        return "consider", [*reasons, "below the consensus age range"]
+    return strength, reasons
+
+
 def _check_history(p: PlanInput) -> list[tuple[PriorCourse, Regimen]]:
     out = []
     prev_end: dt.date | None = None
@@ -130,7 +157,25 @@ def _check_history(p: PlanInput) -> list[tuple[PriorCourse, Regimen]]:
 def _fitness(p: PlanInput, notes: list[Note]) -> tuple[Fitness | None, str, tuple[str, ...]]:
     entered = p.patient.fitness
     crit = p.assessment.fitness_criteria
-    derived = derive_fitness(crit) if crit is not None else None
+    derived = (
+        derive_fitness(
+            crit, age=p.patient.age, enable_local=tuple(p.options.fitness_local_criteria)
+        )
+        if crit is not None
+        else None
+    )
+    if derived is not None and derived.not_applied:
+        notes.append(
+            Note(
+                level="warning",
+                code="fitness_criteria_not_applied",
+                message=(
+                    "documented but not applied to the fitness group: "
+                    + "; ".join(derived.not_applied)
+                ),
+                sources=(derived.source, "local configuration"),
+            )
+        )
     if entered is not None:
         if derived is not None and derived.fitness is not entered:
             notes.append(
@@ -165,6 +210,9 @@ def _eln(p: PlanInput, notes: list[Note]) -> tuple[ElnRisk | None, str, tuple[st
     entered = p.patient.eln_risk
     lesions = p.assessment.eln_lesions
     if lesions is None:
+        return entered, ("entered" if entered else "missing"), ()
+    if apl_lesions(lesions):
+        # APL has no ELN 2022 genetic risk group; the APL exclusion applies (see assess)
         return entered, ("entered" if entered else "missing"), ()
     res = eln2022_risk(lesions)
     notes.extend(res.notes)
@@ -345,37 +393,64 @@ def _consolidation_options(
         r = consolidations[-1][1]
         done = len(consolidations)
         if r.cycles.max is None or done < r.cycles.max:
+            strength, reasons = _age_strength(
+                p.patient.age,
+                r,
+                "recommended",
+                [
+                    f"continue the current consolidation (course {done + 1}"
+                    + (f" of {r.cycles.min}–{r.cycles.max})" if r.cycles.max else ")")
+                ],
+            )
             opts.append(
                 Option(
                     regimen_id=r.id,
                     title=r.name,
-                    strength="recommended",
-                    reasons=(
-                        f"continue the current consolidation (course {done + 1}"
-                        + (f" of {r.cycles.min}–{r.cycles.max})" if r.cycles.max else ")"),
-                    ),
-                    sources=(r.source,),
+                    strength=strength,
+                    reasons=tuple(reasons),
+                    sources=(r.source, "004 §3") if strength != "recommended" else (r.source,),
                 )
             )
         return opts
     used_seed002 = any(r.source.startswith("002") for r in inductions)
+    band = age_band(p.patient.age)["id"]
     for r in cat.values():
         if r.phase is not Phase.POST_REMISSION:
             continue
         if r.source.startswith("002"):
+            strength: Strength = "recommended" if used_seed002 else "alternative"
+            reasons = [
+                "seed 002 consolidation" + (" after a seed 002 induction" if used_seed002 else "")
+            ]
+            if band == "<60":
+                continue  # seed 002 enrolled patients >= 60 only
+            if band == ">=75":
+                strength = "consider"
+                reasons.append(_ADJUST_REASON)
+            opts.append(_regimen_option(r, strength, reasons))
+            continue
+        if band == ">=75":
+            # >= 75: MST with adjusted chemotherapy doses (004 §3) — never the standard-dose
+            # §5.1 regimens; the reduced-intensity §5.2 ("unfit") regimens are worth considering.
+            if Fitness.UNFIT in r.fitness:
+                opts.append(
+                    _regimen_option(
+                        r, "consider", [f"75 or older, {fitness.value}, in CR/CRi", _ADJUST_REASON]
+                    )
+                )
+            continue
+        if fitness in r.fitness:
+            young = band == "<60"
             opts.append(
                 _regimen_option(
                     r,
-                    "recommended" if used_seed002 else "alternative",
+                    "consider" if young else "recommended",
                     [
-                        "seed 002 consolidation"
-                        + (" after a seed 002 induction" if used_seed002 else "")
+                        f"{fitness.value} patient in CR/CRi"
+                        + (" (below the consensus age range)" if young else "")
                     ],
                 )
             )
-            continue
-        if fitness in r.fitness:
-            opts.append(_regimen_option(r, "recommended", [f"{fitness.value} patient in CR/CRi"]))
     return opts
 
 
@@ -429,13 +504,15 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                 sources=("004 §1", "004 §4"),
             )
         )
-    if p.assessment.apl:
+    apl_found = apl_lesions(p.assessment.eln_lesions or [])
+    if p.assessment.apl or apl_found:
         candidate = False
         notes.append(
             Note(
                 level="outside_consensus",
                 code="apl",
-                message="acute promyelocytic leukaemia is excluded from MST induction",
+                message="acute promyelocytic leukaemia is excluded from MST induction"
+                + (f" (lesion {', '.join(apl_found)})" if apl_found else ""),
                 sources=("004 §4", "002 Methods"),
             )
         )
@@ -468,15 +545,20 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
             options = _induction_options(age, fitness)
         elif phase == "second_induction":
             first = history[0][1]
+            strength, reasons = _age_strength(
+                age,
+                first,
+                "recommended",
+                ["no CR/CRi after the first induction: same regimen and GPBSC infusion"],
+            )
             options = [
                 Option(
                     regimen_id=first.id,
                     title=first.name,
-                    strength="recommended",
-                    reasons=(
-                        "no CR/CRi after the first induction: same regimen and GPBSC infusion",
-                    ),
-                    sources=(rules()["induction"]["source"],),
+                    strength=strength,
+                    reasons=tuple(reasons),
+                    sources=(rules()["induction"]["source"],)
+                    + (("004 §3",) if strength != "recommended" else ()),
                 )
             ]
         elif phase == "consolidation":
@@ -493,7 +575,21 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                         sources=(r["source"],),
                     )
                 )
+    if candidate and fitness is Fitness.FRAIL and phase != "treatment_failure":
+        candidate = False
+        notes.append(
+            Note(
+                level="outside_consensus",
+                code="frail_no_mst",
+                message=(
+                    "frail: the consensus offers no MST course — clinical trials (venetoclax, "
+                    "decitabine or azacitidine) or best supportive care"
+                ),
+                sources=("004 §4.3", "004 §4"),
+            )
+        )
     if phase == "treatment_failure":
+        candidate = False
         options = [
             Option(
                 regimen_id=None,
@@ -546,7 +642,7 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                 sources=("004 §5",),
             )
         )
-    if candidate and p.assessment.eln_lesions:
+    if candidate and p.assessment.eln_lesions and not apl_found:
         tg = targetable(p.assessment.eln_lesions)
         if tg:
             notes.append(
@@ -560,6 +656,28 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                     sources=("004 §2.4",),
                 )
             )
+    if (
+        candidate
+        and band["id"] == ">=75"
+        and phase
+        in (
+            "induction",
+            "second_induction",
+            "consolidation",
+        )
+    ):
+        notes.append(
+            Note(
+                level="action",
+                code="adjust_doses_age",
+                message=(
+                    "75 or older: every MST course uses adjusted (reduced) chemotherapy doses; "
+                    "the consensus gives no figures — choose within the reduced-intensity ranges "
+                    "and justify the dose"
+                ),
+                sources=("004 §3", "004 §4"),
+            )
+        )
     if candidate and age_band(age)["id"] == "<60":
         notes.append(
             Note(

@@ -163,11 +163,12 @@ def collection_plan(
     Returns
     -------
     CollectionPlan
-        Aliquot fractions chosen so that each dose is at target when the
-        collection allows it, otherwise split evenly if every course can still
-        get at least target − 25%; aliquots that would fall below target − 25%
-        are not planned and those courses need a second donor (004 §2.2). First
-        aliquot fresh, the rest cryopreserved.
+        The number of courses covered is maximised: as many aliquots as can
+        each get at least target − 25% (at most the courses asked for). They
+        are at target when the collection allows it, otherwise split evenly
+        (below target, within −25%). Courses beyond those get no aliquot and
+        need a second donor (004 §2.2). First aliquot fresh, the rest
+        cryopreserved.
 
     Raises
     ------
@@ -221,26 +222,27 @@ def collection_plan(
         lo, hi = (1 - t.tolerance) * f_target["mnc"], (1 + t.tolerance) * f_target["mnc"]
     f_goal = min(max(f_target.values()), hi)
     courses_at_target = math.floor(1 / f_goal + _EPS)
-    if courses * f_goal <= 1 + _EPS:
-        fractions = [f_goal] * courses
-    elif 1 / courses >= lo - _EPS:
-        fractions = [1 / courses] * courses
+    # 004 §2.2: cover as many courses as the collection allows within ±25% of target (each
+    # aliquot >= target − 25%), at target when it is enough, then ask for a second donor.
+    n_max = math.floor(1 / lo + _EPS)
+    k = min(courses, n_max)
+    if k == 0:
+        fractions: list[float] = []
+    elif k * f_goal <= 1 + _EPS:
+        fractions = [f_goal] * k
+    else:
+        fractions = [1 / k] * k
         notes.append(
             Note(
                 level="info",
                 code="split_below_target",
                 message=(
-                    f"collection split evenly over {courses} courses: below target but within "
-                    "the −25% bound"
+                    f"collection split evenly over {k} courses: below target but within "
+                    "the −25% bound (more courses covered than at full target dose)"
                 ),
                 sources=(t.source,),
             )
         )
-    else:
-        fractions = [f_goal] * courses_at_target
-        rest = 1 - f_goal * courses_at_target
-        if rest >= lo - _EPS and len(fractions) < courses:
-            fractions.append(rest)
     covered = len(fractions)
     aliquots = []
     for i, f in enumerate(fractions, 1):

@@ -204,38 +204,113 @@ def _check_choices(regimen: Regimen, choices: dict[str, float]) -> None:
                 )
 
 
+def _inhibitor_index() -> dict[str, str]:
+    table = rules()["venetoclax_cyp3a"]["inhibitors"]
+    index: dict[str, str] = {}
+    for generic, entry in table.items():
+        index[generic] = generic
+        for brand in entry.get("brands", ()):
+            index[brand] = generic
+    return index
+
+
+def normalise_inhibitor(name: object, field: str = "cyp3a_inhibitors") -> str:
+    """The generic name of a CYP3A/P-gp inhibitor as the label table lists it.
+
+    Case, surrounding and repeated whitespace, ® and ™ are ignored; brand names
+    (``Noxafil``) map to the generic (``posaconazole``).
+
+    Parameters
+    ----------
+    name : str
+        The name as entered.
+    field : str
+        Field name used in the error.
+
+    Returns
+    -------
+    str
+        The generic name (a key of ``rules.yaml`` ``venetoclax_cyp3a.inhibitors``).
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        For a name that is not a listed strong or moderate CYP3A inhibitor or
+        P-gp inhibitor (unknown means refuse: a missed inhibitor would mean a
+        full venetoclax dose).
+    """
+    if not isinstance(name, str):
+        raise ValidationError(field, name, "must be a drug name")
+    key = " ".join(name.replace("®", "").replace("™", "").lower().split())
+    key = key.replace(" / ", "/")
+    index = _inhibitor_index()
+    if key in index:
+        return index[key]
+    raise ValidationError(
+        field,
+        name,
+        "is not a CYP3A or P-gp inhibitor known to the venetoclax label table "
+        "(check the spelling, or list only inhibitors; known: "
+        + ", ".join(sorted(rules()["venetoclax_cyp3a"]["inhibitors"]))
+        + ")",
+    )
+
+
+def normalise_inhibitors(
+    names: tuple[str, ...] | list[str], field: str = "cyp3a_inhibitors"
+) -> tuple[str, ...]:
+    """Normalise every name (see :func:`normalise_inhibitor`), keeping order, without repeats."""
+    out: list[str] = []
+    for i, n in enumerate(names):
+        g = normalise_inhibitor(n, f"{field}[{i}]")
+        if g not in out:
+            out.append(g)
+    return tuple(out)
+
+
 def _cyp3a(inhibitors: tuple[str, ...]) -> tuple[str | None, dict | None]:
     table = rules()["venetoclax_cyp3a"]["inhibitors"]
-    known = [(name, table[name]) for name in inhibitors if name in table]
+    known = [(name, table[name]) for name in inhibitors]
     strong = [(n, t) for n, t in known if t["strength"] == "strong"]
     if strong:
         # the lowest labelled maintenance dose wins (posaconazole 70 mg)
         return min(strong, key=lambda nt: nt[1]["maintenance_mg"])
     if known:
-        return known[0]
+        return max(known, key=lambda nt: nt[1]["reduce_fraction"])
     return None, None
 
 
-def venetoclax_adjusted(day: int, inhibitor: str) -> float | None:
-    """Labelled venetoclax dose on a course day with a CYP3A inhibitor.
+def venetoclax_adjusted(day: int, inhibitor: str, standard_mg: float | None = None) -> float | None:
+    """Labelled venetoclax dose on a course day with a CYP3A or P-gp inhibitor.
 
     Parameters
     ----------
     day : int
         Course day (1 = first).
     inhibitor : str
-        Lower-case drug name (``posaconazole``, ``voriconazole`` …).
+        Drug name (generic or brand; see :func:`normalise_inhibitor`).
+    standard_mg : float, optional
+        The regimen's dose that day (100/200/400 mg); needed for moderate
+        CYP3A and P-gp inhibitors.
 
     Returns
     -------
     float or None
         mg for a strong inhibitor (ramp 10/20/50 mg, then 70 mg with posaconazole
-        or 100 mg with other strong inhibitors); None for moderate inhibitors
-        (reduce by at least 50%) or unknown drugs.
+        or 100 mg with other strong inhibitors); for a moderate CYP3A or a P-gp
+        inhibitor the standard dose reduced by the labelled 50 % (None when
+        ``standard_mg`` is not given).
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        For a name that is not a known inhibitor.
     """
-    entry = rules()["venetoclax_cyp3a"]["inhibitors"].get(inhibitor)
-    if entry is None or entry["strength"] != "strong":
-        return None
+    entry = rules()["venetoclax_cyp3a"]["inhibitors"][normalise_inhibitor(inhibitor)]
+    if entry["strength"] != "strong":
+        if standard_mg is None:
+            return None
+        return float(standard_mg) * (1 - float(entry["reduce_fraction"]))
     ramp = entry["ramp_mg"]
     return float(ramp[day - 1]) if day <= len(ramp) else float(entry["maintenance_mg"])
 
@@ -307,7 +382,7 @@ def course_doses(
     choices = dict(dose_choices or {})
     _check_choices(regimen, choices)
     raw, used = effective_bsa(height_cm, weight_kg, options)
-    inhibitors = tuple(x.lower() for x in cyp3a_inhibitors)
+    inhibitors = normalise_inhibitors(cyp3a_inhibitors)
     inhibitor, inhibitor_entry = _cyp3a(inhibitors)
     cyp = rules()["venetoclax_cyp3a"]
     notes: list[Note] = []
@@ -335,13 +410,12 @@ def course_doses(
         if item.components and dose is not None:
             components = {k: r(dose * v) for k, v in item.components.items()}
         adjusted = None
-        if (
-            item.drug == "venetoclax"
-            and inhibitor is not None
-            and inhibitor_entry is not None
-            and inhibitor_entry["strength"] == "strong"
-        ):
-            adjusted = _segments([(d, venetoclax_adjusted(d, inhibitor)) for d in days])
+        total = None if dose is None else round(dose * n_admin, 6)
+        if item.drug == "venetoclax" and inhibitor is not None and dose is not None:
+            per_day = [(d, venetoclax_adjusted(d, inhibitor, dose)) for d in days]
+            per_day = [(d, r(mg)) for d, mg in per_day if mg is not None]
+            adjusted = _segments(per_day)
+            total = round(sum(mg for _, mg in per_day) * item.per_day, 6)
         lines.append(
             DoseLine(
                 drug=item.drug,
@@ -355,7 +429,7 @@ def course_doses(
                 dose_range=drange,
                 dose_unit=dose_unit,
                 choice_required=item.is_range and chosen is None,
-                course_total=None if dose is None else round(dose * n_admin, 6),
+                course_total=total,
                 components=components,
                 adjusted=adjusted,
                 source=regimen.source,
@@ -386,10 +460,15 @@ def course_doses(
                 "daily instead of 100/200/400 mg"
             )
         else:
+            kind = (
+                "P-gp inhibitor"
+                if inhibitor_entry["strength"] == "p-gp"
+                else "moderate CYP3A inhibitor"
+            )
+            pct = int(inhibitor_entry["reduce_fraction"] * 100)
             msg = (
-                f"venetoclax with {inhibitor} (moderate CYP3A inhibitor): "
-                "reduce the venetoclax dose "
-                f"by at least {int(inhibitor_entry['reduce_fraction'] * 100)}%"
+                f"venetoclax with {inhibitor} ({kind}): the label reduces the venetoclax dose "
+                f"by at least {pct}% — planned {100 - pct}% of 100/200/400 mg on every dosing day"
             )
         notes.append(
             Note(

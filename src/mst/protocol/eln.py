@@ -38,6 +38,28 @@ def _aliases() -> dict[str, str]:
     return out
 
 
+def apl_lesions(raw: list[Any]) -> list[str]:
+    """The entered lesions that define acute promyelocytic leukaemia (t(15;17), PML::RARA).
+
+    Parameters
+    ----------
+    raw : list
+        Lesions as entered (codes, aliases or ``{"code": ...}``).
+
+    Returns
+    -------
+    list of str
+        The APL lesions as entered (empty when none).
+    """
+    known = {x.lower() for x in load_yaml("eln2022.yaml")["apl_lesions"]}
+    out = []
+    for item in raw:
+        code = item.get("code") if isinstance(item, dict) else getattr(item, "code", item)
+        if isinstance(code, str) and code.strip().lower() in known:
+            out.append(code.strip())
+    return out
+
+
 def lesion_codes() -> list[str]:
     """Known lesion codes of the ELN 2022 table, in file order."""
     return list(load_yaml("eln2022.yaml")["lesions"])
@@ -65,6 +87,13 @@ def normalize_lesions(raw: list[Any]) -> list[Lesion]:
                 where, item, "must be a lesion code or {'code': ..., 'vaf_pct': ...}"
             )
         canonical = _aliases().get(str(code).strip().lower())
+        if canonical is None and apl_lesions([code]):
+            raise ValidationError(
+                where,
+                code,
+                "defines acute promyelocytic leukaemia, which has no ELN 2022 genetic risk group "
+                "and is excluded from MST (004 §4)",
+            )
         if canonical is None:
             raise ValidationError(
                 where, code, f"unknown ELN 2022 lesion (known: {', '.join(lesion_codes())})"

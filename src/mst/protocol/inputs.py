@@ -73,7 +73,7 @@ class PlanRequest(_In):
     regimen_id: str | None = None
     start_date: dt.date | None = None
     dose_choices: dict[str, float] = Field(default_factory=dict)
-    last_dose_time: dt.time = dt.time(12, 0)
+    last_dose_time: dt.time | None = None
     infusion_at: dt.datetime | None = None
 
 
@@ -87,6 +87,7 @@ class PlanOptions(_In):
     rounding_mode: Literal["nearest", "down"] = "nearest"
     anthracycline_factor_set: str | None = None
     anthracycline_thresholds: dict[str, float] = Field(default_factory=dict)
+    fitness_local_criteria: list[str] = Field(default_factory=list)
 
 
 class PlanInput(_In):

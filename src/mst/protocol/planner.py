@@ -11,10 +11,10 @@ from mst.domain import CourseKind
 from mst.errors import NotFoundError, ValidationError
 from mst.protocol._data import rules
 from mst.protocol.anthracycline import Exposure, course_anthracycline_mg_m2, cumulative_exposure
-from mst.protocol.assessment import Assessment, assess
+from mst.protocol.assessment import Assessment, assess, standard_dose
 from mst.protocol.catalog import Phase, Regimen, catalog_version, get_regimen
 from mst.protocol.cells import CollectionPlan, collection_plan
-from mst.protocol.dosing import CourseDoses, DoseOptions, course_doses
+from mst.protocol.dosing import CourseDoses, DoseOptions, course_doses, normalise_inhibitors
 from mst.protocol.inputs import PlanInput, read_plan_input
 from mst.protocol.notes import Note
 from mst.protocol.schedule import CourseCalendar, InfusionCheck, check_infusion, course_calendar
@@ -181,6 +181,7 @@ def plan(
         choice outside its range; missing height or weight.
     """
     p = read_plan_input(data)
+    inhibitors = normalise_inhibitors(p.assessment.cyp3a_inhibitors, "assessment.cyp3a_inhibitors")
     a = assess(p)
     notes: list[Note] = []
     rid = regimen_id or p.plan.regimen_id
@@ -199,8 +200,18 @@ def plan(
     due = a.phase in ("induction", "second_induction", "consolidation") and a.candidate
     if rid is None or not due:
         if regimen_id or p.plan.regimen_id:
+            why = next(
+                (
+                    f"{n.message} ({'; '.join(n.sources)})"
+                    for n in (*a.notes,)
+                    if n.level == "outside_consensus" or n.code == "treatment_failure"
+                ),
+                None,
+            )
             raise ValidationError(
-                "plan.regimen_id", rid, f"no MST course is due (phase: {a.phase})"
+                "plan.regimen_id",
+                rid,
+                f"no MST course is due (phase: {a.phase})" + (f": {why}" if why else ""),
             )
         return PlanResult(
             catalog_version=catalog_version(),
@@ -231,6 +242,18 @@ def plan(
             "plan.regimen_id",
             rid,
             f"is a {regimen.phase.value} regimen but the course due is {kind.value}",
+        )
+    if a.age_band == ">=75" and standard_dose(regimen):
+        notes.append(
+            Note(
+                level="warning",
+                code="standard_dose_age_75",
+                message=(
+                    f"{regimen.id} is a standard-dose regimen (for fit patients under 75); at "
+                    f"{a.age} the consensus advises MST with adjusted (reduced) doses"
+                ),
+                sources=("004 §3", regimen.source),
+            )
         )
     among = any(o.regimen_id == rid for o in a.options)
     if not among:
@@ -278,7 +301,7 @@ def plan(
         p.patient.height_cm,
         p.patient.weight_kg,
         dose_choices=choices,
-        cyp3a_inhibitors=p.assessment.cyp3a_inhibitors,
+        cyp3a_inhibitors=inhibitors,
         options=DoseOptions(
             bsa_method=o.bsa_method,
             bsa_cap_m2=o.bsa_cap_m2,
@@ -317,6 +340,27 @@ def plan(
         if p.plan.infusion_at
         else None
     )
+    if check is not None and cal.infusion.last_dose_time_assumed:
+        m = cal.infusion.if_midnight_end
+        assert m is not None
+        alt = (
+            check_infusion(m.last_dose_at, p.plan.infusion_at)
+            if p.plan.infusion_at > (m.last_dose_at)
+            else None
+        )
+        note = check.note.model_copy(
+            update={
+                "message": check.note.message
+                + " — counted from an ASSUMED 12:00 last dose"
+                + (
+                    f"; from a 24-h infusion ending at midnight it would be "
+                    f"{alt.hours_after_last_dose:g} h ({alt.status})"
+                    if alt is not None
+                    else "; before the end of a 24-h infusion ending at midnight"
+                )
+            }
+        )
+        check = check.model_copy(update={"note": note})
     return PlanResult(
         catalog_version=catalog_version(),
         assessment=a,

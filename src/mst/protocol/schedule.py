@@ -42,6 +42,29 @@ class InfusionWindow(BaseModel):
     preferred_latest: dt.datetime
     latest: dt.datetime
     sources: tuple[str, ...]
+    last_dose_time_assumed: bool = False
+    if_midnight_end: InfusionWindow | None = None
+
+    def line(self) -> str:
+        """The window in words, saying when the last-dose time was assumed."""
+        f = "%Y-%m-%d %H:%M"
+        text = (
+            f"GPBSC infusion: from {self.earliest:{f}}, preferably by "
+            f"{self.preferred_latest:{f}}, at the latest {self.latest:{f}} "
+            f"({'; '.join(self.sources)})"
+        )
+        m = self.if_midnight_end
+        if self.last_dose_time_assumed and m is not None:
+            text += (
+                f" — ASSUMED last dose at {self.last_dose_at:%H:%M} (plan.last_dose_time not "
+                f"given); if the last dose is a 24-h continuous infusion ending at midnight the "
+                f"window is from {m.earliest:{f}}, preferably by {m.preferred_latest:{f}}, at the "
+                f"latest {m.latest:{f}}"
+            )
+        return text
+
+
+ASSUMED_LAST_DOSE_TIME = dt.time(12, 0)
 
 
 def infusion_window(last_dose_at: dt.datetime, clock_drugs: tuple[str, ...] = ()) -> InfusionWindow:
@@ -296,7 +319,7 @@ def course_calendar(
     kind: CourseKind | str | None = None,
     course_number: int = 1,
     doses: CourseDoses | None = None,
-    last_dose_time: dt.time = dt.time(12, 0),
+    last_dose_time: dt.time | None = None,
 ) -> CourseCalendar:
     """Day-by-day calendar of one course from its start date.
 
@@ -313,9 +336,11 @@ def course_calendar(
     doses : CourseDoses, optional
         When given, the calendar shows the patient's doses in mg; otherwise the
         catalog unit doses.
-    last_dose_time : datetime.time
-        Clock time of the last dose of the clock drug (default 12:00), from
-        which the 24/48/96 h limits run.
+    last_dose_time : datetime.time, optional
+        Clock time of the last dose of the clock drug, from which the 24/48/96 h
+        limits run. When absent, 12:00 is assumed and every window line says
+        so, with the window a 24-h continuous infusion ending at midnight would
+        give (12 h later).
 
     Returns
     -------
@@ -350,7 +375,18 @@ def course_calendar(
     w = _window_rule()
     rc = rules()["recovery_checks"]
     clock_date = start_date + dt.timedelta(days=regimen.clock_day - 1)
+    assumed = last_dose_time is None
+    if last_dose_time is None:
+        last_dose_time = ASSUMED_LAST_DOSE_TIME
     window = infusion_window(dt.datetime.combine(clock_date, last_dose_time), regimen.clock_drugs)
+    if assumed:
+        midnight = infusion_window(
+            dt.datetime.combine(clock_date + dt.timedelta(days=1), dt.time(0, 0)),
+            regimen.clock_drugs,
+        )
+        window = window.model_copy(
+            update={"last_dose_time_assumed": True, "if_midnight_end": midnight}
+        )
     by_day: dict[int, list[CalendarEntry]] = {}
 
     def add(day: int, entry: CalendarEntry) -> None:
@@ -363,13 +399,20 @@ def course_calendar(
             day_text = text
             for spec, mg in adjusted or ():
                 if d in parse_days(spec):
-                    day_text = f"{text} → label-adjusted {_fmt(mg)} mg with the CYP3A inhibitor"
+                    ln = doses.lines[idx] if doses is not None else None
+                    std = f"{_fmt(ln.dose)} mg" if ln is not None and ln.dose is not None else ""
+                    day_text = (
+                        f"{item.drug} {_fmt(mg)} mg {item.route} — CYP3A/P-gp inhibitor "
+                        f"label-adjusted dose (standard {std})"
+                    )
             add(d, CalendarEntry(kind="drug", text=day_text, source=regimen.source))
     src_w = ", ".join(w["sources"])
     clock = regimen.clock_day
     last = "/".join(regimen.clock_drugs)
     ew, pw, lw = w["earliest_h"] // 24, w["preferred_latest_h"] // 24, w["latest_h"] // 24
     t = last_dose_time.strftime("%H:%M")
+    if assumed:
+        t += " (ASSUMED: last-dose time not given; +12 h if a 24-h infusion ends at midnight)"
     add(
         clock + ew,
         CalendarEntry(
@@ -426,6 +469,22 @@ def course_calendar(
         for d in range(1, horizon + 1)
     )
     notes: list[Note] = []
+    if assumed:
+        m = window.if_midnight_end
+        assert m is not None
+        notes.append(
+            Note(
+                level="warning",
+                code="last_dose_time_assumed",
+                message=(
+                    f"the time of the last {last} dose was not given: 12:00 assumed for the "
+                    f"24/48/96 h window; a 24-h continuous infusion ending at midnight would "
+                    f"move it 12 h later (opens {m.earliest:%Y-%m-%d %H:%M}, last moment "
+                    f"{m.latest:%Y-%m-%d %H:%M}) — enter plan.last_dose_time"
+                ),
+                sources=src_w.split(", "),
+            )
+        )
     if regimen.infusion_after_h is not None:
         notes.append(
             Note(
@@ -520,7 +579,9 @@ def next_step(induction_responses: list[ResponseCategory | str | None]) -> NextS
             )
         if c.is_complete_remission:
             raise ValidationError(
-                f"induction_responses[{i + 1}]", cats[i], "no further induction after CR/CRi"
+                f"induction_responses[{i - 1}]",
+                c,
+                "remission reached: no further induction may follow CR/CRi (004 §4.3)",
             )
     if not cats:
         return NextStep(

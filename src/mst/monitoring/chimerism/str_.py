@@ -118,7 +118,8 @@ def quantify_str(
         Restrict to these markers; by default every marker where the genotypes
         differ.
     lod_pct : float, optional
-        STR detection limit in % (default from ``chimerism.yaml``: 1%).
+        STR detection limit in % (default from ``chimerism.yaml``: 5%, the figure of
+        the cited Thiede 1999; pass the center's validated LoD).
 
     Returns
     -------
