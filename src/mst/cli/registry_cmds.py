@@ -93,6 +93,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
         ] = True,
         port: Annotated[int, typer.Option("--port", help="Web app port.")] = 8000,
+        disease: Annotated[str, typer.Option(
+            "--disease", help="aml (default), myeloma, or all (AML and the myeloma cohort).")
+        ] = "aml",
     ) -> None:
         """Load the demo cohort into the registry (SQLite default), print a summary, serve the app.
 
@@ -103,8 +106,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         from mst.cli.web_cmds import serve as serve_app
         from mst.registry import database_url
         from mst.simulate import simulate_cohort
+        from mst.simulate.myeloma import with_demo_myeloma  # issue 18
 
-        cohort = simulate_cohort(n=n, seed=seed, n_centers=DEMO_CENTERS)
+        cohort = with_demo_myeloma(
+            simulate_cohort(n=n, seed=seed, n_centers=DEMO_CENTERS), disease.lower())
         counts = _import(cohort, db)
         users = create_demo_users(db)
         summary = {"database": database_url(db), **_summary(cohort), "registry_rows": counts}

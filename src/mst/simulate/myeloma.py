@@ -446,3 +446,34 @@ if __name__ == "__main__":  # pragma: no cover - `python -m mst.simulate.myeloma
         lo, hi = r["interval"]
         print(f"| {r['target']} | {r['seed']} | {lo:.3f}–{hi:.3f} | {r['simulated']:.3f} | "
               f"{'yes' if r['inside'] else 'NO'} |")
+
+
+#: The demo myeloma cohort loaded by ``mst demo --disease myeloma|all`` (and checked against R).
+DEMO_MYELOMA_PATIENTS = 40
+DEMO_MYELOMA_SEED = 2025
+
+
+def demo_myeloma_cohort(center: Center | None = None) -> Cohort:
+    """The demo myeloma cohort (:data:`DEMO_MYELOMA_PATIENTS` patients, fixed seed)."""
+    return simulate_myeloma_cohort(DEMO_MYELOMA_PATIENTS, DEMO_MYELOMA_SEED, center=center)
+
+
+def with_demo_myeloma(cohort: Cohort, disease: str) -> Cohort:
+    """The demo cohort for ``mst demo --disease``: ``aml`` (unchanged), ``myeloma`` (the
+    myeloma cohort alone, at the first center, with all the centers) or ``all`` (both, myeloma
+    at the first center).
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        For another value of ``disease``.
+    """
+    if disease == "aml":
+        return cohort
+    if disease not in ("myeloma", "all"):
+        raise ValidationError("--disease", disease, "must be aml, myeloma or all")
+    first = cohort.centers[0] if cohort.centers else None
+    mm = demo_myeloma_cohort(first)
+    if disease == "myeloma":  # the centers stay: the demo logins belong to them
+        return Cohort(centers=cohort.centers, records=mm.records)
+    return Cohort(centers=cohort.centers, records=cohort.records + mm.records)
