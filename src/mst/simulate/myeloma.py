@@ -410,7 +410,7 @@ def calibration_table(n: int = 10_000, seed: int = 2025) -> list[dict[str, Any]]
     from mst.cohort.myeloma_table import build_myeloma_table
     from mst.stats import kaplan_meier
 
-    df = build_myeloma_table(simulate_myeloma_cohort(n, seed))
+    df = build_myeloma_table(iter_myeloma_records(n, seed))  # streamed: rows only in memory
 
     def km6(ep: str) -> float:
         t = df[f"{ep}_months"].to_numpy(dtype=float)
