@@ -130,3 +130,16 @@ def test_bad_disease_and_pdf_exit_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", "--disease", "myeloma", "--from", str(DATA),
                               "--out", str(tmp_path / "r.html"), "--pdf", str(tmp_path / "p")])
     assert res.exit_code == 2 and "--pdf" in res.stderr
+
+
+def test_bad_flat_table_cell_names_row_and_column(tmp_path: Path) -> None:
+    lines = DATA.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[2].split(",")
+    row[header.index("os_months")] = "soon"
+    (tmp_path / "bad.csv").write_text("\n".join([lines[0], lines[1], ",".join(row)]) + "\n",
+                                      encoding="utf-8")
+    res = runner.invoke(app, ["report", "--disease", "myeloma", "--from",
+                              str(tmp_path / "bad.csv"), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 2 and "row 3: os_months" in res.stderr
+    assert "Traceback" not in res.output

@@ -405,25 +405,14 @@ def load_myeloma_input(db: str | None, path: str | Path | None
                        ) -> tuple[pd.DataFrame, dict[str, list[float]] | None]:
     """The myeloma flat table and course days from a registry, an exchange file or a table.
 
-    A CSV/XLSX myeloma flat table (with ``os_months`` and ``orr`` columns) is read as it is;
+    A CSV/XLSX/SAV myeloma flat table is read by :func:`read_myeloma_table`;
     an exchange file or the registry is turned into the table and the course start days.
     """
-    from mst.cohort.myeloma_table import COLUMNS, build_myeloma_table
+    from mst.cohort.myeloma_table import build_myeloma_table
     from mst.report.inputs import is_exchange_file, load_cohort
 
     if path is not None and not is_exchange_file(path):
-        from mst.interop.redcap import read_table
-
-        p = Path(path)
-        if p.suffix.lower() == ".csv":
-            df = pd.read_csv(p, keep_default_na=True, na_values=["NA", ""])
-        else:
-            df = read_table(p, None, None).table
-        for col in ("orr", "gvhd", "nrm") + tuple(
-                c for c, t in COLUMNS.items() if t == "boolean"):
-            if col in df.columns:
-                df[col] = df[col].map(_bool_cell)
-        return df, None
+        return read_myeloma_table(path), None
     cohort = load_cohort(db, path)
     df = build_myeloma_table(cohort)
     if df.empty:
@@ -436,19 +425,43 @@ def load_myeloma_input(db: str | None, path: str | Path | None
     return df, days
 
 
-def _bool_cell(v: Any) -> bool | None:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    s = str(v).strip().lower()
-    if s in ("true", "1", "yes"):
-        return True
-    if s in ("false", "0", "no"):
-        return False
-    if s in ("", "na", "nan"):
-        return None
-    raise ValidationError("table", v, "a true/false column holds something else")
+def read_myeloma_table(path: str | Path) -> pd.DataFrame:
+    """Read a myeloma flat table (CSV, XLSX or SAV) with the column types of
+    :data:`mst.cohort.myeloma_table.COLUMNS`; unknown columns are kept as text.
+
+    Blank cells and ``NA`` are missing. A cell that does not fit its column's type is an
+    error naming the row (the header is row 1) and the column.
+
+    Raises
+    ------
+    mst.errors.ValidationError
+    """
+    from mst.cohort.myeloma_table import COLUMNS
+    from mst.interop.flat_import import _as_bool, _as_date, _as_float, _as_int, _missing, read_raw
+
+    raw, first = read_raw(path)
+    if "patient_id" not in raw.columns:
+        raise ValidationError("columns", "patient_id", "required column not found")
+    conv = {"Int64": _as_int, "float64": _as_float, "boolean": _as_bool}
+    out = pd.DataFrame(index=raw.index)
+    for col in raw.columns:
+        dtype = COLUMNS.get(str(col), "object")
+        f = _as_date if dtype.startswith("datetime") else conv.get(dtype)
+        vals = []
+        for i, v in enumerate(raw[col].tolist()):
+            if _missing(v) or (isinstance(v, str) and v.strip().upper() == "NA"):
+                vals.append(None)
+                continue
+            if f is None:
+                vals.append(str(v).strip())
+                continue
+            try:
+                vals.append(f(v))
+            except (ValueError, TypeError) as exc:
+                raise ValidationError(f"row {first + i}: {col}", v, str(exc) or "invalid") from None
+        series = pd.Series(vals, index=raw.index, dtype=object)
+        out[col] = series.astype(dtype) if dtype != "object" else series
+    return out
 
 
 def run_myeloma_report(
