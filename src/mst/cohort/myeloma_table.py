@@ -125,19 +125,23 @@ def _labs_by_date(rec: PatientRecord) -> dict[dt.date, dict[str, float]]:
 
 
 def staging_input(rec: PatientRecord) -> StagingInput:
-    """The staging values of one record: the last value of each analyte up to the first MST.
+    """The staging values of one record: the diagnosis work-up.
 
-    Labs dated up to the first MST course (or, without a course, up to 60 days after
-    diagnosis) count; cytogenetics and bone-disease events of the same period give ``fish``
-    (``None`` when no cytogenetics event is recorded) and ``bone_lesions``.
+    For each analyte, the first value from 30 days before to 60 days after the diagnosis
+    (and not after the first MST course) counts; cytogenetics and bone-disease events up to
+    the first MST course (or 60 days after diagnosis without a course) give ``fish`` (``None``
+    when no cytogenetics event is recorded) and ``bone_lesions`` (the first one).
     """
     defs = endpoint_definitions()
     p = rec.patient
     first = _first_mst(rec)
-    limit = first or p.diagnosis_date + dt.timedelta(days=defs["baseline_window_days"])
+    window_end = p.diagnosis_date + dt.timedelta(days=defs["baseline_window_days"])
+    limit = first or window_end
+    lab_end = min(limit, window_end)
+    lab_start = p.diagnosis_date - dt.timedelta(days=30)
     last: dict[str, float] = {}
     for lab in sorted(rec.labs, key=lambda x: x.date):
-        if lab.date <= limit:
+        if lab_start <= lab.date <= lab_end and lab.analyte not in last:
             last[lab.analyte] = lab.value
     ldh, uln = last.get("ldh"), last.get("ldh_uln")
     fish_ev = [e.detail for e in rec.events
@@ -147,7 +151,7 @@ def staging_input(rec: PatientRecord) -> StagingInput:
                and e.detail != "new"]
     bone: int | str | None = None
     if bone_ev:
-        bone = "advanced" if bone_ev[-1] == "advanced" else int(bone_ev[-1])
+        bone = "advanced" if bone_ev[0] == "advanced" else int(bone_ev[0])
     urine = last.get("urine_m_protein")
     has_fish_panel = any(e.kind is EventKind.CYTOGENETICS and e.date <= limit
                          for e in rec.events)
