@@ -114,6 +114,11 @@ def test_demo_table_is_the_committed_reference_data(tmp_path: Path) -> None:
     num, _ = compute_myeloma(df, days)
     td = num["cycles_time_dependent"]["time_dependent"]
     assert "cycles_so_far" in td["hr"] and td["intervals"] > len(df)
+    tdg = num["cycles_time_dependent"]["time_dependent_ge"]
+    assert "cycles_ge3_so_far" in tdg["hr"]
+    # the naive fixed covariate credits the cycles from day 0 (immortal time): its HR is lower
+    assert num["cycles_time_dependent"]["naive_ge"]["hr"]["cycles_ge3"] < tdg["hr"][
+        "cycles_ge3_so_far"]
 
 
 def test_paired_test_choice() -> None:

@@ -224,11 +224,17 @@ def _cycles_td(data: pd.DataFrame, course_days: Mapping[str, Sequence[float]] | 
     base["os_days"] = pd.to_numeric(base["os_days"]).astype(float)
     base["os_event"] = pd.to_numeric(base["os_event"]).astype(int)
     base["n_courses"] = pd.to_numeric(base["n_courses"]).astype(float)
-    try:
-        out["naive"] = _model_dict(cox(base, time="os_days", event="os_event",
-                                       covariates=["n_courses"]))
-    except ValidationError as exc:
-        out["naive"] = {"error": str(exc)}
+    from mst.cohort.myeloma_table import endpoint_definitions
+
+    ge = int(endpoint_definitions()["cycles_ge"])
+    out["cycles_ge"] = ge
+    base[f"cycles_ge{ge}"] = base["n_courses"] >= ge
+    for key, cov in (("naive", "n_courses"), ("naive_ge", f"cycles_ge{ge}")):
+        try:
+            out[key] = _model_dict(cox(base, time="os_days", event="os_event",
+                                       covariates=[cov]))
+        except ValidationError as exc:
+            out[key] = {"error": str(exc)}
     if course_days is None:
         out["note"] = ("course dates are not in a flat table: the time-dependent analysis "
                        "needs the cohort records (--db or an exchange file)")
@@ -241,9 +247,12 @@ def _cycles_td(data: pd.DataFrame, course_days: Mapping[str, Sequence[float]] | 
                               {k: list(v) for k, v in course_days.items()},
                               id="patient_id", time="os_days", event="os_event",
                               name="cycles_so_far")
-        td = cox(long, time="tstop", start="tstart", event="status",
-                 covariates=["cycles_so_far"], cluster="patient_id", robust=True)
-        out["time_dependent"] = {**_model_dict(td), "intervals": len(long)}
+        long[f"cycles_ge{ge}_so_far"] = long["cycles_so_far"] >= ge
+        for key, cov in (("time_dependent", "cycles_so_far"),
+                         ("time_dependent_ge", f"cycles_ge{ge}_so_far")):
+            td = cox(long, time="tstop", start="tstart", event="status",
+                     covariates=[cov], cluster="patient_id", robust=True)
+            out[key] = {**_model_dict(td), "intervals": len(long)}
     except ValidationError as exc:
         out["time_dependent"] = {"error": str(exc)}
     return out
@@ -335,7 +344,10 @@ def render_myeloma_html(num: Mapping[str, Any], km: Mapping[str, Any]) -> str:
     td = num["cycles_time_dependent"]
     trows = []
     for key, name in (("naive", "cycle count, fixed (naive)"),
-                      ("time_dependent", "cycles so far, time-dependent")):
+                      ("naive_ge", f"{td.get('cycles_ge')} or more cycles, fixed (naive)"),
+                      ("time_dependent", "cycles so far, time-dependent"),
+                      ("time_dependent_ge",
+                       f"{td.get('cycles_ge')} or more cycles so far, time-dependent")):
         m = td.get(key, {})
         if "hr" in m:
             for term in m["hr"]:
