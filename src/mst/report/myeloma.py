@@ -276,6 +276,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str) -
             f"<tbody>{body}</tbody></table>")
 
 
+def _g(v: float | None) -> str:
+    return "NA" if v is None else f"{v:.3g}"
+
+
 def _s(v: float | None) -> str:
     return "NA" if v is None else f"{100 * v:.1f}%"
 
@@ -300,7 +304,7 @@ def render_myeloma_html(num: Mapping[str, Any], km: Mapping[str, Any]) -> str:
         [["Overall response (PR or better)", _pct(num["orr"]), SEED_003["orr"]],
          ["VGPR or better", _pct(num.get("vgpr_or_better")), ""],
          ["CR or better", _pct(num.get("cr_or_better")), ""],
-         ["Median time to response (days)", num["time_to_response_days"]["median"], ""]],
+         ["Median time to response (days)", _g(num["time_to_response_days"]["median"]), ""]],
         "Response (Clopper-Pearson 95% intervals)"))
     parts.append(_table(["best response", "patients"], list(num["best_response"].items()),
                         "Best confirmed response"))
@@ -372,7 +376,7 @@ def render_myeloma_html(num: Mapping[str, Any], km: Mapping[str, Any]) -> str:
         "Per-course and per-patient incidence (Clopper-Pearson 95%; courses are treated as "
         "independent)"))
     parts.append("<h2>Donor microchimerism</h2>")
-    parts.append(_table(["window after the first infusion", "samples positive"],
+    parts.append(_table(["window after the first infusion", "patients positive / sampled"],
                         [[w, _pct(p)] for w, p in num["chimerism"].items()],
                         "Patients with donor cells detected, by window (seed 003: detected in "
                         "all available samples from 14 days to 6 months)"))
@@ -380,7 +384,7 @@ def render_myeloma_html(num: Mapping[str, Any], km: Mapping[str, Any]) -> str:
     irows = []
     for r in num["immune"].values():
         w, t = r.get("wilcoxon", {}), r.get("t_test", {})
-        irows.append([r["label"], r["n"], r.get("median_pre"), r.get("median_post"),
+        irows.append([r["label"], r["n"], _g(r.get("median_pre")), _g(r.get("median_post")),
                       f"{format_p(w.get('p'))} ({w.get('method', 'NA')})",
                       f"{format_p(t.get('p'))} (paired t-test)"])
     parts.append(_table(["subset", "pairs", "median before", "median after", "Wilcoxon",
