@@ -148,3 +148,25 @@ def test_bad_flat_table_cell_names_row_and_column(tmp_path: Path) -> None:
                               str(tmp_path / "bad.csv"), "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 2 and "row 3: os_months" in res.stderr
     assert "Traceback" not in res.output
+
+
+def test_demo_cohort_then_report_from_the_registry(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    res = runner.invoke(app, ["demo", "--disease", "myeloma", "--no-serve", "--json",
+                              "--db", url])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["diagnoses"] == {"myeloma": 40} and summary["centers"] == 4
+    res = runner.invoke(app, ["cohort", "--disease", "myeloma", "--db", url,
+                              "--out", str(tmp_path / "t.csv")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "t.csv").read_bytes() == DATA.read_bytes()
+    res = runner.invoke(app, ["report", "--disease", "myeloma", "--db", url,
+                              "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["n"] == 40 and out["time_dependent_cycles"] is True
+    num = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert "cycles_so_far" in num["cycles_time_dependent"]["time_dependent"]["hr"]
+    res = runner.invoke(app, ["demo", "--disease", "lymphoma", "--no-serve", "--db", url])
+    assert res.exit_code == 2 and "--disease" in res.stderr

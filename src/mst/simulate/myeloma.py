@@ -458,22 +458,25 @@ def demo_myeloma_cohort(center: Center | None = None) -> Cohort:
     return simulate_myeloma_cohort(DEMO_MYELOMA_PATIENTS, DEMO_MYELOMA_SEED, center=center)
 
 
-def with_demo_myeloma(cohort: Cohort, disease: str) -> Cohort:
-    """The demo cohort for ``mst demo --disease``: ``aml`` (unchanged), ``myeloma`` (the
-    myeloma cohort alone, at the first center, with all the centers) or ``all`` (both, myeloma
-    at the first center).
+def demo_cohort(disease: str, n: int, seed: int, n_centers: int) -> Cohort:
+    """The cohort of ``mst demo --disease``: ``aml`` (the simulated AML cohort, unchanged),
+    ``myeloma`` (the myeloma demo cohort at the first center, with all the demo centers, whose
+    logins the demo creates) or ``all`` (both).
 
     Raises
     ------
     mst.errors.ValidationError
         For another value of ``disease``.
     """
-    if disease == "aml":
-        return cohort
-    if disease not in ("myeloma", "all"):
+    from mst.simulate import simulate_cohort, simulated_centers
+
+    if disease not in ("aml", "myeloma", "all"):
         raise ValidationError("--disease", disease, "must be aml, myeloma or all")
-    first = cohort.centers[0] if cohort.centers else None
-    mm = demo_myeloma_cohort(first)
-    if disease == "myeloma":  # the centers stay: the demo logins belong to them
-        return Cohort(centers=cohort.centers, records=mm.records)
-    return Cohort(centers=cohort.centers, records=cohort.records + mm.records)
+    if disease == "myeloma":
+        centers = simulated_centers(n_centers)
+        return Cohort(centers=centers, records=demo_myeloma_cohort(centers[0]).records)
+    aml = simulate_cohort(n=n, seed=seed, n_centers=n_centers)
+    if disease == "aml":
+        return aml
+    mm = demo_myeloma_cohort(aml.centers[0])
+    return Cohort(centers=aml.centers, records=aml.records + mm.records)
