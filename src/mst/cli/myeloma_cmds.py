@@ -47,7 +47,9 @@ def stage_myeloma_cmd(
         if s is None:
             typer.echo(f"{names[key]:<13} not staged: {out['not_staged'][key]}")
             continue
-        pts = f" ({s['points']:g} points)" if key == "r2_iss" else ""
+        pts = ""
+        if key == "r2_iss":
+            pts = f" ({s['points']:g} point{'' if s['points'] == 1 else 's'})"
         typer.echo(f"{names[key]:<13} {s['stage']}{pts}: {s['rule']}")
         typer.echo(f"{'':<13} source: {s['source']}")
         for a in s.get("assumptions", []):

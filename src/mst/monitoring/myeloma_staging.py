@@ -387,7 +387,8 @@ def stage_r2_iss(x: StagingInput, iss: Stage | None = None) -> Stage:
             return Stage("r2_iss", s["stage"], src,
                          {"iss": iss.stage, "points": parts, "fish": list(x.fish),
                           "ldh_elevated": x.ldh_elevated},
-                         f"{total:g} points in {s['min']:g}–{s['max']:g}", points=total,
+                         f"{total:g} point{'' if total == 1 else 's'} in stage range "
+                         f"{s['min']:g}–{s['max']:g}", points=total,
                          assumptions=(_FISH_ASSUMPTION,))
     raise AssertionError(f"R2-ISS points {total} outside every stage")  # pragma: no cover
 

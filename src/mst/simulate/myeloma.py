@@ -145,7 +145,7 @@ def _level(rng: np.random.Generator, cat: str, m0: float) -> float:
 
 
 def _myeloma_findings(
-    rng: np.random.Generator, cat: str, m: float, pid: str, d: dt.date, pr: dict[str, Any],
+    rng: np.random.Generator, cat: str, m: float, pid: str, d: dt.date, mrd_negative: bool,
 ) -> list[LabResult]:
     labs = [LabResult(patient_id=pid, date=d, analyte="serum_m_protein", value=m, unit="g/dL"),
             LabResult(patient_id=pid, date=d, analyte="immunofixation",
@@ -153,8 +153,7 @@ def _myeloma_findings(
     if cat == "CR":
         labs.append(LabResult(patient_id=pid, date=d, analyte="marrow_plasma_cells",
                               value=round(float(rng.uniform(0.5, 4.0)), 1), unit="%"))
-        mrd = 0.0 if rng.random() < pr["p_mrd_negative_in_cr"] else round(
-            float(rng.uniform(0.002, 0.5)), 4)
+        mrd = 0.0 if mrd_negative else round(float(rng.uniform(0.002, 0.5)), 4)
         labs.append(LabResult(patient_id=pid, date=d, analyte="mrd", value=mrd, unit="%"))
     return labs
 
@@ -200,7 +199,8 @@ def simulate_myeloma_patient(
     pre_date = first - _DAY * 7
     m0 = st["m"]
     pre_m = _level(rng, pre, m0)
-    labs.extend(_myeloma_findings(rng, pre, pre_m, pid, pre_date, pr))
+    mrd_neg = bool(rng.random() < pr["p_mrd_negative_in_cr"])  # per patient, in CR
+    labs.extend(_myeloma_findings(rng, pre, pre_m, pid, pre_date, mrd_neg))
     responses.append(ResponseAssessment(patient_id=pid, date=pre_date,
                                         category=ResponseCategory(pre)))
     for analyte, (mu, sd) in pr["immune_pre"].items():
@@ -323,11 +323,11 @@ def simulate_myeloma_patient(
                 m = min(m, cur) if cat != "SD" else m
             cur = m
             nadir = min(nadir, m)
-            f = _myeloma_findings(rng, cat, m, pid, d, pr)
+            f = _myeloma_findings(rng, cat, m, pid, d, mrd_neg)
         else:
             k = i - prog_visit
             m = round(nadir + max(0.5, 0.25 * nadir) + 0.3 + 0.3 * k, 3)
-            f = _myeloma_findings(rng, "PD", m, pid, d, pr)
+            f = _myeloma_findings(rng, "PD", m, pid, d, mrd_neg)
         labs.extend(f)
         vals = {x.analyte: x.value for x in f}
         visits_done.append(MyelomaVisit(

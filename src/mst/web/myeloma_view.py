@@ -21,7 +21,7 @@ def myeloma_panel(record: PatientRecord) -> dict[str, Any] | None:
     for key, s in stage_myeloma(staging_input(record)).items():
         stage = s.stage
         if key == "r2_iss" and stage is not None:
-            stage = f"{stage} ({s.points:g} points)"
+            stage = f"{stage} ({s.points:g} point{'' if s.points == 1 else 's'})"
         stages.append({"system": SYSTEM_NAMES[key], "stage": stage,
                        "detail": s.rule if s.stage is not None else s.reason,
                        "source": s.source})
