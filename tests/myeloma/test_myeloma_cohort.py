@@ -145,3 +145,13 @@ def test_calibration_at_10000_inside_003_clopper_pearson() -> None:
     rows = calibration_table(10_000, seed=2025)
     bad = [r for r in rows if not r["inside"]]
     assert not bad, bad
+
+
+def test_flc_involved_chain_from_the_first_measurement() -> None:
+    from mst.cohort.myeloma_table import visits
+
+    rec = _record([], [(0, "flc_kappa", 10.0, "mg/L"), (0, "flc_lambda", 400.0, "mg/L"),
+                       (130, "flc_kappa", 12.0, "mg/L"), (130, "flc_lambda", 100.0, "mg/L")])
+    base, later = visits(rec)
+    assert base is not None and base.involved_light_chain == "lambda"
+    assert later[0].assessment().dflc == 88.0

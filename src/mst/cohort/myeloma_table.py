@@ -189,6 +189,12 @@ def visits(rec: PatientRecord) -> tuple[MyelomaVisit | None, list[MyelomaVisit]]
         by_date.setdefault(d, {})
     baseline: MyelomaVisit | None = None
     later: list[MyelomaVisit] = []
+    involved: str | None = None  # the light chain that is higher at the first FLC measurement
+    for d in sorted(by_date):
+        k, lam = by_date[d].get("flc_kappa"), by_date[d].get("flc_lambda")
+        if d <= first and k is not None and lam is not None and k != lam:
+            involved = "kappa" if k > lam else "lambda"
+            break
     for d in sorted(by_date):
         vals = by_date[d]
         if not any(a in vals for a in _VISIT_ANALYTES) and d not in new_lesions:
@@ -202,7 +208,7 @@ def visits(rec: PatientRecord) -> tuple[MyelomaVisit | None, list[MyelomaVisit]]
             marrow_plasma_cells=vals.get("marrow_plasma_cells"),
             flc_kappa=vals.get("flc_kappa"),
             flc_lambda=vals.get("flc_lambda"),
-            involved_light_chain=None,
+            involved_light_chain=involved,
             new_lesion=d in new_lesions,
             mrd_pct=vals.get("mrd"),
         )
