@@ -215,8 +215,12 @@ def compute_myeloma(
 def _cycles_td(data: pd.DataFrame, course_days: Mapping[str, Sequence[float]] | None
                ) -> dict[str, Any]:
     """Naive Cox on the cycle count vs the count as a time-dependent covariate (as for AML)."""
-    from mst.report.compute import _model_dict
     from mst.stats.cox import cox
+
+    def _model_dict(res: Any) -> dict[str, Any]:
+        d = res.to_dict()
+        return {k: d[k] for k in ("coef", "se", "hr", "lower", "upper", "p", "n", "events",
+                                  "n_dropped", "tests") if k in d}
 
     out: dict[str, Any] = {"source": "002 Limitations (immortal time bias), applied to 003's "
                            "cycle count"}
