@@ -170,3 +170,27 @@ def test_demo_cohort_then_report_from_the_registry(tmp_path: Path) -> None:
     assert "cycles_so_far" in num["cycles_time_dependent"]["time_dependent"]["hr"]
     res = runner.invoke(app, ["demo", "--disease", "lymphoma", "--no-serve", "--db", url])
     assert res.exit_code == 2 and "--disease" in res.stderr
+
+
+@pytest.mark.r_parity
+@pytest.mark.skipif(not os.environ.get("MST_R_REFERENCE_DIR"), reason="no fresh R output")
+def test_fresh_r_output_equals_committed() -> None:
+    fresh = json.loads((Path(os.environ["MST_R_REFERENCE_DIR"]) / "ref_myeloma.json").read_text())
+    committed = json.loads((HERE / "ref_myeloma.json").read_text())
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, dict):
+            assert set(a) == set(b), where
+            for k in a:
+                if k != "meta":
+                    walk(a[k], b[k], f"{where}.{k}")
+        elif isinstance(a, list):
+            assert len(a) == len(b), where
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{where}[{i}]")
+        elif isinstance(a, int | float) and not isinstance(a, bool):
+            np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=where)
+        else:
+            assert a == b, where
+
+    walk(fresh, committed, "ref_myeloma")
