@@ -266,3 +266,10 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
     f.write_text("{not json")
     res = runner.invoke(app, ["stage", "myeloma", str(f)])
     assert res.exit_code == 2 and "not valid JSON" in res.stderr
+
+
+@pytest.mark.parametrize(("umol", "stage"), [(176.83, "IA"), (176.84, "IB")])
+def test_durie_salmon_subclass_in_umol_per_l(umol: float, stage: str) -> None:
+    # 2.0 mg/dL = 176.84 umol/L (factor 88.42): the boundary falls on the same side in either unit
+    data = {k: v for k, v in BASE_I.items() if k != "creatinine_mg_dl"}
+    assert stage_durie_salmon(_x(**data, creatinine_umol_l=umol)).stage == stage
