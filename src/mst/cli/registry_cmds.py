@@ -93,6 +93,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
         ] = True,
         port: Annotated[int, typer.Option("--port", help="Web app port.")] = 8000,
+        disease: Annotated[str, typer.Option(
+            "--disease", help="aml (default), myeloma, or all (AML and the myeloma cohort).")
+        ] = "aml",
     ) -> None:
         """Load the demo cohort into the registry (SQLite default), print a summary, serve the app.
 
@@ -102,9 +105,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         from mst.cli.web_cmds import DEMO_PASSWORD, create_demo_users
         from mst.cli.web_cmds import serve as serve_app
         from mst.registry import database_url
-        from mst.simulate import simulate_cohort
+        from mst.simulate.myeloma import demo_cohort  # issue 18: --disease aml|myeloma|all
 
-        cohort = simulate_cohort(n=n, seed=seed, n_centers=DEMO_CENTERS)
+        cohort = demo_cohort(disease.lower(), n, seed, DEMO_CENTERS)
         counts = _import(cohort, db)
         users = create_demo_users(db)
         summary = {"database": database_url(db), **_summary(cohort), "registry_rows": counts}
@@ -181,6 +184,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         ] = None,
         center: Annotated[str | None, typer.Option("--center", help="Only this center.")] = None,
         db: DbOption = None,
+        disease: Annotated[str, typer.Option(
+            "--disease", help="aml (the AML flat table, default) or myeloma (docs/myeloma.md).")
+        ] = "aml",
     ) -> None:
         """Write the flat analysis table (one row per patient; see docs/flat_table.md)."""
         from mst.cohort import build_flat_table, write_flat_table
@@ -196,7 +202,16 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 cohort = reg.load_cohort(center_id=center)
         if not cohort.records:
             fail("no patients to tabulate")
-        table = build_flat_table(cohort)
+        if disease.lower() not in ("aml", "myeloma"):  # issue 18
+            raise ValidationError("--disease", disease, "must be aml or myeloma")
+        if disease.lower() == "myeloma":
+            from mst.cohort.myeloma_table import build_myeloma_table
+
+            table = build_myeloma_table(cohort)
+            if table.empty:
+                fail("no myeloma patients to tabulate")
+        else:
+            table = build_flat_table(cohort)
         write_flat_table(table, out)
         typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
 

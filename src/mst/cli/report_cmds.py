@@ -85,8 +85,15 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         json_out: Annotated[Path | None, typer.Option(
             "--json", help="Every number as JSON (default: next to the HTML).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+        disease: Annotated[str, typer.Option(
+            "--disease", help="aml (default) or myeloma (seed 003's analyses).")] = "aml",
     ) -> None:
         """Cohort outcome report: Tables 1-2, KM/CIF figures, Cox, Fine-Gray, courses."""
+        if disease.lower() != "aml":  # issue 18: the myeloma report (mst.report.myeloma)
+            from mst.report.myeloma import run_myeloma_report
+
+            emit_json(run_myeloma_report(disease.lower(), out, db, src, json_out, pdf))
+            return
         from mst.report import build_report, load_config, load_input
 
         cfg = load_config(config, by=by)

@@ -131,3 +131,38 @@ def to_canonical(analyte: str, value: float, unit: str, field: str = "value") ->
             f"{a.unit} (got {converted:g} {a.unit}){hint}",
         )
     return converted
+
+
+@lru_cache(maxsize=1)
+def _myeloma_fish_codes() -> frozenset[str]:
+    text = resources.files("mst.data").joinpath("myeloma/staging.yaml").read_text("utf-8")
+    fish = yaml.safe_load(text)["fish"]
+    return frozenset(fish["high_risk_msmart"]) | frozenset(fish["standard_risk"])
+
+
+def check_myeloma_event_detail(kind: str, detail: str | None) -> None:
+    """Check the coded detail of a myeloma ``cytogenetics`` or ``bone_disease`` event.
+
+    ``cytogenetics``: one FISH finding of ``mst/data/myeloma/staging.yaml`` (``del17p``,
+    ``t(4;14)`` …) or ``none`` (panel done, none of them found). ``bone_disease``: a
+    lytic-lesion count (``0``, ``3`` …), ``advanced`` or
+    ``new`` (a new lesion or plasmacytoma after treatment, IMWG progression).
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        Naming ``detail`` and the accepted values.
+    """
+    if detail is None or not detail.strip():
+        raise ValidationError("detail", detail, f"is required for {kind}")
+    d = detail.strip()
+    if kind == "cytogenetics":
+        codes = _myeloma_fish_codes()
+        if d not in codes and d != "none":
+            raise ValidationError(
+                "detail", detail, f"cytogenetics must be one of {sorted(codes)} or none"
+            )
+    elif not (d.isdigit() or d in ("advanced", "new")):
+        raise ValidationError(
+            "detail", detail, 'bone_disease must be a lesion count, "advanced" or "new"'
+        )

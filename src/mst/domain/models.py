@@ -102,6 +102,8 @@ class EventKind(StrEnum):
     RELAPSE = "relapse"
     DEATH = "death"
     LOST_TO_FOLLOWUP = "lost_to_followup"
+    CYTOGENETICS = "cytogenetics"  # myeloma FISH finding (detail: data/myeloma/staging.yaml code)
+    BONE_DISEASE = "bone_disease"  # myeloma bone disease (detail: lesion count, "advanced", "new")
 
 
 GRADED_EVENTS: dict[EventKind, tuple[int, int]] = {
@@ -411,6 +413,10 @@ class ClinicalEvent(_Model):
             raise ValidationError("cause", None, "is required for death")
         if self.kind is not EventKind.DEATH and self.cause is not None:
             raise ValidationError("cause", self.cause, "applies to death events only")
+        if self.kind in (EventKind.CYTOGENETICS, EventKind.BONE_DISEASE):
+            from mst.domain.analytes import check_myeloma_event_detail
+
+            check_myeloma_event_detail(self.kind.value, self.detail)
         return self
 
 

@@ -44,6 +44,7 @@ class CohortFilters:
     year_from: int | None = None
     year_to: int | None = None
     by: str = "age_group"
+    diagnosis: str = ""  # issue 18: AML, MDS, myeloma … ("" = all)
 
 
 def subset(table: pd.DataFrame, f: CohortFilters) -> pd.DataFrame:
@@ -57,6 +58,8 @@ def subset(table: pd.DataFrame, f: CohortFilters) -> pd.DataFrame:
         keep &= (table["year_of_diagnosis"] >= f.year_from).to_numpy()
     if f.year_to is not None:
         keep &= (table["year_of_diagnosis"] <= f.year_to).to_numpy()
+    if f.diagnosis:
+        keep &= (table["diagnosis"] == f.diagnosis).to_numpy()
     return table.loc[keep].reset_index(drop=True)
 
 

@@ -194,6 +194,8 @@ def _lab_series(
 
 def patient_page_content(record: PatientRecord) -> dict[str, Any]:
     """What the patient page derives from the record (cached per record version)."""
+    from mst.web.myeloma_view import myeloma_panel
+
     recovery = record_recovery(record)
     return {
         "timeline": timeline(record),
@@ -201,6 +203,7 @@ def patient_page_content(record: PatientRecord) -> dict[str, Any]:
         "recovery": recovery_rows(record, recovery),
         "alerts": patient_alerts(record),
         "chimerism_svg": chimerism_chart(record),
+        "myeloma": myeloma_panel(record),  # issue 18: None unless myeloma
     }
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mst.cohort import build_flat_table
+from mst.domain import Diagnosis
 from mst.registry.repository import Repository
 from mst.web.cohort_view import GROUPINGS, CohortFilters, cohort_outcomes, subset
 from mst.web.deps import CurrentUser, Repo, SessionDep, State
@@ -25,7 +26,8 @@ def _table(state: Any, repo: Repository) -> pd.DataFrame:
     return state.tables.get(repo, _flat)
 
 
-def _filters(center: str, age_group: str, year_from: str, year_to: str, by: str) -> CohortFilters:
+def _filters(center: str, age_group: str, year_from: str, year_to: str, by: str,
+             diagnosis: str = "") -> CohortFilters:
     def year(v: str) -> int | None:
         return int(v) if v.strip().isdigit() else None
 
@@ -35,6 +37,7 @@ def _filters(center: str, age_group: str, year_from: str, year_to: str, by: str)
         year_from=year(year_from),
         year_to=year(year_to),
         by=by if by in GROUPINGS else "age_group",
+        diagnosis=diagnosis,
     )
 
 
@@ -53,10 +56,11 @@ def cohort_page(
     year_from: Text = "",
     year_to: Text = "",
     by: Text = "age_group",
+    diagnosis: Text = "",
 ) -> Response:
     """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1."""
     table = _table(state, repo)
-    f = _filters(center, age_group, year_from, year_to, by)
+    f = _filters(center, age_group, year_from, year_to, by, diagnosis)
     outcomes = cohort_outcomes(table, f) if not table.empty else {"n": 0}
     age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
     return state.templates.TemplateResponse(
@@ -70,6 +74,7 @@ def cohort_page(
             "centers": repo.centers(),
             "age_groups": age_groups,
             "groupings": GROUPINGS,
+            "diagnoses": [d.value for d in Diagnosis],
         },
     )
 
@@ -83,11 +88,12 @@ def cohort_csv(
     age_group: Text = "",
     year_from: Text = "",
     year_to: Text = "",
+    diagnosis: Text = "",
 ) -> Response:
     """The chosen subset of the flat analysis table as CSV."""
     table = _table(state, repo)
     df = (
-        subset(table, _filters(center, age_group, year_from, year_to, "age_group"))
+        subset(table, _filters(center, age_group, year_from, year_to, "age_group", diagnosis))
         if not table.empty
         else table
     )
