@@ -73,6 +73,10 @@ def make_engine(url: str | None = None) -> Engine:
 
 #: How long an SQLite writer waits for another writer before "registry busy, retry".
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: PostgreSQL advisory lock taken by every write transaction (writers queue, readers don't).
+PG_WRITE_LOCK = 7_274_001
+#: How long a PostgreSQL writer waits for another writer before "registry busy, retry".
+PG_LOCK_TIMEOUT = "120s"
 #: Connection-info flag set by the repository for write transactions.
 WRITE_FLAG = "mst_write"
 
@@ -97,7 +101,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     revision : str, optional
         Target revision, ``"head"`` by default.
     """
-    command.upgrade(alembic_config(engine), revision)
+    from sqlalchemy.exc import OperationalError
+
+    from mst.registry.errors import RegistryBusyError, is_busy
+
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise RegistryBusyError() from None
+        raise
 
 
 def downgrade(engine: Engine, revision: str) -> None:

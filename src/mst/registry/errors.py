@@ -22,7 +22,9 @@ class RegistryBusyError(MstError):
 def is_busy(exc: OperationalError) -> bool:
     """True when the error is SQLite's "database is locked" / "busy"."""
     text = str(getattr(exc, "orig", exc)).lower()
-    return "database is locked" in text or "database is busy" in text or "locked" in text
+    return any(
+        k in text for k in ("database is locked", "database is busy", "lock timeout", "locked")
+    )
 
 
 _KIND = {

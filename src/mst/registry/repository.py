@@ -39,7 +39,7 @@ from mst.domain import (
 )
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.registry.audit_chain import GENESIS, ChainReport, chain_key, row_digest, verify_rows
-from mst.registry.db import WRITE_FLAG
+from mst.registry.db import PG_LOCK_TIMEOUT, PG_WRITE_LOCK, WRITE_FLAG
 from mst.registry.errors import integrity_error, is_busy
 from mst.registry.schema import (
     AdministrationRow,
@@ -110,7 +110,7 @@ class PatientSummary:
 
 
 def _json(model: Any) -> dict[str, Any]:
-    return json.loads(model.model_dump_json())
+    return model.model_dump(mode="json")  # type: ignore[no-any-return]
 
 
 def _entities(rec: PatientRecord) -> dict[tuple[str, str], dict[str, Any]]:
@@ -188,6 +188,10 @@ class Repository:
                     conn.info[WRITE_FLAG] = True
                 try:
                     with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
+                        if write and conn.dialect.name == "postgresql":
+                            # writers queue one behind the other, as SQLite's write lock
+                            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PG_LOCK_TIMEOUT}'")
+                            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
                         yield session
                         self._flush_audit(session)
                         session.flush()
@@ -258,8 +262,7 @@ class Repository:
                 a["patient_id"], a["center_id"], n + 1, a["before"], a["after"], prev,
             )
             heads[chain] = (n + 1, a["row_hash"])
-        for start in range(0, len(pending), 5000):
-            s.execute(insert(AuditRow.__table__), pending[start : start + 5000])
+        _insert_many(s, AuditRow.__table__, pending)
         t = AuditHeadRow.__table__
         s.execute(
             update(t)
@@ -305,7 +308,10 @@ class Repository:
             chain_expr = func.coalesce(t.c.center_id, "*")
             q = select(t).order_by(chain_expr, t.c.chain_seq, t.c.pk)
             rows = s.execute(q.execution_options(yield_per=5000))
-            return verify_rows(rows, heads)
+            try:
+                return verify_rows(rows, heads)
+            finally:
+                rows.close()
 
     # -- centers ----------------------------------------------------------------------
     def add_center(self, center: Center) -> None:
@@ -433,8 +439,7 @@ class Repository:
                 )
 
         def run(table: Any, rows: list[dict[str, Any]]) -> None:
-            for start in range(0, len(rows), 5000):
-                s.execute(insert(table.__table__), rows[start : start + 5000])
+            _insert_many(s, table.__table__, rows)
 
         run(PatientRow, [_patient_columns(r.patient) for r in records])
         run(DonorRow, [_columns(d) for r in records for d in r.donors])
@@ -840,6 +845,66 @@ class Repository:
 
 
 _BULK_CHUNK = 1000
+
+
+def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
+    """Python value → the storage format SQLAlchemy's SQLite dialect uses for the column."""
+    from sqlalchemy import Date, DateTime
+
+    if isinstance(column.type, DateTime):
+        return lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f") if v is not None else None
+    if isinstance(column.type, Date):
+        return lambda v: v.isoformat() if v is not None else None
+    return None
+
+
+def _insert_many(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with the driver's own bulk path (executemany / COPY).
+
+    The rows' keys must be the same for every row. Values are the Python types of the
+    columns (dates, datetimes, str enums); SQLite gets SQLAlchemy's storage format.
+    """
+    if not rows:
+        return
+    cols = list(rows[0])
+    conn = s.connection()
+    dbapi = conn.connection.dbapi_connection
+    dialect = conn.dialect.name
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in cols)
+    name = conn.dialect.identifier_preparer.format_table(table)
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - SQLAlchemy's own path
+        s.execute(insert(table), rows)
+        return
+    errors = conn.dialect.dbapi
+    sql = f"INSERT INTO {name} ({quoted})"
+    try:
+        if dialect == "postgresql":
+            with dbapi.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as cp:
+                for r in rows:
+                    cp.write_row(
+                        [v.value if hasattr(v, "value") and isinstance(v, str) else v
+                         for v in (r[c] for c in cols)]
+                    )
+            return
+        convert = [(c, _sqlite_converter(table.c[c])) for c in cols]
+        plain = all(f is None for _, f in convert)
+
+        def values(r: dict[str, Any]) -> list[Any]:
+            if plain:
+                return [r[c] for c in cols]
+            return [r[c] if f is None else f(r[c]) for c, f in convert]
+
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(
+                f"{sql} VALUES ({', '.join('?' * len(cols))})", (values(r) for r in rows)
+            )
+        finally:
+            cur.close()
+    except errors.IntegrityError as exc:  # same voice as SQLAlchemy's own errors
+        raise IntegrityError(sql, None, exc) from exc
+    except errors.OperationalError as exc:
+        raise OperationalError(sql, None, exc) from exc
 
 _ENTITY_ORDER = (
     "patient",
