@@ -202,7 +202,14 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             raise ValidationError("--out", str(out), f"must end in .{fmt} for --format {fmt}")
         with open_registry(db) as reg:
             cohort = reg.load_cohort(center_id=center)
-        write_cohort(cohort, out)
+            write_cohort(cohort, out)
+            reg.record_activity(
+                "export",
+                "registry",
+                out.name,
+                {"format": fmt, "patients": len(cohort.records), "center": center},
+                center_id=center,
+            )
         typer.echo(f"exported {len(cohort.records)} patients to {out}")
 
     @app.command("cohort")
