@@ -19,6 +19,14 @@ DbOption = Annotated[
     typer.Option("--db", help="SQLAlchemy URL (default: $MST_DATABASE_URL, else ./mst.sqlite)."),
 ]
 
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a CSV without byte-order mark (default UTF-8), e.g. cp1252.",
+    ),
+]
+
 DEMO_PATIENTS = 360
 DEMO_SEED = 2023
 DEMO_CENTERS = 4
@@ -79,6 +87,31 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             typer.echo(f"{database_url(db)}: schema at revision {current_revision(engine)}")
         finally:
             engine.dispose()
+
+    @db_app.command("backup")
+    @handle_errors
+    def db_backup(
+        out: Annotated[Path, typer.Option("--out", help="Backup file to write (must not exist).")],
+        db: DbOption = None,
+    ) -> None:
+        """Back up the registry while it stays in use (SQLite backup API; pg_dump)."""
+        from mst.registry.backup import backup
+
+        written = backup(db, out)
+        typer.echo(f"backup written to {written}")
+
+    @db_app.command("restore")
+    @handle_errors
+    def db_restore(
+        file: Annotated[Path, typer.Argument(help="A file written by mst db backup.")],
+        db: DbOption = None,
+    ) -> None:
+        """Restore a backup into an empty registry (refuses a registry holding data)."""
+        from mst.registry.backup import restore
+        from mst.registry.db import database_url
+
+        restore(file, db)
+        typer.echo(f"restored {file} into {database_url(db)}")
 
     @app.command("demo")
     @handle_errors
@@ -141,12 +174,13 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     @handle_errors
     def import_(
         file: Annotated[Path, typer.Argument(help="Exchange file (.csv or .xlsx).")],
+        encoding: EncodingOption = None,
         db: DbOption = None,
     ) -> None:
         """Import an exchange file into the registry: every row or none."""
         from mst.io.exchange import read_cohort
 
-        cohort = read_cohort(file)
+        cohort = read_cohort(file, encoding=encoding)
         counts = _import(cohort, db)
         typer.echo(
             f"imported {len(cohort.records)} patients from {file} "
@@ -171,7 +205,14 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             raise ValidationError("--out", str(out), f"must end in .{fmt} for --format {fmt}")
         with open_registry(db) as reg:
             cohort = reg.load_cohort(center_id=center)
-        write_cohort(cohort, out)
+            write_cohort(cohort, out)
+            reg.record_activity(
+                "export",
+                "registry",
+                out.name,
+                {"format": fmt, "patients": len(cohort.records), "center": center},
+                center_id=center,
+            )
         typer.echo(f"exported {len(cohort.records)} patients to {out}")
 
     @app.command("cohort")
@@ -183,6 +224,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             typer.Option("--from", help="Read an exchange file instead of the registry."),
         ] = None,
         center: Annotated[str | None, typer.Option("--center", help="Only this center.")] = None,
+        encoding: EncodingOption = None,
         db: DbOption = None,
         disease: Annotated[str, typer.Option(
             "--disease", help="aml (the AML flat table, default) or myeloma (docs/myeloma.md).")
@@ -194,7 +236,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         if from_file is not None:
             from mst.io.exchange import read_cohort
 
-            cohort = read_cohort(from_file)
+            cohort = read_cohort(from_file, encoding=encoding)
         else:
             from mst.registry import open_registry
 
@@ -215,9 +257,16 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         write_flat_table(table, out)
         typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
 
-    @app.command("audit")
+    audit_app = typer.Typer(
+        help="The audit trail: print it (default) or verify its hash chain.",
+        invoke_without_command=True,
+    )
+    app.add_typer(audit_app, name="audit")
+
+    @audit_app.callback()
     @handle_errors
     def audit(
+        ctx: typer.Context,
         patient: Annotated[str | None, typer.Option("--patient", help="Only this patient.")] = None,
         limit: Annotated[
             int | None, typer.Option("--limit", min=1, help="Newest N entries.")
@@ -225,8 +274,31 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Print the audit trail (who, when, entity, before, after) as JSON."""
+        if ctx.invoked_subcommand is not None:
+            return
         from mst.registry import open_registry
 
         with open_registry(db) as reg:
             entries = reg.audit_log(patient_id=patient, limit=limit)
         emit_json([e.__dict__ for e in entries])
+
+    @audit_app.command("verify")
+    @handle_errors
+    def audit_verify(
+        db: DbOption = None,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    ) -> None:
+        """Recompute the audit hash chains; exit 1 naming the first broken row."""
+        from mst.registry import open_registry
+
+        with open_registry(db) as reg:
+            report = reg.verify_audit()
+        if as_json:
+            emit_json(report.as_dict())
+        elif report.ok:
+            chains = ", ".join(f"{c}: {n}" for c, n in sorted(report.chains.items()))
+            typer.echo(f"audit trail intact: {report.rows} rows ({chains or 'no rows'})")
+        else:
+            typer.echo(f"audit trail BROKEN: {report.problem}", err=True)
+        if not report.ok:
+            raise typer.Exit(1)

@@ -254,6 +254,12 @@ class Patient(_Model):
                     "birth_date", self.birth_date, "must not be after diagnosis_date"
                 )
             derived = completed_years(self.birth_date, self.diagnosis_date)
+            if derived > 120:
+                raise ValidationError(
+                    "birth_date",
+                    self.birth_date,
+                    f"gives an age at diagnosis of {derived} years (more than 120)",
+                )
             if self.age_at_diagnosis is not None and self.age_at_diagnosis != derived:
                 raise ValidationError(
                     "age_at_diagnosis",
@@ -349,11 +355,27 @@ class Infusion(_Model):
     patient_id: Identifier
     course_number: int = Field(ge=1, le=50)
     donor_id: Identifier
-    infused_at: dt.datetime
+    infused_at: dt.datetime = Field(
+        description="local wall-clock time of the center, without a UTC offset"
+    )
     mnc_1e8_per_kg: float = Field(gt=0, le=50, description="MNC × 10⁸/kg")
     cd34_1e6_per_kg: float | None = Field(default=None, ge=0, le=100, description="CD34⁺ × 10⁶/kg")
     cd3_1e8_per_kg: float | None = Field(default=None, ge=0, le=20, description="CD3⁺ × 10⁸/kg")
     product: Product
+
+
+    @model_validator(mode="after")
+    def _local_time(self) -> Self:
+        # Both backends store a naive DateTime: an offset would be dropped by SQLite and
+        # converted by PostgreSQL, so the same file would give two registries.
+        if self.infused_at.tzinfo is not None:
+            raise ValidationError(
+                "infused_at",
+                self.infused_at.isoformat(),
+                "a time with a UTC offset or zone is not accepted: give the center's local "
+                "wall-clock time without an offset (e.g. 2018-02-15T21:00:00)",
+            )
+        return self
 
 
 class LabResult(_Model):
@@ -636,11 +658,20 @@ class Cohort(_Model):
         if len(center_ids) != len(self.centers):
             raise ConsistencyError("cohort", "center ids must be unique")
         seen: set[str] = set()
+        donors: dict[str, str] = {}
         for rec in self.records:
             pid = rec.patient.id
             if pid in seen:
                 raise ConsistencyError(f"patient {pid}", "patient ids must be unique")
             seen.add(pid)
+            for d in rec.donors:
+                if d.id in donors and donors[d.id] != pid:
+                    raise ConsistencyError(
+                        f"patient {pid} / donor {d.id}",
+                        f"donor id already used for patient {donors[d.id]}: donor ids must be "
+                        "unique in a cohort",
+                    )
+                donors[d.id] = pid
             if rec.patient.center_id not in center_ids:
                 raise ConsistencyError(
                     f"patient {pid}", f"center {rec.patient.center_id} is not recorded"

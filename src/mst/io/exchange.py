@@ -37,6 +37,7 @@ from mst.domain import (
     parse,
 )
 from mst.errors import ConsistencyError, ValidationError
+from mst.io.tabular import MISSING_TOKENS, decode_bytes
 
 #: Columns of each record type, in file order. The patient's own id is in
 #: ``patient_id``, a center's in ``center_id`` and a donor's in ``donor_id``.
@@ -224,13 +225,16 @@ def _xlsx_value(value: Any) -> Any:
     return _fmt(value)
 
 
-def read_cohort(path: str | Path) -> Cohort:
+def read_cohort(path: str | Path, encoding: str | None = None) -> Cohort:
     """Read and validate an exchange file (CSV or XLSX).
 
     Parameters
     ----------
     path : str or pathlib.Path
         A file written by :func:`write_cohort` or prepared by hand in the same layout.
+    encoding : str, optional
+        Text encoding of a CSV file without a byte-order mark (UTF-8 by default; see
+        :func:`mst.io.tabular.decode_bytes`).
 
     Returns
     -------
@@ -242,33 +246,72 @@ def read_cohort(path: str | Path) -> Cohort:
     ------
     mst.errors.ValidationError
         A row breaks a field rule; the message names the row, the field and the rule.
+        Binary content, an undecodable file, a cell longer than :data:`MAX_FIELD_CHARS`.
     mst.errors.ConsistencyError
         Records contradict each other (e.g. an event after death).
     """
     path = Path(path)
+    if not path.exists():
+        raise ValidationError("file", str(path), "no such file")
+    if path.is_dir():
+        raise ValidationError("file", str(path), "is a folder, not a file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return cohort_from_rows(_csv_rows(fh))
+        text = decode_bytes(path.read_bytes(), source=str(path), encoding=encoding)
+        return cohort_from_rows(_csv_rows(io.StringIO(text, newline="")))
     if suffix == ".xlsx":
         return cohort_from_rows(_xlsx_rows(path))
     raise ValidationError("path", str(path), "must end in .csv or .xlsx")
 
 
+_KNOWN_COLUMNS = frozenset(COLUMNS)
+
+#: Longest cell accepted in an exchange file (a GL string of a few hundred alleles fits).
+MAX_FIELD_CHARS = 10_000
+
+
 def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(fh)
-    if reader.fieldnames is None or "record_type" not in reader.fieldnames:
-        raise ValidationError("row 1", reader.fieldnames, "header must contain record_type")
-    for i, row in enumerate(reader, start=2):
-        if None in row:
-            raise ValidationError(f"row {i}", row[None], "has more cells than the header")
-        yield i, row
+    reader = csv.DictReader(fh, strict=True)
+    try:
+        fieldnames = reader.fieldnames
+        if fieldnames is None or "record_type" not in fieldnames:
+            raise ValidationError(
+                "row 1", None, "the header must contain a record_type column (is this an "
+                "exchange file written by mst export?)"
+            )
+        dup = [f for f in set(fieldnames) if fieldnames.count(f) > 1]
+        if dup:
+            raise ValidationError("row 1", dup[0], "column name used twice in the header")
+        unknown = [f for f in fieldnames if f not in _KNOWN_COLUMNS]
+        if unknown:
+            raise ValidationError(
+                "row 1", unknown[0], "is not a column of the exchange format (docs/registry.md)"
+            )
+        for i, row in enumerate(reader, start=2):
+            if None in row:
+                raise ValidationError(f"row {i}", None, "has more cells than the header")
+            for k, v in row.items():
+                if isinstance(v, str) and len(v) > MAX_FIELD_CHARS:
+                    raise ValidationError(
+                        f"row {i}: {k}",
+                        None,
+                        f"cell of {len(v)} characters is longer than the limit "
+                        f"({MAX_FIELD_CHARS})",
+                    )
+            yield i, row
+    except csv.Error as exc:
+        raise ValidationError(
+            f"row {reader.line_num}", None, f"is not well-formed CSV ({exc})"
+        ) from None
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ValidationError("file", str(path), "is not a readable XLSX workbook") from exc
     try:
         unknown = [n for n in wb.sheetnames if n not in RECORD_FIELDS]
         if unknown:
@@ -309,7 +352,9 @@ def _clean(row: dict[str, Any], kind: str) -> dict[str, Any]:
         v = row.get(f, "")
         if isinstance(v, str):
             v = v.strip()
-        if v == "":
+            if v in MISSING_TOKENS:
+                continue
+        if v is None:
             continue
         out[renames.get(f, f)] = v
     return out
@@ -331,6 +376,7 @@ def cohort_from_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> Cohort:
     centers: list[Center] = []
     patients: dict[str, dict[str, Any]] = {}
     order: list[str] = []
+    donor_rows: dict[str, tuple[int, str]] = {}
     for i, row in rows:
         where = f"row {i}"
         sheet = row.get("_sheet")
@@ -371,7 +417,17 @@ def cohort_from_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> Cohort:
             )
         bucket = patients[pid]
         if kind == "donor":
-            bucket["donors"].append(parse(Donor, data, where))
+            donor = parse(Donor, data, where)
+            if donor.id in donor_rows:
+                first_row, first_pid = donor_rows[donor.id]
+                raise ValidationError(
+                    f"{where}: donor_id",
+                    donor.id,
+                    f"already used on row {first_row} (patient {first_pid}): a donor id must "
+                    "be unique in the file",
+                )
+            donor_rows[donor.id] = (i, pid)
+            bucket["donors"].append(donor)
         elif kind == "course":
             number = data.get("number")
             try:

@@ -96,6 +96,11 @@ def decode_bytes(data: bytes, source: str = "file", encoding: str | None = None)
             chosen, body = name, data[len(bom) :]
             break
     if chosen is None:
+        if encoding is None and b"\x00" in data[:65536]:
+            raise ValidationError(
+                source, None, "contains NUL bytes: a binary file, not a text table "
+                "(a UTF-16 file without byte-order mark needs --encoding utf-16)"
+            )
         chosen = encoding or "utf-8"
         try:
             codecs.lookup(chosen)

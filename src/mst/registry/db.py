@@ -49,14 +49,36 @@ def make_engine(url: str | None = None) -> Engine:
     """
     engine = create_engine(database_url(url), future=True)
     if engine.dialect.name == "sqlite":
+        file_db = engine.url.database not in (None, "", ":memory:")
 
         @event.listens_for(engine, "connect")
-        def _fk_on(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # We issue BEGIN ourselves (below), so that write transactions can take the
+            # write lock at once (BEGIN IMMEDIATE) and wait for it instead of failing later.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if file_db:
+                # WAL: readers (the web app) keep answering while an import writes.
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(WRITE_FLAG) else "BEGIN")
+
     return engine
+
+
+#: How long an SQLite writer waits for another writer before "registry busy, retry".
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: PostgreSQL advisory lock taken by every write transaction (writers queue, readers don't).
+PG_WRITE_LOCK = 7_274_001
+#: How long a PostgreSQL writer waits for another writer before "registry busy, retry".
+PG_LOCK_TIMEOUT = "120s"
+#: Connection-info flag set by the repository for write transactions.
+WRITE_FLAG = "mst_write"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -79,7 +101,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     revision : str, optional
         Target revision, ``"head"`` by default.
     """
-    command.upgrade(alembic_config(engine), revision)
+    from sqlalchemy.exc import OperationalError
+
+    from mst.registry.errors import RegistryBusyError, is_busy
+
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise RegistryBusyError() from None
+        raise
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from mst.domain import (
     AntibodyResult,
@@ -37,9 +38,13 @@ from mst.domain import (
     ResponseAssessment,
 )
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
+from mst.registry.audit_chain import GENESIS, ChainReport, chain_key, row_digest, verify_rows
+from mst.registry.db import PG_LOCK_TIMEOUT, PG_WRITE_LOCK, WRITE_FLAG
+from mst.registry.errors import integrity_error, is_busy
 from mst.registry.schema import (
     AdministrationRow,
     AntibodyRow,
+    AuditHeadRow,
     AuditRow,
     CenterRow,
     CourseRow,
@@ -105,7 +110,7 @@ class PatientSummary:
 
 
 def _json(model: Any) -> dict[str, Any]:
-    return json.loads(model.model_dump_json())
+    return model.model_dump(mode="json")  # type: ignore[no-any-return]
 
 
 def _entities(rec: PatientRecord) -> dict[tuple[str, str], dict[str, Any]]:
@@ -165,13 +170,41 @@ class Repository:
         self.engine = engine
         self.user = user
         self.center_scope = frozenset(center_scope) if center_scope is not None else None
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # -- transactions -----------------------------------------------------------------
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+    def _tx(self, write: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any error.
+
+        Write transactions take SQLite's write lock at once (waiting up to the busy
+        timeout for another writer); audit rows added with :meth:`_audit` are chained and
+        written at the end. A database that stays locked becomes
+        :class:`~mst.registry.errors.RegistryBusyError`, and a constraint the database
+        enforces becomes a :class:`~mst.errors.ConsistencyError` naming table and field.
+        """
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.info[WRITE_FLAG] = True
+                try:
+                    with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
+                        if write and conn.dialect.name == "postgresql":
+                            # writers queue one behind the other, as SQLite's write lock
+                            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PG_LOCK_TIMEOUT}'")
+                            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+                        yield session
+                        self._flush_audit(session)
+                        session.flush()
+                finally:
+                    conn.info.pop(WRITE_FLAG, None)
+        except OperationalError as exc:
+            if is_busy(exc):
+                from mst.registry.errors import RegistryBusyError
+
+                raise RegistryBusyError() from None
+            raise
+        except IntegrityError as exc:
+            raise integrity_error(exc) from None
 
     def _visible(self, center_id: str) -> bool:
         return self.center_scope is None or center_id in self.center_scope
@@ -185,24 +218,131 @@ class Repository:
         patient_id: str | None,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        center_id: str | None = None,
     ) -> None:
-        session.add(
-            AuditRow(
-                at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                user=self.user,
-                action=action,
-                entity=entity,
-                entity_key=key,
-                patient_id=patient_id,
-                before=json.dumps(before, sort_keys=True) if before is not None else None,
-                after=json.dumps(after, sort_keys=True) if after is not None else None,
-            )
+        """Queue one audit row; it is chained and written when the transaction ends."""
+        session.info.setdefault("mst_audit", []).append(
+            {
+                "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "user": self.user,
+                "action": action,
+                "entity": entity,
+                "entity_key": key,
+                "patient_id": patient_id,
+                "center_id": center_id,
+                "before": json.dumps(before, sort_keys=True) if before is not None else None,
+                "after": json.dumps(after, sort_keys=True) if after is not None else None,
+            }
         )
+
+    def _flush_audit(self, s: Session) -> None:
+        pending: list[dict[str, Any]] = s.info.pop("mst_audit", [])
+        if not pending:
+            return
+        unknown = {a["patient_id"] for a in pending if a["center_id"] is None and a["patient_id"]}
+        centers: dict[str, str] = {}
+        ids = sorted(unknown)
+        for start in range(0, len(ids), 500):
+            q = select(PatientRow.id, PatientRow.center_id).where(
+                PatientRow.id.in_(ids[start : start + 500])
+            )
+            centers.update({pid: cid for pid, cid in s.execute(q)})
+        for a in pending:
+            if a["center_id"] is None and a["patient_id"]:
+                a["center_id"] = centers.get(a["patient_id"])
+        chains = sorted({chain_key(a["center_id"]) for a in pending})
+        heads = self._lock_heads(s, chains)
+        for a in pending:
+            chain = chain_key(a["center_id"])
+            n, prev = heads[chain]
+            a["chain_seq"] = n + 1
+            a["prev_hash"] = prev
+            a["row_hash"] = row_digest(
+                a["at"], a["user"], a["action"], a["entity"], a["entity_key"],
+                a["patient_id"], a["center_id"], n + 1, a["before"], a["after"], prev,
+            )
+            heads[chain] = (n + 1, a["row_hash"])
+        _insert_many(s, AuditRow.__table__, pending)
+        t = AuditHeadRow.__table__
+        s.execute(
+            update(t)
+            .where(t.c.chain == bindparam("b_chain"))
+            .values(n_rows=bindparam("b_n"), last_hash=bindparam("b_hash")),
+            [{"b_chain": c, "b_n": heads[c][0], "b_hash": heads[c][1]} for c in chains],
+        )
+
+    def _lock_heads(self, s: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
+        """Current heads of these chains, created when new and locked until commit."""
+        dialect = s.get_bind().dialect.name
+        rows = [{"chain": c, "n_rows": 0, "last_hash": GENESIS} for c in chains]
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            s.execute(pg_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            s.execute(sqlite_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
+        q = select(AuditHeadRow.chain, AuditHeadRow.n_rows, AuditHeadRow.last_hash).where(
+            AuditHeadRow.chain.in_(chains)
+        )
+        if dialect == "postgresql":
+            q = q.with_for_update()
+        return {c: (int(n), h) for c, n, h in s.execute(q)}
+
+    def record_activity(
+        self,
+        action: str,
+        entity: str,
+        key: str,
+        details: dict[str, Any] | None = None,
+        center_id: str | None = None,
+    ) -> None:
+        """Audit something that is not a change of a record: an export, a login.
+
+        Parameters
+        ----------
+        action : str
+            E.g. ``"export"``, ``"deidentified_export"``, ``"login"``, ``"login_failed"``.
+        entity : str
+            What it concerns (``"registry"``, ``"user"``).
+        key : str
+            Its key (a file name, a user name).
+        details : dict, optional
+            Stored as the row's ``after`` JSON.
+        center_id : str, optional
+            The center's chain; rows of no center go to the ``*`` chain.
+        """
+        with self._tx(write=True) as s:
+            self._audit(s, action, entity, key, None, None, details, center_id)
+
+    def verify_audit(self) -> ChainReport:
+        """Recompute the audit hash chains and name the first broken row.
+
+        Returns
+        -------
+        mst.registry.audit_chain.ChainReport
+        """
+        with self._tx() as s:
+            heads = {
+                c: (int(n), h)
+                for c, n, h in s.execute(
+                    select(AuditHeadRow.chain, AuditHeadRow.n_rows, AuditHeadRow.last_hash)
+                )
+            }
+            t = AuditRow.__table__
+            chain_expr = func.coalesce(t.c.center_id, "*")
+            q = select(t).order_by(chain_expr, t.c.chain_seq, t.c.pk)
+            rows = s.execute(q.execution_options(yield_per=5000))
+            try:
+                return verify_rows(rows, heads)
+            finally:
+                rows.close()
 
     # -- centers ----------------------------------------------------------------------
     def add_center(self, center: Center) -> None:
         """Insert or update a center (one transaction, audited)."""
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             self._put_center(s, center)
 
     def _put_center(self, s: Session, center: Center) -> None:
@@ -212,12 +352,12 @@ class Repository:
         after = _json(center)
         if row is None:
             s.add(CenterRow(id=center.id, name=center.name, country=center.country))
-            self._audit(s, "insert", "center", center.id, None, None, after)
+            self._audit(s, "insert", "center", center.id, None, None, after, center.id)
         else:
             before = _json(Center(id=row.id, name=row.name, country=row.country))
             if before != after:
                 row.name, row.country = center.name, center.country
-                self._audit(s, "update", "center", center.id, None, before, after)
+                self._audit(s, "update", "center", center.id, None, before, after, center.id)
 
     def centers(self) -> list[Center]:
         """Centers visible to this repository, by id."""
@@ -242,11 +382,15 @@ class Repository:
             Cross-record rule broken, unknown center, or center outside the scope.
         """
         record.check_consistency()
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             self._put_record(s, record)
 
     def import_cohort(self, cohort: Cohort, progress: Callable[[int], None] | None = None) -> int:
         """Write a whole cohort in one transaction: all of it or nothing.
+
+        Patients new to the registry are written in bulk (one multi-row insert per table
+        and chunk, audit rows too); patients already present are replaced record by
+        record, with an audit row for each changed entity.
 
         Parameters
         ----------
@@ -259,17 +403,122 @@ class Repository:
         -------
         int
             Number of patient records written.
+
+        Raises
+        ------
+        mst.errors.ConsistencyError
+            A record breaks a cross-record rule, names an unknown center or one outside
+            the scope, or a donor id already belongs to another patient of the registry.
+        mst.registry.errors.RegistryBusyError
+            Another writer holds the registry longer than the busy timeout.
         """
         for rec in cohort.records:
             rec.check_consistency()
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             for c in cohort.centers:
                 self._put_center(s, c)
-            for i, rec in enumerate(cohort.records, 1):
-                self._put_record(s, rec)
+            ids = [r.patient.id for r in cohort.records]
+            existing: set[str] = set()
+            for start in range(0, len(ids), 500):
+                q = select(PatientRow.id).where(PatientRow.id.in_(ids[start : start + 500]))
+                existing.update(s.scalars(q))
+            done = 0
+            fresh: list[PatientRecord] = []
+            for rec in cohort.records:
+                if rec.patient.id in existing:
+                    self._put_record(s, rec)
+                    done += 1
+                    if progress is not None:
+                        progress(done)
+                else:
+                    fresh.append(rec)
+            for start in range(0, len(fresh), _BULK_CHUNK):
+                chunk = fresh[start : start + _BULK_CHUNK]
+                self._bulk_insert(s, chunk)
+                done += len(chunk)
                 if progress is not None:
-                    progress(i)
+                    progress(done)
         return len(cohort.records)
+
+    def _bulk_insert(self, s: Session, records: list[PatientRecord]) -> None:
+        """Insert records of patients not yet in the registry (multi-row inserts)."""
+        known_centers = set(s.scalars(select(CenterRow.id)))
+        for rec in records:
+            p = rec.patient
+            if not self._visible(p.center_id):
+                raise ConsistencyError(
+                    f"patient {p.id}", f"center {p.center_id} is outside this user's centers"
+                )
+            if p.center_id not in known_centers:
+                raise ConsistencyError(f"patient {p.id}", f"center {p.center_id} is not registered")
+        donor_owner = {d.id: rec.patient.id for rec in records for d in rec.donors}
+        donor_ids = sorted(donor_owner)
+        for start in range(0, len(donor_ids), 500):
+            q = select(DonorRow.id, DonorRow.patient_id).where(
+                DonorRow.id.in_(donor_ids[start : start + 500])
+            )
+            for did, owner in s.execute(q):
+                raise ConsistencyError(
+                    f"patient {donor_owner[did]} / donor {did}",
+                    f"donor id already used for patient {owner} in the registry: donor ids "
+                    "must be unique",
+                )
+
+        def run(table: Any, rows: list[dict[str, Any]]) -> None:
+            _insert_many(s, table.__table__, rows)
+
+        run(PatientRow, [_patient_columns(r.patient) for r in records])
+        run(DonorRow, [_columns(d) for r in records for d in r.donors])
+        run(
+            CourseRow,
+            [
+                {
+                    "patient_id": c.patient_id,
+                    "number": c.number,
+                    "kind": c.kind.value,
+                    "regimen_id": c.regimen_id,
+                    "start_date": c.start_date,
+                }
+                for r in records
+                for c in r.courses
+            ],
+        )
+        pids = [r.patient.id for r in records]
+        course_pk: dict[tuple[str, int], int] = {}
+        for start in range(0, len(pids), 500):
+            q = select(CourseRow.patient_id, CourseRow.number, CourseRow.pk).where(
+                CourseRow.patient_id.in_(pids[start : start + 500])
+            )
+            course_pk.update({(pid, n): pk for pid, n, pk in s.execute(q)})
+        run(
+            AdministrationRow,
+            [
+                {"course_pk": course_pk[(c.patient_id, c.number)], "seq": i,
+                 **a.model_dump(mode="json")}
+                for r in records
+                for c in r.courses
+                for i, a in enumerate(c.administrations)
+            ],
+        )
+        for table, attr in (
+            (InfusionRow, "infusions"),
+            (LabRow, "labs"),
+            (EventRow, "events"),
+            (ResponseRow, "responses"),
+            (AntibodyRow, "antibodies"),
+        ):
+            run(
+                table,
+                [
+                    {"seq": i, **_columns(item)}
+                    for r in records
+                    for i, item in enumerate(getattr(r, attr))
+                ],
+            )
+        for rec in records:
+            p = rec.patient
+            for key, content in sorted(_entities(rec).items(), key=lambda kv: _audit_order(kv[0])):
+                self._audit(s, "insert", key[0], key[1], p.id, None, content, p.center_id)
 
     def _put_record(self, s: Session, record: PatientRecord) -> None:
         p = record.patient
@@ -298,16 +547,16 @@ class Repository:
             if b == a:
                 continue
             action = "insert" if b is None else "delete" if a is None else "update"
-            self._audit(s, action, key[0], key[1], p.id, b, a)
+            self._audit(s, action, key[0], key[1], p.id, b, a, p.center_id)
 
     def delete_patient(self, patient_id: str) -> None:
         """Delete a patient and everything recorded for them (audited per entity)."""
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             row = s.get(PatientRow, patient_id)
             if row is None or not self._visible(row.center_id):
                 raise NotFoundError(f"patient {patient_id} not found")
             for (entity, key), content in _entities(self._load(s, row)).items():
-                self._audit(s, "delete", entity, key, patient_id, content, None)
+                self._audit(s, "delete", entity, key, patient_id, content, None, row.center_id)
             self._delete_children(s, patient_id)
             s.delete(row)
 
@@ -620,6 +869,68 @@ class Repository:
                 for name, t in tables.items()
             }
 
+
+_BULK_CHUNK = 1000
+
+
+def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
+    """Python value → the storage format SQLAlchemy's SQLite dialect uses for the column."""
+    from sqlalchemy import Date, DateTime
+
+    if isinstance(column.type, DateTime):
+        return lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f") if v is not None else None
+    if isinstance(column.type, Date):
+        return lambda v: v.isoformat() if v is not None else None
+    return None
+
+
+def _insert_many(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with the driver's own bulk path (executemany / COPY).
+
+    The rows' keys must be the same for every row. Values are the Python types of the
+    columns (dates, datetimes, str enums); SQLite gets SQLAlchemy's storage format.
+    """
+    if not rows:
+        return
+    cols = list(rows[0])
+    conn = s.connection()
+    dbapi = conn.connection.dbapi_connection
+    dialect = conn.dialect.name
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in cols)
+    name = conn.dialect.identifier_preparer.format_table(table)
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - SQLAlchemy's own path
+        s.execute(insert(table), rows)
+        return
+    errors = conn.dialect.dbapi
+    sql = f"INSERT INTO {name} ({quoted})"
+    try:
+        if dialect == "postgresql":
+            with dbapi.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as cp:
+                for r in rows:
+                    cp.write_row(
+                        [v.value if hasattr(v, "value") and isinstance(v, str) else v
+                         for v in (r[c] for c in cols)]
+                    )
+            return
+        convert = [(c, _sqlite_converter(table.c[c])) for c in cols]
+        plain = all(f is None for _, f in convert)
+
+        def values(r: dict[str, Any]) -> list[Any]:
+            if plain:
+                return [r[c] for c in cols]
+            return [r[c] if f is None else f(r[c]) for c, f in convert]
+
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(
+                f"{sql} VALUES ({', '.join('?' * len(cols))})", (values(r) for r in rows)
+            )
+        finally:
+            cur.close()
+    except errors.IntegrityError as exc:  # same voice as SQLAlchemy's own errors
+        raise IntegrityError(sql, None, exc) from exc
+    except errors.OperationalError as exc:
+        raise OperationalError(sql, None, exc) from exc
 
 _ENTITY_ORDER = (
     "patient",

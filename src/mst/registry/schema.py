@@ -174,7 +174,10 @@ class AuditRow(Base):
     """One audited change: who, when, what, before and after (JSON text)."""
 
     __tablename__ = "audit"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_key"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_key"),
+        Index("ix_audit_chain", "center_id", "chain_seq"),
+    )
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     user: Mapped[str] = mapped_column(String(100))
@@ -184,6 +187,19 @@ class AuditRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    center_id: Mapped[str | None] = mapped_column(String(64))
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The newest row of each audit chain (per center; ``*`` for rows of no center)."""
+
+    __tablename__ = "audit_heads"
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class UserRow(Base):

@@ -1,0 +1,86 @@
+"""Benchmark: `mst import` of a simulated exchange file, next to `mst export` of the result.
+
+Run with ``python benchmarks/import.py [--n 10000] [--backends sqlite,postgres]``.
+The exchange file is written first by ``mst simulate`` (the file a user has); each step then
+runs as its own ``mst`` process under ``/usr/bin/time`` so that wall time and peak memory
+(maximum resident set) are those a user sees. PostgreSQL runs when ``MST_TEST_POSTGRES_URL``
+names a server (``eval "$(bash .ci/start-postgres.sh)"``); its database is wiped first.
+Every program is timed by the same rule: one cold run each, in the order listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_MST = [sys.executable, "-c", "from mst.cli.main import main; main()"]
+
+
+def _timed(args: list[str]) -> tuple[float, float]:
+    """Run ``mst ARGS``; return (wall seconds, peak resident MB)."""
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        proc = subprocess.run(
+            [time_bin, "-f", "%e %M", "-o", out.name, *_MST, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"mst {' '.join(args)} failed:\n{proc.stderr}")
+        wall, kb = Path(out.name).read_text().split()[-2:]
+    return float(wall), float(kb) / 1024
+
+
+def _wipe_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    from mst.registry.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def main() -> None:
+    """Print a table: backend, patients, rows, import s / MB, export s / MB."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        exchange = work / "cohort.csv"
+        t_sim, _ = _timed(["simulate", "--n", str(opts.n), "--seed", str(opts.seed),
+                           "--out", str(exchange)])
+        rows = sum(1 for _ in exchange.open(encoding="utf-8")) - 1
+        size = exchange.stat().st_size / 2**20
+        print(f"exchange file: {opts.n} patients, {rows} rows, {size:.0f} MB "
+              f"(written by mst simulate in {t_sim:.1f} s)")
+        print(f"{'backend':<10} {'import s':>9} {'import MB':>10} "
+              f"{'export s':>9} {'export MB':>10}")
+        for backend in opts.backends.split(","):
+            if backend == "sqlite":
+                url = f"sqlite:///{work / 'registry.sqlite'}"
+            else:
+                url = os.environ.get("MST_TEST_POSTGRES_URL", "")
+                if not url:
+                    print(f"{backend:<10} skipped (MST_TEST_POSTGRES_URL not set)")
+                    continue
+                _wipe_postgres(url)
+            t_imp, m_imp = _timed(["import", str(exchange), "--db", url])
+            t_exp, m_exp = _timed(["export", "--out", str(work / f"out-{backend}.csv"),
+                                   "--db", url])
+            print(f"{backend:<10} {t_imp:>9.1f} {m_imp:>10.0f} {t_exp:>9.1f} {m_exp:>10.0f}")
+
+
+if __name__ == "__main__":
+    main()
