@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mst.donors import dpb1, dsa, family, kir, load_case, parse_allele, rank_case
+from mst.donors import ard, dpb1, dsa, family, kir, load_case, parse_allele, rank_case
 from mst.donors import mismatch as mm
 from mst.donors import nomenclature as nom
 from mst.donors import reference as ref
@@ -95,11 +95,10 @@ def make_case(seed: int = 20240) -> dict[str, Any]:
 def clear_comparison_caches() -> None:
     """Forget every recipient–donor result (first ranking of new donors)."""
     for f in (
-        mm.locus_options,
         mm.locus_sides,
         mm.compare_locus,
         dpb1._tce,
-        family._shares,
+        family._haplo,
         dsa._locus_target,
         kir._locus_ligands,
         kir._kir_profile,
@@ -110,7 +109,15 @@ def clear_comparison_caches() -> None:
 def clear_caches() -> None:
     """Forget everything, reference tables included (a fresh process)."""
     clear_comparison_caches()
-    for f in (ref.imgt_tables, nom.parse_allele, nom.parse_gl, nom._parse_block):
+    for f in (
+        ref.imgt_tables,
+        ard.reduction,
+        mm.allele_proteins,
+        mm.allele_keys,
+        nom.parse_allele,
+        nom.parse_gl,
+        nom._parse_block,
+    ):
         f.cache_clear()
 
 
@@ -185,7 +192,7 @@ def main() -> None:
 
     def mst_reduce() -> None:
         for a in alleles:
-            mm._allele_keys(parse_allele(a))
+            mm.allele_keys(parse_allele(a), "ard")
 
     rows.append(
         (f"peer: mst 2-field reduction of {len(alleles):,} alleles (warm)", timed(mst_reduce))

@@ -80,7 +80,7 @@ def test_vignette_ranking() -> None:
     assert by_id["D-son"].tce.status == "non-permissive GvH"
     out = r.to_dict()
     assert out["imgt_release"] == "3.58.0"
-    assert out["donors"][0]["hla"]["allele"]["totals"]["x12"]["bidirectional"]["value"] == 6
+    assert out["donors"][0]["hla"]["ard"]["totals"]["x12"]["bidirectional"]["value"] == 6
     assert "antigen" in out["donors"][0]["hla"]
     json.dumps(out)
 

@@ -10,7 +10,7 @@ import typer
 
 from mst.cli.common import emit_json, fail, handle_errors
 from mst.donors.case import load_case
-from mst.donors.mismatch import LOCI_10, LOCI_12, compare
+from mst.donors.mismatch import LEVEL_TEXT, LOCI_10, LOCI_12, compare
 from mst.donors.nomenclature import parse_gl
 from mst.donors.ranking import Ranking, rank_case
 from mst.donors.reference import imgt_release
@@ -81,16 +81,18 @@ def mismatch_cmd(
     recipient: Annotated[str, typer.Argument(help="Recipient GL string")],
     donor: Annotated[str, typer.Argument(help="Donor GL string")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
-    level: Annotated[str, typer.Option(help="allele (2-field) or antigen")] = "allele",
+    level: Annotated[
+        str, typer.Option(help="ard (antigen recognition domain, default) or antigen")
+    ] = "ard",
 ) -> None:
     """Count HLA mismatches (GvH, HvG, bidirectional) between two typings."""
-    if level not in ("allele", "antigen"):
-        fail("--level must be 'allele' or 'antigen'")
+    if level not in ("ard", "antigen"):
+        fail("--level must be 'ard' (antigen recognition domain) or 'antigen'")
     report = compare(parse_gl(recipient), parse_gl(donor), level)  # type: ignore[arg-type]
     if as_json:
         emit_json(report.to_dict())
         return
-    typer.echo(f"level {level}, IPD-IMGT/HLA {imgt_release()}")
+    typer.echo(f"level {level}: {LEVEL_TEXT[level]}; IPD-IMGT/HLA {imgt_release()}")
     typer.echo(f"{'locus':<6} {'GvH':>4} {'HvG':>4} {'bidir':>5}  homozygous-shared")
     for lm in report.loci.values():
         typer.echo(

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from mst.donors.mismatch import locus_options
+from mst.donors.mismatch import allele_proteins, locus_sides
 from mst.donors.nomenclature import HlaTyping, LocusTyping
 from mst.errors import ValidationError
 
@@ -259,41 +259,60 @@ def _ligands(loci: tuple[tuple[str, LocusTyping | None], ...]) -> KirLigands:
     return KirLigands(frozenset(present), frozenset(maybe - present), per_allele)
 
 
+def _protein_ligand(locus: str, protein: str) -> str | None:
+    """Ligand class of one expressed protein, None when unknown."""
+    from mst.donors.reference import imgt_tables
+
+    if locus == "C":
+        fields = protein.split("*", 1)[1].split(":")
+        return _c_ligand(protein, fields[0])
+    return _bw4(imgt_tables().serology.get(protein), locus)
+
+
+_LIGANDS = ("C1", "C2", "Bw4")
+
+
 @lru_cache(maxsize=16384)
 def _locus_ligands(
     lt: LocusTyping,
 ) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
-    """(certain ligands, possible ligands, per-allele listing) of one locus typing."""
-    from mst.donors.reference import imgt_tables
+    """(certain ligands, possible ligands, per-typed-name listing) of one locus typing.
 
-    serology = imgt_tables().serology
+    Set-based: a genotype certainly carries a ligand when every protein one of its
+    chromosomes may be carries it; possibly when any protein does.
+    """
     locus = lt.locus
-    option_sets: list[set[str]] = []
+    common: set[str] | None = None
+    maybe: set[str] = set()
     unknown_any = False
-    listing: dict[str, str] = {}
-    for pair in locus_options(lt, "allele"):
-        ligs: set[str] = set()
-        for exact, family, expressed in pair:
-            if not expressed:
-                continue
-            if locus == "C":
-                lig = _c_ligand(exact, family)
-            else:
-                name = exact if exact is not None else f"{locus}*{family}"
-                lig = _bw4(serology.get(name), locus)
-            label = exact if exact is not None else f"{locus}*{family}"
-            listing[label] = lig or "unknown"
-            if lig is None:
-                unknown_any = True
-            elif lig in ("C1", "C2", "Bw4"):
-                ligs.add(lig)
-        option_sets.append(ligs)
-    common = set.intersection(*option_sets) if option_sets else set()
-    anyset = set.union(*option_sets) if option_sets else set()
-    maybe = anyset - common
+    for s1, s2 in locus_sides(lt, "protein"):
+        certain: set[str] = set()
+        for side in (s1, s2):
+            per = []
+            for p in side:
+                lig = None if p is None else _protein_ligand(locus, p)
+                if p is not None and lig is None:
+                    unknown_any = True
+                per.append({lig} & set(_LIGANDS) if lig else set())
+            certain |= set.intersection(*per) if per else set()
+            maybe |= set().union(*per)
+        common = certain if common is None else common & certain
+    common = common or set()
     if unknown_any:
         maybe |= {"C1", "C2"} if locus == "C" else {"Bw4"}
-    return frozenset(common), frozenset(maybe), tuple(sorted(listing.items()))
+    listing: dict[str, str] = {}
+    for genotype in lt.genotypes:
+        for side in genotype:
+            for allele in side:
+                prots = allele_proteins(allele)
+                labels = sorted(
+                    {
+                        "null" if p is None else (_protein_ligand(locus, p) or "unknown")
+                        for p in prots
+                    }
+                )
+                listing[allele.name] = "/".join(labels)
+    return frozenset(common), frozenset(maybe - common), tuple(sorted(listing.items()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,7 @@ class DonorAssessment:
             "decided_by": self.decided_by,
             "tied_with": self.tied_with,
             "hla": {
-                "allele": self.mismatch.to_dict(),
+                "ard": self.mismatch.to_dict(),
             },
             "dsa": self.dsa.to_dict(),
             "dpb1_tce": self.tce.to_dict(),
@@ -145,7 +145,7 @@ def assess(
     """
     donor = candidate.donor
     typing = candidate.typing
-    mm = compare(case_recipient, typing, "allele")
+    mm = compare(case_recipient, typing, "ard")
     dsa = virtual_crossmatch(
         antibodies, typing, settings.dsa_positive_mfi, settings.dsa_high_risk_mfi
     )
@@ -366,7 +366,9 @@ class Ranking:
             "counts": {
                 "x10_loci": list(LOCI_10),
                 "x12_loci": list(LOCI_12),
-                "convention": "bidirectional = max(GvH, HvG) per locus; 2-field",
+                "convention": (
+                    "bidirectional = max(GvH, HvG) per locus; ARD level (P group, py-ard lgx)"
+                ),
             },
             "donors": [d.to_dict(detail) for d in self.donors],
         }
