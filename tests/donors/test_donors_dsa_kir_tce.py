@@ -234,3 +234,60 @@ def test_dpb1_null_allele_is_not_expressed() -> None:
     res = dpb1_permissiveness(rec, parse_gl("DPB1*03:01+DPB1*04:01"))
     assert res.status == "non-permissive HvG"
     assert res.recipient_groups == (3,)
+
+
+# --- issue 14 item 3: low resolution is ambiguity (004 §2.1 DSA; NMDP/WMDA) ---------------
+
+LOW_RES_DSA = [
+    # donor A typing, anti-A*24:02 MFI 6200 -> (status, possible_status, certainty)
+    ("A*24+A*03:01", "negative", "high_risk", "possible"),  # one field: may be A*24:02
+    ("A*24:02/A*24:03+A*03:01", "negative", "high_risk", "possible"),
+    ("A*24:02:01G+A*03:01", "high_risk", "high_risk", "definite"),  # G group = A*24:02 ARD
+    ("A*24:02:01:01+A*03:01", "high_risk", "high_risk", "definite"),
+    ("A*24:03+A*03:01", "negative", "negative", None),
+    ("A*23+A*03:01", "negative", "negative", None),  # another family
+    ("A*24:09N+A*03:01", "negative", "negative", None),  # null: no antigen
+]
+
+
+@pytest.mark.parametrize(("typing", "status", "possible", "certainty"), LOW_RES_DSA)
+def test_dsa_low_resolution_checks_every_allele(
+    typing: str, status: str, possible: str, certainty: str | None
+) -> None:
+    res = virtual_crossmatch([parse_antibody("A*24:02", 6200)], parse_gl(typing))
+    assert (res.status, res.possible_status) == (status, possible)
+    assert [m["certainty"] for m in res.matches] == ([certainty] if certainty else [])
+
+
+def test_low_resolution_donor_with_dsa_is_excluded_not_first() -> None:
+    from mst.donors import load_case, rank_case
+
+    rest = "^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01^DQB1*02:01+DQB1*03:02"
+    rest += "^DPB1*04:01+DPB1*02:01"
+    data = {
+        "patient": {
+            "id": "P",
+            "hla_typing": "A*01:01+A*02:01" + rest,
+            "antibodies": [{"specificity": "A*24:02", "mfi": 6200}],
+        },
+        "donors": [
+            {
+                "id": "low",
+                "relationship": "child",
+                "sex": "M",
+                "age": 25,
+                "hla_typing": "A*24+A*01:01" + rest.replace("B*44:02", "B*07:02"),
+            },
+            {
+                "id": "ok",
+                "relationship": "child",
+                "sex": "M",
+                "age": 40,
+                "hla_typing": "A*03:01+A*01:01" + rest.replace("B*44:02", "B*07:02"),
+            },
+        ],
+    }
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("ok", 1), ("low", None)]
+    assert [e.rule for e in r.donors[1].exclusions] == ["dsa_positive"]
+    assert "possible" in r.donors[1].exclusions[0].text
