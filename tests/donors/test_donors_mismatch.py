@@ -290,3 +290,48 @@ def test_flat_counts_accept_hla_prefix_and_spaces() -> None:
         f"{HAP1}+{HAP2}".replace("~", " ~ HLA-"), "HLA-" + f"{HAP1}+{HAP3}".replace("+", " + HLA-")
     )
     assert plain == prefixed == {"x10": 5, "x12": 6}
+
+
+# --- issue 14 item 4: null alleles from the allele list; functional homozygosity (004 §2.1)
+
+NULL_TABLE = [
+    # recipient, donor, GvH, HvG, donor-hom-shared, recipient-hom-shared
+    ("A*01:01+A*24:02", "A*01:01+A*24:09N", 1, 0, "yes", "no"),  # donor expresses only 01:01
+    ("A*01:01+A*24:02", "A*01:01+A*01:04", 1, 0, "yes", "no"),  # A*01:04 null without 'N'
+    ("A*01:01+A*24:02", "A*01:01+A*01:04N", 1, 0, "yes", "no"),
+    ("A*01:01+A*24:09N", "A*01:01+A*24:02", 0, 1, "no", "yes"),  # recipient functionally hom.
+    ("A*01:01+A*24:09N", "A*01:01+A*24:09N", 0, 0, "no", "no"),
+    ("A*01:01+A*24:02", "A*02:01+A*24:09N", 2, 1, "no", "no"),  # not shared: no flag
+    ("A*01:01+A*24:02", "A*01:01+A*24:02/A*24:09N", (0, 1), 0, "possible", "no"),
+]
+
+
+@pytest.mark.parametrize(("rec", "don", "gvh", "hvg", "dhom", "rhom"), NULL_TABLE)
+def test_null_alleles_make_a_person_functionally_homozygous(
+    rec: str, don: str, gvh: int | tuple[int, int], hvg: int, dhom: str, rhom: str
+) -> None:
+    lm = compare(parse_gl(rec), parse_gl(don)).loci["A"]
+    g = gvh if isinstance(gvh, tuple) else (gvh, gvh)
+    assert (lm.gvh.lo, lm.gvh.hi) == g and lm.hvg.value == hvg
+    assert (lm.donor_homozygous_shared, lm.recipient_homozygous_shared) == (dhom, rhom)
+
+
+def test_null_status_comes_from_the_allele_list() -> None:
+    from mst.donors import parse_allele
+    from mst.donors.ard import reduction
+
+    assert not parse_allele("A*01:04").expressed  # every A*01:04 allele is null
+    assert not parse_allele("A*24:09N").expressed
+    assert parse_allele("A*01:01").expressed  # A*01:01:01:02N is named separately
+    assert parse_allele("B*44:02:01:02S").expressed
+    null_2field_without_n = [
+        p for p in reduction().null_prefixes if p.count(":") == 1 and p in _names()
+    ]
+    # 47 two-field names of the 11 loci are null without an N in their shortest form
+    assert "A*01:04" in null_2field_without_n and len(null_2field_without_n) == 47
+
+
+def _names() -> frozenset[str]:
+    from mst.donors.reference import imgt_tables
+
+    return imgt_tables().names

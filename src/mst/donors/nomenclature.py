@@ -65,8 +65,12 @@ class Allele:
 
     @property
     def expressed(self) -> bool:
-        """False for null alleles (suffix ``N``), which encode no cell-surface protein."""
-        return self.suffix != "N"
+        """False when the name expresses nothing: a null allele by the allele list of the
+        release (``A*01:04`` is null although written without ``N``) or an absent
+        DRB3/4/5 copy (``DRB4*NNNN``)."""
+        from mst.donors.mismatch import allele_proteins
+
+        return None not in allele_proteins(self)
 
     def __str__(self) -> str:
         return self.name
