@@ -67,8 +67,8 @@ def test_vignette_ranking() -> None:
         ("D-daughter", 1),
         ("D-son", 2),
         ("D-niece", None),
-        ("D-brother", None),
         ("D-unrelated", None),
+        ("D-brother", None),  # excluded (age) and HLA-identical: last
     ]
     by_id = {d.donor_id: d for d in r.donors}
     assert by_id["D-daughter"].decided_by == "above D-son by younger"
@@ -236,3 +236,38 @@ def test_cli_hla_mismatch_antigen_level_and_text() -> None:
     assert res.stdout.splitlines()[2].split()[:4] == ["B", "1", "1", "1"]
     res = runner.invoke(app, ["hla", "mismatch", rec, don, "--level", "serology"])
     assert res.exit_code == 2
+
+
+# --- issue 14 item 5: HLA-identical donors are outside MST (004 §2, §2.1; 002 5/12–7/12) ---
+
+
+def test_hla_identical_sibling_ranks_after_every_mismatched_donor() -> None:
+    data = case(
+        [
+            donor("sib-identical", relationship="sibling", age=20, hla_typing=f"{HAP2}+{HAP1}"),
+            donor("unrelated-6", relationship="unrelated", sex="F", age=50),
+            donor("child-6", age=45),
+            donor("sib-12", relationship="sibling", hla_typing=f"{HAP4}+{HAP5}"),
+        ]
+    )
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [
+        ("child-6", 1),
+        ("sib-12", 2),
+        ("unrelated-6", 3),
+        ("sib-identical", 4),
+    ]
+    ident = r.donors[-1]
+    assert r.donors[-2].decided_by == "above sib-identical by hla_mismatched"
+    warn = [x for x in ident.reasons if x.rule == "hla_identical"]
+    assert warn and warn[0].effect == "warn" and "004" in warn[0].source
+    assert ident.to_dict()["hla_identical"] == "yes"
+    assert r.donors[0].to_dict()["hla_identical"] == "no"
+
+
+def test_possibly_identical_when_a_locus_is_untyped() -> None:
+    no_dp = "^".join(p for p in f"{HAP2}+{HAP1}".split("^")).replace("~DPB1*02:01", "")
+    no_dp = no_dp.replace("~DPB1*04:01", "")
+    r = rank_case(load_case(case([donor("D", hla_typing=no_dp), donor("M")])))
+    assert [d.donor_id for d in r.donors] == ["M", "D"]
+    assert r.donors[1].to_dict()["hla_identical"] == "possible"

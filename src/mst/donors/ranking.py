@@ -107,6 +107,7 @@ class DonorAssessment:
             "kir": self.kir.to_dict() if self.kir is not None else None,
             "kir_ligand_mismatch_gvh": self.ligands.to_dict(),
             "haploidentity": self.haplo.to_dict() if self.haplo is not None else None,
+            "hla_identical": hla_identical(self.mismatch),
         }
         if detail and self._recipient is not None:
             out["hla"]["antigen"] = compare(
@@ -117,6 +118,29 @@ class DonorAssessment:
 
 def _x12(report: MismatchReport) -> Range | None:
     return report.total("bidirectional", LOCI_12)
+
+
+def hla_identical(report: MismatchReport) -> str:
+    """Is the donor HLA-identical to the recipient (0 mismatches at the ARD level)?
+
+    Parameters
+    ----------
+    report : MismatchReport
+        Recipient–donor comparison.
+
+    Returns
+    -------
+    {"yes", "possible", "no"}
+        ``"yes"``: every one of the 12 loci typed in both and none mismatched;
+        ``"possible"``: no certain mismatch, but ambiguity or an untyped locus leaves
+        identity open; ``"no"``: at least one certain mismatch.
+    """
+    typed = [report.loci[k] for k in LOCI_12 if k in report.loci]
+    if any(lm.bidirectional.lo > 0 for lm in typed):
+        return "no"
+    if report.missing or any(lm.bidirectional.hi > 0 for lm in typed):
+        return "possible"
+    return "yes"
 
 
 def assess(
@@ -208,6 +232,22 @@ def assess(
         )
 
     # --- warnings and information
+    identical = hla_identical(mm)
+    if identical != "no":
+        a.reasons.append(
+            Reason(
+                "hla_identical",
+                identical,
+                "warn",
+                (
+                    "HLA-identical"
+                    if identical == "yes"
+                    else "possibly HLA-identical (ambiguity or untyped loci)"
+                )
+                + " donor: MST uses HLA-mismatched donors",
+                rule_source("hla_mismatched"),
+            )
+        )
     if dsa.untested:
         a.reasons.append(
             Reason(
@@ -259,7 +299,24 @@ def assess(
     key: list[int] = []
     for pref in settings.preferences:
         src = rule_source(pref)
-        if pref == "related":
+        if pref == "hla_mismatched":
+            ident = hla_identical(mm)
+            key.append({"no": 0, "possible": 1, "yes": 2}[ident])
+            if ident == "no":
+                a.reasons.append(Reason(pref, ident, "neutral", "HLA-mismatched donor", src))
+            else:
+                a.reasons.append(
+                    Reason(
+                        pref,
+                        ident,
+                        "disfavour",
+                        ("HLA-identical" if ident == "yes" else "possibly HLA-identical")
+                        + " donor: outside the MST definition (HLA-mismatched donors);"
+                        " ranked after every mismatched donor",
+                        src,
+                    )
+                )
+        elif pref == "related":
             rel = donor.relationship.related
             key.append(0 if rel else 1)
             a.reasons.append(

@@ -15,6 +15,7 @@ from mst.errors import ValidationError
 
 EXCLUSIONS: tuple[str, ...] = ("dsa_positive", "age_out_of_range", "homozygous_shared_locus")
 PREFERENCES: tuple[str, ...] = (
+    "hla_mismatched",
     "related",
     "mismatch_in_range",
     "younger",
