@@ -4,8 +4,10 @@ Rules and tables come from ``mst/data/donors/kir.yaml`` (each with its source):
 
 - centromeric / telomeric A/B motifs and the B-content group
   best / better / neutral (Cooley S et al., Blood 2010;116:2411);
-- KIR ligands C1/C2 (HLA-C, by allele group) and Bw4 (HLA-B, and optionally
-  HLA-A, by WHO serological antigen);
+- KIR ligands by residue 80 (``kir_ligands.csv``, derived once from the
+  IPD-IMGT/HLA 3.58.0 protein sequences at mature positions 77–83): C1 (Asn80)
+  / C2 (Lys80) for HLA-C, Bw4 (Leu82-Arg83; 80I or 80T) / Bw6 for HLA-B, and
+  optionally Bw4 for HLA-A;
 - ligand mismatch in the GvH direction: ligands present in the donor but
   absent in the recipient (missing-ligand model, Ruggeri L et al., Science
   2002;295:2097).
@@ -13,6 +15,7 @@ Rules and tables come from ``mst/data/donors/kir.yaml`` (each with its source):
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -168,32 +171,18 @@ def _kir_profile(genes: frozenset[str]) -> KirProfile:
     return KirProfile(genes, haplotype, cen, tel, score, group, motifs["source"])
 
 
-def _c_ligand(exact: str | None, family: str | None) -> str | None:
-    spec = kir_table()["ligands"]["hla_c"]
-    if exact is not None:
-        two = exact.split("*", 1)[1]
-        if two in spec["alleles"]:
-            return str(spec["alleles"][two])
-    if family is None:
-        return None
-    if family in spec["C1"]:
-        return "C1"
-    if family in spec["C2"]:
-        return "C2"
-    return None
+@lru_cache(maxsize=1)
+def ligand_table() -> dict[str, tuple[str, str]]:
+    """2-field HLA-A/B/C protein → (ligand, Bw4 residue-80 subtype), from ``kir_ligands.csv``.
 
-
-def _bw4(antigen: str | None, locus: str) -> str | None:
-    lig = kir_table()["ligands"]
-    if antigen is None:
-        return None
-    if locus == "B":
-        if antigen in lig["hla_b_bw4"]["Bw4"]:
-            return "Bw4"
-        if antigen in lig["hla_b_bw4"]["Bw6"]:
-            return "Bw6"
-        return None
-    return "Bw4" if antigen in lig["hla_a_bw4"]["Bw4"] else "none"
+    Ligand is ``C1``/``C2`` (HLA-C, residue 80 Asn/Lys), ``Bw4``/``Bw6`` (HLA-B,
+    residues 82–83), ``Bw4``/``none`` (HLA-A) or ``unknown``; the subtype is ``80I``
+    or ``80T`` for Bw4. Built from the IPD-IMGT/HLA 3.58.0 protein sequences by
+    ``mst/data/donors/build_kir_ligands.py``.
+    """
+    text = resources.files("mst.data").joinpath("donors/kir_ligands.csv").read_text("utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {row["protein"]: (row["ligand"], row["bw4_80"]) for row in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,13 +249,17 @@ def _ligands(loci: tuple[tuple[str, LocusTyping | None], ...]) -> KirLigands:
 
 
 def _protein_ligand(locus: str, protein: str) -> str | None:
-    """Ligand class of one expressed protein, None when unknown."""
-    from mst.donors.reference import imgt_tables
+    """Ligand class of one expressed protein (None when unknown or not derivable)."""
+    del locus
+    ligand = ligand_table().get(protein, ("unknown", ""))[0]
+    return None if ligand == "unknown" else ligand
 
-    if locus == "C":
-        fields = protein.split("*", 1)[1].split(":")
-        return _c_ligand(protein, fields[0])
-    return _bw4(imgt_tables().serology.get(protein), locus)
+
+def _protein_label(locus: str, protein: str) -> str:
+    """Ligand with the Bw4 residue-80 subtype for the per-allele listing (``Bw4-80I``)."""
+    ligand, sub = ligand_table().get(protein, ("unknown", ""))
+    del locus
+    return f"{ligand}-{sub}" if sub else ligand
 
 
 _LIGANDS = ("C1", "C2", "Bw4")
@@ -307,7 +300,7 @@ def _locus_ligands(
                 prots = allele_proteins(allele)
                 labels = sorted(
                     {
-                        "null" if p is None else (_protein_ligand(locus, p) or "unknown")
+                        "null" if p is None else _protein_label(locus, p)
                         for p in prots
                     }
                 )
