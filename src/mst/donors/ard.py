@@ -27,11 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from mst.donors.reference import COPY_NUMBER_LOCI as COPY_NUMBER_LOCI
 from mst.donors.reference import LOCI as _LOCI
 from mst.donors.reference import _read, _split_name, imgt_tables
-
-#: Loci whose gene may be absent from a haplotype; ``LOCUS*NNNN`` marks an absent copy.
-COPY_NUMBER_LOCI: tuple[str, ...] = ("DRB3", "DRB4", "DRB5")
 
 NULL: None = None
 """Set member meaning "no expressed protein" (null allele or absent gene copy)."""

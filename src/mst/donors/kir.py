@@ -298,12 +298,7 @@ def _locus_ligands(
         for side in genotype:
             for allele in side:
                 prots = allele_proteins(allele)
-                labels = sorted(
-                    {
-                        "null" if p is None else _protein_label(locus, p)
-                        for p in prots
-                    }
-                )
+                labels = sorted({"null" if p is None else _protein_label(locus, p) for p in prots})
                 listing[allele.name] = "/".join(labels)
     return frozenset(common), frozenset(maybe - common), tuple(sorted(listing.items()))
 
