@@ -66,13 +66,17 @@ def test_vignette_ranking() -> None:
     assert [(d.donor_id, d.rank) for d in r.donors] == [
         ("D-daughter", 1),
         ("D-son", 2),
-        ("D-niece", None),
+        ("D-niece", 3),  # homozygous shared: a ranked penalty, not an exclusion (004 §2.1)
         ("D-unrelated", None),
         ("D-brother", None),  # excluded (age) and HLA-identical: last
     ]
     by_id = {d.donor_id: d for d in r.donors}
-    assert by_id["D-daughter"].decided_by == "above D-son by younger"
-    assert [e.rule for e in by_id["D-niece"].exclusions] == ["homozygous_shared_locus"]
+    assert by_id["D-daughter"].decided_by == "above D-son by younger"  # 30 vs 34, year by year
+    assert by_id["D-son"].decided_by == "above D-niece by avoid_homozygous_shared"
+    assert by_id["D-niece"].exclusions == []
+    assert any(
+        x.rule == "homozygous_shared" and x.effect == "warn" for x in by_id["D-niece"].reasons
+    )
     assert [e.rule for e in by_id["D-brother"].exclusions] == ["age_out_of_range"]
     assert [e.rule for e in by_id["D-unrelated"].exclusions] == ["dsa_positive"]
     assert by_id["D-unrelated"].dsa.status == "high_risk"
@@ -271,3 +275,53 @@ def test_possibly_identical_when_a_locus_is_untyped() -> None:
     r = rank_case(load_case(case([donor("D", hla_typing=no_dp), donor("M")])))
     assert [d.donor_id for d in r.donors] == ["M", "D"]
     assert r.donors[1].to_dict()["hla_identical"] == "possible"
+
+
+# --- issue 14 item 7: homozygous shared = ranked penalty, configurable exclusion, DPB1 apart;
+# age year by year (002 18-55; Kollman 2016); male cites Wang 2014 -------------------------
+
+HOMO_A = f"{HAP1}+{HAP3}".replace("A*03:01", "A*01:01")  # donor A*01:01 homozygous, shared
+HOMO_DP = f"{HAP1}+{HAP3}".replace("DPB1*04:02", "DPB1*04:01")  # homozygous shared at DPB1 only
+
+
+def test_homozygous_shared_is_a_penalty_by_default_and_an_optional_exclusion() -> None:
+    donors = [donor("hom-A", age=20, hla_typing=HOMO_A), donor("plain", age=50)]
+    r = rank_case(load_case(case(donors)))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("plain", 1), ("hom-A", 2)]
+    assert r.donors[0].decided_by == "above hom-A by avoid_homozygous_shared"
+    excl = case(donors, settings={"exclusions": ["dsa_positive", "homozygous_shared_locus"]})
+    r2 = rank_case(load_case(excl))
+    assert [(d.donor_id, d.rank) for d in r2.donors] == [("plain", 1), ("hom-A", None)]
+    assert [e.rule for e in r2.donors[1].exclusions] == ["homozygous_shared_locus"]
+
+
+def test_dpb1_homozygosity_is_separate_and_last() -> None:
+    donors = [donor("hom-DP", age=20, hla_typing=HOMO_DP), donor("plain", age=21)]
+    r = rank_case(load_case(case(donors)))
+    # age decides before the DPB1 penalty
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("hom-DP", 1), ("plain", 2)]
+    same_age = [donor("hom-DP", hla_typing=HOMO_DP), donor("plain")]
+    r2 = rank_case(load_case(case(same_age)))
+    assert [d.donor_id for d in r2.donors] == ["plain", "hom-DP"]
+    assert r2.donors[0].decided_by == "above hom-DP by avoid_homozygous_shared_dpb1"
+    excl = case(same_age, settings={"exclusions": ["homozygous_shared_locus"]})
+    assert [i for i, rank in ranked(excl)] == ["plain", "hom-DP"]  # DPB1 not excluded
+    excl_dp = case(same_age, settings={"exclusions": ["homozygous_shared_dpb1_locus"]})
+    assert ranked(excl_dp) == [("plain", 1), ("hom-DP", None)]
+
+
+@pytest.mark.parametrize(("older", "younger_wins"), [(31, True), (30, False)])
+def test_age_is_compared_year_by_year(older: int, younger_wins: bool) -> None:
+    data = case([donor("old", age=older, sex="M"), donor("young", age=30, sex="F")])
+    first = ranked(data)[0][0]
+    assert first == ("young" if younger_wins else "old")  # tie on age -> male decides
+    banded = case(data["donors"], settings={"age_band_years": 5})
+    assert ranked(banded)[0][0] == "old"  # 30 and 31 share a band: male decides
+
+
+def test_rule_sources_are_the_supporting_ones() -> None:
+    from mst.donors.settings import rule_source
+
+    assert "Wang Y et al., Blood 2014;124:843" in rule_source("male")
+    assert "Kollman" in rule_source("younger")
+    assert "004 §2.1" in rule_source("avoid_homozygous_shared")

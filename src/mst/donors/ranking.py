@@ -120,6 +120,14 @@ def _x12(report: MismatchReport) -> Range | None:
     return report.total("bidirectional", LOCI_12)
 
 
+def _hom_text(hom: dict[str, str]) -> str:
+    return (
+        "donor (functionally) homozygous for a protein the recipient carries"
+        " (one-way GvH mismatch) at "
+        + ", ".join(f"{k}{'' if v == 'yes' else ' (possible)'}" for k, v in hom.items())
+    )
+
+
 def hla_identical(report: MismatchReport) -> str:
     """Is the donor HLA-identical to the recipient (0 mismatches at the ARD level)?
 
@@ -214,24 +222,29 @@ def assess(
                 rule_source("age_out_of_range"),
             )
         )
-    hom = {
+    hom_main = {
         k: v.donor_homozygous_shared
         for k, v in mm.loci.items()
-        if v.donor_homozygous_shared != "no"
+        if v.donor_homozygous_shared != "no" and k != "DPB1"
     }
-    if "homozygous_shared_locus" in ex and hom:
-        a.exclusions.append(
-            Reason(
-                "homozygous_shared_locus",
-                hom,
-                "exclude",
-                "donor homozygous for an allele the recipient carries (one-way GvH mismatch) at "
-                + ", ".join(f"{k}{'' if v == 'yes' else ' (possible)'}" for k, v in hom.items()),
-                rule_source("homozygous_shared_locus"),
-            )
-        )
+    hom_dp = {
+        k: v.donor_homozygous_shared
+        for k, v in mm.loci.items()
+        if v.donor_homozygous_shared != "no" and k == "DPB1"
+    }
+    for rule, hom in (
+        ("homozygous_shared_locus", hom_main),
+        ("homozygous_shared_dpb1_locus", hom_dp),
+    ):
+        if rule in ex and hom:
+            a.exclusions.append(Reason(rule, hom, "exclude", _hom_text(hom), rule_source(rule)))
 
     # --- warnings and information
+    for rule, hom in (("homozygous_shared", hom_main), ("homozygous_shared_dpb1", hom_dp)):
+        if hom:
+            a.reasons.append(
+                Reason(rule, hom, "warn", _hom_text(hom), rule_source("avoid_" + rule))
+            )
     identical = hla_identical(mm)
     if identical != "no":
         a.reasons.append(
@@ -315,6 +328,19 @@ def assess(
                         " ranked after every mismatched donor",
                         src,
                     )
+                )
+        elif pref in ("avoid_homozygous_shared", "avoid_homozygous_shared_dpb1"):
+            hom = hom_dp if pref.endswith("dpb1") else hom_main
+            level = 2 if "yes" in hom.values() else (1 if hom else 0)
+            key.append(level)
+            if hom:
+                a.reasons.append(
+                    Reason(pref, hom, "disfavour", _hom_text(hom) + " (004 §2.1: avoid)", src)
+                )
+            else:
+                where = "DPB1" if pref.endswith("dpb1") else "A, B, C, DRB1, DQB1 (and others)"
+                a.reasons.append(
+                    Reason(pref, {}, "neutral", f"no homozygous shared locus at {where}", src)
                 )
         elif pref == "related":
             rel = donor.relationship.related
