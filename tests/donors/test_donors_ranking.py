@@ -325,3 +325,45 @@ def test_rule_sources_are_the_supporting_ones() -> None:
     assert "Wang Y et al., Blood 2014;124:843" in rule_source("male")
     assert "Kollman" in rule_source("younger")
     assert "004 §2.1" in rule_source("avoid_homozygous_shared")
+
+
+# --- issue 14 item 9: streamed JSON, full explanations for the top N, output linear in n ---
+
+
+def test_streamed_json_equals_the_dict_form() -> None:
+    from mst.donors.ranking import DEFAULT_EXPLAIN
+
+    r = rank_case(load_case(json.loads(VIGNETTE.read_text())))
+    for explain in (None, 0, 2, DEFAULT_EXPLAIN):
+        text = "".join(r.iter_json(explain))
+        assert json.loads(text) == json.loads(json.dumps(r.to_dict(explain=explain)))
+    short = json.loads("".join(r.iter_json(2)))
+    assert [d["explained"] for d in short["donors"]] == [True, True, False, False, False]
+    assert short["explained"] == 2 and short["n_donors"] == 5
+    assert "reasons" not in short["donors"][2] and short["donors"][2]["exclusions"] == []
+
+
+def test_large_tie_output_grows_linearly() -> None:
+    sizes = {}
+    for n in (300, 600):
+        data = case([donor(f"D{i:04d}") for i in range(n)])
+        r = rank_case(load_case(data))
+        assert r.donors[0].tie_group is r.donors[-1].tie_group  # one shared list, not n² ids
+        text = "".join(r.iter_json())
+        out = json.loads(text)
+        assert out["donors"][0]["tied_count"] == n - 1
+        assert len(out["donors"][0]["tied_with"]) == 20
+        sizes[n] = len(text)
+    per_donor = (sizes[600] - sizes[300]) / 300
+    assert per_donor < 600  # summaries: a few hundred bytes each, whatever n
+
+
+def test_cli_explain_option(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--json", "--explain", "all"])
+    assert res.exit_code == 0, res.output
+    assert all(d["explained"] for d in json.loads(res.stdout)["donors"])
+    res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--text", "--explain", "1"])
+    assert res.exit_code == 0 and "reasons shown for the first 1 of 5 donors" in res.stdout
+    for bad in ("-1", "some"):
+        res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--explain", bad])
+        assert res.exit_code == 2 and "--explain" in res.output

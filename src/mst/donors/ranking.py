@@ -16,6 +16,8 @@ Rules and sources: ``mst/data/donors/selection_rules.yaml``.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -29,6 +31,11 @@ from mst.donors.kir import KirProfile, LigandMismatch, kir_profile, ligand_misma
 from mst.donors.mismatch import LOCI_10, LOCI_12, MismatchReport, Range, compare
 from mst.donors.reference import imgt_release
 from mst.donors.settings import SelectionSettings, rule_source
+
+#: Donors explained in full by default in JSON output (``--explain``); the rest get a summary.
+DEFAULT_EXPLAIN = 25
+#: Tied donors listed by id per donor (the full count is given as ``tied_count``).
+MAX_TIED_LISTED = 20
 
 _FIRST_DEGREE = (Relationship.PARENT, Relationship.CHILD)
 _KIR_ORDER = {"best": 0, "better": 1, "neutral": 2, "unknown": 3}
@@ -71,9 +78,16 @@ class DonorAssessment:
     key: tuple[int, ...] = ()
     rank: int | None = None
     decided_by: str | None = None
-    tied_with: list[str] = field(default_factory=list)
+    tie_group: list[DonorAssessment] | None = None
     input_index: int = 0
     _recipient: Any = None
+
+    @property
+    def tied_with(self) -> list[str]:
+        """Ids of the other donors with the same rank (one shared group list, not n² ids)."""
+        if not self.tie_group:
+            return []
+        return [b.donor_id for b in self.tie_group if b is not self]
 
     @property
     def donor_id(self) -> str:
@@ -85,6 +99,41 @@ class DonorAssessment:
         """True when any exclusion rule applies."""
         return bool(self.exclusions)
 
+    def _tied(self) -> dict[str, Any]:
+        n = len(self.tie_group) - 1 if self.tie_group else 0
+        ids = []
+        for b in self.tie_group or ():
+            if len(ids) == MAX_TIED_LISTED:
+                break
+            if b is not self:
+                ids.append(b.donor_id)
+        return {"tied_with": ids, "tied_count": n}
+
+    def summary(self) -> dict[str, Any]:
+        """Short JSON-ready form for donors beyond the explained top N (``--explain``)."""
+        d = self.candidate.donor
+        totals = {
+            k: (str(t) if (t := self.mismatch.total(k, LOCI_12)) is not None else None)
+            for k in ("gvh", "hvg", "bidirectional")
+        }
+        return {
+            "rank": self.rank,
+            "donor_id": d.id,
+            "excluded": self.excluded,
+            "explained": False,
+            "relationship": d.relationship.value,
+            "sex": d.sex.value,
+            "age": d.age,
+            "exclusions": [r.rule for r in self.exclusions],
+            "decided_by": self.decided_by,
+            **self._tied(),
+            "x12": totals,
+            "hla_identical": hla_identical(self.mismatch),
+            "dsa": self.dsa.possible_status,
+            "dpb1_tce": self.tce.status,
+            "kir": self.kir.group if self.kir is not None else None,
+        }
+
     def to_dict(self, detail: bool = True) -> dict[str, Any]:
         """JSON-ready form (``detail`` adds the antigen-level comparison)."""
         d = self.candidate.donor
@@ -92,13 +141,14 @@ class DonorAssessment:
             "rank": self.rank,
             "donor_id": d.id,
             "excluded": self.excluded,
+            "explained": True,
             "relationship": d.relationship.value,
             "sex": d.sex.value,
             "age": d.age,
             "exclusions": [r.to_dict() for r in self.exclusions],
             "reasons": [r.to_dict() for r in self.reasons],
             "decided_by": self.decided_by,
-            "tied_with": self.tied_with,
+            **self._tied(),
             "hla": {
                 "ard": self.mismatch.to_dict(),
             },
@@ -440,8 +490,7 @@ class Ranking:
     settings: SelectionSettings
     donors: list[DonorAssessment]
 
-    def to_dict(self, detail: bool = True) -> dict[str, Any]:
-        """JSON-ready form."""
+    def _head(self, explain: int | None) -> dict[str, Any]:
         return {
             "patient_id": self.patient_id,
             "imgt_release": imgt_release(),
@@ -453,8 +502,53 @@ class Ranking:
                     "bidirectional = max(GvH, HvG) per locus; ARD level (P group, py-ard lgx)"
                 ),
             },
-            "donors": [d.to_dict(detail) for d in self.donors],
+            "n_donors": len(self.donors),
+            "explained": "all" if explain is None else min(explain, len(self.donors)),
         }
+
+    def to_dict(self, detail: bool = True, explain: int | None = None) -> dict[str, Any]:
+        """JSON-ready form.
+
+        Parameters
+        ----------
+        detail : bool
+            Add the antigen-level comparison to explained donors.
+        explain : int, optional
+            Full explanations for the first ``explain`` donors only, a short
+            :meth:`DonorAssessment.summary` for the rest; None = all.
+        """
+        out = self._head(explain)
+        out["donors"] = [
+            d.to_dict(detail) if explain is None or i < explain else d.summary()
+            for i, d in enumerate(self.donors)
+        ]
+        return out
+
+    def iter_json(
+        self, explain: int | None = DEFAULT_EXPLAIN, detail: bool = True
+    ) -> Iterator[str]:
+        """The ranking as JSON text, one donor at a time (memory does not grow with the list).
+
+        Parameters
+        ----------
+        explain : int, optional
+            Full explanations for the first ``explain`` donors (default
+            :data:`DEFAULT_EXPLAIN`), a summary for the others; None = all.
+        detail : bool
+            Add the antigen-level comparison to explained donors.
+
+        Yields
+        ------
+        str
+            Pieces of one JSON document (compact, one donor per line).
+        """
+        head = json.dumps(self._head(explain), ensure_ascii=False, indent=1)
+        yield head[:-2] + ',\n "donors": [\n'
+        for i, d in enumerate(self.donors):
+            obj = d.to_dict(detail) if explain is None or i < explain else d.summary()
+            sep = ",\n" if i < len(self.donors) - 1 else "\n"
+            yield json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + sep
+        yield "]}\n"
 
 
 def _explain_pairs(ordered: list[DonorAssessment], prefs: tuple[str, ...]) -> None:
@@ -509,6 +603,6 @@ def rank_case(case: DonorCase) -> Ranking:
     for members in groups.values():
         if len(members) > 1:
             for a in members:
-                a.tied_with = [b.donor_id for b in members if b is not a]
+                a.tie_group = members
     _explain_pairs(ordered, s.preferences)
     return Ranking(case.patient_id, s, ordered)
