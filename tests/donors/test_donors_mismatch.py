@@ -335,3 +335,21 @@ def _names() -> frozenset[str]:
     from mst.donors.reference import imgt_tables
 
     return imgt_tables().names
+
+
+_exact_or_null = st.sampled_from(["A*01:01", "A*02:01", "A*02:09", "A*01:04N", "A*24:02"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=150)
+@given(_exact_or_null, _exact_or_null, _exact_or_null, _exact_or_null)
+def test_fast_path_equals_set_path(r1: str, r2: str, d1: str, d2: str) -> None:
+    from mst.donors.mismatch import LocusMismatch, Range, _flag, _pair, locus_sides
+
+    r, dn = parse_gl(f"{r1}+{r2}")["A"], parse_gl(f"{d1}+{d2}")["A"]
+    fast = compare(parse_gl(f"{r1}+{r2}"), parse_gl(f"{d1}+{d2}")).loci["A"]
+    (rs,), (ds,) = locus_sides(r, "ard"), locus_sides(dn, "ard")
+    s = _pair(rs[0], rs[1], ds[0], ds[1])
+    slow = LocusMismatch(
+        "A", Range(*s.g), Range(*s.h), Range(*s.b), _flag(s.dflag), _flag(s.rflag), _flag(s.share)
+    )
+    assert fast == slow

@@ -115,14 +115,21 @@ def allele_keys(allele: Allele, level: str) -> frozenset[Key]:
     return frozenset(None if p is None else fun(p) for p in proteins)
 
 
+def _side_keys(side: tuple[Allele, ...], level: str) -> Side:
+    if len(side) == 1:
+        return allele_keys(side[0], level)
+    return frozenset().union(*(allele_keys(a, level) for a in side))
+
+
 @lru_cache(maxsize=65536)
 def locus_sides(typing: LocusTyping, level: str) -> tuple[tuple[Side, Side], ...]:
     """Per distinct possible genotype, the key sets of the two chromosomes at ``level``."""
     out: list[tuple[Side, Side]] = []
     seen: set[frozenset[Side]] = set()
     for side1, side2 in typing.genotypes:
-        k1 = frozenset().union(*(allele_keys(a, level) for a in side1))
-        k2 = frozenset().union(*(allele_keys(a, level) for a in side2))
+        k1, k2 = _side_keys(side1, level), _side_keys(side2, level)
+        if len(typing.genotypes) == 1:
+            return ((k1, k2),)
         tag = frozenset((k1, k2))
         if tag not in seen:
             seen.add(tag)
@@ -296,6 +303,33 @@ def _flag(anyall: tuple[bool, bool]) -> str:
     return "possible" if anyall[0] else "no"
 
 
+def _one_expressed(x: Key, y: Key) -> bool:
+    return (x is not None or y is not None) and (x == y or x is None or y is None)
+
+
+def _exact(r: tuple[Side, Side], d: tuple[Side, Side], locus: str) -> LocusMismatch | None:
+    """Fast path for one exact key per slot (the usual high-resolution typing), else None."""
+    if len(r[0]) != 1 or len(r[1]) != 1 or len(d[0]) != 1 or len(d[1]) != 1:
+        return None
+    (r1,), (r2,), (d1,), (d2,) = r[0], r[1], d[0], d[1]
+    g = (r1 is not None and r1 != d1 and r1 != d2) + (r2 is not None and r2 != d1 and r2 != d2)
+    h = (d1 is not None and d1 != r1 and d1 != r2) + (d2 is not None and d2 != r1 and d2 != r2)
+    # (functionally) homozygous: one expressed protein, twice or beside a null
+    d_hom = h == 0 and g > 0 and _one_expressed(d1, d2)
+    r_hom = g == 0 and h > 0 and _one_expressed(r1, r2)
+    share = (r1 is not None and r1 in (d1, d2)) or (r2 is not None and r2 in (d1, d2))
+    b = max(g, h)
+    return LocusMismatch(
+        locus,
+        Range(g, g),
+        Range(h, h),
+        Range(b, b),
+        "yes" if d_hom else "no",
+        "yes" if r_hom else "no",
+        "yes" if share else "no",
+    )
+
+
 @lru_cache(maxsize=65536)
 def compare_locus(recipient: LocusTyping, donor: LocusTyping, level: str = "ard") -> LocusMismatch:
     """Compare one locus of recipient and donor.
@@ -327,6 +361,10 @@ def compare_locus(recipient: LocusTyping, donor: LocusTyping, level: str = "ard"
             f"{len(r_sides)} recipient × {len(d_sides)} donor genotypes at this locus"
             f" (more than {MAX_GENOTYPE_PAIRS:,} combinations); narrow the genotype list",
         )
+    if len(r_sides) == 1 and len(d_sides) == 1:
+        fast = _exact(r_sides[0], d_sides[0], recipient.locus)
+        if fast is not None:
+            return fast
     total: _Summary | None = None
     for r1, r2 in r_sides:
         for d1, d2 in d_sides:
