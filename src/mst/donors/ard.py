@@ -13,11 +13,15 @@ expanded alleles (``docs/donors.md``, "Reduction level").
   resolution of the expressed name; G groups likewise stand for their expressed
   members (NMDP/WMDA convention; py-ard ``lgx`` does the same).
 - **ARD group**: proteins identical in the antigen recognition domain (exons 2
-  and 3 for class I, exon 2 for class II) share a P group (``hla_nom_p.txt``).
-  The ARD key of a protein is the 2-field name of its P group
-  (``A*02:09`` → ``A*02:01``), or the protein itself when it is in no P group
-  (then no other protein has its ARD sequence). This is py-ard's ``lgx`` level
-  computed from the P groups (every G group lies inside one P group).
+  and 3 for class I, exon 2 for class II) share a P group (``hla_nom_p.txt``);
+  expressed members of one G group (``hla_nom_g.txt``, identical ARD exons)
+  are joined too, which matters where a G group member is missing from the P
+  file (``A*11:441`` in 3.58.0). The ARD key of a protein is the 2-field name
+  of its P group (``A*02:09`` → ``A*02:01``), else the lowest-numbered protein
+  of its class, else the protein itself. This is py-ard's ``lgx`` level,
+  except that ``lgx`` follows G groups (nucleotides) where a P group joins
+  proteins of different G groups (6 proteins in 3.58.0, e.g. ``C*03:404`` =
+  ``C*03:04`` here; ``docs/donors.md``).
 - ``DRB3``/``DRB4``/``DRB5`` may be written ``DRB4*NNNN`` for an absent gene copy
   (WMDA convention); it expresses nothing, like a null allele.
 """
@@ -39,6 +43,11 @@ def two_field(name: str) -> str:
     """First two fields of an allele name, expression suffix dropped (``A*01:01``)."""
     locus, fields, _suffix = _split_name(name)
     return f"{locus}*{':'.join(fields[:2])}"
+
+
+def _natural(name: str) -> tuple[str, tuple[int, ...]]:
+    locus, rest = name.split("*", 1)
+    return locus, tuple(int(f) for f in rest.split(":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +89,47 @@ def reduction() -> Reduction:
                 bucket.add(two)
     nulls = frozenset(p for p, s in expressed.items() if not s and members.get(p))
 
+    # Union-find over 2-field proteins: members of one P group (identical ARD protein)
+    # and expressed members of one G group (identical ARD exons, hence protein) share a key.
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    p_name: dict[str, str] = {}
+    for fname, tag in (("wmda/hla_nom_p.txt", "P"), ("wmda/hla_nom_g.txt", "G")):
+        for line in _read(fname):
+            if not line or line.startswith("#"):
+                continue
+            locus_star, names, group = (line.split(";") + ["", ""])[:3]
+            locus = locus_star.rstrip("*")
+            group = group.strip()
+            if locus not in _LOCI or not group.endswith(tag):
+                continue
+            proteins = [
+                two_field(f"{locus}*{m}") for m in names.split("/") if m and not m.endswith("N")
+            ]
+            if not proteins:
+                continue
+            if tag == "P":
+                p_name[proteins[0]] = f"{locus}*{':'.join(group[:-1].split(':')[:2])}"
+            root = find(proteins[0])
+            for q in proteins[1:]:
+                other = find(q)
+                if other != root:
+                    parent[other] = root
+    classes: dict[str, list[str]] = {}
+    for q in parent:
+        classes.setdefault(find(q), []).append(q)
     ard: dict[str, str] = {}
-    for line in _read("wmda/hla_nom_p.txt"):
-        if not line or line.startswith("#"):
-            continue
-        locus_star, names, group = (line.split(";") + ["", ""])[:3]
-        locus = locus_star.rstrip("*")
-        group = group.strip()
-        if locus not in _LOCI or not group.endswith("P"):
-            continue
-        key = f"{locus}*{':'.join(group[:-1].split(':')[:2])}"
-        for m in names.split("/"):
-            if m:
-                ard[two_field(f"{locus}*{m}")] = key
+    for members in classes.values():
+        named = sorted((p_name[q] for q in members if q in p_name), key=_natural)
+        key = named[0] if named else min(members, key=_natural)
+        for q in members:
+            ard[q] = key
     return Reduction({p: frozenset(s) for p, s in expressed.items() if s}, nulls, ard)
 
 
