@@ -367,3 +367,23 @@ def test_cli_explain_option(tmp_path: Path) -> None:
     for bad in ("-1", "some"):
         res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--explain", bad])
         assert res.exit_code == 2 and "--explain" in res.output
+
+
+def test_ngs_vignette() -> None:
+    """docs/examples/donor_case_ngs.json: G groups, 1-field, null, DRB4 copy, identical sibling."""
+    data = json.loads((ROOT / "docs" / "examples" / "donor_case_ngs.json").read_text())
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [
+        ("D-daughter", 1),
+        ("D-son-null", 2),  # A*24:09N: functionally homozygous for the shared A*01:01
+        ("D-sib-identical", 3),  # A*02:09 = A*02:01:01G at the ARD level: 0/12, ranked last
+        ("D-nephew-lowres", None),  # A*24 may be A*24:02 (possible DSA) and B7 definite
+    ]
+    by_id = {d.donor_id: d for d in r.donors}
+    son = by_id["D-son-null"]
+    assert son.mismatch.loci["A"].donor_homozygous_shared == "yes"
+    assert (son.mismatch.loci["A"].gvh.value, son.mismatch.loci["A"].hvg.value) == (1, 0)
+    assert son.dsa.possible_status == "negative"  # G-typed B*08:01:01G is B8, not possibly B7
+    assert by_id["D-sib-identical"].to_dict()["hla_identical"] == "yes"
+    certainty = {m["specificity"]: m["certainty"] for m in by_id["D-nephew-lowres"].dsa.matches}
+    assert certainty == {"A*24:02": "possible", "B7": "definite"}

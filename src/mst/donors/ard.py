@@ -180,3 +180,15 @@ def name_proteins(
     if found is None:  # a 2-field name carrying a shared suffix only (checked by the parser)
         return frozenset({two_field(name)})
     return found
+
+
+def protein_antigen(protein: str) -> str | None:
+    """WHO serological antigen of an expressed protein (``rel_dna_ser.txt``).
+
+    A protein without its own assignment takes the antigen of its ARD class
+    representative (serology is determined by the antigen recognition domain), so
+    every member of ``B*08:01:01G`` is B8. None when neither is assigned.
+    """
+    serology = imgt_tables().serology
+    own = serology.get(protein)
+    return own if own is not None else serology.get(ard_key(protein))

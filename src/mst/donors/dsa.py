@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mst.donors.ard import ard_key
+from mst.donors.ard import ard_key, protein_antigen
 from mst.donors.mismatch import locus_sides
 from mst.donors.nomenclature import HlaTyping, LocusTyping, parse_allele
 from mst.donors.reference import imgt_tables
@@ -140,7 +140,7 @@ def _hit(protein: str | None, kind: str, values: frozenset[str]) -> bool | None:
         return False
     if kind == "allele":
         return ard_key(protein) in values
-    antigen = imgt_tables().serology.get(protein)
+    antigen = protein_antigen(protein)
     return None if antigen is None else antigen in values
 
 

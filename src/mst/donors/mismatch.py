@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from mst.donors.ard import ard_key, name_proteins
+from mst.donors.ard import ard_key, name_proteins, protein_antigen
 from mst.donors.nomenclature import Allele, HlaTyping, LocusTyping, parse_gl
-from mst.donors.reference import imgt_release, imgt_tables
+from mst.donors.reference import imgt_release
 from mst.errors import ValidationError
 
 Level = Literal["ard", "antigen"]
@@ -102,7 +102,7 @@ def allele_proteins(allele: Allele) -> frozenset[Key]:
 def _antigen(protein: str) -> str:
     # A protein without a serological equivalent compares as itself (never equal to
     # another protein's antigen); see docs/donors.md.
-    return imgt_tables().serology.get(protein) or f"{protein} (no antigen)"
+    return protein_antigen(protein) or f"{protein} (no antigen)"
 
 
 @lru_cache(maxsize=65536)
