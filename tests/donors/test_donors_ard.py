@@ -141,3 +141,15 @@ def test_genotype_list_cap_is_an_error_not_a_hang() -> None:
     many = "|".join(f"{a}+{b}" for a in A02[:70] for b in A02[70:72])
     with pytest.raises(ValidationError, match="narrow the genotype list"):
         compare(parse_gl(many), parse_gl(many))
+
+
+def test_worst_case_under_the_caps_is_bounded() -> None:
+    """One-field names on both sides (every A*02/A*24 protein) answer; a genotype list of them
+    that would need more than MAX_LOCUS_WORK set visits is refused, not left to run."""
+    lm = compare(parse_gl("A*02+A*24"), parse_gl("A*02+A*03")).loci["A"]
+    assert (lm.gvh.lo, lm.gvh.hi) == (1, 2) and (lm.hvg.lo, lm.hvg.hi) == (1, 2)  # A*24, A*03
+    assert _work("A*02+A*24", "A*02+A*03") <= mm.MAX_LOCUS_WORK
+    fams = ("01", "02", "03", "11", "24", "26", "68")
+    wide = "|".join(f"A*{f}+A*{g}" for f in fams for g in ("02", "24", "03"))
+    with pytest.raises(ValidationError, match="too ambiguous"):
+        compare(parse_gl(wide), parse_gl(wide))

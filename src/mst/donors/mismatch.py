@@ -50,6 +50,9 @@ LOCI_12: tuple[str, ...] = ("A", "B", "C", "DRB1", "DQB1", "DPB1")
 
 #: Most recipient × donor genotype combinations compared at one locus (genotype lists, "|").
 MAX_GENOTYPE_PAIRS = 4096
+#: Most set members visited at one locus (Σ over genotype pairs of the four slot sizes):
+#: keeps every comparison within about a tenth of a second.
+MAX_LOCUS_WORK = 400_000
 
 Key = str | None
 """A comparison key (ARD group, antigen or protein); None = nothing expressed."""
@@ -360,6 +363,16 @@ def compare_locus(recipient: LocusTyping, donor: LocusTyping, level: str = "ard"
             recipient.locus,
             f"{len(r_sides)} recipient × {len(d_sides)} donor genotypes at this locus"
             f" (more than {MAX_GENOTYPE_PAIRS:,} combinations); narrow the genotype list",
+        )
+    r_size = sum(len(a) + len(b) for a, b in r_sides)
+    d_size = sum(len(a) + len(b) for a, b in d_sides)
+    work = r_size * len(d_sides) + d_size * len(r_sides)
+    if work > MAX_LOCUS_WORK:
+        raise ValidationError(
+            "hla_typing",
+            recipient.locus,
+            f"too ambiguous to compare at this locus ({len(r_sides)} recipient × {len(d_sides)}"
+            f" donor genotypes over {r_size + d_size:,} possible proteins); narrow the typing",
         )
     if len(r_sides) == 1 and len(d_sides) == 1:
         fast = _exact(r_sides[0], d_sides[0], recipient.locus)
