@@ -364,6 +364,10 @@ def compare_locus(recipient: LocusTyping, donor: LocusTyping, level: str = "ard"
             f"{len(r_sides)} recipient × {len(d_sides)} donor genotypes at this locus"
             f" (more than {MAX_GENOTYPE_PAIRS:,} combinations); narrow the genotype list",
         )
+    if len(r_sides) == 1 and len(d_sides) == 1:
+        fast = _exact(r_sides[0], d_sides[0], recipient.locus)
+        if fast is not None:
+            return fast
     r_size = sum(len(a) + len(b) for a, b in r_sides)
     d_size = sum(len(a) + len(b) for a, b in d_sides)
     work = r_size * len(d_sides) + d_size * len(r_sides)
@@ -374,10 +378,6 @@ def compare_locus(recipient: LocusTyping, donor: LocusTyping, level: str = "ard"
             f"too ambiguous to compare at this locus ({len(r_sides)} recipient × {len(d_sides)}"
             f" donor genotypes over {r_size + d_size:,} possible proteins); narrow the typing",
         )
-    if len(r_sides) == 1 and len(d_sides) == 1:
-        fast = _exact(r_sides[0], d_sides[0], recipient.locus)
-        if fast is not None:
-            return fast
     total: _Summary | None = None
     for r1, r2 in r_sides:
         for d1, d2 in d_sides:
