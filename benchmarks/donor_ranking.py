@@ -123,6 +123,8 @@ def clear_caches() -> None:
         ref.imgt_tables,
         ard.reduction,
         kir.ligand_table,
+        kir._allele_ligands,
+        dpb1._side_groups,
         mm.allele_proteins,
         mm.allele_keys,
         nom.parse_allele,

@@ -110,9 +110,10 @@ def dpb1_permissiveness(recipient: HlaTyping, donor: HlaTyping) -> TceResult:
     return _tce(recipient["DPB1"], donor["DPB1"])
 
 
-def _side_groups(side: frozenset[str | None]) -> set[int | None]:
+@lru_cache(maxsize=65536)
+def _side_groups(side: frozenset[str | None]) -> frozenset[int | None]:
     """TCE groups a chromosome may carry; None = unknown protein; empty = null only."""
-    return {tce_group(p) for p in side if p is not None}
+    return frozenset(tce_group(p) for p in side if p is not None)
 
 
 @lru_cache(maxsize=65536)

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from mst.donors.mismatch import allele_proteins, locus_sides
-from mst.donors.nomenclature import HlaTyping, LocusTyping
+from mst.donors.mismatch import allele_proteins
+from mst.donors.nomenclature import Allele, HlaTyping, LocusTyping
 from mst.errors import ValidationError
 
 
@@ -265,6 +265,30 @@ def _protein_label(locus: str, protein: str) -> str:
 _LIGANDS = ("C1", "C2", "Bw4")
 
 
+@lru_cache(maxsize=65536)
+def _allele_ligands(allele: Allele) -> tuple[frozenset[str], frozenset[str], bool, str]:
+    """(ligands of every protein, ligands of some protein, some ligand unknown, label)."""
+    locus = allele.locus
+    per: list[set[str]] = []
+    unknown = False
+    labels: set[str] = set()
+    for p in allele_proteins(allele):
+        if p is None:
+            per.append(set())
+            labels.add("null")
+            continue
+        lig = _protein_ligand(locus, p)
+        unknown = unknown or lig is None
+        per.append({lig} & set(_LIGANDS) if lig else set())
+        labels.add(_protein_label(locus, p))
+    return (
+        frozenset(set.intersection(*per)),
+        frozenset(set().union(*per)),
+        unknown,
+        "/".join(sorted(labels)),
+    )
+
+
 @lru_cache(maxsize=16384)
 def _locus_ligands(
     lt: LocusTyping,
@@ -274,32 +298,25 @@ def _locus_ligands(
     Set-based: a genotype certainly carries a ligand when every protein one of its
     chromosomes may be carries it; possibly when any protein does.
     """
-    locus = lt.locus
     common: set[str] | None = None
     maybe: set[str] = set()
     unknown_any = False
-    for s1, s2 in locus_sides(lt, "protein"):
+    listing: dict[str, str] = {}
+    for genotype in lt.genotypes:
         certain: set[str] = set()
-        for side in (s1, s2):
-            per = []
-            for p in side:
-                lig = None if p is None else _protein_ligand(locus, p)
-                if p is not None and lig is None:
-                    unknown_any = True
-                per.append({lig} & set(_LIGANDS) if lig else set())
-            certain |= set.intersection(*per) if per else set()
-            maybe |= set().union(*per)
+        for side in genotype:
+            side_all: set[str] | None = None
+            for allele in side:
+                every, some, unknown, label = _allele_ligands(allele)
+                listing[allele.name] = label
+                side_all = set(every) if side_all is None else side_all & every
+                maybe |= some
+                unknown_any = unknown_any or unknown
+            certain |= side_all or set()
         common = certain if common is None else common & certain
     common = common or set()
     if unknown_any:
-        maybe |= {"C1", "C2"} if locus == "C" else {"Bw4"}
-    listing: dict[str, str] = {}
-    for genotype in lt.genotypes:
-        for side in genotype:
-            for allele in side:
-                prots = allele_proteins(allele)
-                labels = sorted({"null" if p is None else _protein_label(locus, p) for p in prots})
-                listing[allele.name] = "/".join(labels)
+        maybe |= {"C1", "C2"} if lt.locus == "C" else {"Bw4"}
     return frozenset(common), frozenset(maybe - common), tuple(sorted(listing.items()))
 
 
