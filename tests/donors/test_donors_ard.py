@@ -153,3 +153,24 @@ def test_worst_case_under_the_caps_is_bounded() -> None:
     wide = "|".join(f"A*{f}+A*{g}" for f in fams for g in ("02", "24", "03"))
     with pytest.raises(ValidationError, match="too ambiguous"):
         compare(parse_gl(wide), parse_gl(wide))
+
+
+def test_rank_names_the_donor_whose_typing_is_too_ambiguous() -> None:
+    fams = ("01", "02", "03", "11", "24", "26", "68")
+    wide = "|".join(f"A*{f}+A*{g}" for f in fams for g in ("02", "24", "03"))
+    data = {
+        "patient": {"id": "P", "hla_typing": wide},
+        "donors": [
+            {
+                "id": "ok",
+                "relationship": "child",
+                "sex": "M",
+                "age": 30,
+                "hla_typing": "A*01:01+A*02:01",
+            },
+            {"id": "wide", "relationship": "child", "sex": "M", "age": 30, "hla_typing": wide},
+        ],
+    }
+    with pytest.raises(ValidationError) as exc:
+        rank_case(load_case(data))
+    assert exc.value.field == "donors[1].hla_typing" and "donor wide" in str(exc.value)

@@ -31,6 +31,7 @@ from mst.donors.kir import KirProfile, LigandMismatch, kir_profile, ligand_misma
 from mst.donors.mismatch import LOCI_10, LOCI_12, MismatchReport, Range, compare
 from mst.donors.reference import imgt_release
 from mst.donors.settings import SelectionSettings, rule_source
+from mst.errors import ValidationError
 
 #: Donors explained in full by default in JSON output (``--explain``); the rest get a summary.
 DEFAULT_EXPLAIN = 25
@@ -585,7 +586,12 @@ def rank_case(case: DonorCase) -> Ranking:
     s = case.settings
     assessed = []
     for i, cand in enumerate(case.donors):
-        a = assess(case.recipient, case.antibodies, cand, s)
+        try:
+            a = assess(case.recipient, case.antibodies, cand, s)
+        except ValidationError as exc:  # e.g. a typing beyond the comparison caps
+            raise ValidationError(
+                f"donors[{i}].{exc.field}", exc.value, f"donor {cand.donor.id}: {exc.rule}"
+            ) from None
         a.input_index = i
         assessed.append(a)
     ordered = sorted(assessed, key=lambda a: (a.excluded, len(a.exclusions), a.key, a.input_index))
