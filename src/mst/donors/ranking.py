@@ -364,7 +364,7 @@ def assess(
     for pref in settings.preferences:
         src = rule_source(pref)
         if pref == "hla_mismatched":
-            ident = hla_identical(mm)
+            ident = identical
             key.append({"no": 0, "possible": 1, "yes": 2}[ident])
             if ident == "no":
                 a.reasons.append(Reason(pref, ident, "neutral", "HLA-mismatched donor", src))
