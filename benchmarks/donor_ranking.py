@@ -1,7 +1,7 @@
 """Benchmark: rank 1,000 candidate donors of one patient (issue 6 target: < 100 ms).
 
-Run with ``python benchmarks/donor_ranking.py``. Synthetic, deterministic
-typings (seeded) from common 2-field alleles of IPD-IMGT/HLA 3.58.0.
+Run with ``python benchmarks/donor_ranking.py`` (``--no-10k`` skips the 10,000-donor
+rows). Synthetic, deterministic typings (seeded) from common 2-field alleles of IPD-IMGT/HLA 3.58.0.
 
 Rows:
 - ``rank_case`` on a loaded case (typings parsed), comparison caches
@@ -9,20 +9,27 @@ Rows:
 - the same, re-ranking with caches warm (e.g. after a settings change);
 - ``load_case + rank_case`` cold (all caches cleared, tables loaded);
 - ``load_case + rank_case`` warm (repeat clinic use);
-- peer, 2-field reduction of the same 12,000 donor alleles: mst (shipped
-  tables) vs py-ard 2.4.2 ``redux(..., "lgx")`` with a database built offline
-  from the shipped files in a temporary folder (skipped if py-ard cannot
-  initialise). py-ard database build time is reported too.
+- peer, ARD reduction of the same 12,000 donor alleles: mst (shipped
+  tables, allele caches cleared before each run) vs py-ard 2.4.2
+  ``redux(..., "lgx")`` with a database built offline from the shipped files
+  in a temporary folder, median of 3 alternating runs, with the time ratio
+  (skipped if py-ard cannot initialise); the py-ard build time is reported;
+- issue 14: the inputs that used to hang (G groups on both sides, a G-typed
+  haploidentical pair, 2.3 kB allele lists), each against a time bound;
+- issue 14: ``mst donors rank --json`` on 10,000 donors in a separate process
+  (default ``--explain`` and ``--explain all``): seconds, output size, peak RSS.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,10 +37,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mst.donors import dpb1, dsa, family, kir, load_case, parse_allele, rank_case
+from mst.donors import ard, dpb1, dsa, family, kir, load_case, parse_allele, rank_case
 from mst.donors import mismatch as mm
 from mst.donors import nomenclature as nom
 from mst.donors import reference as ref
+from mst.donors.ranking import DEFAULT_EXPLAIN
 
 N_DONORS = 1000
 REPEATS = 7
@@ -64,7 +72,7 @@ def common_alleles(per_locus: int = 25) -> dict[str, list[str]]:
     return out
 
 
-def make_case(seed: int = 20240) -> dict[str, Any]:
+def make_case(seed: int = 20240, n: int = N_DONORS) -> dict[str, Any]:
     rng = random.Random(seed)
     pool = common_alleles()
 
@@ -80,7 +88,7 @@ def make_case(seed: int = 20240) -> dict[str, Any]:
             "hla_typing": typing(),
             "kir_genotype": rng.choice(KIR),
         }
-        for i in range(N_DONORS)
+        for i in range(n)
     ]
     antibodies = [
         {"specificity": rng.choice(pool["A"]), "mfi": 3000},
@@ -95,13 +103,14 @@ def make_case(seed: int = 20240) -> dict[str, Any]:
 def clear_comparison_caches() -> None:
     """Forget every recipient–donor result (first ranking of new donors)."""
     for f in (
-        mm.locus_options,
         mm.locus_sides,
         mm.compare_locus,
+        mm._enumerate,
         dpb1._tce,
-        family._shares,
+        family._haplo,
         dsa._locus_target,
         kir._locus_ligands,
+        kir._ligands,
         kir._kir_profile,
     ):
         f.cache_clear()
@@ -110,7 +119,18 @@ def clear_comparison_caches() -> None:
 def clear_caches() -> None:
     """Forget everything, reference tables included (a fresh process)."""
     clear_comparison_caches()
-    for f in (ref.imgt_tables, nom.parse_allele, nom.parse_gl, nom._parse_block):
+    for f in (
+        ref.imgt_tables,
+        ard.reduction,
+        kir.ligand_table,
+        kir._allele_ligands,
+        dpb1._side_groups,
+        mm.allele_proteins,
+        mm.allele_keys,
+        nom.parse_allele,
+        nom.parse_gl,
+        nom._parse_block,
+    ):
         f.cache_clear()
 
 
@@ -125,8 +145,21 @@ def timed(fn: Any, repeats: int = REPEATS, setup: Any = None) -> float:
     return statistics.median(times) * 1000
 
 
-def pyard_peer(alleles: list[str]) -> tuple[float, float] | None:
-    """(build seconds, ms to reduce ``alleles``) with py-ard offline, or None."""
+def alternating(fns: list[Any], repeats: int = 3, setup: Any = None) -> list[float]:
+    """Median ms of each function, run alternately (a b a b a b) — the repository's rule."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            if setup is not None:
+                setup()
+            t0 = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1000 for t in times]
+
+
+def pyard_init() -> tuple[Any, float] | None:
+    """py-ard 2.4.2 built offline from the shipped files in a temp dir: (ard, build s)."""
     src = resources.files("mst.data").joinpath("donors/imgt-hla-3.58.0")
     tmp = Path(tempfile.mkdtemp(prefix="mst-pyard-"))
     try:
@@ -143,16 +176,83 @@ def pyard_peer(alleles: list[str]) -> tuple[float, float] | None:
             import pyard
 
             ard = pyard.init(imgt_version="Latest", data_dir=str(tmp / "db"), load_mac=False)
-        build = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        for a in alleles:
-            ard.redux(a, "lgx")
-        return build, (time.perf_counter() - t1) * 1000
+        return ard, time.perf_counter() - t0
     except Exception as exc:
         print(f"py-ard peer skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Inputs that hung before issue 14 (pairwise expansion), each with a time bound.
+HANG_BOUND_MS = 50.0
+G_TYPING = "A*01:01:01G+A*02:01:01G"
+
+
+def hang_cases() -> list[tuple[str, str, str]]:
+    a02 = sorted(
+        (
+            p
+            for p in ard.reduction().expressed
+            if p.startswith("A*02:") and p.count(":") == 1 and p in ref.imgt_tables().names
+        ),
+        key=lambda p: int(p.split(":")[1]),
+    )
+    long1, long2 = "/".join(a02[:280]), "/".join(a02[100:380])
+    haplo = "^".join(
+        f"{x}:01G+{y}:01G"
+        for x, y in (
+            ("A*01:01", "A*02:01"),
+            ("B*08:01", "B*44:02"),
+            ("C*07:01", "C*05:01"),
+            ("DRB1*03:01", "DRB1*04:01"),
+            ("DQB1*02:01", "DQB1*03:02"),
+        )
+    )
+    return [
+        ("G groups, both sides (mst hla mismatch)", G_TYPING, G_TYPING),
+        ("G-typed haploidentical pair, 5 loci", haplo, haplo.replace("A*02:01", "A*03:01")),
+        (
+            f"two {len(long1) / 1000:.1f} kB allele lists per side",
+            f"{long1}+{long2}",
+            f"{long2}+{long1}",
+        ),
+    ]
+
+
+def cli_10k(explain: str) -> tuple[float, float, float]:
+    """(seconds, output MB, peak RSS MB) of ``mst donors rank --json`` on 10,000 donors."""
+    data = make_case(n=10_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        case_file = Path(tmp) / "case.json"
+        out_file = Path(tmp) / "out.json"
+        case_file.write_text(json.dumps(data))
+        code = (
+            "import resource, sys\n"
+            "from mst.cli.main import app\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        )
+        t0 = time.perf_counter()
+        with out_file.open("w") as fh:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    code,
+                    "donors",
+                    "rank",
+                    str(case_file),
+                    "--json",
+                    "--explain",
+                    explain,
+                ],
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
+        secs = time.perf_counter() - t0
+        rss_kb = int(proc.stderr.strip().splitlines()[-1])
+        return secs, out_file.stat().st_size / 1e6, rss_kb / 1024
 
 
 def main() -> None:
@@ -179,32 +279,76 @@ def main() -> None:
     rank_case(load_case(data))
     rows.append(("load_case + rank_case (warm)", timed(lambda: rank_case(load_case(data)))))
 
+    bounds: list[tuple[str, float]] = []
+    for name, rec, don in hang_cases():
+        r, d = nom.parse_gl(rec), nom.parse_gl(don)
+        ms = timed(lambda r=r, d=d: mm.compare(r, d), repeats=3, setup=clear_comparison_caches)
+        bounds.append((name, ms))
+
     alleles = [
         part for d in data["donors"] for part in d["hla_typing"].replace("^", "+").split("+")
     ]
 
+    def clear_allele_caches() -> None:
+        for f in (nom.parse_allele, mm.allele_proteins, mm.allele_keys):
+            f.cache_clear()
+
     def mst_reduce() -> None:
         for a in alleles:
-            mm._allele_keys(parse_allele(a))
+            mm.allele_keys(parse_allele(a), "ard")
 
-    rows.append(
-        (f"peer: mst 2-field reduction of {len(alleles):,} alleles (warm)", timed(mst_reduce))
-    )
-    peer = pyard_peer(alleles)
+    peer = pyard_init()
+    ratio = None
     if peer is not None:
-        rows.append(("peer: py-ard 2.4.2 database build (offline, temp dir)", peer[0] * 1000))
-        rows.append((f"peer: py-ard redux lgx of {len(alleles):,} alleles", peer[1]))
+        ard_obj, build = peer
 
-    width = max(len(r[0]) for r in rows)
+        def clear_both() -> None:
+            # cold reduction on both sides: mst's allele caches and py-ard's lru caches
+            clear_allele_caches()
+            for name in ("redux", "_redux_allele"):
+                fn = getattr(type(ard_obj), name, None)
+                if hasattr(fn, "cache_clear"):
+                    fn.cache_clear()
+
+        def pyard_reduce() -> None:
+            for a in alleles:
+                ard_obj.redux(a, "lgx")
+
+        mst_ms, pyard_ms = alternating([mst_reduce, pyard_reduce], setup=clear_both)
+        mst_warm, pyard_warm = alternating([mst_reduce, pyard_reduce])
+        rows.append((f"peer: mst ARD reduction of {len(alleles):,} alleles, cold", mst_ms))
+        rows.append((f"peer: py-ard 2.4.2 redux lgx of {len(alleles):,} alleles, cold", pyard_ms))
+        rows.append(("peer: mst ARD reduction, warm (cached)", mst_warm))
+        rows.append(("peer: py-ard 2.4.2 redux lgx, warm (cached)", pyard_warm))
+        rows.append(("peer: py-ard 2.4.2 database build (offline, temp dir, once)", build * 1000))
+        ratio = (pyard_ms / mst_ms, pyard_warm / mst_warm)
+    else:
+        rows.append((f"peer: mst ARD reduction of {len(alleles):,} alleles", timed(mst_reduce, 3)))
+
+    width = max(len(r[0]) for r in rows + bounds)
     print(f"IPD-IMGT/HLA {ref.imgt_release()}; {N_DONORS} donors; median of repeats")
     print(f"{'step':<{width}}  {'ms':>10}")
     for name, ms in rows:
         print(f"{name:<{width}}  {ms:>10.1f}")
+    if ratio is not None:
+        print(
+            f"py-ard lgx / mst ARD reduction time ratio: cold {ratio[0]:.1f}, warm {ratio[1]:.1f}"
+        )
+    print(f"\ninputs that used to hang (bound {HANG_BOUND_MS:.0f} ms each, cold comparison caches)")
+    for name, ms in bounds:
+        verdict = "OK" if ms < HANG_BOUND_MS else "OVER"
+        print(f"{name:<{width}}  {ms:>10.1f}  {verdict}")
     target = rows[0][1]
     print(
         f"\ntarget < 100 ms for ranking 1,000 donors: {'MET' if target < 100 else 'NOT MET'}"
         f" ({target:.1f} ms)"
     )
+    if "--no-10k" not in sys.argv:
+        print("\nmst donors rank --json, 10,000 donors (one run each, separate process)")
+        print(f"{'--explain':<10} {'seconds':>8} {'output MB':>10} {'peak RSS MB':>12}")
+        for explain in (str(DEFAULT_EXPLAIN), "all"):
+            secs, mb, rss = cli_10k(explain)
+            print(f"{explain:<10} {secs:>8.1f} {mb:>10.1f} {rss:>12.0f}")
 
 
 if __name__ == "__main__":

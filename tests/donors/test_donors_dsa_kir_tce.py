@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import pytest
 
 from mst.donors import (
@@ -18,6 +21,16 @@ from mst.donors import (
     virtual_crossmatch,
 )
 from mst.errors import ValidationError
+
+# shared/ sits beside the repository (main checkout) or above the worktrees
+SHARED_FASTA = next(
+    (
+        p / "shared" / "reference" / "imgt-hla-3.58.0"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "reference" / "imgt-hla-3.58.0" / "fasta").exists()
+    ),
+    Path("/nonexistent"),
+)
 
 DONOR = parse_gl(
     "A*24:02+A*03:01^B*07:02+B*35:01^C*07:02+C*04:01^DRB1*15:01+DRB1*01:01"
@@ -147,7 +160,9 @@ LIGAND_TABLE = [
     ("C*04:01+C*06:02^B*44:02+B*57:01", {"C2", "Bw4"}, set()),
     ("C*07:01+C*05:01^B*08:01+B*51:01", {"C1", "C2", "Bw4"}, set()),
     ("C*01:02+C*16:01^B*27:05+B*35:01", {"C1", "Bw4"}, set()),
-    ("C*16:02+C*07:01^B*08:01+B*08:01", {"C1"}, {"C2"}),  # C*16:02 not assigned: unknown
+    ("C*16:02+C*07:01^B*08:01+B*08:01", {"C1", "C2"}, set()),  # C*16:02 is Lys80: C2
+    ("C*07:01/C*07:07+C*07:02^B*08:01+B*08:01", {"C1"}, {"C2"}),  # C*07:07 Lys80: maybe C2
+    ("C*07+C*07:02^B*08:01+B*27:08", {"C1"}, {"C2"}),  # one field, B*27:08 is Bw6
 ]
 
 
@@ -234,3 +249,126 @@ def test_dpb1_null_allele_is_not_expressed() -> None:
     res = dpb1_permissiveness(rec, parse_gl("DPB1*03:01+DPB1*04:01"))
     assert res.status == "non-permissive HvG"
     assert res.recipient_groups == (3,)
+
+
+# --- issue 14 item 3: low resolution is ambiguity (004 §2.1 DSA; NMDP/WMDA) ---------------
+
+LOW_RES_DSA = [
+    # donor A typing, anti-A*24:02 MFI 6200 -> (status, possible_status, certainty)
+    ("A*24+A*03:01", "negative", "high_risk", "possible"),  # one field: may be A*24:02
+    ("A*24:02/A*24:03+A*03:01", "negative", "high_risk", "possible"),
+    ("A*24:02:01G+A*03:01", "high_risk", "high_risk", "definite"),  # G group = A*24:02 ARD
+    ("A*24:02:01:01+A*03:01", "high_risk", "high_risk", "definite"),
+    ("A*24:03+A*03:01", "negative", "negative", None),
+    ("A*23+A*03:01", "negative", "negative", None),  # another family
+    ("A*24:09N+A*03:01", "negative", "negative", None),  # null: no antigen
+]
+
+
+@pytest.mark.parametrize(("typing", "status", "possible", "certainty"), LOW_RES_DSA)
+def test_dsa_low_resolution_checks_every_allele(
+    typing: str, status: str, possible: str, certainty: str | None
+) -> None:
+    res = virtual_crossmatch([parse_antibody("A*24:02", 6200)], parse_gl(typing))
+    assert (res.status, res.possible_status) == (status, possible)
+    assert [m["certainty"] for m in res.matches] == ([certainty] if certainty else [])
+
+
+def test_low_resolution_donor_with_dsa_is_excluded_not_first() -> None:
+    from mst.donors import load_case, rank_case
+
+    rest = "^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01^DQB1*02:01+DQB1*03:02"
+    rest += "^DPB1*04:01+DPB1*02:01"
+    data = {
+        "patient": {
+            "id": "P",
+            "hla_typing": "A*01:01+A*02:01" + rest,
+            "antibodies": [{"specificity": "A*24:02", "mfi": 6200}],
+        },
+        "donors": [
+            {
+                "id": "low",
+                "relationship": "child",
+                "sex": "M",
+                "age": 25,
+                "hla_typing": "A*24+A*01:01" + rest.replace("B*44:02", "B*07:02"),
+            },
+            {
+                "id": "ok",
+                "relationship": "child",
+                "sex": "M",
+                "age": 40,
+                "hla_typing": "A*03:01+A*01:01" + rest.replace("B*44:02", "B*07:02"),
+            },
+        ],
+    }
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("ok", 1), ("low", None)]
+    assert [e.rule for e in r.donors[1].exclusions] == ["dsa_positive"]
+    assert "possible" in r.donors[1].exclusions[0].text
+
+
+# --- issue 14 item 6: KIR ligands by residue 80 (IPD-IMGT/HLA 3.58.0 protein sequences) ---
+
+RESIDUE_80 = [
+    # protein, ligand, Bw4 subtype, residues 77-83 (mature numbering)
+    ("C*03:07", "C2", "", "NLRKLRG"),  # C*03 group, but Lys80
+    ("C*07:07", "C2", "", "NLRKLRG"),
+    ("C*07:09", "C2", "", "NLRKLRG"),
+    ("C*15:07", "C1", "", "SLRNLRG"),  # C*15 group, but Asn80
+    ("C*16:02", "C2", "", "NLRKLRG"),
+    ("C*16:04", "C1", "", "SLRNLRG"),
+    ("C*07:01", "C1", "", "SLRNLRG"),
+    ("C*04:01", "C2", "", "NLRKLRG"),
+    ("B*27:08", "Bw6", "", "SLRNLRG"),  # B27 antigen, Bw6 motif
+    ("B*27:05", "Bw4", "80T", "DLRTLLR"),
+    ("B*51:01", "Bw4", "80I", "NLRIALR"),
+    ("B*57:01", "Bw4", "80I", "NLRIALR"),
+    ("B*44:02", "Bw4", "80T", "NLRTALR"),
+    ("B*13:02", "Bw4", "80T", "NLRTALR"),
+    ("B*08:01", "Bw6", "", "SLRNLRG"),
+    ("A*24:02", "Bw4", "80I", "NLRIALR"),
+    ("A*01:01", "none", "", "NLGTLRG"),
+]
+
+
+@pytest.mark.parametrize(("protein", "ligand", "sub", "motif"), RESIDUE_80)
+def test_ligand_from_residue_80(protein: str, ligand: str, sub: str, motif: str) -> None:
+    from mst.donors.kir import ligand_table
+
+    assert ligand_table()[protein] == (ligand, sub)
+    text = resources.files("mst.data").joinpath("donors/kir_ligands.csv").read_text()
+    row = next(r for r in text.splitlines() if r.startswith(protein + ","))
+    assert row.split(",")[1] == motif and row.split(",")[2] == motif[3]
+
+
+def test_ligand_listing_names_bw4_subtype() -> None:
+    lig = kir_ligands(parse_gl("C*03:07+C*15:07^B*51:01+B*27:08"))
+    assert set(lig.present) == {"C1", "C2", "Bw4"}
+    assert dict(lig.per_allele["B"]) == {"B*27:08": "Bw6", "B*51:01": "Bw4-80I"}
+    assert dict(lig.per_allele["C"]) == {"C*03:07": "C2", "C*15:07": "C1"}
+
+
+def test_ligand_table_release_and_licence_recorded() -> None:
+    text = resources.files("mst.data").joinpath("donors/kir_ligands.csv").read_text()
+    head = text.splitlines()[:6]
+    assert "IPD-IMGT/HLA release 3.58.0" in head[1] and "CC BY-ND" in head[4]
+
+
+@pytest.mark.skipif(not SHARED_FASTA.exists(), reason="shared IMGT/HLA FASTA not available")
+def test_ligand_table_rebuilds_identically() -> None:
+    """The shipped table is exactly what the committed script derives from the release."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "src/mst/data/donors/build_kir_ligands.py"
+    spec = importlib.util.spec_from_file_location("build_kir_ligands", script)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows, version = mod.build(SHARED_FASTA)
+    assert version == "3.58.0"
+    shipped = resources.files("mst.data").joinpath("donors/kir_ligands.csv").read_text()
+    body = [ln for ln in shipped.splitlines() if not ln.startswith("#")][1:]
+    assert len(body) == len(rows)
+    assert body[:3] == [",".join(r.values()) for r in rows[:3]]
+    assert body == [",".join(r.values()) for r in rows]

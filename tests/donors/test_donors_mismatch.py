@@ -33,7 +33,8 @@ LOCUS_TABLE = [
         "no",
         "no",
     ),
-    ("recipient null allele", f"{a}+A*01:04N", f"{a}+{b}", (0, 0), (1, 1), (1, 1), "no", "no"),
+    # a recipient null allele makes the recipient functionally homozygous (one-way HvG)
+    ("recipient null allele", f"{a}+A*01:04N", f"{a}+{b}", (0, 0), (1, 1), (1, 1), "no", "yes"),
     (
         "3rd/4th field ignored",
         f"A*01:01:01:01+{b}",
@@ -55,16 +56,8 @@ LOCUS_TABLE = [
         "no",
     ),
     ("1-field (low resolution)", f"A*01+{b}", f"{a}+{b}", (0, 1), (0, 1), (0, 1), "no", "no"),
-    (
-        "G group (several proteins)",
-        f"{a}+{b}",
-        f"{a}+A*02:01:01G",
-        (0, 1),
-        (0, 1),
-        (0, 1),
-        "no",
-        "no",
-    ),
+    # G group = one ARD protein (NMDP/WMDA, py-ard lgx): no mismatch
+    ("G group", f"{a}+{b}", f"{a}+A*02:01:01G", (0, 0), (0, 0), (0, 0), "no", "no"),
     (
         "genotype-list ambiguity",
         f"{a}+{b}",
@@ -101,9 +94,9 @@ def test_locus_mismatch_table(
     assert lm.recipient_homozygous_shared == rhom
 
 
-def test_antigen_level_differs_from_allele_level() -> None:
+def test_antigen_level_differs_from_ard_level() -> None:
     r, dn = parse_gl("B*44:02+B*08:01"), parse_gl("B*44:03+B*08:01")
-    assert compare(r, dn, "allele").loci["B"].gvh.value == 1
+    assert compare(r, dn, "ard").loci["B"].gvh.value == 1
     assert compare(r, dn, "antigen").loci["B"].gvh.value == 0  # both B44
 
 
@@ -226,7 +219,7 @@ _locus = st.lists(_geno, min_size=1, max_size=2).map("|".join)
 
 
 @settings(deadline=None, derandomize=True, max_examples=150)
-@given(_locus, _locus, st.sampled_from(["allele", "antigen"]))
+@given(_locus, _locus, st.sampled_from(["ard", "antigen"]))
 def test_direction_relations(rec: str, don: str, level: str) -> None:
     r, dn = parse_gl(rec), parse_gl(don)
     fwd = compare(r, dn, level).loci["A"]  # type: ignore[arg-type]
@@ -255,18 +248,40 @@ def test_exact_typings_give_exact_counts(r1: str, r2: str, d1: str, d2: str) -> 
     assert self_cmp.bidirectional.value == 0
 
 
-_exact_or_null = st.sampled_from(["A*01:01", "A*02:01", "A*03:01", "A*01:04N", "A*24:02"])
+def _brute_force(rec: str, don: str) -> tuple[tuple[int, int], tuple[int, int], set[bool]]:
+    """Every resolution, pair by pair (the slow reference the set algorithm replaces)."""
+    from itertools import product
+
+    from mst.donors.mismatch import locus_sides
+
+    r_lt, d_lt = parse_gl(rec)["A"], parse_gl(don)["A"]
+    gs, hs, flags = [], [], set()
+    for (r1, r2), (d1, d2) in product(locus_sides(r_lt, "ard"), locus_sides(d_lt, "ard")):
+        for x1, x2, y1, y2 in product(r1, r2, d1, d2):
+            g = sum(1 for x in (x1, x2) if x is not None and x not in (y1, y2))
+            h = sum(1 for y in (y1, y2) if y is not None and y not in (x1, x2))
+            gs.append(g)
+            hs.append(h)
+            dexp = {y for y in (y1, y2) if y is not None}
+            flags.add(len(dexp) == 1 and h == 0 and g > 0)
+    return (min(gs), max(gs)), (min(hs), max(hs)), flags
 
 
-@settings(deadline=None, derandomize=True, max_examples=200)
-@given(_exact_or_null, _exact_or_null, _exact_or_null, _exact_or_null)
-def test_fast_path_equals_general_path(r1: str, r2: str, d1: str, d2: str) -> None:
-    from mst.donors.mismatch import _compare_general, compare_locus, locus_sides
+_SMALL = [p for p in POOL if p != "A*01"] + ["A*02:09", "A*01:01:01G", "A*02:01P", "A*24:09N"]
+_amb = st.lists(st.sampled_from(_SMALL), min_size=1, max_size=3, unique=True).map("/".join)
+_amb_locus = st.lists(st.tuples(_amb, _amb).map("+".join), min_size=1, max_size=2).map("|".join)
 
-    r, dn = parse_gl(f"{r1}+{r2}")["A"], parse_gl(f"{d1}+{d2}")["A"]
-    fast = compare_locus(r, dn, "allele")
-    general = _compare_general(locus_sides(r, "allele"), locus_sides(dn, "allele"), "A")
-    assert fast == general
+
+@settings(deadline=None, derandomize=True, max_examples=120)
+@given(_amb_locus, _amb_locus)
+def test_set_algorithm_equals_brute_force(rec: str, don: str) -> None:
+    """NMDP/WMDA counting by direction: the Venn-region algorithm gives exactly the
+    min/max of a pair-by-pair enumeration of every resolution."""
+    lm = compare(parse_gl(rec), parse_gl(don)).loci["A"]
+    g, h, flags = _brute_force(rec, don)
+    assert (lm.gvh.lo, lm.gvh.hi) == g and (lm.hvg.lo, lm.hvg.hi) == h
+    expect = "yes" if flags == {True} else ("possible" if True in flags else "no")
+    assert lm.donor_homozygous_shared == expect
 
 
 def test_flat_counts_accept_hla_prefix_and_spaces() -> None:
@@ -275,3 +290,66 @@ def test_flat_counts_accept_hla_prefix_and_spaces() -> None:
         f"{HAP1}+{HAP2}".replace("~", " ~ HLA-"), "HLA-" + f"{HAP1}+{HAP3}".replace("+", " + HLA-")
     )
     assert plain == prefixed == {"x10": 5, "x12": 6}
+
+
+# --- issue 14 item 4: null alleles from the allele list; functional homozygosity (004 §2.1)
+
+NULL_TABLE = [
+    # recipient, donor, GvH, HvG, donor-hom-shared, recipient-hom-shared
+    ("A*01:01+A*24:02", "A*01:01+A*24:09N", 1, 0, "yes", "no"),  # donor expresses only 01:01
+    ("A*01:01+A*24:02", "A*01:01+A*01:04", 1, 0, "yes", "no"),  # A*01:04 null without 'N'
+    ("A*01:01+A*24:02", "A*01:01+A*01:04N", 1, 0, "yes", "no"),
+    ("A*01:01+A*24:09N", "A*01:01+A*24:02", 0, 1, "no", "yes"),  # recipient functionally hom.
+    ("A*01:01+A*24:09N", "A*01:01+A*24:09N", 0, 0, "no", "no"),
+    ("A*01:01+A*24:02", "A*02:01+A*24:09N", 2, 1, "no", "no"),  # not shared: no flag
+    ("A*01:01+A*24:02", "A*01:01+A*24:02/A*24:09N", (0, 1), 0, "possible", "no"),
+]
+
+
+@pytest.mark.parametrize(("rec", "don", "gvh", "hvg", "dhom", "rhom"), NULL_TABLE)
+def test_null_alleles_make_a_person_functionally_homozygous(
+    rec: str, don: str, gvh: int | tuple[int, int], hvg: int, dhom: str, rhom: str
+) -> None:
+    lm = compare(parse_gl(rec), parse_gl(don)).loci["A"]
+    g = gvh if isinstance(gvh, tuple) else (gvh, gvh)
+    assert (lm.gvh.lo, lm.gvh.hi) == g and lm.hvg.value == hvg
+    assert (lm.donor_homozygous_shared, lm.recipient_homozygous_shared) == (dhom, rhom)
+
+
+def test_null_status_comes_from_the_allele_list() -> None:
+    from mst.donors import parse_allele
+    from mst.donors.ard import reduction
+
+    assert not parse_allele("A*01:04").expressed  # every A*01:04 allele is null
+    assert not parse_allele("A*24:09N").expressed
+    assert parse_allele("A*01:01").expressed  # A*01:01:01:02N is named separately
+    assert parse_allele("B*44:02:01:02S").expressed
+    null_2field_without_n = [
+        p for p in reduction().null_prefixes if p.count(":") == 1 and p in _names()
+    ]
+    # 47 two-field names of the 11 loci are null without an N in their shortest form
+    assert "A*01:04" in null_2field_without_n and len(null_2field_without_n) == 47
+
+
+def _names() -> frozenset[str]:
+    from mst.donors.reference import imgt_tables
+
+    return imgt_tables().names
+
+
+_exact_or_null = st.sampled_from(["A*01:01", "A*02:01", "A*02:09", "A*01:04N", "A*24:02"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=150)
+@given(_exact_or_null, _exact_or_null, _exact_or_null, _exact_or_null)
+def test_fast_path_equals_set_path(r1: str, r2: str, d1: str, d2: str) -> None:
+    from mst.donors.mismatch import LocusMismatch, Range, _flag, _pair, locus_sides
+
+    r, dn = parse_gl(f"{r1}+{r2}")["A"], parse_gl(f"{d1}+{d2}")["A"]
+    fast = compare(parse_gl(f"{r1}+{r2}"), parse_gl(f"{d1}+{d2}")).loci["A"]
+    (rs,), (ds,) = locus_sides(r, "ard"), locus_sides(dn, "ard")
+    s = _pair(rs[0], rs[1], ds[0], ds[1])
+    slow = LocusMismatch(
+        "A", Range(*s.g), Range(*s.h), Range(*s.b), _flag(s.dflag), _flag(s.rflag), _flag(s.share)
+    )
+    assert fast == slow

@@ -136,3 +136,39 @@ def test_parser_never_crashes_on_gl_like_text(text: str) -> None:
 def test_parser_rejects_non_strings(value: object) -> None:
     with pytest.raises(ValidationError):
         parse_gl(value)  # type: ignore[arg-type]
+
+
+# --- issue 14 item 8: DRB3/4/5 in one copy or absent (WMDA GL convention LOCUS*NNNN) ------
+
+DRBX = [
+    # recipient DRB4, donor DRB4, GvH, HvG, donor-hom-shared
+    ("DRB4*01:01+DRB4*NNNN", "DRB4*01:01+DRB4*NNNN", 0, 0, "no"),
+    ("DRB4*01:01+DRB4*NNNN", "DRB4*NNNN+DRB4*NNNN", 1, 0, "no"),  # donor has no DRB4
+    ("DRB4*NNNN+DRB4*NNNN", "DRB4*01:02+DRB4*NNNN", 0, 1, "no"),
+    ("DRB4*01:01+DRB4*NNNN", "DRB4*01:03+DRB4*NNNN", 0, 0, "no"),  # same ARD (P group)
+    ("DRB4*01:01+DRB4*01:02", "DRB4*01:01+DRB4*NNNN", 1, 0, "yes"),  # one copy, shared
+]
+
+
+@pytest.mark.parametrize(("rec", "don", "gvh", "hvg", "dhom"), DRBX)
+def test_drb345_single_copy_and_absence(rec: str, don: str, gvh: int, hvg: int, dhom: str) -> None:
+    from mst.donors import compare
+
+    lm = compare(parse_gl(rec), parse_gl(don)).loci["DRB4"]
+    assert (lm.gvh.value, lm.hvg.value, lm.donor_homozygous_shared) == (gvh, hvg, dhom)
+
+
+def test_absent_copy_only_for_drb345_and_dsa_negative() -> None:
+    from mst.donors import parse_antibody, virtual_crossmatch
+
+    for bad in ("A*NNNN+A*01:01", "DRB1*NNNN+DRB1*01:01", "DRB4*NNN+DRB4*01:01"):
+        with pytest.raises(ValidationError):
+            parse_gl(bad)
+    assert not parse_allele("DRB5*NNNN").expressed
+    donor = parse_gl("DRB4*NNNN+DRB4*NNNN^DRB1*15:01+DRB1*01:01")
+    res = virtual_crossmatch([parse_antibody("DR53", 8000)], donor)
+    assert res.status == "negative" and res.untested == []  # typed, and absent
+    donor2 = parse_gl("DRB4*01:01+DRB4*NNNN^DRB1*04:01+DRB1*01:01")
+    assert virtual_crossmatch([parse_antibody("DR53", 8000)], donor2).status == "high_risk"
+    with pytest.raises(ValidationError):
+        parse_antibody("DRB4*NNNN", 5000)

@@ -66,13 +66,17 @@ def test_vignette_ranking() -> None:
     assert [(d.donor_id, d.rank) for d in r.donors] == [
         ("D-daughter", 1),
         ("D-son", 2),
-        ("D-niece", None),
-        ("D-brother", None),
+        ("D-niece", 3),  # homozygous shared: a ranked penalty, not an exclusion (004 §2.1)
         ("D-unrelated", None),
+        ("D-brother", None),  # excluded (age) and HLA-identical: last
     ]
     by_id = {d.donor_id: d for d in r.donors}
-    assert by_id["D-daughter"].decided_by == "above D-son by younger"
-    assert [e.rule for e in by_id["D-niece"].exclusions] == ["homozygous_shared_locus"]
+    assert by_id["D-daughter"].decided_by == "above D-son by younger"  # 30 vs 34, year by year
+    assert by_id["D-son"].decided_by == "above D-niece by avoid_homozygous_shared"
+    assert by_id["D-niece"].exclusions == []
+    assert any(
+        x.rule == "homozygous_shared" and x.effect == "warn" for x in by_id["D-niece"].reasons
+    )
     assert [e.rule for e in by_id["D-brother"].exclusions] == ["age_out_of_range"]
     assert [e.rule for e in by_id["D-unrelated"].exclusions] == ["dsa_positive"]
     assert by_id["D-unrelated"].dsa.status == "high_risk"
@@ -80,7 +84,7 @@ def test_vignette_ranking() -> None:
     assert by_id["D-son"].tce.status == "non-permissive GvH"
     out = r.to_dict()
     assert out["imgt_release"] == "3.58.0"
-    assert out["donors"][0]["hla"]["allele"]["totals"]["x12"]["bidirectional"]["value"] == 6
+    assert out["donors"][0]["hla"]["ard"]["totals"]["x12"]["bidirectional"]["value"] == 6
     assert "antigen" in out["donors"][0]["hla"]
     json.dumps(out)
 
@@ -236,3 +240,150 @@ def test_cli_hla_mismatch_antigen_level_and_text() -> None:
     assert res.stdout.splitlines()[2].split()[:4] == ["B", "1", "1", "1"]
     res = runner.invoke(app, ["hla", "mismatch", rec, don, "--level", "serology"])
     assert res.exit_code == 2
+
+
+# --- issue 14 item 5: HLA-identical donors are outside MST (004 §2, §2.1; 002 5/12–7/12) ---
+
+
+def test_hla_identical_sibling_ranks_after_every_mismatched_donor() -> None:
+    data = case(
+        [
+            donor("sib-identical", relationship="sibling", age=20, hla_typing=f"{HAP2}+{HAP1}"),
+            donor("unrelated-6", relationship="unrelated", sex="F", age=50),
+            donor("child-6", age=45),
+            donor("sib-12", relationship="sibling", hla_typing=f"{HAP4}+{HAP5}"),
+        ]
+    )
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [
+        ("child-6", 1),
+        ("sib-12", 2),
+        ("unrelated-6", 3),
+        ("sib-identical", 4),
+    ]
+    ident = r.donors[-1]
+    assert r.donors[-2].decided_by == "above sib-identical by hla_mismatched"
+    warn = [x for x in ident.reasons if x.rule == "hla_identical"]
+    assert warn and warn[0].effect == "warn" and "004" in warn[0].source
+    assert ident.to_dict()["hla_identical"] == "yes"
+    assert r.donors[0].to_dict()["hla_identical"] == "no"
+
+
+def test_possibly_identical_when_a_locus_is_untyped() -> None:
+    no_dp = "^".join(p for p in f"{HAP2}+{HAP1}".split("^")).replace("~DPB1*02:01", "")
+    no_dp = no_dp.replace("~DPB1*04:01", "")
+    r = rank_case(load_case(case([donor("D", hla_typing=no_dp), donor("M")])))
+    assert [d.donor_id for d in r.donors] == ["M", "D"]
+    assert r.donors[1].to_dict()["hla_identical"] == "possible"
+
+
+# --- issue 14 item 7: homozygous shared = ranked penalty, configurable exclusion, DPB1 apart;
+# age year by year (002 18-55; Kollman 2016); male cites Wang 2014 -------------------------
+
+HOMO_A = f"{HAP1}+{HAP3}".replace("A*03:01", "A*01:01")  # donor A*01:01 homozygous, shared
+HOMO_DP = f"{HAP1}+{HAP3}".replace("DPB1*04:02", "DPB1*04:01")  # homozygous shared at DPB1 only
+
+
+def test_homozygous_shared_is_a_penalty_by_default_and_an_optional_exclusion() -> None:
+    donors = [donor("hom-A", age=20, hla_typing=HOMO_A), donor("plain", age=50)]
+    r = rank_case(load_case(case(donors)))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("plain", 1), ("hom-A", 2)]
+    assert r.donors[0].decided_by == "above hom-A by avoid_homozygous_shared"
+    excl = case(donors, settings={"exclusions": ["dsa_positive", "homozygous_shared_locus"]})
+    r2 = rank_case(load_case(excl))
+    assert [(d.donor_id, d.rank) for d in r2.donors] == [("plain", 1), ("hom-A", None)]
+    assert [e.rule for e in r2.donors[1].exclusions] == ["homozygous_shared_locus"]
+
+
+def test_dpb1_homozygosity_is_separate_and_last() -> None:
+    donors = [donor("hom-DP", age=20, hla_typing=HOMO_DP), donor("plain", age=21)]
+    r = rank_case(load_case(case(donors)))
+    # age decides before the DPB1 penalty
+    assert [(d.donor_id, d.rank) for d in r.donors] == [("hom-DP", 1), ("plain", 2)]
+    same_age = [donor("hom-DP", hla_typing=HOMO_DP), donor("plain")]
+    r2 = rank_case(load_case(case(same_age)))
+    assert [d.donor_id for d in r2.donors] == ["plain", "hom-DP"]
+    assert r2.donors[0].decided_by == "above hom-DP by avoid_homozygous_shared_dpb1"
+    excl = case(same_age, settings={"exclusions": ["homozygous_shared_locus"]})
+    assert [i for i, rank in ranked(excl)] == ["plain", "hom-DP"]  # DPB1 not excluded
+    excl_dp = case(same_age, settings={"exclusions": ["homozygous_shared_dpb1_locus"]})
+    assert ranked(excl_dp) == [("plain", 1), ("hom-DP", None)]
+
+
+@pytest.mark.parametrize(("older", "younger_wins"), [(31, True), (30, False)])
+def test_age_is_compared_year_by_year(older: int, younger_wins: bool) -> None:
+    data = case([donor("old", age=older, sex="M"), donor("young", age=30, sex="F")])
+    first = ranked(data)[0][0]
+    assert first == ("young" if younger_wins else "old")  # tie on age -> male decides
+    banded = case(data["donors"], settings={"age_band_years": 5})
+    assert ranked(banded)[0][0] == "old"  # 30 and 31 share a band: male decides
+
+
+def test_rule_sources_are_the_supporting_ones() -> None:
+    from mst.donors.settings import rule_source
+
+    assert "Wang Y et al., Blood 2014;124:843" in rule_source("male")
+    assert "Kollman" in rule_source("younger")
+    assert "004 §2.1" in rule_source("avoid_homozygous_shared")
+
+
+# --- issue 14 item 9: streamed JSON, full explanations for the top N, output linear in n ---
+
+
+def test_streamed_json_equals_the_dict_form() -> None:
+    from mst.donors.ranking import DEFAULT_EXPLAIN
+
+    r = rank_case(load_case(json.loads(VIGNETTE.read_text())))
+    for explain in (None, 0, 2, DEFAULT_EXPLAIN):
+        text = "".join(r.iter_json(explain))
+        assert json.loads(text) == json.loads(json.dumps(r.to_dict(explain=explain)))
+    short = json.loads("".join(r.iter_json(2)))
+    assert [d["explained"] for d in short["donors"]] == [True, True, False, False, False]
+    assert short["explained"] == 2 and short["n_donors"] == 5
+    assert "reasons" not in short["donors"][2] and short["donors"][2]["exclusions"] == []
+
+
+def test_large_tie_output_grows_linearly() -> None:
+    sizes = {}
+    for n in (300, 600):
+        data = case([donor(f"D{i:04d}") for i in range(n)])
+        r = rank_case(load_case(data))
+        assert r.donors[0].tie_group is r.donors[-1].tie_group  # one shared list, not n² ids
+        text = "".join(r.iter_json())
+        out = json.loads(text)
+        assert out["donors"][0]["tied_count"] == n - 1
+        assert len(out["donors"][0]["tied_with"]) == 20
+        sizes[n] = len(text)
+    per_donor = (sizes[600] - sizes[300]) / 300
+    assert per_donor < 600  # summaries: a few hundred bytes each, whatever n
+
+
+def test_cli_explain_option(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--json", "--explain", "all"])
+    assert res.exit_code == 0, res.output
+    assert all(d["explained"] for d in json.loads(res.stdout)["donors"])
+    res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--text", "--explain", "1"])
+    assert res.exit_code == 0 and "reasons shown for the first 1 of 5 donors" in res.stdout
+    for bad in ("-1", "some"):
+        res = runner.invoke(app, ["donors", "rank", str(VIGNETTE), "--explain", bad])
+        assert res.exit_code == 2 and "--explain" in res.output
+
+
+def test_ngs_vignette() -> None:
+    """docs/examples/donor_case_ngs.json: G groups, 1-field, null, DRB4 copy, identical sibling."""
+    data = json.loads((ROOT / "docs" / "examples" / "donor_case_ngs.json").read_text())
+    r = rank_case(load_case(data))
+    assert [(d.donor_id, d.rank) for d in r.donors] == [
+        ("D-daughter", 1),
+        ("D-son-null", 2),  # A*24:09N: functionally homozygous for the shared A*01:01
+        ("D-sib-identical", 3),  # A*02:09 = A*02:01:01G at the ARD level: 0/12, ranked last
+        ("D-nephew-lowres", None),  # A*24 may be A*24:02 (possible DSA) and B7 definite
+    ]
+    by_id = {d.donor_id: d for d in r.donors}
+    son = by_id["D-son-null"]
+    assert son.mismatch.loci["A"].donor_homozygous_shared == "yes"
+    assert (son.mismatch.loci["A"].gvh.value, son.mismatch.loci["A"].hvg.value) == (1, 0)
+    assert son.dsa.possible_status == "negative"  # G-typed B*08:01:01G is B8, not possibly B7
+    assert by_id["D-sib-identical"].to_dict()["hla_identical"] == "yes"
+    certainty = {m["specificity"]: m["certainty"] for m in by_id["D-nephew-lowres"].dsa.matches}
+    assert certainty == {"A*24:02": "possible", "B7": "definite"}

@@ -19,9 +19,8 @@ import csv
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import product
 
-from mst.donors.mismatch import compare_locus, locus_options
+from mst.donors.mismatch import compare_locus, locus_sides
 from mst.donors.nomenclature import HlaTyping, LocusTyping
 
 TCE_SOURCE = (
@@ -112,29 +111,43 @@ def dpb1_permissiveness(recipient: HlaTyping, donor: HlaTyping) -> TceResult:
 
 
 @lru_cache(maxsize=65536)
+def _side_groups(side: frozenset[str | None]) -> frozenset[int | None]:
+    """TCE groups a chromosome may carry; None = unknown protein; empty = null only."""
+    return frozenset(tce_group(p) for p in side if p is not None)
+
+
+@lru_cache(maxsize=65536)
 def _tce(recipient: LocusTyping, donor: LocusTyping) -> TceResult:
-    lm = compare_locus(recipient, donor, "allele")
+    lm = compare_locus(recipient, donor, "ard")
     if lm.bidirectional.hi == 0:
         return TceResult("matched", (), ())
     statuses: set[str] = set()
-    last: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
-    for r, d in product(locus_options(recipient, "allele"), locus_options(donor, "allele")):
-        groups: list[tuple[int, ...]] = []
-        for pair in (r, d):
-            gs: list[int] = []
-            for exact, _family, expressed in pair:
-                if not expressed:
-                    continue
-                g = tce_group(exact) if exact is not None else None
-                if g is None:
-                    return TceResult("unknown", (), ())
-                gs.append(g)
-            groups.append(tuple(sorted(gs)))
-        if not groups[0] or not groups[1]:
+    if lm.bidirectional.lo == 0:
+        statuses.add("matched")
+    lowest: list[set[int]] = []
+    fixed: list[tuple[int, ...] | None] = []
+    for lt in (recipient, donor):
+        options: set[int] = set()
+        sides = locus_sides(lt, "protein")
+        for s1, s2 in sides:
+            g1, g2 = _side_groups(s1), _side_groups(s2)
+            if None in g1 or None in g2:
+                return TceResult("unknown", (), ())
+            # A null-only chromosome adds nothing; a person with no expressed DPB1: unknown.
+            c1 = g1 | ({99} if None in s1 else set())
+            c2 = g2 | ({99} if None in s2 else set())
+            options |= {min(x, y) for x in c1 for y in c2}
+        if 99 in options:
             return TceResult("unknown", (), ())
-        same = {k[0] for k in r if k[2]} == {k[0] for k in d if k[2]}
-        statuses.add("matched" if same else classify_groups(groups[0], groups[1]))
-        last = (groups[0], groups[1])
+        lowest.append(options)
+        single = len(sides) == 1 and all(len(_side_groups(s)) <= 1 for s in sides[0])
+        fixed.append(
+            tuple(sorted(g for s in sides[0] for g in _side_groups(s))) if single else None
+        )
+    for r in lowest[0]:
+        for d in lowest[1]:
+            statuses.add(classify_groups((r,), (d,)))
     if len(statuses) == 1:
-        return TceResult(statuses.pop(), last[0], last[1])
+        rg, dg = fixed
+        return TceResult(statuses.pop(), rg or (), dg or ())
     return TceResult("ambiguous", (), ())

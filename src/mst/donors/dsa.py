@@ -2,7 +2,8 @@
 
 Antibody specificities come from single-antigen-bead (SAB) assays, as
 
-- an allele (``"A*02:01"``, ``"DQB1*06:02"``), matched at 2-field level;
+- an allele (``"A*02:01"``, ``"DQB1*06:02"``), matched at ARD level (a donor
+  protein in the same P group carries the same antigen-recognition domain);
 - a heterodimer written with a comma (``"DQA1*05:01,DQB1*02:01"``), matched
   when the donor carries every chain;
 - a WHO serological antigen (``"A2"``, ``"B44"``, ``"Cw7"`` or ``"C7"``,
@@ -13,8 +14,10 @@ Antibody specificities come from single-antigen-bead (SAB) assays, as
 An antibody is *positive* at MFI ≥ ``positive_mfi`` and *high risk* at MFI ≥
 ``high_risk_mfi`` (defaults 1,000 and 5,000, ``selection_rules.yaml``).
 A match is *definite* when every resolution of an ambiguous donor typing
-carries the target, *possible* when some do. Antibodies against a locus the
-donor was not typed for are listed as *untested*.
+carries the target, *possible* when some do. Low resolution is ambiguity like
+any other: a donor typed ``A*24`` may be ``A*24:02``, so an anti-``A*24:02``
+antibody is a *possible* DSA (every protein the name may be is checked).
+Antibodies against a locus the donor was not typed for are listed as *untested*.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mst.donors.mismatch import Key, locus_options
+from mst.donors.ard import ard_key, protein_antigen
+from mst.donors.mismatch import locus_sides
 from mst.donors.nomenclature import HlaTyping, LocusTyping, parse_allele
 from mst.donors.reference import imgt_tables
 from mst.errors import ValidationError
@@ -119,26 +123,25 @@ def parse_antibody(specificity: str, mfi: float) -> Antibody:
                 allele = parse_allele(part)
             except ValidationError as exc:
                 raise ValidationError("antibody.specificity", part, exc.rule) from None
-            if len(allele.fields) < 2 or allele.group:
+            if len(allele.fields) < 2 or allele.group or allele.fields == ("NNNN",):
                 raise ValidationError(
                     "antibody.specificity", part, "an allele specificity needs 2 fields (A*02:01)"
                 )
             two = f"{allele.locus}*{allele.fields[0]}:{allele.fields[1]}"
-            targets.append((allele.locus, "allele", frozenset({two})))
+            targets.append((allele.locus, "allele", frozenset({ard_key(two)})))
         else:
             targets.append(_antigen_target(part))
     return Antibody(spec, float(mfi), tuple(targets))
 
 
-def _key_hits(key: Key, kind: str, values: frozenset[str], locus: str) -> bool:
-    exact, family, expressed = key
-    if not expressed:
+def _hit(protein: str | None, kind: str, values: frozenset[str]) -> bool | None:
+    """Does one donor protein carry the target? None = unknown (no serological equivalent)."""
+    if protein is None:
         return False
     if kind == "allele":
-        return exact in values
-    name = exact if exact is not None else f"{locus}*{family}"
-    antigen = imgt_tables().serology.get(name)
-    return antigen in values
+        return ard_key(protein) in values
+    antigen = protein_antigen(protein)
+    return None if antigen is None else antigen in values
 
 
 def _target_present(donor: HlaTyping, target: tuple[str, str, frozenset[str]]) -> str:
@@ -151,22 +154,20 @@ def _target_present(donor: HlaTyping, target: tuple[str, str, frozenset[str]]) -
 
 @lru_cache(maxsize=65536)
 def _locus_target(lt: LocusTyping, target: tuple[str, str, frozenset[str]]) -> str:
-    locus, kind, values = target
-    hits = [
-        any(_key_hits(k, kind, values, locus) for k in pair) for pair in locus_options(lt, "allele")
-    ]
-    if all(hits):
+    """Set-based: a genotype certainly carries the target when every protein one of its
+    chromosomes may be carries it; possibly when any protein does (or is unknown)."""
+    _locus, kind, values = target
+    every_yes, any_maybe = True, False
+    for s1, s2 in locus_sides(lt, "protein"):
+        sure = False
+        for side in (s1, s2):
+            hits = [_hit(p, kind, values) for p in side]
+            sure = sure or all(h is True for h in hits)
+            any_maybe = any_maybe or any(h is not False for h in hits)
+        every_yes = every_yes and sure
+    if every_yes:
         return "yes"
-    if any(hits):
-        return "possible"
-    # An unknown serological equivalent cannot exclude an antigen-level target.
-    if kind == "antigen" and any(
-        k[2] and imgt_tables().serology.get(k[0] or f"{locus}*{k[1]}") is None
-        for pair in locus_options(lt, "allele")
-        for k in pair
-    ):
-        return "possible"
-    return "no"
+    return "possible" if any_maybe else "no"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Haploidentity check for family donors (unphased typings).
 
 A parent, child or sibling donor is *compatible with haploidentity* when
-donor and recipient share at least one allele (2-field) at every one of
+donor and recipient share at least one allele (ARD level) at every one of
 HLA-A, -B, -C, -DRB1 and -DQB1. DPB1 is not used: recombination between DQ
 and DP is frequent enough that a shared haplotype may differ at DPB1. With
 unphased typing this is a necessary, not a sufficient, condition.
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import product
 
-from mst.donors.mismatch import LOCI_10, _eq_definite, _eq_possible, compare_locus, locus_options
+from mst.donors.mismatch import LOCI_10, compare_locus
 from mst.donors.nomenclature import HlaTyping, LocusTyping
 
 HAPLO_LOCI = LOCI_10
@@ -47,17 +46,6 @@ class HaploCheck:
         }
 
 
-@lru_cache(maxsize=65536)
-def _shares(recipient: LocusTyping, donor: LocusTyping) -> tuple[bool, bool]:
-    """(certainly shares an allele, possibly shares one) at one locus."""
-    sure, maybe = True, False
-    for r, d in product(locus_options(recipient, "allele"), locus_options(donor, "allele")):
-        pairs = [(a, b) for a in r if a[2] for b in d if b[2]]
-        sure = sure and any(_eq_definite(a, b) for a, b in pairs)
-        maybe = maybe or any(_eq_possible(a, b) for a, b in pairs)
-    return sure, maybe
-
-
 def haploidentity(recipient: HlaTyping, donor: HlaTyping) -> HaploCheck:
     """Check whether a family donor can share one HLA haplotype with the recipient.
 
@@ -86,12 +74,12 @@ def _haplo(pairs: tuple[tuple[LocusTyping | None, LocusTyping | None], ...]) -> 
             uncertain.append(locus)
             identical = False
             continue
-        if compare_locus(r_lt, d_lt, "allele").bidirectional.hi > 0:
+        lm = compare_locus(r_lt, d_lt, "ard")
+        if lm.bidirectional.hi > 0:
             identical = False
-        sure, maybe = _shares(r_lt, d_lt)
-        if not maybe:
+        if lm.shares_protein == "no":
             none.append(locus)
-        elif not sure:
+        elif lm.shares_protein == "possible":
             uncertain.append(locus)
     if none:
         status = "not_haploidentical"

@@ -4,8 +4,10 @@ Rules and tables come from ``mst/data/donors/kir.yaml`` (each with its source):
 
 - centromeric / telomeric A/B motifs and the B-content group
   best / better / neutral (Cooley S et al., Blood 2010;116:2411);
-- KIR ligands C1/C2 (HLA-C, by allele group) and Bw4 (HLA-B, and optionally
-  HLA-A, by WHO serological antigen);
+- KIR ligands by residue 80 (``kir_ligands.csv``, derived once from the
+  IPD-IMGT/HLA 3.58.0 protein sequences at mature positions 77–83): C1 (Asn80)
+  / C2 (Lys80) for HLA-C, Bw4 (Leu82-Arg83; 80I or 80T) / Bw6 for HLA-B, and
+  optionally Bw4 for HLA-A;
 - ligand mismatch in the GvH direction: ligands present in the donor but
   absent in the recipient (missing-ligand model, Ruggeri L et al., Science
   2002;295:2097).
@@ -13,6 +15,7 @@ Rules and tables come from ``mst/data/donors/kir.yaml`` (each with its source):
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -20,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from mst.donors.mismatch import locus_options
-from mst.donors.nomenclature import HlaTyping, LocusTyping
+from mst.donors.mismatch import allele_proteins
+from mst.donors.nomenclature import Allele, HlaTyping, LocusTyping
 from mst.errors import ValidationError
 
 
@@ -168,32 +171,18 @@ def _kir_profile(genes: frozenset[str]) -> KirProfile:
     return KirProfile(genes, haplotype, cen, tel, score, group, motifs["source"])
 
 
-def _c_ligand(exact: str | None, family: str | None) -> str | None:
-    spec = kir_table()["ligands"]["hla_c"]
-    if exact is not None:
-        two = exact.split("*", 1)[1]
-        if two in spec["alleles"]:
-            return str(spec["alleles"][two])
-    if family is None:
-        return None
-    if family in spec["C1"]:
-        return "C1"
-    if family in spec["C2"]:
-        return "C2"
-    return None
+@lru_cache(maxsize=1)
+def ligand_table() -> dict[str, tuple[str, str]]:
+    """2-field HLA-A/B/C protein → (ligand, Bw4 residue-80 subtype), from ``kir_ligands.csv``.
 
-
-def _bw4(antigen: str | None, locus: str) -> str | None:
-    lig = kir_table()["ligands"]
-    if antigen is None:
-        return None
-    if locus == "B":
-        if antigen in lig["hla_b_bw4"]["Bw4"]:
-            return "Bw4"
-        if antigen in lig["hla_b_bw4"]["Bw6"]:
-            return "Bw6"
-        return None
-    return "Bw4" if antigen in lig["hla_a_bw4"]["Bw4"] else "none"
+    Ligand is ``C1``/``C2`` (HLA-C, residue 80 Asn/Lys), ``Bw4``/``Bw6`` (HLA-B,
+    residues 82–83), ``Bw4``/``none`` (HLA-A) or ``unknown``; the subtype is ``80I``
+    or ``80T`` for Bw4. Built from the IPD-IMGT/HLA 3.58.0 protein sequences by
+    ``mst/data/donors/build_kir_ligands.py``.
+    """
+    text = resources.files("mst.data").joinpath("donors/kir_ligands.csv").read_text("utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {row["protein"]: (row["ligand"], row["bw4_80"]) for row in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,41 +248,76 @@ def _ligands(loci: tuple[tuple[str, LocusTyping | None], ...]) -> KirLigands:
     return KirLigands(frozenset(present), frozenset(maybe - present), per_allele)
 
 
+def _protein_ligand(locus: str, protein: str) -> str | None:
+    """Ligand class of one expressed protein (None when unknown or not derivable)."""
+    del locus
+    ligand = ligand_table().get(protein, ("unknown", ""))[0]
+    return None if ligand == "unknown" else ligand
+
+
+def _protein_label(locus: str, protein: str) -> str:
+    """Ligand with the Bw4 residue-80 subtype for the per-allele listing (``Bw4-80I``)."""
+    ligand, sub = ligand_table().get(protein, ("unknown", ""))
+    del locus
+    return f"{ligand}-{sub}" if sub else ligand
+
+
+_LIGANDS = ("C1", "C2", "Bw4")
+
+
+@lru_cache(maxsize=65536)
+def _allele_ligands(allele: Allele) -> tuple[frozenset[str], frozenset[str], bool, str]:
+    """(ligands of every protein, ligands of some protein, some ligand unknown, label)."""
+    locus = allele.locus
+    per: list[set[str]] = []
+    unknown = False
+    labels: set[str] = set()
+    for p in allele_proteins(allele):
+        if p is None:
+            per.append(set())
+            labels.add("null")
+            continue
+        lig = _protein_ligand(locus, p)
+        unknown = unknown or lig is None
+        per.append({lig} & set(_LIGANDS) if lig else set())
+        labels.add(_protein_label(locus, p))
+    return (
+        frozenset(set.intersection(*per)),
+        frozenset(set().union(*per)),
+        unknown,
+        "/".join(sorted(labels)),
+    )
+
+
 @lru_cache(maxsize=16384)
 def _locus_ligands(
     lt: LocusTyping,
 ) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
-    """(certain ligands, possible ligands, per-allele listing) of one locus typing."""
-    from mst.donors.reference import imgt_tables
+    """(certain ligands, possible ligands, per-typed-name listing) of one locus typing.
 
-    serology = imgt_tables().serology
-    locus = lt.locus
-    option_sets: list[set[str]] = []
+    Set-based: a genotype certainly carries a ligand when every protein one of its
+    chromosomes may be carries it; possibly when any protein does.
+    """
+    common: set[str] | None = None
+    maybe: set[str] = set()
     unknown_any = False
     listing: dict[str, str] = {}
-    for pair in locus_options(lt, "allele"):
-        ligs: set[str] = set()
-        for exact, family, expressed in pair:
-            if not expressed:
-                continue
-            if locus == "C":
-                lig = _c_ligand(exact, family)
-            else:
-                name = exact if exact is not None else f"{locus}*{family}"
-                lig = _bw4(serology.get(name), locus)
-            label = exact if exact is not None else f"{locus}*{family}"
-            listing[label] = lig or "unknown"
-            if lig is None:
-                unknown_any = True
-            elif lig in ("C1", "C2", "Bw4"):
-                ligs.add(lig)
-        option_sets.append(ligs)
-    common = set.intersection(*option_sets) if option_sets else set()
-    anyset = set.union(*option_sets) if option_sets else set()
-    maybe = anyset - common
+    for genotype in lt.genotypes:
+        certain: set[str] = set()
+        for side in genotype:
+            side_all: set[str] | None = None
+            for allele in side:
+                every, some, unknown, label = _allele_ligands(allele)
+                listing[allele.name] = label
+                side_all = set(every) if side_all is None else side_all & every
+                maybe |= some
+                unknown_any = unknown_any or unknown
+            certain |= side_all or set()
+        common = certain if common is None else common & certain
+    common = common or set()
     if unknown_any:
-        maybe |= {"C1", "C2"} if locus == "C" else {"Bw4"}
-    return frozenset(common), frozenset(maybe), tuple(sorted(listing.items()))
+        maybe |= {"C1", "C2"} if lt.locus == "C" else {"Bw4"}
+    return frozenset(common), frozenset(maybe - common), tuple(sorted(listing.items()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,48 +1,65 @@
-"""HLA mismatch counting: per locus, by direction, at allele (2-field) or antigen level.
+"""HLA mismatch counting: per locus, by direction, at ARD or antigen level.
 
 Conventions (documented in ``docs/donors.md``):
 
 - Each locus has two *slots* (the two chromosomes). **GvH** mismatches are
-  recipient slots whose allele the donor lacks (targets for donor T cells);
-  **HvG** mismatches are donor slots whose allele the recipient lacks
+  recipient slots whose protein the donor lacks (targets for donor T cells);
+  **HvG** mismatches are donor slots whose protein the recipient lacks
   (targets for rejection). **Bidirectional** = max(GvH, HvG) per locus, so a
   locus counts 0–2 and the 6 loci A, B, C, DRB1, DQB1, DPB1 give x/12
   (x/10 without DPB1).
-- Allele level compares the first two fields (the protein); antigen level
-  compares WHO serological equivalents (``rel_dna_ser.txt``).
-- Null alleles (suffix N) encode no protein: a null slot is never a
-  mismatch in either direction (its partner slot decides).
+- **ARD level** (default; NMDP/WMDA convention, py-ard ``lgx``): both sides
+  are reduced to antigen-recognition-domain groups (:mod:`mst.donors.ard`),
+  so ``A*01:01:01G`` = ``A*01:01`` and ``A*02:09`` = ``A*02:01``.
+  **Antigen level** compares WHO serological equivalents (``rel_dna_ser.txt``).
+- Null alleles (from the allele list, not only the ``N`` suffix) and absent
+  DRB3/4/5 copies express nothing: a null slot is never a mismatch, and a
+  null beside an expressed allele makes the person functionally homozygous.
 - Ambiguity is kept: allele lists (``/``), genotype lists (``|``), G/P groups
   and low-resolution names give a *range* (min–max) over every resolution.
-  A count is exact when min == max.
-- A donor homozygous at a locus for an allele the recipient also carries
-  gives a one-way GvH mismatch (GvH > 0, HvG = 0): the
-  "homozygous shared locus" flag (seed 004 §2.1, avoid: GVHD risk).
+- Work is linear in the sizes of the allele lists: each slot is a *set* of
+  keys and the result depends only on how the four sets of a locus overlap
+  (the sizes of their Venn regions, capped at 4), never on pairs of alleles.
+- A donor (functionally) homozygous at a locus for a protein the recipient
+  also carries gives a one-way GvH mismatch (GvH > 0, HvG = 0): the
+  "homozygous shared locus" flag (004 §2.1: avoiding such donors is suggested).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import product
 from typing import Literal
 
+from mst.donors.ard import ard_key, name_proteins, protein_antigen
 from mst.donors.nomenclature import Allele, HlaTyping, LocusTyping, parse_gl
-from mst.donors.reference import imgt_release, imgt_tables
+from mst.donors.reference import imgt_release
 from mst.errors import ValidationError
 
-Level = Literal["allele", "antigen"]
-LEVELS: tuple[Level, ...] = ("allele", "antigen")
+Level = Literal["ard", "antigen"]
+LEVELS: tuple[Level, ...] = ("ard", "antigen")
+LEVEL_TEXT: dict[str, str] = {
+    "ard": "ARD (antigen recognition domain: P group, py-ard lgx; IPD-IMGT/HLA hla_nom_p.txt)",
+    "antigen": "WHO serological antigen (rel_dna_ser.txt)",
+    "protein": "2-field protein",
+}
 
 #: The 10/10 loci and the 12/12 loci (issue 6; seed 002 "Patients and donors").
 LOCI_10: tuple[str, ...] = ("A", "B", "C", "DRB1", "DQB1")
 LOCI_12: tuple[str, ...] = ("A", "B", "C", "DRB1", "DQB1", "DPB1")
-MAX_RESOLUTIONS = 20000
 
-# A concrete key: (exact, family, expressed). exact None = unknown within family;
-# family None (antigen level) = nothing known.
-Key = tuple[str | None, str | None, bool]
+#: Most recipient × donor genotype combinations compared at one locus (genotype lists, "|").
+MAX_GENOTYPE_PAIRS = 4096
+#: Most set members visited at one locus (Σ over genotype pairs of the four slot sizes):
+#: keeps every comparison within about a tenth of a second.
+MAX_LOCUS_WORK = 400_000
+
+Key = str | None
+"""A comparison key (ARD group, antigen or protein); None = nothing expressed."""
+Side = frozenset[Key]
+
+#: Work counter: set members visited by the comparison (read by the linearity test).
+WORK: list[int] = [0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,147 +97,167 @@ class Range:
 
 
 @lru_cache(maxsize=65536)
-def _allele_keys(allele: Allele) -> frozenset[Key]:
-    if allele.group:
-        members = imgt_tables().groups[allele.name]
-        keys: set[Key] = set()
-        for m in members:
-            fields = m.split("*", 1)[1].rstrip("NLSCAQ").split(":")
-            keys.add((f"{allele.locus}*{fields[0]}:{fields[1]}", fields[0], not m.endswith("N")))
-        return frozenset(keys)
-    f = allele.fields
-    if len(f) >= 2:
-        return frozenset({(f"{allele.locus}*{f[0]}:{f[1]}", f[0], allele.expressed)})
-    return frozenset({(None, f[0], allele.expressed)})
+def allele_proteins(allele: Allele) -> frozenset[Key]:
+    """Expressed 2-field proteins a typed name may be, or ``{None}`` (null / absent copy)."""
+    return name_proteins(allele.locus, allele.fields, allele.suffix, allele.group)
+
+
+def _antigen(protein: str) -> str:
+    # A protein without a serological equivalent compares as itself (never equal to
+    # another protein's antigen); see docs/donors.md.
+    return protein_antigen(protein) or f"{protein} (no antigen)"
 
 
 @lru_cache(maxsize=65536)
-def _antigen_keys(allele: Allele) -> frozenset[Key]:
-    serology = imgt_tables().serology
-    out: set[Key] = set()
-    for exact, family, expressed in _allele_keys(allele):
-        if not expressed:
-            out.add((None, None, False))
-            continue
-        name = exact if exact is not None else f"{allele.locus}*{family}"
-        out.add((serology.get(name), None, True))
-    return frozenset(out)
+def allele_keys(allele: Allele, level: str) -> frozenset[Key]:
+    """Keys of one typed name at ``level`` (``"ard"``, ``"antigen"`` or ``"protein"``)."""
+    proteins = allele_proteins(allele)
+    if level == "protein":
+        return proteins
+    fun = ard_key if level == "ard" else _antigen
+    return frozenset(None if p is None else fun(p) for p in proteins)
+
+
+def _side_keys(side: tuple[Allele, ...], level: str) -> Side:
+    if len(side) == 1:
+        return allele_keys(side[0], level)
+    return frozenset().union(*(allele_keys(a, level) for a in side))
 
 
 @lru_cache(maxsize=65536)
-def locus_sides(
-    typing: LocusTyping, level: Level
-) -> tuple[tuple[frozenset[Key], frozenset[Key]], ...]:
-    """Per possible genotype, the candidate keys of each chromosome at ``level``."""
-    keyfun = _allele_keys if level == "allele" else _antigen_keys
-    out = []
+def locus_sides(typing: LocusTyping, level: str) -> tuple[tuple[Side, Side], ...]:
+    """Per distinct possible genotype, the key sets of the two chromosomes at ``level``."""
+    out: list[tuple[Side, Side]] = []
+    seen: set[frozenset[Side]] = set()
     for side1, side2 in typing.genotypes:
-        k1 = frozenset().union(*(keyfun(a) for a in side1))
-        k2 = frozenset().union(*(keyfun(a) for a in side2))
-        out.append((k1, k2))
+        k1, k2 = _side_keys(side1, level), _side_keys(side2, level)
+        if len(typing.genotypes) == 1:
+            return ((k1, k2),)
+        tag = frozenset((k1, k2))
+        if tag not in seen:
+            seen.add(tag)
+            out.append((k1, k2))
     return tuple(out)
 
 
-def _expand(
-    sides: tuple[tuple[frozenset[Key], frozenset[Key]], ...], locus: str
-) -> tuple[tuple[Key, Key], ...]:
-    total = sum(len(k1) * len(k2) for k1, k2 in sides)
-    if total > MAX_RESOLUTIONS:
-        raise ValidationError(
-            "hla_typing",
-            locus,
-            f"more than {MAX_RESOLUTIONS} possible genotypes at this locus; narrow the typing",
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """Min/max counts and flag any/all over a set of resolutions."""
+
+    g: tuple[int, int]
+    h: tuple[int, int]
+    b: tuple[int, int]
+    dflag: tuple[bool, bool]  # (any, all)
+    rflag: tuple[bool, bool]
+    share: tuple[bool, bool]
+
+    def merge(self, o: _Summary) -> _Summary:
+        def mm(x: tuple[int, int], y: tuple[int, int]) -> tuple[int, int]:
+            return (min(x[0], y[0]), max(x[1], y[1]))
+
+        def aa(x: tuple[bool, bool], y: tuple[bool, bool]) -> tuple[bool, bool]:
+            return (x[0] or y[0], x[1] and y[1])
+
+        return _Summary(
+            mm(self.g, o.g),
+            mm(self.h, o.h),
+            mm(self.b, o.b),
+            aa(self.dflag, o.dflag),
+            aa(self.rflag, o.rflag),
+            aa(self.share, o.share),
         )
-    seen: set[frozenset[Key] | tuple[Key, Key]] = set()
-    out: list[tuple[Key, Key]] = []
-    for k1, k2 in sides:
-        for a, b in product(sorted(k1, key=repr), sorted(k2, key=repr)):
-            tag = (a, b) if a == b else frozenset((a, b))
-            if tag not in seen:
-                seen.add(tag)
-                out.append((a, b))
-    return tuple(out)
 
 
-@lru_cache(maxsize=65536)
-def locus_options(typing: LocusTyping, level: Level) -> tuple[tuple[Key, Key], ...]:
-    """Every concrete two-slot resolution of one locus typing at ``level``.
+_POP = [bin(m).count("1") for m in range(16)]
 
-    Parameters
-    ----------
-    typing : LocusTyping
-        One locus of a parsed typing.
-    level : {"allele", "antigen"}
-        Comparison level.
 
-    Returns
-    -------
-    tuple of (Key, Key)
-        Distinct resolutions (order of the two slots irrelevant).
+def _functionally_homozygous(vals: tuple[object, object]) -> bool:
+    expressed = [v for v in vals if v is not None]
+    return bool(expressed) and len(set(expressed)) == 1
 
-    Raises
-    ------
-    mst.errors.ValidationError
-        When the ambiguity has more than :data:`MAX_RESOLUTIONS` resolutions.
+
+@lru_cache(maxsize=4096)
+def _enumerate(sizes: tuple[int, ...], nulls: int) -> _Summary:
+    """Every distinct equality pattern of the four slots (r1, r2, d1, d2).
+
+    ``sizes[m - 1]`` is the number of distinct keys (capped at the number of
+    slots in ``m``) present in exactly the slots of bit mask ``m``; bit ``i`` of
+    ``nulls`` says that slot ``i`` may express nothing. A value is identified
+    by (mask, index), so only which slots *can* share it matters.
     """
-    return _expand(locus_sides(typing, level), typing.locus)
+    outcomes: set[tuple[int, int, bool, bool, bool]] = set()
+    vals: list[tuple[int, int] | None] = []
+    used = [0] * 16
+
+    def leaf() -> None:
+        r, d = (vals[0], vals[1]), (vals[2], vals[3])
+        g = sum(1 for x in r if x is not None and x not in d)
+        h = sum(1 for x in d if x is not None and x not in r)
+        outcomes.add(
+            (
+                g,
+                h,
+                _functionally_homozygous(d) and h == 0 and g > 0,
+                _functionally_homozygous(r) and g == 0 and h > 0,
+                any(x is not None and x in d for x in r),
+            )
+        )
+
+    def rec(i: int) -> None:
+        if i == 4:
+            leaf()
+            return
+        bit = 1 << i
+        if nulls & bit:
+            vals.append(None)
+            rec(i + 1)
+            vals.pop()
+        for v in dict.fromkeys(v for v in vals if v is not None):
+            if v[0] & bit:
+                vals.append(v)
+                rec(i + 1)
+                vals.pop()
+        for m in range(1, 16):
+            if m & bit and used[m] < sizes[m - 1]:
+                vals.append((m, used[m]))
+                used[m] += 1
+                rec(i + 1)
+                used[m] -= 1
+                vals.pop()
+
+    rec(0)
+    if not outcomes:  # pragma: no cover - every slot has at least one key
+        raise ValueError("empty slot")
+    gs = [o[0] for o in outcomes]
+    hs = [o[1] for o in outcomes]
+    bs = [max(o[0], o[1]) for o in outcomes]
+
+    def anyall(i: int) -> tuple[bool, bool]:
+        flags = [o[i] for o in outcomes]
+        return (any(flags), all(flags))
+
+    return _Summary(
+        (min(gs), max(gs)), (min(hs), max(hs)), (min(bs), max(bs)), anyall(2), anyall(3), anyall(4)
+    )
 
 
-def _collapse(
-    sides: tuple[tuple[frozenset[Key], frozenset[Key]], ...],
-    other: tuple[tuple[frozenset[Key], frozenset[Key]], ...],
-    tag: str,
-) -> tuple[tuple[frozenset[Key], frozenset[Key]], ...]:
-    """Replace keys that cannot equal any key of ``other`` by one placeholder.
-
-    Such keys all behave alike (always a mismatch, never shared), so counts
-    and flags are unchanged while the number of resolutions drops.
-    """
-    pool = frozenset().union(*(k1 | k2 for k1, k2 in other))
-
-    def simplify(keys: frozenset[Key]) -> frozenset[Key]:
-        out: set[Key] = set()
-        for k in keys:
-            if any(_eq_possible(k, o) for o in pool):
-                out.add(k)
+def _pair(r1: Side, r2: Side, d1: Side, d2: Side) -> _Summary:
+    """Exact min/max over every resolution of one recipient and one donor genotype."""
+    masks: dict[str, int] = {}
+    nulls = 0
+    for i, s in enumerate((r1, r2, d1, d2)):
+        WORK[0] += len(s)
+        bit = 1 << i
+        for k in s:
+            if k is None:
+                nulls |= bit
             else:
-                out.add((f"#{tag}", "#", k[2]))
-        return frozenset(out)
-
-    return tuple((simplify(k1), simplify(k2)) for k1, k2 in sides)
-
-
-def _simple(sides: tuple[tuple[frozenset[Key], frozenset[Key]], ...]) -> tuple[Key, Key] | None:
-    """The single resolution when a locus is unambiguous with exact keys, else None."""
-    if len(sides) != 1:
-        return None
-    k1, k2 = sides[0]
-    if len(k1) != 1 or len(k2) != 1:
-        return None
-    (a,), (b,) = k1, k2
-    if a[0] is None or b[0] is None:
-        return None
-    return (a, b)
-
-
-def _eq_definite(a: Key, b: Key) -> bool:
-    return a[0] is not None and a[0] == b[0]
-
-
-def _eq_possible(a: Key, b: Key) -> bool:
-    if a[0] is not None and b[0] is not None:
-        return a[0] == b[0]
-    if a[1] is not None and b[1] is not None:
-        return a[1] == b[1]
-    return True
-
-
-def _one_way(
-    targets: tuple[Key, Key], effectors: tuple[Key, Key], eq: Callable[[Key, Key], bool]
-) -> int:
-    """Slots of ``targets`` (expressed) that no expressed slot of ``effectors`` equals."""
-    present = [e for e in effectors if e[2]]
-    return sum(1 for t in targets if t[2] and not any(eq(t, e) for e in present))
+                masks[k] = masks.get(k, 0) | bit
+    counts = [0] * 16
+    for m in masks.values():
+        counts[m] += 1
+    sizes = tuple(min(counts[m], _POP[m]) for m in range(1, 16))
+    return _enumerate(sizes, nulls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +271,12 @@ class LocusMismatch:
     gvh, hvg, bidirectional : Range
         Mismatch counts (0–2) in each direction.
     donor_homozygous_shared : {"yes", "possible", "no"}
-        Donor homozygous for an allele the recipient carries, recipient not
-        homozygous for it (one-way GvH mismatch; seed 004 §2.1).
+        Donor (functionally) homozygous for a protein the recipient carries, with
+        no HvG mismatch (one-way GvH mismatch; 004 §2.1).
     recipient_homozygous_shared : {"yes", "possible", "no"}
         The mirror situation (one-way HvG mismatch).
+    shares_protein : {"yes", "possible", "no"}
+        Recipient and donor share an expressed key (haploidentity check).
     """
 
     locus: str
@@ -246,6 +285,7 @@ class LocusMismatch:
     bidirectional: Range
     donor_homozygous_shared: str
     recipient_homozygous_shared: str
+    shares_protein: str = "no"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -256,87 +296,102 @@ class LocusMismatch:
             "bidirectional": self.bidirectional.to_dict(),
             "donor_homozygous_shared": self.donor_homozygous_shared,
             "recipient_homozygous_shared": self.recipient_homozygous_shared,
+            "shares_protein": self.shares_protein,
         }
 
 
-def _flag(values: list[bool]) -> str:
-    if values and all(values):
+def _flag(anyall: tuple[bool, bool]) -> str:
+    if anyall[1]:
         return "yes"
-    return "possible" if any(values) else "no"
+    return "possible" if anyall[0] else "no"
+
+
+def _one_expressed(x: Key, y: Key) -> bool:
+    return (x is not None or y is not None) and (x == y or x is None or y is None)
+
+
+def _exact(r: tuple[Side, Side], d: tuple[Side, Side], locus: str) -> LocusMismatch | None:
+    """Fast path for one exact key per slot (the usual high-resolution typing), else None."""
+    if len(r[0]) != 1 or len(r[1]) != 1 or len(d[0]) != 1 or len(d[1]) != 1:
+        return None
+    (r1,), (r2,), (d1,), (d2,) = r[0], r[1], d[0], d[1]
+    g = (r1 is not None and r1 != d1 and r1 != d2) + (r2 is not None and r2 != d1 and r2 != d2)
+    h = (d1 is not None and d1 != r1 and d1 != r2) + (d2 is not None and d2 != r1 and d2 != r2)
+    # (functionally) homozygous: one expressed protein, twice or beside a null
+    d_hom = h == 0 and g > 0 and _one_expressed(d1, d2)
+    r_hom = g == 0 and h > 0 and _one_expressed(r1, r2)
+    share = (r1 is not None and r1 in (d1, d2)) or (r2 is not None and r2 in (d1, d2))
+    b = max(g, h)
+    return LocusMismatch(
+        locus,
+        Range(g, g),
+        Range(h, h),
+        Range(b, b),
+        "yes" if d_hom else "no",
+        "yes" if r_hom else "no",
+        "yes" if share else "no",
+    )
 
 
 @lru_cache(maxsize=65536)
-def compare_locus(
-    recipient: LocusTyping, donor: LocusTyping, level: Level = "allele"
-) -> LocusMismatch:
+def compare_locus(recipient: LocusTyping, donor: LocusTyping, level: str = "ard") -> LocusMismatch:
     """Compare one locus of recipient and donor.
 
     Parameters
     ----------
     recipient, donor : LocusTyping
         The same locus of both typings.
-    level : {"allele", "antigen"}
-        Comparison level.
+    level : {"ard", "antigen"}
+        Comparison level (``"protein"``, 2-field, for internal use).
 
     Returns
     -------
     LocusMismatch
         Counts by direction (ranges when ambiguous) and homozygosity flags.
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        When genotype lists give more than :data:`MAX_GENOTYPE_PAIRS` combinations.
     """
     if recipient.locus != donor.locus:
         raise ValidationError("locus", donor.locus, f"must equal recipient locus {recipient.locus}")
     r_sides, d_sides = locus_sides(recipient, level), locus_sides(donor, level)
-    r_simple, d_simple = _simple(r_sides), _simple(d_sides)
-    if r_simple is not None and d_simple is not None:
-        # Fast path: one exact resolution on each side.
-        r_set = {k[0] for k in r_simple if k[2]}
-        d_set = {k[0] for k in d_simple if k[2]}
-        g = sum(1 for k in r_simple if k[2] and k[0] not in d_set)
-        h = sum(1 for k in d_simple if k[2] and k[0] not in r_set)
-        d_hom = d_simple[0][2] and d_simple[1][2] and d_simple[0][0] == d_simple[1][0]
-        r_hom = r_simple[0][2] and r_simple[1][2] and r_simple[0][0] == r_simple[1][0]
-        return LocusMismatch(
+    if len(r_sides) * len(d_sides) > MAX_GENOTYPE_PAIRS:
+        raise ValidationError(
+            "hla_typing",
             recipient.locus,
-            Range(g, g),
-            Range(h, h),
-            Range(max(g, h), max(g, h)),
-            "yes" if d_hom and h == 0 and g > 0 else "no",
-            "yes" if r_hom and g == 0 and h > 0 else "no",
+            f"{len(r_sides)} recipient × {len(d_sides)} donor genotypes at this locus"
+            f" (more than {MAX_GENOTYPE_PAIRS:,} combinations); narrow the genotype list",
         )
-    return _compare_general(r_sides, d_sides, recipient.locus)
-
-
-def _compare_general(
-    r_sides: tuple[tuple[frozenset[Key], frozenset[Key]], ...],
-    d_sides: tuple[tuple[frozenset[Key], frozenset[Key]], ...],
-    locus: str,
-) -> LocusMismatch:
-    """Min/max over every resolution (the path for ambiguous typings)."""
-    r_opts = _expand(_collapse(r_sides, d_sides, "r"), locus)
-    d_opts = _expand(_collapse(d_sides, r_sides, "d"), locus)
-    gvh_lo = hvg_lo = bi_lo = 2
-    gvh_hi = hvg_hi = bi_hi = 0
-    d_flags: list[bool] = []
-    r_flags: list[bool] = []
-    for r, d in product(r_opts, d_opts):
-        g_def = _one_way(r, d, _eq_definite)
-        h_def = _one_way(d, r, _eq_definite)
-        g_pos = _one_way(r, d, _eq_possible)
-        h_pos = _one_way(d, r, _eq_possible)
-        gvh_lo, gvh_hi = min(gvh_lo, g_pos), max(gvh_hi, g_def)
-        hvg_lo, hvg_hi = min(hvg_lo, h_pos), max(hvg_hi, h_def)
-        bi_lo, bi_hi = min(bi_lo, max(g_pos, h_pos)), max(bi_hi, max(g_def, h_def))
-        d_hom = d[0][2] and d[1][2] and _eq_definite(d[0], d[1])
-        r_hom = r[0][2] and r[1][2] and _eq_definite(r[0], r[1])
-        d_flags.append(d_hom and h_def == 0 and g_def > 0)
-        r_flags.append(r_hom and g_def == 0 and h_def > 0)
+    if len(r_sides) == 1 and len(d_sides) == 1:
+        fast = _exact(r_sides[0], d_sides[0], recipient.locus)
+        if fast is not None:
+            return fast
+    r_size = sum(len(a) + len(b) for a, b in r_sides)
+    d_size = sum(len(a) + len(b) for a, b in d_sides)
+    work = r_size * len(d_sides) + d_size * len(r_sides)
+    if work > MAX_LOCUS_WORK:
+        raise ValidationError(
+            "hla_typing",
+            recipient.locus,
+            f"too ambiguous to compare at this locus ({len(r_sides)} recipient × {len(d_sides)}"
+            f" donor genotypes over {r_size + d_size:,} possible proteins); narrow the typing",
+        )
+    total: _Summary | None = None
+    for r1, r2 in r_sides:
+        for d1, d2 in d_sides:
+            s = _pair(r1, r2, d1, d2)
+            total = s if total is None else total.merge(s)
+    assert total is not None
     return LocusMismatch(
-        locus,
-        Range(gvh_lo, gvh_hi),
-        Range(hvg_lo, hvg_hi),
-        Range(bi_lo, bi_hi),
-        _flag(d_flags),
-        _flag(r_flags),
+        recipient.locus,
+        Range(*total.g),
+        Range(*total.h),
+        Range(*total.b),
+        _flag(total.dflag),
+        _flag(total.rflag),
+        _flag(total.share),
     )
 
 
@@ -346,8 +401,8 @@ class MismatchReport:
 
     Attributes
     ----------
-    level : {"allele", "antigen"}
-        Comparison level.
+    level : {"ard", "antigen"}
+        Comparison level (named in :meth:`to_dict` with its definition).
     loci : dict
         Locus → :class:`LocusMismatch` for every locus typed in both.
     missing : tuple of str
@@ -385,6 +440,7 @@ class MismatchReport:
             }
         return {
             "level": self.level,
+            "level_definition": LEVEL_TEXT[self.level],
             "imgt_release": imgt_release(),
             "totals": totals,
             "loci": {k: v.to_dict() for k, v in self.loci.items()},
@@ -393,15 +449,16 @@ class MismatchReport:
         }
 
 
-def compare(recipient: HlaTyping, donor: HlaTyping, level: Level = "allele") -> MismatchReport:
+def compare(recipient: HlaTyping, donor: HlaTyping, level: Level = "ard") -> MismatchReport:
     """Compare two parsed typings locus by locus.
 
     Parameters
     ----------
     recipient, donor : HlaTyping
         Parsed typings (:func:`mst.donors.nomenclature.parse_gl`).
-    level : {"allele", "antigen"}
-        Comparison level.
+    level : {"ard", "antigen"}
+        Comparison level: ``"ard"`` (default) reduces both sides to
+        antigen-recognition-domain groups (P groups, py-ard ``lgx``).
 
     Returns
     -------
@@ -410,7 +467,7 @@ def compare(recipient: HlaTyping, donor: HlaTyping, level: Level = "allele") -> 
         missing in either are listed in ``missing``.
     """
     if level not in LEVELS:
-        raise ValidationError("level", level, "must be 'allele' or 'antigen'")
+        raise ValidationError("level", level, "must be 'ard' or 'antigen'")
     loci = {
         locus: compare_locus(recipient.loci[locus], donor.loci[locus], level)
         for locus in recipient.loci
@@ -421,7 +478,7 @@ def compare(recipient: HlaTyping, donor: HlaTyping, level: Level = "allele") -> 
 
 
 def hla_mismatch_counts(recipient_typing: str, donor_typing: str) -> dict[str, int]:
-    """Bidirectional allele-level (2-field) mismatch counts for the flat analysis table.
+    """Bidirectional ARD-level mismatch counts for the flat analysis table.
 
     Parameters
     ----------
@@ -446,7 +503,7 @@ def hla_mismatch_counts(recipient_typing: str, donor_typing: str) -> dict[str, i
         for locus in LOCI_12:
             if locus not in typing:
                 raise ValidationError(who, locus, f"locus {locus} is missing from the typing")
-    report = compare(r, d, "allele")
+    report = compare(r, d, "ard")
     out: dict[str, int] = {}
     for name, loci in (("x10", LOCI_10), ("x12", LOCI_12)):
         total = report.total("bidirectional", loci)

@@ -12,7 +12,9 @@ GL strings (Milius RP et al., Hum Immunol 2013;74:1175)
     Operators from loosest to tightest: ``^`` (loci), ``|`` (genotype
     list), ``+`` (the two chromosomes), ``~`` (phased haplotype),
     ``/`` (allele list). Every locus needs two alleles joined by ``+``:
-    a homozygous typing is written ``A*01:01+A*01:01``.
+    a homozygous typing is written ``A*01:01+A*01:01``. DRB3, DRB4 and DRB5
+    are present on some haplotypes only: one copy is written
+    ``DRB4*01:01+DRB4*NNNN`` and absence ``DRB4*NNNN+DRB4*NNNN`` (WMDA).
 
 Every rejection is a :class:`mst.errors.ValidationError` naming the offending
 token.
@@ -26,13 +28,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
-from mst.donors.reference import LOCI, imgt_release, imgt_tables
+from mst.donors.reference import COPY_NUMBER_LOCI, LOCI, imgt_release, imgt_tables
 from mst.errors import ValidationError
 
 _ALLELE_RE = re.compile(
     r"^(?:HLA-)?(?P<locus>[A-Z]+[0-9]?)\*(?P<fields>\d{2,4}(?::\d{2,4}){0,3})"
     r"(?P<suffix>[NLSCAQ])?(?P<group>[GP])?$"
 )
+_ABSENT_RE = re.compile(r"^(?:HLA-)?(?P<locus>[A-Z]+[0-9]?)\*NNNN$")
 _GL_CHARS = re.compile(r"^[A-Za-z0-9*:+/^~|\-]+$")
 MAX_GL_LENGTH = 20000
 
@@ -65,8 +68,12 @@ class Allele:
 
     @property
     def expressed(self) -> bool:
-        """False for null alleles (suffix ``N``), which encode no cell-surface protein."""
-        return self.suffix != "N"
+        """False when the name expresses nothing: a null allele by the allele list of the
+        release (``A*01:04`` is null although written without ``N``) or an absent
+        DRB3/4/5 copy (``DRB4*NNNN``)."""
+        from mst.donors.mismatch import allele_proteins
+
+        return None not in allele_proteins(self)
 
     def __str__(self) -> str:
         return self.name
@@ -96,6 +103,16 @@ def parse_allele(token: str) -> Allele:
     if not isinstance(token, str):
         raise ValidationError("hla_allele", token, "must be a string")
     text = token.strip()
+    absent = _ABSENT_RE.match(text)
+    if absent is not None:
+        # WMDA convention: LOCUS*NNNN = this chromosome carries no copy of the gene.
+        if absent["locus"] not in COPY_NUMBER_LOCI:
+            raise ValidationError(
+                "hla_allele",
+                token,
+                f"'NNNN' (gene absent) is only valid for {', '.join(COPY_NUMBER_LOCI)}",
+            )
+        return Allele(absent["locus"], ("NNNN",))
     m = _ALLELE_RE.match(text)
     if m is None:
         raise ValidationError(

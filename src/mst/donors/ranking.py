@@ -16,6 +16,8 @@ Rules and sources: ``mst/data/donors/selection_rules.yaml``.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -29,6 +31,12 @@ from mst.donors.kir import KirProfile, LigandMismatch, kir_profile, ligand_misma
 from mst.donors.mismatch import LOCI_10, LOCI_12, MismatchReport, Range, compare
 from mst.donors.reference import imgt_release
 from mst.donors.settings import SelectionSettings, rule_source
+from mst.errors import ValidationError
+
+#: Donors explained in full by default in JSON output (``--explain``); the rest get a summary.
+DEFAULT_EXPLAIN = 25
+#: Tied donors listed by id per donor (the full count is given as ``tied_count``).
+MAX_TIED_LISTED = 20
 
 _FIRST_DEGREE = (Relationship.PARENT, Relationship.CHILD)
 _KIR_ORDER = {"best": 0, "better": 1, "neutral": 2, "unknown": 3}
@@ -71,9 +79,16 @@ class DonorAssessment:
     key: tuple[int, ...] = ()
     rank: int | None = None
     decided_by: str | None = None
-    tied_with: list[str] = field(default_factory=list)
+    tie_group: list[DonorAssessment] | None = None
     input_index: int = 0
     _recipient: Any = None
+
+    @property
+    def tied_with(self) -> list[str]:
+        """Ids of the other donors with the same rank (one shared group list, not n² ids)."""
+        if not self.tie_group:
+            return []
+        return [b.donor_id for b in self.tie_group if b is not self]
 
     @property
     def donor_id(self) -> str:
@@ -85,6 +100,41 @@ class DonorAssessment:
         """True when any exclusion rule applies."""
         return bool(self.exclusions)
 
+    def _tied(self) -> dict[str, Any]:
+        n = len(self.tie_group) - 1 if self.tie_group else 0
+        ids = []
+        for b in self.tie_group or ():
+            if len(ids) == MAX_TIED_LISTED:
+                break
+            if b is not self:
+                ids.append(b.donor_id)
+        return {"tied_with": ids, "tied_count": n}
+
+    def summary(self) -> dict[str, Any]:
+        """Short JSON-ready form for donors beyond the explained top N (``--explain``)."""
+        d = self.candidate.donor
+        totals = {
+            k: (str(t) if (t := self.mismatch.total(k, LOCI_12)) is not None else None)
+            for k in ("gvh", "hvg", "bidirectional")
+        }
+        return {
+            "rank": self.rank,
+            "donor_id": d.id,
+            "excluded": self.excluded,
+            "explained": False,
+            "relationship": d.relationship.value,
+            "sex": d.sex.value,
+            "age": d.age,
+            "exclusions": [r.rule for r in self.exclusions],
+            "decided_by": self.decided_by,
+            **self._tied(),
+            "x12": totals,
+            "hla_identical": hla_identical(self.mismatch),
+            "dsa": self.dsa.possible_status,
+            "dpb1_tce": self.tce.status,
+            "kir": self.kir.group if self.kir is not None else None,
+        }
+
     def to_dict(self, detail: bool = True) -> dict[str, Any]:
         """JSON-ready form (``detail`` adds the antigen-level comparison)."""
         d = self.candidate.donor
@@ -92,21 +142,23 @@ class DonorAssessment:
             "rank": self.rank,
             "donor_id": d.id,
             "excluded": self.excluded,
+            "explained": True,
             "relationship": d.relationship.value,
             "sex": d.sex.value,
             "age": d.age,
             "exclusions": [r.to_dict() for r in self.exclusions],
             "reasons": [r.to_dict() for r in self.reasons],
             "decided_by": self.decided_by,
-            "tied_with": self.tied_with,
+            **self._tied(),
             "hla": {
-                "allele": self.mismatch.to_dict(),
+                "ard": self.mismatch.to_dict(),
             },
             "dsa": self.dsa.to_dict(),
             "dpb1_tce": self.tce.to_dict(),
             "kir": self.kir.to_dict() if self.kir is not None else None,
             "kir_ligand_mismatch_gvh": self.ligands.to_dict(),
             "haploidentity": self.haplo.to_dict() if self.haplo is not None else None,
+            "hla_identical": hla_identical(self.mismatch),
         }
         if detail and self._recipient is not None:
             out["hla"]["antigen"] = compare(
@@ -117,6 +169,37 @@ class DonorAssessment:
 
 def _x12(report: MismatchReport) -> Range | None:
     return report.total("bidirectional", LOCI_12)
+
+
+def _hom_text(hom: dict[str, str]) -> str:
+    return (
+        "donor (functionally) homozygous for a protein the recipient carries"
+        " (one-way GvH mismatch) at "
+        + ", ".join(f"{k}{'' if v == 'yes' else ' (possible)'}" for k, v in hom.items())
+    )
+
+
+def hla_identical(report: MismatchReport) -> str:
+    """Is the donor HLA-identical to the recipient (0 mismatches at the ARD level)?
+
+    Parameters
+    ----------
+    report : MismatchReport
+        Recipient–donor comparison.
+
+    Returns
+    -------
+    {"yes", "possible", "no"}
+        ``"yes"``: every one of the 12 loci typed in both and none mismatched;
+        ``"possible"``: no certain mismatch, but ambiguity or an untyped locus leaves
+        identity open; ``"no"``: at least one certain mismatch.
+    """
+    typed = [report.loci[k] for k in LOCI_12 if k in report.loci]
+    if any(lm.bidirectional.lo > 0 for lm in typed):
+        return "no"
+    if report.missing or any(lm.bidirectional.hi > 0 for lm in typed):
+        return "possible"
+    return "yes"
 
 
 def assess(
@@ -145,7 +228,7 @@ def assess(
     """
     donor = candidate.donor
     typing = candidate.typing
-    mm = compare(case_recipient, typing, "allele")
+    mm = compare(case_recipient, typing, "ard")
     dsa = virtual_crossmatch(
         antibodies, typing, settings.dsa_positive_mfi, settings.dsa_high_risk_mfi
     )
@@ -190,24 +273,45 @@ def assess(
                 rule_source("age_out_of_range"),
             )
         )
-    hom = {
+    hom_main = {
         k: v.donor_homozygous_shared
         for k, v in mm.loci.items()
-        if v.donor_homozygous_shared != "no"
+        if v.donor_homozygous_shared != "no" and k != "DPB1"
     }
-    if "homozygous_shared_locus" in ex and hom:
-        a.exclusions.append(
-            Reason(
-                "homozygous_shared_locus",
-                hom,
-                "exclude",
-                "donor homozygous for an allele the recipient carries (one-way GvH mismatch) at "
-                + ", ".join(f"{k}{'' if v == 'yes' else ' (possible)'}" for k, v in hom.items()),
-                rule_source("homozygous_shared_locus"),
-            )
-        )
+    hom_dp = {
+        k: v.donor_homozygous_shared
+        for k, v in mm.loci.items()
+        if v.donor_homozygous_shared != "no" and k == "DPB1"
+    }
+    for rule, hom in (
+        ("homozygous_shared_locus", hom_main),
+        ("homozygous_shared_dpb1_locus", hom_dp),
+    ):
+        if rule in ex and hom:
+            a.exclusions.append(Reason(rule, hom, "exclude", _hom_text(hom), rule_source(rule)))
 
     # --- warnings and information
+    for rule, hom in (("homozygous_shared", hom_main), ("homozygous_shared_dpb1", hom_dp)):
+        if hom:
+            a.reasons.append(
+                Reason(rule, hom, "warn", _hom_text(hom), rule_source("avoid_" + rule))
+            )
+    identical = hla_identical(mm)
+    if identical != "no":
+        a.reasons.append(
+            Reason(
+                "hla_identical",
+                identical,
+                "warn",
+                (
+                    "HLA-identical"
+                    if identical == "yes"
+                    else "possibly HLA-identical (ambiguity or untyped loci)"
+                )
+                + " donor: MST uses HLA-mismatched donors",
+                rule_source("hla_mismatched"),
+            )
+        )
     if dsa.untested:
         a.reasons.append(
             Reason(
@@ -259,7 +363,37 @@ def assess(
     key: list[int] = []
     for pref in settings.preferences:
         src = rule_source(pref)
-        if pref == "related":
+        if pref == "hla_mismatched":
+            ident = identical
+            key.append({"no": 0, "possible": 1, "yes": 2}[ident])
+            if ident == "no":
+                a.reasons.append(Reason(pref, ident, "neutral", "HLA-mismatched donor", src))
+            else:
+                a.reasons.append(
+                    Reason(
+                        pref,
+                        ident,
+                        "disfavour",
+                        ("HLA-identical" if ident == "yes" else "possibly HLA-identical")
+                        + " donor: outside the MST definition (HLA-mismatched donors);"
+                        " ranked after every mismatched donor",
+                        src,
+                    )
+                )
+        elif pref in ("avoid_homozygous_shared", "avoid_homozygous_shared_dpb1"):
+            hom = hom_dp if pref.endswith("dpb1") else hom_main
+            level = 2 if "yes" in hom.values() else (1 if hom else 0)
+            key.append(level)
+            if hom:
+                a.reasons.append(
+                    Reason(pref, hom, "disfavour", _hom_text(hom) + " (004 §2.1: avoid)", src)
+                )
+            else:
+                where = "DPB1" if pref.endswith("dpb1") else "A, B, C, DRB1, DQB1 (and others)"
+                a.reasons.append(
+                    Reason(pref, {}, "neutral", f"no homozygous shared locus at {where}", src)
+                )
+        elif pref == "related":
             rel = donor.relationship.related
             key.append(0 if rel else 1)
             a.reasons.append(
@@ -357,8 +491,7 @@ class Ranking:
     settings: SelectionSettings
     donors: list[DonorAssessment]
 
-    def to_dict(self, detail: bool = True) -> dict[str, Any]:
-        """JSON-ready form."""
+    def _head(self, explain: int | None) -> dict[str, Any]:
         return {
             "patient_id": self.patient_id,
             "imgt_release": imgt_release(),
@@ -366,10 +499,57 @@ class Ranking:
             "counts": {
                 "x10_loci": list(LOCI_10),
                 "x12_loci": list(LOCI_12),
-                "convention": "bidirectional = max(GvH, HvG) per locus; 2-field",
+                "convention": (
+                    "bidirectional = max(GvH, HvG) per locus; ARD level (P group, py-ard lgx)"
+                ),
             },
-            "donors": [d.to_dict(detail) for d in self.donors],
+            "n_donors": len(self.donors),
+            "explained": "all" if explain is None else min(explain, len(self.donors)),
         }
+
+    def to_dict(self, detail: bool = True, explain: int | None = None) -> dict[str, Any]:
+        """JSON-ready form.
+
+        Parameters
+        ----------
+        detail : bool
+            Add the antigen-level comparison to explained donors.
+        explain : int, optional
+            Full explanations for the first ``explain`` donors only, a short
+            :meth:`DonorAssessment.summary` for the rest; None = all.
+        """
+        out = self._head(explain)
+        out["donors"] = [
+            d.to_dict(detail) if explain is None or i < explain else d.summary()
+            for i, d in enumerate(self.donors)
+        ]
+        return out
+
+    def iter_json(
+        self, explain: int | None = DEFAULT_EXPLAIN, detail: bool = True
+    ) -> Iterator[str]:
+        """The ranking as JSON text, one donor at a time (memory does not grow with the list).
+
+        Parameters
+        ----------
+        explain : int, optional
+            Full explanations for the first ``explain`` donors (default
+            :data:`DEFAULT_EXPLAIN`), a summary for the others; None = all.
+        detail : bool
+            Add the antigen-level comparison to explained donors.
+
+        Yields
+        ------
+        str
+            Pieces of one JSON document (compact, one donor per line).
+        """
+        head = json.dumps(self._head(explain), ensure_ascii=False, indent=1)
+        yield head[:-2] + ',\n "donors": [\n'
+        for i, d in enumerate(self.donors):
+            obj = d.to_dict(detail) if explain is None or i < explain else d.summary()
+            sep = ",\n" if i < len(self.donors) - 1 else "\n"
+            yield json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + sep
+        yield "]}\n"
 
 
 def _explain_pairs(ordered: list[DonorAssessment], prefs: tuple[str, ...]) -> None:
@@ -406,7 +586,12 @@ def rank_case(case: DonorCase) -> Ranking:
     s = case.settings
     assessed = []
     for i, cand in enumerate(case.donors):
-        a = assess(case.recipient, case.antibodies, cand, s)
+        try:
+            a = assess(case.recipient, case.antibodies, cand, s)
+        except ValidationError as exc:  # e.g. a typing beyond the comparison caps
+            raise ValidationError(
+                f"donors[{i}].{exc.field}", exc.value, f"donor {cand.donor.id}: {exc.rule}"
+            ) from None
         a.input_index = i
         assessed.append(a)
     ordered = sorted(assessed, key=lambda a: (a.excluded, len(a.exclusions), a.key, a.input_index))
@@ -424,6 +609,6 @@ def rank_case(case: DonorCase) -> Ranking:
     for members in groups.values():
         if len(members) > 1:
             for a in members:
-                a.tied_with = [b.donor_id for b in members if b is not a]
+                a.tie_group = members
     _explain_pairs(ordered, s.preferences)
     return Ranking(case.patient_id, s, ordered)

@@ -36,6 +36,9 @@ LOCI: tuple[str, ...] = (
     "DPB1",
 )
 
+#: Loci present on some haplotypes only; ``LOCUS*NNNN`` marks a chromosome without the gene.
+COPY_NUMBER_LOCI: tuple[str, ...] = ("DRB3", "DRB4", "DRB5")
+
 #: Prefix of the serological antigen name for each locus (WHO nomenclature).
 SEROLOGY_PREFIX: dict[str, str] = {
     "A": "A",

@@ -13,14 +13,22 @@ import yaml
 from mst.donors.dsa import check_thresholds
 from mst.errors import ValidationError
 
-EXCLUSIONS: tuple[str, ...] = ("dsa_positive", "age_out_of_range", "homozygous_shared_locus")
+EXCLUSIONS: tuple[str, ...] = (
+    "dsa_positive",
+    "age_out_of_range",
+    "homozygous_shared_locus",
+    "homozygous_shared_dpb1_locus",
+)
 PREFERENCES: tuple[str, ...] = (
+    "hla_mismatched",
+    "avoid_homozygous_shared",
     "related",
     "mismatch_in_range",
     "younger",
     "male",
     "kir_b_content",
     "dpb1_permissive",
+    "avoid_homozygous_shared_dpb1",
 )
 
 
@@ -59,8 +67,8 @@ class SelectionSettings:
     preferences : tuple of str
         Preference rules in priority order (subset of :data:`PREFERENCES`).
     age_band_years : int
-        "Younger" compares ages in bands of this width from ``donor_age_min``
-        (1 = every year counts), so that later preferences can act.
+        "Younger" compares ages in bands of this width from ``donor_age_min``;
+        default 1 (age used continuously: no source supports bands).
     include_hla_a_bw4 : bool
         Count Bw4 carried by HLA-A in the KIR-ligand analysis.
     """
@@ -71,9 +79,9 @@ class SelectionSettings:
     mismatch_max: int = 7
     dsa_positive_mfi: float = 1000.0
     dsa_high_risk_mfi: float = 5000.0
-    exclusions: tuple[str, ...] = EXCLUSIONS
+    exclusions: tuple[str, ...] = ("dsa_positive", "age_out_of_range")
     preferences: tuple[str, ...] = PREFERENCES
-    age_band_years: int = 5
+    age_band_years: int = 1
     include_hla_a_bw4: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,8 +103,9 @@ def default_settings() -> SelectionSettings:
         mismatch_max=int(rules["acceptable_mismatch_x12"]["max"]),
         dsa_positive_mfi=float(rules["dsa"]["positive_mfi"]),
         dsa_high_risk_mfi=float(rules["dsa"]["high_risk_mfi"]),
-        exclusions=tuple(item["id"] for item in rules["exclusions"]),
-        preferences=tuple(item["id"] for item in rules["preferences"]),
+        exclusions=tuple(item["id"] for item in rules["exclusions"] if item["active"]),
+        preferences=tuple(item["id"] for item in rules["preferences"] if item["active"]),
+        age_band_years=int(rules["donor_age"]["band_years"]),
     )
 
 
