@@ -32,7 +32,7 @@ def test_allow_missing_leaves_the_center_out_and_says_so(flat: pd.DataFrame) -> 
 
 
 def test_slow_node_times_out_naming_it(flat: pd.DataFrame) -> None:
-    fed, nodes = simulated_federation(flat, "center_id")
+    _, nodes = simulated_federation(flat, "center_id")
 
     def send(center: str, data: bytes) -> bytes:
         if center == "C03":
@@ -62,7 +62,7 @@ def test_slow_node_times_out_naming_it(flat: pd.DataFrame) -> None:
 def test_malformed_reply_is_an_error_naming_the_center(
     flat: pd.DataFrame, corrupt: object, message: str
 ) -> None:
-    fed, nodes = simulated_federation(flat, "center_id")
+    _, nodes = simulated_federation(flat, "center_id")
 
     def send(center: str, data: bytes) -> bytes:
         reply = nodes[center].handle(data)
