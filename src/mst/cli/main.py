@@ -11,6 +11,7 @@ import typer
 
 from mst.cli import (
     donor_cmds,
+    federated_cmds,
     monitoring_cmds,
     protocol_cmds,
     registry_cmds,
@@ -41,6 +42,7 @@ for _module in (
     regression_cmds,
     report_cmds,
     web_cmds,
+    federated_cmds,  # issue 19: mst federated simulate | link | node | run | report
 ):
     _module.register(app, stats_app)
 

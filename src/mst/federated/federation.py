@@ -21,6 +21,8 @@ from mst.federated.errors import FederationError
 from mst.federated.wire import decode, encode
 
 Send = Callable[[str, bytes], bytes]
+#: optional: send to several centers at once, ``{center: request} -> {center: reply or error}``
+SendMany = Callable[[dict[str, bytes]], dict[str, "bytes | Exception"]]
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Federation:
     send: Send
     centers: list[str]
     allow_missing: bool = False
+    send_many: SendMany | None = None
     missing: list[str] = field(default_factory=list)
     bytes_to_nodes: int = 0
     bytes_from_nodes: int = 0
@@ -47,9 +50,13 @@ class Federation:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     _started: bool = False
 
-    def _one(self, center: str, data: bytes) -> dict[str, Any]:
+    def _one(
+        self, center: str, data: bytes, got: bytes | Exception | None = None
+    ) -> dict[str, Any]:
         try:
-            raw = self.send(center, data)
+            raw = self.send(center, data) if got is None else got
+            if isinstance(raw, Exception):
+                raise raw
         except FederationError:
             raise
         except Exception as exc:  # transport failure of any kind
@@ -100,9 +107,10 @@ class Federation:
         self.queries += 1
         data = encode(query)
         out: dict[str, dict[str, Any]] = {}
+        many = self.send_many({c: data for c in self.centers}) if self.send_many else {}
         for c in self.centers:
             self.bytes_to_nodes += len(data)
-            rep = self._one(c, data)
+            rep = self._one(c, data, many.get(c, KeyError("no reply")) if self.send_many else None)
             for k in expect:
                 if k not in rep:
                     raise FederationError(c, f"sent a malformed message (no field {k})")

@@ -4,8 +4,10 @@ disclosure rules, and logs every query and what left in the center's audit trail
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,20 +142,55 @@ class Node:
         self.audit(action, details)
 
 
+def _data_version(reg: Any) -> int:
+    """Newest audit row that is not a federated query (changes whenever the data change)."""
+    from sqlalchemy import func, select
+
+    from mst.registry.schema import AuditRow
+
+    with reg._tx() as s:
+        q = select(func.max(AuditRow.pk)).where(AuditRow.entity != "federated")
+        return int(s.scalar(q) or 0)
+
+
 def registry_node(
-    url: str, center: str, policy: DisclosurePolicy, user: str = "federated-node"
+    url: str,
+    center: str,
+    policy: DisclosurePolicy,
+    user: str = "federated-node",
+    cache_dir: Path | None = None,
 ) -> Node:
     """A node answering from the registry at ``url`` (only ``center``'s patients).
 
     Every query is one audit row in that registry (action ``federated-query`` or
-    ``federated-refused``, entity ``federated``), written in its own transaction.
+    ``federated-refused``, entity ``federated``), written in its own transaction. With
+    ``cache_dir`` the center's flat table is kept there between queries (it is rebuilt
+    whenever the registry's data change), because the engine may start a fresh process per
+    query; the cache never leaves the node.
     """
     from mst.cohort.flat_table import build_flat_table
     from mst.registry import open_registry
 
+    memo: dict[int, pd.DataFrame] = {}
+
     def table() -> pd.DataFrame:
-        with open_registry(url, user=user, center_scope=[center]) as reg:
-            return build_flat_table(reg.load_records())
+        with open_registry(url, user=user, center_scope=[center], migrate=False) as reg:
+            version = _data_version(reg)
+            if version in memo:
+                return memo[version]
+            if cache_dir is None:
+                memo.clear()
+                memo[version] = build_flat_table(reg.load_records(center_id=center))
+                return memo[version]
+            path = cache_dir / f"flat-{center}-{version}.pkl"
+            if path.exists():
+                return pd.read_pickle(path)  # written below by this node only
+            df = build_flat_table(reg.load_records(center_id=center))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        df.to_pickle(tmp)
+        tmp.replace(path)
+        return df
 
     def audit(action: str, details: dict[str, Any]) -> None:
         with (
