@@ -300,7 +300,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 raise ValidationError("--center", center, "is not a center of this registry")
         sdir = state_dir or Path(f".mst-federated-{center}")
         node = registry_node(db, center, policy)
-        node.answer({"kind": "hello"})
+        node._table()  # build (and check) the flat table once, before joining
         service = NodeService(sdir / "node.sock", node)
         threading.Thread(target=service.serve_forever, daemon=True).start()
         cmd = deploy.supernode_command(
