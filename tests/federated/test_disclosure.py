@@ -147,8 +147,8 @@ def test_every_query_is_audited(trial: pd.DataFrame) -> None:
     run_federated(fed, "km", QUERIES["km"])
     for c in logs:
         assert [(a, d["kind"]) for a, d in logs[c]] == [
-            ("federated-query", "hello"),
-            ("federated-query", "outcome_counts"),
+            ("query", "hello"),
+            ("query", "outcome_counts"),
         ]
         d = logs[c][1][1]
         assert len(d["sha256"]) == 64 and d["bytes"] > 0
@@ -157,4 +157,4 @@ def test_every_query_is_audited(trial: pd.DataFrame) -> None:
     fed, _ = simulated_federation(trial, "center_id", DisclosurePolicy(min_cell=K), audit=sinks)
     with pytest.raises(FederationError):
         run_federated(fed, "km", QUERIES["km"])
-    assert logs["C01"][-1][0] == "federated-refused"
+    assert logs["C01"][-1][0] == "refused"

@@ -35,10 +35,10 @@ def test_registry_node_answers_and_audits(db_url: str, tmp_path: object) -> None
     with open_registry(db_url, migrate=False) as reg:
         log = reg.audit_log(entity="federated")
     assert [(e.action, e.entity_key) for e in log] == [
-        ("federated-query", "hello"),
-        ("federated-query", "outcome_counts"),
-        ("federated-query", "hello"),
-        ("federated-refused", "outcome_counts"),
+        ("query", "hello"),
+        ("query", "outcome_counts"),
+        ("query", "hello"),
+        ("refused", "outcome_counts"),
     ]
     assert all(e.user == "node-C01" for e in log)
     assert len(log[1].after["sha256"]) == 64 and log[1].after["released"]["count"]["array"]

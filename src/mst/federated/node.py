@@ -103,22 +103,22 @@ class Node:
             payload = self.answer(query)
         except FederationError as exc:
             reply = {"center": self.center, "error": exc.problem}
-            self._log("federated-refused", kind, query, reply, None)
+            self._log("refused", kind, query, reply, None)
             return encode(reply)
         except MstError as exc:
             reply = {"center": self.center, "error": f"cannot answer {kind}: {exc}"}
-            self._log("federated-refused", kind, query, reply, None)
+            self._log("refused", kind, query, reply, None)
             return encode(reply)
         except Exception as exc:  # never leak a traceback or a repr across the wire
             reply = {
                 "center": self.center,
                 "error": f"internal error answering {kind} ({type(exc).__name__})",
             }
-            self._log("federated-refused", kind, query, reply, None)
+            self._log("refused", kind, query, reply, None)
             return encode(reply)
         payload = {"center": self.center, "kind": kind, "policy": self.policy.describe(), **payload}
         data = encode(payload)
-        self._log("federated-query", kind, query, payload, data)
+        self._log("query", kind, query, payload, data)
         return data
 
     def _log(
@@ -162,8 +162,8 @@ def registry_node(
 ) -> Node:
     """A node answering from the registry at ``url`` (only ``center``'s patients).
 
-    Every query is one audit row in that registry (action ``federated-query`` or
-    ``federated-refused``, entity ``federated``), written in its own transaction. With
+    Every query is one audit row in that registry (action ``query`` or
+    ``refused``, entity ``federated``), written in its own transaction. With
     ``cache_dir`` the center's flat table is kept there between queries (it is rebuilt
     whenever the registry's data change), because the engine may start a fresh process per
     query; the cache never leaves the node.
