@@ -22,13 +22,13 @@ def test_registry_node_answers_and_audits(db_url: str, tmp_path: object) -> None
     from mst.simulate import simulate_cohort
 
     with open_registry(db_url, user="setup") as reg:
-        reg.import_cohort(simulate_cohort(n=40, seed=4, n_centers=2))
+        reg.import_cohort(simulate_cohort(n=20, seed=4, n_centers=2))
         own = build_flat_table(reg.load_records(center_id="C01"))
     node = registry_node(db_url, "C01", DisclosurePolicy(min_cell=1), user="node-C01")
     fed = Federation(lambda c, b: node.handle(b), ["C01"])
     got = run_federated(fed, "km", KM)
     assert_same(as_json(got), as_json(run_pooled(own, "km", KM)))
-    assert got["n"] == len(own) < 40  # only this center's patients
+    assert got["n"] == len(own) < 20  # only this center's patients
     strict = registry_node(db_url, "C01", DisclosurePolicy(min_cell=5), user="node-C01")
     with pytest.raises(FederationError, match="center C01: refused"):
         run_federated(Federation(lambda c, b: strict.handle(b), ["C01"]), "km", KM)
