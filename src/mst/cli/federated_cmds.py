@@ -190,8 +190,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         coarsen_months: CoarsenOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Run the federation on one machine (one in-process node per center) and print the
-        federated result next to the pooled ``mst stats`` result."""
+        """Run the federation on one machine and print the federated and the pooled result.
+
+        One in-process node per center exchanges the same messages as in a deployment.
+        """
         from mst.federated.analyses import coarsened_table, run_federated, run_pooled
         from mst.federated.disclosure import DisclosurePolicy
         from mst.federated.simulation import simulated_federation
@@ -247,8 +249,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         ] = 9092,
         insecure: InsecureOpt = False,
     ) -> None:
-        """Start the coordinator's SuperLink (creates a CA and server certificate on first use;
-        give ``STATE_DIR/tls/ca.pem`` to the centers)."""
+        """Start the coordinator's SuperLink (TLS; give STATE_DIR/tls/ca.pem to the centers).
+
+        The CA and the server certificate are created on first use.
+        """
         from mst.federated import deploy
 
         tls = None
@@ -278,8 +282,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         ] = None,
         port: Annotated[int, typer.Option("--port", help="SuperNode's local API port.")] = 9094,
     ) -> None:
-        """Run this center's node: a SuperNode connected to the coordinator's SuperLink, whose
-        ClientApp answers from this registry under this center's disclosure rules."""
+        """Run this center's node (a SuperNode answering from this registry).
+
+        The center's disclosure rules are enforced here; every query is audited.
+        """
         import threading
 
         from mst.federated import deploy
@@ -474,8 +480,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         min_cell: MinCellOpt = 1,
         coarsen_months: CoarsenOpt = None,
     ) -> None:
-        """The multi-center outcome report (OS, relapse incidence, Cox, Fine-Gray, Table 1)
-        computed from aggregates only, as one HTML page."""
+        """Write the multi-center outcome report (HTML) computed from aggregates only.
+
+        Table 1, overall survival, relapse incidence, Cox and Fine-Gray models.
+        """
         from mst.federated.report import REPORT_ANALYSES, render_report
 
         if (link is None) == (source is None):
