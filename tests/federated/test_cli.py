@@ -131,3 +131,38 @@ def test_report_from_a_table(flat_csv: Path, tmp_path: Path) -> None:
     text = out.read_text()
     assert "no patient row left any center" in text
     assert "Fine–Gray model of relapse" in text and "C01, C02, C03" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "run",
+                "km",
+                "--link",
+                "127.0.0.1:1",
+                "--centers",
+                "C01",
+                "--time",
+                "t",
+                "--event",
+                "e",
+            ],
+            "--ca: None rejected",
+        ),
+        (
+            ["run", "km", "--link", "127.0.0.1:1", "--centers", "", "--insecure"],
+            "--centers: '' rejected",
+        ),
+        (
+            ["node", "--db", "sqlite:///x.sqlite", "--link", "127.0.0.1:1", "--center", "C01"],
+            "--ca: None rejected",
+        ),
+        (["report", "--out", "r.html"], "give exactly one: --link (deployment) or --from"),
+    ],
+)
+def test_deployment_commands_refuse_incomplete_options(args: list[str], message: str) -> None:
+    res = runner.invoke(app, ["federated", *args])
+    assert res.exit_code == 2
+    assert message in res.output
