@@ -11,6 +11,7 @@ import typer
 
 from mst.cli import (
     donor_cmds,
+    federated_cmds,
     monitoring_cmds,
     myeloma_cmds,  # issue 18
     protocol_cmds,
@@ -43,6 +44,7 @@ for _module in (
     report_cmds,
     web_cmds,
     myeloma_cmds,  # issue 18
+    federated_cmds,  # issue 19: mst federated simulate | link | node | run | report
 ):
     _module.register(app, stats_app)
 

@@ -1,0 +1,121 @@
+"""The coordinator's view of the federation: send one query to every center, collect answers.
+
+A transport is a function ``send(center, request_bytes) -> reply_bytes`` (in-process for the
+simulation, Flower messages in deployment). :class:`Federation` encodes the query once,
+decodes and checks every reply, counts the bytes, and turns every failure into a
+:class:`~mst.federated.errors.FederationError` naming the center. A center that does not
+answer the first query (``hello``) is an error unless ``allow_missing`` is set; then it is
+left out of the whole analysis and named in the result's ``missing_centers``. A center
+that fails later in an analysis is always an error (the result would mix two populations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mst.federated.errors import FederationError
+from mst.federated.wire import decode, encode
+
+Send = Callable[[str, bytes], bytes]
+#: optional: send to several centers at once, ``{center: request} -> {center: reply or error}``
+SendMany = Callable[[dict[str, bytes]], dict[str, "bytes | Exception"]]
+
+
+@dataclass
+class Federation:
+    """Centers reachable through ``send``.
+
+    Attributes
+    ----------
+    send : callable
+        ``send(center, request) -> reply`` (bytes); raises FederationError on failure.
+    centers : list of str
+        Centers taking part.
+    allow_missing : bool
+        Leave out centers that do not answer the first query (named in ``missing``).
+    """
+
+    send: Send
+    centers: list[str]
+    allow_missing: bool = False
+    send_many: SendMany | None = None
+    missing: list[str] = field(default_factory=list)
+    bytes_to_nodes: int = 0
+    bytes_from_nodes: int = 0
+    queries: int = 0
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _started: bool = False
+
+    def _one(
+        self, center: str, data: bytes, got: bytes | Exception | None = None
+    ) -> dict[str, Any]:
+        try:
+            raw = self.send(center, data) if got is None else got
+            if isinstance(raw, Exception):
+                raise raw
+        except FederationError:
+            raise
+        except Exception as exc:  # transport failure of any kind
+            raise FederationError(center, f"did not answer ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(raw, bytes | bytearray):
+            raise FederationError(center, "sent a malformed message (not bytes)")
+        self.bytes_from_nodes += len(raw)
+        reply = decode(bytes(raw), center)
+        if "error" in reply:
+            raise FederationError(center, str(reply["error"]))
+        if reply.get("center") != center:
+            raise FederationError(center, f"answered as center {reply.get('center')!r}")
+        return reply
+
+    def start(self) -> None:
+        """Send ``hello`` to every center; drop the silent ones if ``allow_missing``."""
+        if self._started:
+            return
+        data = encode({"kind": "hello"})
+        alive: list[str] = []
+        for c in self.centers:
+            self.bytes_to_nodes += len(data)
+            try:
+                rep = self._one(c, data)
+            except FederationError:
+                if not self.allow_missing:
+                    raise
+                self.missing.append(c)
+                continue
+            self.policies[c] = dict(rep.get("policy", {}))
+            alive.append(c)
+        if not alive:
+            raise FederationError("coordinator", "no center answered")
+        self.centers = alive
+        self._started = True
+
+    def ask(self, query: dict[str, Any], expect: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+        """Send ``query`` to every center and return the replies by center.
+
+        Parameters
+        ----------
+        query : dict
+            ``kind`` and its parameters (JSON values).
+        expect : sequence of str
+            Fields every reply must have (else: malformed, naming the center).
+        """
+        self.start()
+        self.queries += 1
+        data = encode(query)
+        out: dict[str, dict[str, Any]] = {}
+        many = self.send_many({c: data for c in self.centers}) if self.send_many else {}
+        for c in self.centers:
+            self.bytes_to_nodes += len(data)
+            rep = self._one(c, data, many.get(c, KeyError("no reply")) if self.send_many else None)
+            for k in expect:
+                if k not in rep:
+                    raise FederationError(c, f"sent a malformed message (no field {k})")
+                v = rep[k]
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                    raise FederationError(c, f"sent a malformed message (non-finite {k})")
+            out[c] = rep
+        return out
