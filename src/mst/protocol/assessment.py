@@ -678,6 +678,16 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                 sources=("004 §3", "004 §4"),
             )
         )
+    top = rules()["evidence_age_max"]
+    if candidate and age > top["age"]:
+        notes.append(
+            Note(
+                level="warning",
+                code="above_consensus_age",
+                message=f"age {age}: {top['text']}",
+                sources=(top["source"],),
+            )
+        )
     if candidate and age_band(age)["id"] == "<60":
         notes.append(
             Note(
