@@ -326,3 +326,17 @@ def test_imwg_pd_marrow_plasma_cells_only_without_measurable_flc(
 def test_imwg_unknown_light_chain_is_refused() -> None:
     with pytest.raises(ValidationError, match="involved_light_chain"):
         assess_myeloma(MyelomaAssessment(serum_m=1, involved_light_chain="gamma"), BASE)
+
+
+# ELN 2022 Table 6 counts are in 10⁹/L (CR: ANC >= 1.0, platelets >= 100). An ANC of 800 or
+# platelets of 90000 are cells/µL: read as 10⁹/L they would turn a CRh into a CR. Values outside
+# the plausible 10⁹/L range (analytes.yaml: ANC <= 200, platelets <= 3000) are refused.
+@pytest.mark.parametrize(("anc", "plt", "field"), [(800, 150, "anc"), (1.5, 90000, "platelets")])
+def test_eln2022_counts_must_be_in_1e9_per_l(anc: float, plt: float, field: str) -> None:
+    with pytest.raises(ValidationError) as ei:
+        assess_aml(aml(anc=anc, plt=plt))
+    assert ei.value.field == field
+
+
+def test_eln2022_counts_at_plausible_limit_accepted() -> None:
+    assert assess_aml(aml(anc=200, plt=3000)).category == RC.CR

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from mst.domain import ResponseCategory
+from mst.domain.analytes import to_canonical
 from mst.errors import ValidationError
 from mst.monitoring._data import load
 
@@ -121,8 +122,10 @@ def assess_aml(
     _check_pct("marrow_blasts", a.marrow_blasts)
     _check_pct("baseline_marrow_blasts", baseline_marrow_blasts)
     for name, v in (("anc", a.anc), ("platelets", a.platelets)):
-        if v is not None and v < 0:
-            raise ValidationError(name, v, "must be >= 0")
+        if v is not None:
+            # counts in 10⁹/L; a cells/µL value (ANC 800, platelets 90000) is refused by the
+            # plausible range of analytes.yaml, naming the likely unit
+            to_canonical(name, v, "10^9/L", name)
     if in_remission:
         if a.marrow_blasts is not None and a.marrow_blasts >= t["relapse_marrow_blasts_ge"]:
             return ResponseCall(
