@@ -197,7 +197,12 @@ def _fitness(p: PlanInput, notes: list[Note]) -> tuple[Fitness | None, str, tupl
                 code="fitness_derived",
                 message=(
                     f"fitness derived as '{derived.fitness.value}' from {derived.documented} "
-                    f"documented criteria" + (f": {'; '.join(derived.met)}" if derived.met else "")
+                    "documented criteria; "
+                    + (
+                        f"met ({len(derived.met)}): {'; '.join(derived.met)}"
+                        if derived.met
+                        else "none met"
+                    )
                 ),
                 sources=("004 §3", derived.source),
             )
