@@ -216,8 +216,8 @@ def test_imwg_progression(label: str, a: MyelomaAssessment, pd: bool) -> None:
 
 @pytest.mark.parametrize(("serum", "pd"), [(6.99, False), (7.0, True)])
 def test_imwg_high_nadir_needs_one_gram(serum: float, pd: bool) -> None:
-    nadir = mm(serum_m=5.6)
-    call = assess_myeloma(mm(serum_m=serum), BASE, nadir=nadir)
+    nadir = mm(serum_m=5.6)  # the lowest value (baseline 6.0 g/dL): >= 5 g/dL needs +1 g/dL
+    call = assess_myeloma(mm(serum_m=serum), mm(serum_m=6.0), nadir=nadir)
     assert (call.category == RC.PD) is pd
 
 
@@ -340,3 +340,27 @@ def test_eln2022_counts_must_be_in_1e9_per_l(anc: float, plt: float, field: str)
 
 def test_eln2022_counts_at_plausible_limit_accepted() -> None:
     assert assess_aml(aml(anc=200, plt=3000)).category == RC.CR
+
+
+# IMWG 2016 (Kumar 2016, Table 3) PD: "Increase of 25% from lowest confirmed response value in one
+# or more of the following criteria: … Urine M-protein (absolute increase must be ≥200 mg/24 h)".
+# The reference is per marker: a nadir row that did not measure the urine must not hide a urine
+# progression (the baseline urine value is then the lowest known value).
+def test_imwg_pd_reference_is_per_marker_when_nadir_lacks_it() -> None:
+    base = MyelomaAssessment(serum_m=0.4, urine_m=800)
+    nadir = MyelomaAssessment(serum_m=0.2)  # urine not measured at the nadir visit
+    now = MyelomaAssessment(serum_m=0.2, urine_m=1200)
+    call = assess_myeloma(now, base, nadir)
+    assert call.category == RC.PD, call.reasons
+    # one step below the rule: +199 mg/24 h is not PD
+    below = assess_myeloma(MyelomaAssessment(serum_m=0.2, urine_m=999), base, nadir)
+    assert below.category != RC.PD
+
+
+# "lowest confirmed response value": a nadir row higher than the baseline for a marker is not the
+# lowest value; progression is measured from the lower of the two (the safer reading).
+def test_imwg_pd_reference_is_the_lowest_of_baseline_and_nadir() -> None:
+    base = MyelomaAssessment(serum_m=1.0)
+    nadir = MyelomaAssessment(serum_m=1.2)
+    assert assess_myeloma(MyelomaAssessment(serum_m=1.5), base, nadir).category == RC.PD
+    assert assess_myeloma(MyelomaAssessment(serum_m=1.4), base, nadir).category != RC.PD

@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from mst.domain import ResponseCategory
@@ -355,38 +355,52 @@ def assess_myeloma(
     _check_myeloma(baseline, "baseline")
     if nadir is not None:
         _check_myeloma(nadir, "nadir")
-    ref = nadir or baseline
     meas = _measurable(baseline, t)
+    refs = [r for r in (nadir, baseline) if r is not None]
+
+    def lowest(get: Callable[[MyelomaAssessment], float | None]) -> float | None:
+        # IMWG: "from lowest confirmed response value" — per marker, the lower of the nadir and
+        # the baseline value that were measured (a marker missing at the nadir visit falls back
+        # to the baseline; a nadir above the baseline is not the lowest value)
+        vals = [v for v in (get(r) for r in refs) if v is not None]
+        return min(vals, key=_d) if vals else None
+
     pd_reasons: list[str] = []
     inc = _d(t["pd_increase_ge"])
-    if a.serum_m is not None and ref.serum_m is not None:
-        high = _d(ref.serum_m) >= _d(t["pd_serum_high_nadir"])
+    ref_serum = lowest(lambda r: r.serum_m)
+    if a.serum_m is not None and ref_serum is not None:
+        high = _d(ref_serum) >= _d(t["pd_serum_high_nadir"])
         need = t["pd_serum_abs_high_nadir_ge"] if high else t["pd_serum_abs_ge"]
-        d = _d(a.serum_m) - _d(ref.serum_m)
-        if d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref.serum_m):
-            pd_reasons.append(f"serum M-protein +{d} g/dL (>= {need}) and >= +{float(inc):.0%}")
-    if a.urine_m is not None and ref.urine_m is not None:
-        d = _d(a.urine_m) - _d(ref.urine_m)
-        if d >= _d(t["pd_urine_abs_ge"]) and _d(a.urine_m) >= (1 + inc) * _d(ref.urine_m):
+        d = _d(a.serum_m) - _d(ref_serum)
+        if d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref_serum):
             pd_reasons.append(
-                f"urine M-protein +{d:f} mg/24 h (>= {t['pd_urine_abs_ge']}) and "
-                f">= +{float(inc):.0%}"
+                f"serum M-protein +{d} g/dL from {ref_serum:g} (>= {need}) and >= +{float(inc):.0%}"
+            )
+    ref_urine = lowest(lambda r: r.urine_m)
+    if a.urine_m is not None and ref_urine is not None:
+        d = _d(a.urine_m) - _d(ref_urine)
+        if d >= _d(t["pd_urine_abs_ge"]) and _d(a.urine_m) >= (1 + inc) * _d(ref_urine):
+            pd_reasons.append(
+                f"urine M-protein +{d:f} mg/24 h from {ref_urine:g} (>= {t['pd_urine_abs_ge']}) "
+                f"and >= +{float(inc):.0%}"
             )
     no_m_protein = not meas["serum"] and not meas["urine"]
-    if no_m_protein and a.dflc is not None and ref.dflc is not None:
-        d = _d(a.dflc) - _d(ref.dflc)
-        if d > _d(t["pd_dflc_abs_gt"]) and _d(a.dflc) >= (1 + inc) * _d(ref.dflc):
+    ref_dflc = lowest(lambda r: r.dflc)
+    if no_m_protein and a.dflc is not None and ref_dflc is not None:
+        d = _d(a.dflc) - _d(ref_dflc)
+        if d > _d(t["pd_dflc_abs_gt"]) and _d(a.dflc) >= (1 + inc) * _d(ref_dflc):
             pd_reasons.append(
                 f"dFLC +{d:f} mg/L (> {t['pd_dflc_abs_gt']}) and >= +{float(inc):.0%} "
                 "(no measurable serum/urine M-protein)"
             )
+    ref_pc = lowest(lambda r: r.marrow_plasma_cells)
     if (
         no_m_protein
         and not meas["flc"]
         and a.marrow_plasma_cells is not None
-        and ref.marrow_plasma_cells is not None
+        and ref_pc is not None
     ):
-        d = _d(a.marrow_plasma_cells) - _d(ref.marrow_plasma_cells)
+        d = _d(a.marrow_plasma_cells) - _d(ref_pc)
         if d >= _d(t["pd_marrow_pc_abs_ge"]):
             pd_reasons.append(
                 f"marrow plasma cells +{d:f}% (>= {t['pd_marrow_pc_abs_ge']}%; no measurable "
