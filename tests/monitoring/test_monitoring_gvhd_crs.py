@@ -162,3 +162,11 @@ def test_magic_liver_bilirubin_above_mg_dl_range_refused() -> None:
     assert ei.value.field == "bilirubin_mg_dl"
     assert "µmol/L" in ei.value.rule
     assert grade_acute_gvhd(bilirubin_mg_dl=80).liver == 4
+
+
+# ASTCT: low-flow nasal cannula is <= 6 L/min (grade 2). A low-flow cannula without a flow is
+# graded 2 and the assumption is printed next to the grade (house rule: assumed values are shown).
+def test_astct_low_flow_without_flow_says_the_assumption() -> None:
+    g = grade_crs(temperature_c=38.5, oxygen_device="low_flow_nasal_cannula")
+    assert g.grade == 2
+    assert any("ASSUMED" in r and "6 L/min" in r for r in g.reasons), g.reasons

@@ -134,7 +134,12 @@ def grade_crs(
     ):
         oxy = 3
     if oxy:
-        flow = f" at {oxygen_l_min} L/min" if oxygen_l_min is not None else ""
+        if oxygen_l_min is not None:
+            flow = f" at {oxygen_l_min:g} L/min"
+        elif oxygen_device == "low_flow_nasal_cannula":
+            flow = f" (flow not given: <= {t['low_flow_max_l_min']} L/min ASSUMED)"
+        else:
+            flow = ""
         reasons.append(f"oxygen by {oxygen_device}{flow}: grade {oxy}")
     grade = max(1, hypo, oxy)
     reasons.append(f"grade {grade}: {text[grade]} (highest grade wins)")
