@@ -44,6 +44,7 @@ def test_grade_crs_file_astct_boundaries() -> None:
         "fever, low-flow 6 L/min": 2,
         "fever, low-flow 7 L/min": 3,
         "fever, two vasopressors": 4,
+        "fever, hypotension on vasopressin alone": 3,
     }
 
 
