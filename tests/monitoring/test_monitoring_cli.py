@@ -146,3 +146,11 @@ def _counts(tmp_path: Path, text: str) -> str:
 def test_recovery_cli_bad_dates_name_the_row(tmp_path: Path, text: str, needle: str) -> None:
     res = runner.invoke(app, ["recovery", _counts(tmp_path, text), "--chemo-start", "2026-12-01"])
     assert res.exit_code == 2 and needle in res.output, res.output
+
+
+def test_alerts_text_is_labelled_with_evidence() -> None:
+    res = runner.invoke(app, ["alerts", "--from", str(EX / "alerts_gvhd_signs.csv")])
+    assert res.exit_code == 0, res.output
+    assert "\t" not in res.stdout
+    assert "2026-12-20  patient VG-GVHD-1  [warning] gvhd_suspicion" in res.stdout
+    assert "(004 §2.3)" in res.stdout and "  - rash" in res.stdout

@@ -294,10 +294,13 @@ def alerts(
     if json:
         emit_json([a.to_dict() for a in found])
     else:
+        if not found:
+            typer.echo("no alerts")
         for a in found:
-            typer.echo(
-                f"{a.date}\t{a.patient_id}\t{a.severity}\t{a.rule}\t{a.message} [{a.source}]"
-            )
+            typer.echo(f"{a.date}  patient {a.patient_id}  [{a.severity}] {a.rule}")
+            typer.echo(f"  {a.message} ({a.source})")
+            for ev in a.evidence:
+                typer.echo(f"  - {ev}")
 
 
 grade_app = typer.Typer(
