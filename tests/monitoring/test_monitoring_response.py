@@ -364,3 +364,15 @@ def test_imwg_pd_reference_is_the_lowest_of_baseline_and_nadir() -> None:
     nadir = MyelomaAssessment(serum_m=1.2)
     assert assess_myeloma(MyelomaAssessment(serum_m=1.5), base, nadir).category == RC.PD
     assert assess_myeloma(MyelomaAssessment(serum_m=1.4), base, nadir).category != RC.PD
+
+
+# IMWG 2016 PD: "Increase of 25% from lowest confirmed response value in one or more of the
+# following criteria: … bone marrow plasma-cell percentage irrespective of baseline status
+# (absolute increase must be ≥10%)" — both the +25 % and the +10 points are needed
+# (non-secretory disease: no measurable M-protein or FLC at baseline).
+@pytest.mark.parametrize(("now", "pd"), [(59.9, False), (62.4, False), (62.5, True)])
+def test_imwg_pd_marrow_plasma_cells_needs_25_pct_and_10_points(now: float, pd: bool) -> None:
+    base = MyelomaAssessment(marrow_plasma_cells=70)
+    nadir = MyelomaAssessment(marrow_plasma_cells=50)
+    call = assess_myeloma(MyelomaAssessment(marrow_plasma_cells=now), base, nadir)
+    assert (call.category == RC.PD) is pd, call.reasons

@@ -401,10 +401,12 @@ def assess_myeloma(
         and ref_pc is not None
     ):
         d = _d(a.marrow_plasma_cells) - _d(ref_pc)
-        if d >= _d(t["pd_marrow_pc_abs_ge"]):
+        if d >= _d(t["pd_marrow_pc_abs_ge"]) and _d(a.marrow_plasma_cells) >= (1 + inc) * _d(
+            ref_pc
+        ):
             pd_reasons.append(
-                f"marrow plasma cells +{d:f}% (>= {t['pd_marrow_pc_abs_ge']}%; no measurable "
-                "M-protein or FLC)"
+                f"marrow plasma cells +{d:f} points (>= {t['pd_marrow_pc_abs_ge']}) and >= "
+                f"+{float(inc):.0%} (no measurable M-protein or FLC)"
             )
     if a.new_lesion:
         pd_reasons.append("new bone lesion or plasmacytoma")
