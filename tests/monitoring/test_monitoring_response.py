@@ -376,3 +376,41 @@ def test_imwg_pd_marrow_plasma_cells_needs_25_pct_and_10_points(now: float, pd: 
     nadir = MyelomaAssessment(marrow_plasma_cells=50)
     call = assess_myeloma(MyelomaAssessment(marrow_plasma_cells=now), base, nadir)
     assert (call.category == RC.PD) is pd, call.reasons
+
+
+# IMWG 2016 PR: "≥50% reduction of serum M-protein plus reduction in 24 h urinary M-protein by
+# ≥90% or to <200 mg per 24 h" — judged on the markers measurable at baseline (serum ≥ 1 g/dL,
+# urine ≥ 200 mg/24 h). Urine-only (Bence Jones) disease responds by urine alone.
+@pytest.mark.parametrize(("urine", "cat"), [(199, RC.PR), (100, RC.PR), (99, RC.VGPR),
+                                            (1000, "MR"), (1001, RC.SD)])  # fmt: skip
+def test_imwg_urine_only_disease_responds_by_urine(urine: float, cat: object) -> None:
+    base = MyelomaAssessment(serum_m=0.0, urine_m=2000)
+    call = assess_myeloma(MyelomaAssessment(serum_m=0.0, urine_m=urine), base)
+    assert call.category == cat, call.reasons
+
+
+# A marker measurable at baseline that was not measured now cannot support a response.
+def test_imwg_measurable_urine_not_measured_gives_no_response() -> None:
+    base = MyelomaAssessment(serum_m=2.0, urine_m=800)
+    call = assess_myeloma(MyelomaAssessment(serum_m=0.8), base)
+    assert call.category == RC.SD and "urine_m" in call.reasons[0]
+
+
+# Non-measurable serum M-protein (< 1 g/dL) is not a response marker: 0.6 -> 0.2 with an unchanged
+# measurable urine is no PR.
+def test_imwg_non_measurable_serum_is_not_a_response_marker() -> None:
+    base = MyelomaAssessment(serum_m=0.6, urine_m=800)
+    assert assess_myeloma(MyelomaAssessment(serum_m=0.2, urine_m=790), base).category == RC.SD
+
+
+# "If serum and urine M-protein are unmeasurable, and serum free light assay is also unmeasurable,
+# ≥50% reduction in plasma cells is required in place of M-protein, provided baseline bone marrow
+# plasma-cell percentage was ≥30%".
+@pytest.mark.parametrize(("base_pc", "now", "cat"), [(30, 15, RC.PR), (30, 15.1, RC.SD),
+                                                     (29.9, 10, RC.SD)])  # fmt: skip
+def test_imwg_non_secretory_pr_by_marrow_plasma_cells(
+    base_pc: float, now: float, cat: object
+) -> None:
+    base = MyelomaAssessment(marrow_plasma_cells=base_pc)
+    call = assess_myeloma(MyelomaAssessment(marrow_plasma_cells=now), base)
+    assert call.category == cat, call.reasons

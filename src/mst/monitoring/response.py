@@ -431,44 +431,82 @@ def assess_myeloma(
             reasons.append(f"FLC ratio {float(ratio):.2f} within {lo}–{hi}, no clonal marrow cells")
             return ResponseCall(ResponseCategory.SCR, tuple(reasons), src)
         return ResponseCall(ResponseCategory.CR, tuple(reasons), src)
-    rs = _reduction(baseline.serum_m, a.serum_m)
-    urine_ok_vgpr = a.urine_m is None or _d(a.urine_m) < _d(t["vgpr_urine_lt"])
     if a.electrophoresis_negative and not a.immunofixation_negative:
         reasons.append("M-protein detectable by immunofixation but not by electrophoresis")
         return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
-    if _reduced_by(baseline.serum_m, a.serum_m, t["vgpr_serum_reduction_ge"]) and urine_ok_vgpr:
+    # IMWG responses are judged on the markers that were measurable at baseline: the serum
+    # criterion applies when serum M-protein was measurable, the urine criterion when urine
+    # M-protein was (urine-only disease responds by urine alone); a measurable marker that was
+    # not measured at this assessment cannot support a response.
+    ms, mu = meas["serum"], meas["urine"]
+    rs = _reduction(baseline.serum_m, a.serum_m)
+    ru = _reduction(baseline.urine_m, a.urine_m)
+    unmeasured = [
+        n for n, m, v in (("serum_m", ms, a.serum_m), ("urine_m", mu, a.urine_m)) if m and v is None
+    ]
+    if unmeasured:
         reasons.append(
-            f"serum M-protein reduced {rs:.1%} (>= {t['vgpr_serum_reduction_ge']:.0%}) and urine "
-            f"M-protein < {t['vgpr_urine_lt']} mg/24 h"
+            f"{' and '.join(unmeasured)} measurable at baseline but not measured at this "
+            "assessment: VGPR/PR/MR cannot be judged"
         )
-        return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
-    urine_ok_pr = (
-        a.urine_m is None
-        or baseline.urine_m is None
-        or _reduced_by(baseline.urine_m, a.urine_m, t["pr_urine_reduction_ge"])
-        or _d(a.urine_m) < _d(t["pr_urine_lt"])
-    )
-    if _reduced_by(baseline.serum_m, a.serum_m, t["pr_serum_reduction_ge"]) and urine_ok_pr:
+        return ResponseCall(ResponseCategory.SD, tuple(reasons), src)
+
+    def serum(frac: float) -> bool:
+        return not ms or _reduced_by(baseline.serum_m, a.serum_m, frac)
+
+    def shown() -> str:
+        parts = []
+        if ms:
+            parts.append(f"serum M-protein reduced {rs:.1%}")
+        if mu and ru is not None:
+            parts.append(f"urine M-protein reduced {ru:.1%} (now {a.urine_m:g} mg/24 h)")
+        return "; ".join(parts)
+
+    if ms or mu:
+        urine_vgpr = not mu if a.urine_m is None else _d(a.urine_m) < _d(t["vgpr_urine_lt"])
+        if serum(t["vgpr_serum_reduction_ge"]) and urine_vgpr:
+            reasons.append(
+                f"{shown()}: serum >= {t['vgpr_serum_reduction_ge']:.0%} reduction (if measurable) "
+                f"and urine M-protein < {t['vgpr_urine_lt']} mg/24 h"
+            )
+            return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
+        urine_pr = (
+            not mu
+            or _reduced_by(baseline.urine_m, a.urine_m, t["pr_urine_reduction_ge"])
+            or _d(a.urine_m) < _d(t["pr_urine_lt"])  # type: ignore[arg-type]
+        )
+        if serum(t["pr_serum_reduction_ge"]) and urine_pr:
+            reasons.append(
+                f"{shown()}: serum >= {t['pr_serum_reduction_ge']:.0%} reduction (if measurable); "
+                f"urine reduced >= {t['pr_urine_reduction_ge']:.0%} or < {t['pr_urine_lt']} "
+                "mg/24 h (if measurable)"
+            )
+            return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+        urine_mr = not mu or _reduced_by(baseline.urine_m, a.urine_m, t["mr_urine_reduction_ge"])
+        if serum(t["mr_serum_reduction_ge"]) and urine_mr:
+            reasons.append(
+                f"{shown()}: serum 25–49% and/or urine 50–89% reduction: minimal response"
+            )
+            return ResponseCall("MR", tuple(reasons), src)
+    elif meas["flc"]:
+        if _reduced_by(baseline.dflc, a.dflc, t["pr_flc_dflc_reduction_ge"]):
+            rf = _reduction(baseline.dflc, a.dflc)
+            reasons.append(
+                f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%}; serum and urine "
+                "M-protein not measurable)"
+            )
+            return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+    elif (
+        baseline.marrow_plasma_cells is not None
+        and _d(baseline.marrow_plasma_cells) >= _d(t["pr_marrow_pc_baseline_ge"])
+        and _reduced_by(baseline.marrow_plasma_cells, a.marrow_plasma_cells, 0.5)
+    ):
         reasons.append(
-            f"serum M-protein reduced {rs:.1%} (>= {t['pr_serum_reduction_ge']:.0%}); urine "
-            f"reduced >= {t['pr_urine_reduction_ge']:.0%} or < {t['pr_urine_lt']} mg/24 h"
+            f"marrow plasma cells {baseline.marrow_plasma_cells:g}% -> {a.marrow_plasma_cells:g}% "
+            f"(>= 50% reduction from a baseline >= {t['pr_marrow_pc_baseline_ge']}%; no measurable "
+            "M-protein or FLC)"
         )
         return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
-    if no_m_protein and _reduced_by(baseline.dflc, a.dflc, t["pr_flc_dflc_reduction_ge"]):
-        rf = _reduction(baseline.dflc, a.dflc)
-        reasons.append(
-            f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%}; serum and urine "
-            "M-protein not measurable)"
-        )
-        return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
-    urine_ok_mr = (
-        a.urine_m is None
-        or baseline.urine_m is None
-        or _reduced_by(baseline.urine_m, a.urine_m, t["mr_urine_reduction_ge"])
-    )
-    if _reduced_by(baseline.serum_m, a.serum_m, t["mr_serum_reduction_ge"]) and urine_ok_mr:
-        reasons.append(f"serum M-protein reduced {rs:.1%} (25–49%): minimal response")
-        return ResponseCall("MR", tuple(reasons), src)
     reasons.append("criteria for sCR, CR, VGPR, PR, MR or PD not met")
     return ResponseCall(ResponseCategory.SD, tuple(reasons), src)
 
