@@ -238,7 +238,9 @@ def grade_file(path: str | Path, kind: Kind) -> list[dict[str, Any]]:
             out.append(
                 {
                     "id": str(raw.get("id", where)),
-                    "date": raw.get("date"),
+                    "date": (
+                        _date(raw["date"], f"{where}: date").isoformat() if "date" in raw else None
+                    ),
                     **res,
                     "reasons": list(g.reasons),
                     "source": g.source,
