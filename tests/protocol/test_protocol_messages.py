@@ -85,3 +85,12 @@ def test_plan_input_blank_reads_as_missing(blank: str) -> None:
     with pytest.raises(ValidationError) as exc:
         plan(d)
     assert exc.value.field == "patient.weight_kg" and "required" in exc.value.rule
+
+
+def test_unknown_drug_in_dose_choices_lists_the_drugs_in_words() -> None:
+    from mst.protocol import plan
+
+    with pytest.raises(ValidationError) as exc:
+        plan(_plan(plan__dose_choices={"idarubicine": 10}))
+    assert exc.value.field == "dose_choices.idarubicine"
+    assert "(drugs: cytarabine, idarubicin)" in exc.value.rule and "[" not in exc.value.rule

@@ -215,7 +215,9 @@ def recovery(
         need = {"date", "anc", "platelets"}
         if not need <= set(reader.fieldnames or []):
             raise ValidationError(
-                f"{counts.name}: header", reader.fieldnames, f"must contain {sorted(need)}"
+                f"{counts.name}: header",
+                ", ".join(reader.fieldnames or []),
+                "must contain the columns " + ", ".join(sorted(need)),
             )
         rows = list(reader)
     dates = []
@@ -269,7 +271,7 @@ def alerts(
     from mst.monitoring.alerts import SEVERITY_ORDER, evaluate_cohort
 
     if severity is not None and severity not in SEVERITY_ORDER:
-        raise ValidationError("severity", severity, f"must be one of {list(SEVERITY_ORDER)}")
+        raise ValidationError("severity", severity, "must be one of " + ", ".join(SEVERITY_ORDER))
     if from_file is not None and db is not None:
         raise ValidationError("--from/--db", (str(from_file), db), "give one source, not both")
     if from_file is not None:

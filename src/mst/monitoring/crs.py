@@ -88,7 +88,9 @@ def grade_crs(
     t = load("crs_astct")
     devices: dict[str, int] = t["oxygen_devices"]
     if oxygen_device not in devices:
-        raise ValidationError("oxygen_device", oxygen_device, f"must be one of {sorted(devices)}")
+        raise ValidationError(
+            "oxygen_device", oxygen_device, "must be one of " + ", ".join(sorted(devices))
+        )
     if vasopressors < 0:
         raise ValidationError("vasopressors", vasopressors, "must be >= 0")
     if oxygen_l_min is not None and oxygen_l_min < 0:

@@ -228,7 +228,7 @@ def collection_plan(
     markers = ["mnc", "cd3"] if basis == "both" else [basis]
     for m in markers:
         if given[m] is None:
-            raise ValidationError(f"{m}_total_1e8", None, f"is required for basis {basis!r}")
+            raise ValidationError(f"{m}_total_1e8", None, f"is required for basis {basis}")
     t = cell_targets()
     target = {"mnc": t.mnc_1e8_per_kg, "cd3": t.cd3_1e8_per_kg}
     notes: list[Note] = []
