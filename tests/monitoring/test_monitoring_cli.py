@@ -116,3 +116,41 @@ def test_recovery_and_chimerism_print_labelled_text_without_json() -> None:
     s = runner.invoke(app, ["chimerism", "str", str(EX / "chimerism_str.csv")])
     assert "sample: S2; date: 2024-05-01; donor: D1;" in s.stdout and "< 5%" in s.stdout
     assert "labelled" in runner.invoke(app, ["recovery", "--help"]).stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["recovery", "{p}", "--chemo-start", "2026-12-01"], ["grade", "gvhd", "{p}"],
+     ["grade", "crs", "{p}"], ["chimerism", "ngs", "{p}"], ["chimerism", "str", "{p}"],
+     ["alerts", "--from", "{p}"], ["plan", "{p}"]],
+)  # fmt: skip
+def test_cli_missing_file_is_a_plain_error(tmp_path: Path, args: list[str]) -> None:
+    p = str(tmp_path / "absent.csv")
+    res = runner.invoke(app, [a.replace("{p}", p) for a in args])
+    assert res.exit_code == 2
+    assert "no such file" in res.output and "Errno" not in res.output
+
+
+def _counts(tmp_path: Path, text: str) -> str:
+    f = tmp_path / "counts.csv"
+    f.write_text(text, encoding="utf-8")
+    return str(f)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("date,anc,platelets\n2026-12-01,0.4,25\n,0.3,20\n", "counts.csv row 3: date: is required"),
+     ("date,anc,platelets\n01/12/2026,0.4,25\n", "counts.csv row 2: date"),
+     ("date,anc,platelets\n2026-12-01,0.4,25\n2026-12-01,0.5,25\n", "already given on row 2")],
+)  # fmt: skip
+def test_recovery_cli_bad_dates_name_the_row(tmp_path: Path, text: str, needle: str) -> None:
+    res = runner.invoke(app, ["recovery", _counts(tmp_path, text), "--chemo-start", "2026-12-01"])
+    assert res.exit_code == 2 and needle in res.output, res.output
+
+
+def test_alerts_text_is_labelled_with_evidence() -> None:
+    res = runner.invoke(app, ["alerts", "--from", str(EX / "alerts_gvhd_signs.csv")])
+    assert res.exit_code == 0, res.output
+    assert "\t" not in res.stdout
+    assert "2026-12-20  patient VG-GVHD-1  [warning] gvhd_suspicion" in res.stdout
+    assert "(004 §2.3)" in res.stdout and "  - rash" in res.stdout

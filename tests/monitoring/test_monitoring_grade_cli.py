@@ -44,6 +44,7 @@ def test_grade_crs_file_astct_boundaries() -> None:
         "fever, low-flow 6 L/min": 2,
         "fever, low-flow 7 L/min": 3,
         "fever, two vasopressors": 4,
+        "fever, hypotension on vasopressin alone": 3,
     }
 
 
@@ -80,3 +81,10 @@ def test_grade_bad_input_exits_2_naming_row_and_field(
     res = runner.invoke(app, ["grade", kind, str(f)])
     assert res.exit_code == 2, res.output
     assert where in res.output and "Traceback" not in res.output
+
+
+def test_grade_file_refuses_a_bad_date_naming_the_row(tmp_path: Path) -> None:
+    f = tmp_path / "g.csv"
+    f.write_text("id,date,rash_bsa\na,2026-12-01,10\nb,2026-13-01,10\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["grade", "gvhd", str(f)])
+    assert res.exit_code == 2 and "g.csv row 3: date" in res.output and "YYYY-MM-DD" in res.output

@@ -117,3 +117,56 @@ def test_crs_unknown_device() -> None:
     with pytest.raises(ValidationError) as ei:
         grade_crs(temperature_c=39, oxygen_device="snorkel")
     assert ei.value.field == "oxygen_device"
+
+
+# ASTCT (Lee 2019, Table 3), grade 3: "hypotension requiring a vasopressor with or without
+# vasopressin"; grade 4: "multiple vasopressors (excluding vasopressin)". Vasopressin given as the
+# only vasopressor is a vasopressor requirement (grade 3), not "hypotension not requiring
+# vasopressors" (grade 2); vasopressin added to one vasopressor stays grade 3.
+@pytest.mark.parametrize(
+    ("vasopressors", "vasopressin", "grade"),
+    [(0, False, 2), (0, True, 3), (1, True, 3), (2, True, 4)],
+)
+def test_astct_hypotension_vasopressin_alone_is_a_vasopressor(
+    vasopressors: int, vasopressin: bool, grade: int
+) -> None:
+    g = grade_crs(
+        temperature_c=38.5,
+        hypotension=True,
+        vasopressors=vasopressors,
+        vasopressin_only_adjunct=vasopressin,
+    )
+    assert g.grade == grade, g.reasons
+
+
+# ASTCT fever is >= 38.0 °C: the temperature must be in °C. 100.4 (°F) would pass any Celsius
+# threshold; a value outside the physiological range 30–45 °C (analytes.yaml) is refused.
+@pytest.mark.parametrize("t", [29.9, 45.1, 100.4])
+def test_astct_fever_temperature_outside_celsius_range_refused(t: float) -> None:
+    with pytest.raises(ValidationError) as ei:
+        grade_crs(temperature_c=t)
+    assert ei.value.field == "temperature_c"
+    assert "°C" in ei.value.rule
+
+
+@pytest.mark.parametrize("t", [30.0, 45.0])
+def test_astct_fever_temperature_celsius_range_inclusive(t: float) -> None:
+    assert grade_crs(temperature_c=t).grade == (1 if t >= 38 else 0)
+
+
+# MAGIC liver stages are in mg/dL (Harris 2016, Table 1). A bilirubin above the physiological
+# range in mg/dL (80, analytes.yaml) is almost surely µmol/L and is refused, naming the unit.
+def test_magic_liver_bilirubin_above_mg_dl_range_refused() -> None:
+    with pytest.raises(ValidationError) as ei:
+        grade_acute_gvhd(bilirubin_mg_dl=85.5)
+    assert ei.value.field == "bilirubin_mg_dl"
+    assert "µmol/L" in ei.value.rule
+    assert grade_acute_gvhd(bilirubin_mg_dl=80).liver == 4
+
+
+# ASTCT: low-flow nasal cannula is <= 6 L/min (grade 2). A low-flow cannula without a flow is
+# graded 2 and the assumption is printed next to the grade (house rule: assumed values are shown).
+def test_astct_low_flow_without_flow_says_the_assumption() -> None:
+    g = grade_crs(temperature_c=38.5, oxygen_device="low_flow_nasal_cannula")
+    assert g.grade == 2
+    assert any("ASSUMED" in r and "6 L/min" in r for r in g.reasons), g.reasons

@@ -216,8 +216,8 @@ def test_imwg_progression(label: str, a: MyelomaAssessment, pd: bool) -> None:
 
 @pytest.mark.parametrize(("serum", "pd"), [(6.99, False), (7.0, True)])
 def test_imwg_high_nadir_needs_one_gram(serum: float, pd: bool) -> None:
-    nadir = mm(serum_m=5.6)
-    call = assess_myeloma(mm(serum_m=serum), BASE, nadir=nadir)
+    nadir = mm(serum_m=5.6)  # the lowest value (baseline 6.0 g/dL): >= 5 g/dL needs +1 g/dL
+    call = assess_myeloma(mm(serum_m=serum), mm(serum_m=6.0), nadir=nadir)
     assert (call.category == RC.PD) is pd
 
 
@@ -326,3 +326,91 @@ def test_imwg_pd_marrow_plasma_cells_only_without_measurable_flc(
 def test_imwg_unknown_light_chain_is_refused() -> None:
     with pytest.raises(ValidationError, match="involved_light_chain"):
         assess_myeloma(MyelomaAssessment(serum_m=1, involved_light_chain="gamma"), BASE)
+
+
+# ELN 2022 Table 6 counts are in 10⁹/L (CR: ANC >= 1.0, platelets >= 100). An ANC of 800 or
+# platelets of 90000 are cells/µL: read as 10⁹/L they would turn a CRh into a CR. Values outside
+# the plausible 10⁹/L range (analytes.yaml: ANC <= 200, platelets <= 3000) are refused.
+@pytest.mark.parametrize(("anc", "plt", "field"), [(800, 150, "anc"), (1.5, 90000, "platelets")])
+def test_eln2022_counts_must_be_in_1e9_per_l(anc: float, plt: float, field: str) -> None:
+    with pytest.raises(ValidationError) as ei:
+        assess_aml(aml(anc=anc, plt=plt))
+    assert ei.value.field == field
+
+
+def test_eln2022_counts_at_plausible_limit_accepted() -> None:
+    assert assess_aml(aml(anc=200, plt=3000)).category == RC.CR
+
+
+# IMWG 2016 (Kumar 2016, Table 3) PD: "Increase of 25% from lowest confirmed response value in one
+# or more of the following criteria: … Urine M-protein (absolute increase must be ≥200 mg/24 h)".
+# The reference is per marker: a nadir row that did not measure the urine must not hide a urine
+# progression (the baseline urine value is then the lowest known value).
+def test_imwg_pd_reference_is_per_marker_when_nadir_lacks_it() -> None:
+    base = MyelomaAssessment(serum_m=0.4, urine_m=800)
+    nadir = MyelomaAssessment(serum_m=0.2)  # urine not measured at the nadir visit
+    now = MyelomaAssessment(serum_m=0.2, urine_m=1200)
+    call = assess_myeloma(now, base, nadir)
+    assert call.category == RC.PD, call.reasons
+    # one step below the rule: +199 mg/24 h is not PD
+    below = assess_myeloma(MyelomaAssessment(serum_m=0.2, urine_m=999), base, nadir)
+    assert below.category != RC.PD
+
+
+# "lowest confirmed response value": a nadir row higher than the baseline for a marker is not the
+# lowest value; progression is measured from the lower of the two (the safer reading).
+def test_imwg_pd_reference_is_the_lowest_of_baseline_and_nadir() -> None:
+    base = MyelomaAssessment(serum_m=1.0)
+    nadir = MyelomaAssessment(serum_m=1.2)
+    assert assess_myeloma(MyelomaAssessment(serum_m=1.5), base, nadir).category == RC.PD
+    assert assess_myeloma(MyelomaAssessment(serum_m=1.4), base, nadir).category != RC.PD
+
+
+# IMWG 2016 PD: "Increase of 25% from lowest confirmed response value in one or more of the
+# following criteria: … bone marrow plasma-cell percentage irrespective of baseline status
+# (absolute increase must be ≥10%)" — both the +25 % and the +10 points are needed
+# (non-secretory disease: no measurable M-protein or FLC at baseline).
+@pytest.mark.parametrize(("now", "pd"), [(59.9, False), (62.4, False), (62.5, True)])
+def test_imwg_pd_marrow_plasma_cells_needs_25_pct_and_10_points(now: float, pd: bool) -> None:
+    base = MyelomaAssessment(marrow_plasma_cells=70)
+    nadir = MyelomaAssessment(marrow_plasma_cells=50)
+    call = assess_myeloma(MyelomaAssessment(marrow_plasma_cells=now), base, nadir)
+    assert (call.category == RC.PD) is pd, call.reasons
+
+
+# IMWG 2016 PR: "≥50% reduction of serum M-protein plus reduction in 24 h urinary M-protein by
+# ≥90% or to <200 mg per 24 h" — judged on the markers measurable at baseline (serum ≥ 1 g/dL,
+# urine ≥ 200 mg/24 h). Urine-only (Bence Jones) disease responds by urine alone.
+@pytest.mark.parametrize(("urine", "cat"), [(199, RC.PR), (100, RC.PR), (99, RC.VGPR),
+                                            (1000, "MR"), (1001, RC.SD)])  # fmt: skip
+def test_imwg_urine_only_disease_responds_by_urine(urine: float, cat: object) -> None:
+    base = MyelomaAssessment(serum_m=0.0, urine_m=2000)
+    call = assess_myeloma(MyelomaAssessment(serum_m=0.0, urine_m=urine), base)
+    assert call.category == cat, call.reasons
+
+
+# A marker measurable at baseline that was not measured now cannot support a response.
+def test_imwg_measurable_urine_not_measured_gives_no_response() -> None:
+    base = MyelomaAssessment(serum_m=2.0, urine_m=800)
+    call = assess_myeloma(MyelomaAssessment(serum_m=0.8), base)
+    assert call.category == RC.SD and "urine_m" in call.reasons[0]
+
+
+# Non-measurable serum M-protein (< 1 g/dL) is not a response marker: 0.6 -> 0.2 with an unchanged
+# measurable urine is no PR.
+def test_imwg_non_measurable_serum_is_not_a_response_marker() -> None:
+    base = MyelomaAssessment(serum_m=0.6, urine_m=800)
+    assert assess_myeloma(MyelomaAssessment(serum_m=0.2, urine_m=790), base).category == RC.SD
+
+
+# "If serum and urine M-protein are unmeasurable, and serum free light assay is also unmeasurable,
+# ≥50% reduction in plasma cells is required in place of M-protein, provided baseline bone marrow
+# plasma-cell percentage was ≥30%".
+@pytest.mark.parametrize(("base_pc", "now", "cat"), [(30, 15, RC.PR), (30, 15.1, RC.SD),
+                                                     (29.9, 10, RC.SD)])  # fmt: skip
+def test_imwg_non_secretory_pr_by_marrow_plasma_cells(
+    base_pc: float, now: float, cat: object
+) -> None:
+    base = MyelomaAssessment(marrow_plasma_cells=base_pc)
+    call = assess_myeloma(MyelomaAssessment(marrow_plasma_cells=now), base)
+    assert call.category == cat, call.reasons

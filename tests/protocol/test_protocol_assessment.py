@@ -284,3 +284,17 @@ def test_assessment_invariants(age: int, fitness: str) -> None:
         # seed 002 enrolled patients >= 60 only
         assert not (age < 60 and r.source == "002 Methods")
     assert (fitness == "frail") is all(o.regimen_id is None for o in a.options)
+
+
+# 004 §3: "EAML patients, including the 75–85 years age group with good physical status, may
+# benefit from MST" — the evidence stops at 85 completed years; 86 and older is outside it and
+# the engine must say so on the assessment (85 inclusive, 86 warned).
+@pytest.mark.parametrize(("age", "warned"), [(84, False), (85, False), (86, True), (95, True)])
+def test_age_above_75_85_group_is_outside_consensus_evidence(age: int, warned: bool) -> None:
+    a = assess(data(age, "fit"))
+    codes = {n.code for n in a.notes}
+    assert ("above_consensus_age" in codes) is warned
+    assert all(o.strength == "consider" for o in a.options if o.regimen_id)
+    if warned:
+        note = next(n for n in a.notes if n.code == "above_consensus_age")
+        assert note.level == "warning" and "75–85" in note.message

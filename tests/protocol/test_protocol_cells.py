@@ -123,3 +123,26 @@ def test_plan_invariants(w: float, mnc: float, cd3: float, courses: int) -> None
     assert p.courses_covered == len(p.aliquots) <= courses
     assert p.second_donor_needed == (p.courses_covered < courses)
     assert all(a.mnc_status == "within" for a in p.aliquots)
+
+
+# 004 §2.2 doses are × 10⁸ cells per kg of the patient's weight. A weight outside the patient
+# model's range (25–250 kg; pounds, grams) or a collection total that is not in units of 10⁸ cells
+# (6e12 absolute cells entered as "× 10⁸") would give a meaningless plan: refused, naming the unit.
+@pytest.mark.parametrize(
+    ("weight", "mnc", "cd3", "field"),
+    [(24.9, 600, None, "weight_kg"), (250.1, 600, None, "weight_kg"),
+     (60, 100_001, None, "mnc_total_1e8"), (60, None, 50_001, "cd3_total_1e8")],
+)  # fmt: skip
+def test_collection_plan_refuses_implausible_units_004_2_2(
+    weight: float, mnc: float | None, cd3: float | None, field: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        collection_plan(weight, mnc_total_1e8=mnc, cd3_total_1e8=cd3)
+    assert exc.value.field == field
+
+
+@pytest.mark.parametrize(("weight", "mnc", "cd3"), [(25, 100_000, None), (250, None, 50_000)])
+def test_collection_plan_accepts_the_plausible_limits(
+    weight: float, mnc: float | None, cd3: float | None
+) -> None:
+    assert collection_plan(weight, mnc_total_1e8=mnc, cd3_total_1e8=cd3).courses_covered == 1

@@ -315,3 +315,22 @@ def test_round_dose_invariants(value: float, step: float) -> None:
     assert abs(r - value) <= step / 2 + 1e-9
     assert abs(r / step - round(r / step)) < 1e-9
     assert round_dose(value, step, "down") <= value + 1e-9
+
+
+# VENCLEXTA prescribing information (Examples of CYP3A inhibitors, as reproduced on the
+# manufacturer's HCP site): "Other strong CYP3A inhibitor: clarithromycin, conivaptan, diltiazem,
+# indinavir, itraconazole, ketoconazole, lopinavir, ritonavir, telaprevir, voriconazole" — strong,
+# so 100 mg from day 4, not the 50 % of a moderate inhibitor (200 mg). Grapefruit juice is a strong
+# CYP3A inhibitor in the FDA table of examples the label refers to ("avoid grapefruit products").
+@pytest.mark.parametrize("name", ["diltiazem", "Cardizem", "conivaptan", "grapefruit juice"])
+def test_venetoclax_label_strong_inhibitor_examples_give_100_mg(name: str) -> None:
+    d = course_doses(get_regimen("004-4.2-VEN-AZA"), 170, 70, cyp3a_inhibitors=[name])
+    assert d.lines[2].adjusted == (("3", 50.0), ("4-28", 100.0))
+
+
+# Moderate CYP3A inhibitors named in the same examples (cimetidine) and common in AML/HSCT care
+# (letermovir) are recognised, not refused as unknown: reduce by at least 50 %.
+@pytest.mark.parametrize("name", ["cimetidine", "Tagamet", "letermovir", "Prevymis"])
+def test_venetoclax_moderate_inhibitor_examples_halve(name: str) -> None:
+    d = course_doses(get_regimen("004-4.2-VEN-AZA"), 170, 70, cyp3a_inhibitors=[name])
+    assert d.lines[2].adjusted == (("3-28", 200.0),)

@@ -30,7 +30,9 @@ FERRARA_TABLE = [
     ({"fev1_pct": 66}, 70, FIT), ({"fev1_pct": 65}, 70, FRAIL),  # "FEV1 <= 65%"
     ({"dyspnea_at_rest_or_oxygen": True}, 70, FRAIL),
     ({"pleural_or_uncontrolled_lung_neoplasm": True}, 70, FRAIL),
-    ({"dialysis": True}, 60, FIT), ({"dialysis": True}, 61, FRAIL),  # "and age older than 60"
+    # "On dialysis and age older than 60 years" is a criterion of unfitness to *intensive*
+    # chemotherapy only: Ferrara's list of unfitness to non-intensive therapy has no renal row
+    ({"dialysis": True}, 60, FIT), ({"dialysis": True}, 61, UNFIT),
     ({"uncontrolled_renal_carcinoma": True}, 70, FRAIL),
     ({"liver_cirrhosis_child_b_c": True}, 70, FRAIL),
     ({"acute_viral_hepatitis": True}, 70, FRAIL),
@@ -62,7 +64,8 @@ def test_every_criterion_quotes_its_wording_and_local_ones_are_marked() -> None:
     fields = set(FitnessCriteria.model_fields) | {"age"}
     for c in doc["criteria"]:
         assert c["field"] in fields and c["level"] in ("unfit", "frail") and c["wording"]
-        assert c.get("local") or c["verified"] in ("issue", "table", "recalled")
+        verified = ("issue", "table", "list", "issue+list", "recalled")
+        assert c.get("local") or c["verified"] in verified
     assert set(local_criteria()) == {
         "local_ecog_4_frail",
         "local_acute_organ_failure",

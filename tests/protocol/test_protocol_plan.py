@@ -262,14 +262,14 @@ IA = base(regimen_id="002-IA")
 BAD_INPUT = [
     (_set(IA, "patient.height_cm", _DEL), "patient.height_cm"),
     (_set(IA, "patient.weight_kg", _DEL), "patient.weight_kg"),
-    (_set(IA, "patient.weight_kg", 0), "planinput.patient.weight_kg"),
+    (_set(IA, "patient.weight_kg", 0), "patient.weight_kg"),
     (_set(IA, "plan.regimen_id", "IA-99"), "plan.regimen_id"),
     (_set(IA, "plan.regimen_id", "002-IDAC"), "plan.regimen_id"),
     (_set(IA, "plan.start_date", _DEL), "plan.start_date"),
     (_set(IA, "plan.start_date", "2026-11-19"), "plan.start_date"),
     (_set(IA, "plan.dose_choices", {"idarubicin": 12}), "dose_choices.idarubicin"),
-    (_set(IA, "patient.sex", "X"), "planinput.patient.sex"),
-    (_set(IA, "surprise", 1), "planinput.surprise"),
+    (_set(IA, "patient.sex", "X"), "patient.sex"),
+    (_set(IA, "surprise", 1), "surprise"),
     (_set(_with_history([IND], regimen_id="002-IDAC"), "plan.start_date", "2026-12-07"),
      "plan.start_date"),
 ]  # fmt: skip

@@ -189,3 +189,26 @@ def test_two_induction_rule(responses: list, step: str) -> None:
 def test_two_induction_rule_rejects(responses: list) -> None:
     with pytest.raises(ValidationError):
         next_step(responses)
+
+
+# 004 §4.3 / §5: "GPBSCs should be infused within 24–48 h after completion of chemotherapy …
+# If necessary, the GPBSC infusion can be delayed up to 96 h" (004 §2.2: "96 h or longer in special
+# circumstances"). Boundaries at the second: 24 h and 48 h and 96 h are inside their band.
+@pytest.mark.parametrize(
+    ("delta", "status", "shown"),
+    [(dt.timedelta(hours=24) - dt.timedelta(seconds=1), "early", "23 h 59 min 59 s"),
+     (dt.timedelta(hours=24), "preferred", "24 h"),
+     (dt.timedelta(hours=48), "preferred", "48 h"),
+     (dt.timedelta(hours=48, minutes=1), "delayed", "48 h 1 min"),
+     (dt.timedelta(hours=96), "delayed", "96 h"),
+     (dt.timedelta(hours=96, seconds=1), "outside_consensus", "96 h 0 min 1 s")],
+)  # fmt: skip
+def test_infusion_window_24_48_96_h_boundaries_004_4_3(
+    delta: dt.timedelta, status: str, shown: str
+) -> None:
+    last = dt.datetime(2026, 12, 7, 18, 0)
+    c = check_infusion(last, last + delta)
+    assert c.status == status
+    assert c.note.message.startswith(f"infusion {shown} after the last dose")
+    if status == "outside_consensus":
+        assert "special circumstances" in c.note.message

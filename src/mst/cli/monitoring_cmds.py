@@ -72,6 +72,7 @@ def chimerism_ngs(
     from mst.monitoring.chimerism.tables import ngs_from_csv
     from mst.monitoring.serialize import to_plain
 
+    _need_file(counts)
     out = ngs_from_csv(counts, lod_pct=lod, lob_pct=lob, confidence=confidence)
     if json:
         emit_json(to_plain(out))
@@ -108,6 +109,7 @@ def chimerism_qpcr(
     from mst.monitoring.chimerism.tables import qpcr_from_csv
     from mst.monitoring.serialize import to_plain
 
+    _need_file(cts)
     out = qpcr_from_csv(
         cts,
         method=method,
@@ -141,6 +143,7 @@ def chimerism_str(
     from mst.monitoring.chimerism.tables import str_from_csv
     from mst.monitoring.serialize import to_plain
 
+    _need_file(peaks)
     out = str_from_csv(peaks, lod_pct=lod)
     if json:
         emit_json(to_plain(out))
@@ -159,8 +162,16 @@ def chimerism_str(
         )
 
 
+def _need_file(path: Path) -> None:
+    """Refuse a path that is not a readable file, in plain words."""
+    if not path.exists():
+        raise ValidationError(str(path), None, "no such file")
+    if not path.is_file():
+        raise ValidationError(str(path), None, "is a directory, not a file")
+
+
 def _iso(value: str | None, name: str) -> dt.date | None:
-    if value is None:
+    if value is None or value == "":
         return None
     try:
         return dt.date.fromisoformat(value)
@@ -198,15 +209,31 @@ def recovery(
     from mst.monitoring.recovery import course_recovery
     from mst.monitoring.serialize import to_plain
 
+    _need_file(counts)
     with counts.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"date", "anc", "platelets"}
         if not need <= set(reader.fieldnames or []):
             raise ValidationError(
-                f"{counts.name}: header", reader.fieldnames, f"must contain {sorted(need)}"
+                f"{counts.name}: header",
+                ", ".join(reader.fieldnames or []),
+                "must contain the columns " + ", ".join(sorted(need)),
             )
         rows = list(reader)
-    dates = [r["date"] for r in rows]
+    dates = []
+    seen: dict[dt.date, int] = {}
+    for i, r in enumerate(rows, 2):
+        day = _iso((r["date"] or "").strip(), f"{counts.name} row {i}: date")
+        if day is None or (r["date"] or "").strip() == "":
+            raise ValidationError(f"{counts.name} row {i}: date", None, "is required")
+        if day in seen:
+            raise ValidationError(
+                f"{counts.name} row {i}: date",
+                day.isoformat(),
+                f"already given on row {seen[day]}; give one count per day",
+            )
+        seen[day] = i
+        dates.append(day)
     anc = [_count(counts.name, i, "anc", r["anc"]) for i, r in enumerate(rows, 2)]
     plt = [_count(counts.name, i, "platelets", r["platelets"]) for i, r in enumerate(rows, 2)]
     res = course_recovery(
@@ -244,12 +271,13 @@ def alerts(
     from mst.monitoring.alerts import SEVERITY_ORDER, evaluate_cohort
 
     if severity is not None and severity not in SEVERITY_ORDER:
-        raise ValidationError("severity", severity, f"must be one of {list(SEVERITY_ORDER)}")
+        raise ValidationError("severity", severity, "must be one of " + ", ".join(SEVERITY_ORDER))
     if from_file is not None and db is not None:
         raise ValidationError("--from/--db", (str(from_file), db), "give one source, not both")
     if from_file is not None:
         from mst.io.exchange import read_cohort
 
+        _need_file(from_file)
         records = list(read_cohort(from_file).records)
         if patient is not None:
             records = [r for r in records if r.patient.id == patient]
@@ -268,10 +296,13 @@ def alerts(
     if json:
         emit_json([a.to_dict() for a in found])
     else:
+        if not found:
+            typer.echo("no alerts")
         for a in found:
-            typer.echo(
-                f"{a.date}\t{a.patient_id}\t{a.severity}\t{a.rule}\t{a.message} [{a.source}]"
-            )
+            typer.echo(f"{a.date}  patient {a.patient_id}  [{a.severity}] {a.rule}")
+            typer.echo(f"  {a.message} ({a.source})")
+            for ev in a.evidence:
+                typer.echo(f"  - {ev}")
 
 
 grade_app = typer.Typer(
@@ -286,6 +317,7 @@ GradeFile = Annotated[
 def _grade(kind: str, file: Path, json: bool) -> None:
     from mst.monitoring.grade_files import grade_file
 
+    _need_file(file)
     out = grade_file(file, kind)  # type: ignore[arg-type]
     if json:
         emit_json(out)

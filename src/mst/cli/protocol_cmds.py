@@ -145,6 +145,10 @@ def _cells_text(p: Any) -> list[str]:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ValidationError(str(path), None, "no such file")
+    if not path.is_file():
+        raise ValidationError(str(path), None, "is a directory, not a file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

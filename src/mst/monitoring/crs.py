@@ -7,8 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 
+from mst.domain.analytes import analyte_table
 from mst.errors import ValidationError
 from mst.monitoring._data import load
+
+
+def _check_celsius(temperature_c: float) -> None:
+    """Refuse a temperature outside the physiological range in °C (a °F value, most often)."""
+    a = analyte_table()["temperature"]
+    if not (a.minimum <= temperature_c <= a.maximum):
+        hint = " — looks like °F; convert to °C" if 86 <= temperature_c <= 113 else ""
+        raise ValidationError(
+            "temperature_c",
+            temperature_c,
+            f"must be in °C within {a.minimum:g}–{a.maximum:g} °C{hint}",
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,14 +51,19 @@ def grade_crs(
     Parameters
     ----------
     temperature_c : float or None
-        Highest temperature (°C). Fever is >= 38.0 °C.
+        Highest temperature (°C). Fever is >= 38.0 °C. A value outside the
+        physiological range of ``analytes.yaml`` (30–45 °C) is refused (°F?).
     hypotension : bool
         Hypotension present.
     vasopressors : int
         Number of vasopressors needed, not counting vasopressin. 0 with
         ``hypotension`` = grade 2; 1 = grade 3; >= 2 = grade 4.
     vasopressin_only_adjunct : bool
-        Vasopressin given with a single vasopressor (still grade 3).
+        Vasopressin given. ASTCT counts vasopressin as a vasopressor when it is
+        the only one (grade 3: "a vasopressor with or without vasopressin") but
+        not towards "multiple vasopressors (excluding vasopressin)" (grade 4);
+        so vasopressin alone is grade 3 and vasopressin with one other
+        vasopressor stays grade 3.
     oxygen_device : str
         One of the devices in ``crs_astct.yaml`` (``none``, ``blow_by``,
         ``low_flow_nasal_cannula``, ``high_flow_nasal_cannula``, ``facemask``,
@@ -70,12 +88,16 @@ def grade_crs(
     t = load("crs_astct")
     devices: dict[str, int] = t["oxygen_devices"]
     if oxygen_device not in devices:
-        raise ValidationError("oxygen_device", oxygen_device, f"must be one of {sorted(devices)}")
+        raise ValidationError(
+            "oxygen_device", oxygen_device, "must be one of " + ", ".join(sorted(devices))
+        )
     if vasopressors < 0:
         raise ValidationError("vasopressors", vasopressors, "must be >= 0")
     if oxygen_l_min is not None and oxygen_l_min < 0:
         raise ValidationError("oxygen_l_min", oxygen_l_min, "must be >= 0")
-    if vasopressors > 0 and not hypotension:
+    if temperature_c is not None:
+        _check_celsius(temperature_c)
+    if (vasopressors > 0 or vasopressin_only_adjunct) and not hypotension:
         hypotension = True
     reasons: list[str] = []
     fever = fever_masked or (temperature_c is not None and temperature_c >= t["fever_c"])
@@ -95,12 +117,17 @@ def grade_crs(
     )
     hypo = 0
     if hypotension:
-        hypo = 2 if vasopressors == 0 else 3 if vasopressors == 1 else 4
-        reasons.append(
-            f"hypotension with {vasopressors} vasopressor(s)"
-            + (" plus vasopressin" if vasopressin_only_adjunct else "")
-            + f": grade {hypo}"
-        )
+        # vasopressin counts as the vasopressor when it is the only one (grade 3), never
+        # towards "multiple vasopressors (excluding vasopressin)" (grade 4)
+        pressors = max(vasopressors, 1 if vasopressin_only_adjunct else 0)
+        hypo = 2 if pressors == 0 else 3 if pressors == 1 else 4
+        if vasopressin_only_adjunct and vasopressors == 0:
+            what = "vasopressin as the only vasopressor"
+        else:
+            what = f"{vasopressors} vasopressor(s)" + (
+                " plus vasopressin" if vasopressin_only_adjunct else ""
+            )
+        reasons.append(f"hypotension with {what}: grade {hypo}")
     oxy = devices[oxygen_device]
     if (
         oxygen_device == "low_flow_nasal_cannula"
@@ -109,7 +136,12 @@ def grade_crs(
     ):
         oxy = 3
     if oxy:
-        flow = f" at {oxygen_l_min} L/min" if oxygen_l_min is not None else ""
+        if oxygen_l_min is not None:
+            flow = f" at {oxygen_l_min:g} L/min"
+        elif oxygen_device == "low_flow_nasal_cannula":
+            flow = f" (flow not given: <= {t['low_flow_max_l_min']} L/min ASSUMED)"
+        else:
+            flow = ""
         reasons.append(f"oxygen by {oxygen_device}{flow}: grade {oxy}")
     grade = max(1, hypo, oxy)
     reasons.append(f"grade {grade}: {text[grade]} (highest grade wins)")

@@ -163,7 +163,9 @@ def read_rows(path: str | Path, kind: Kind) -> list[tuple[str, dict[str, Any]]]:
         for key in raw:
             if key not in known:
                 raise ValidationError(
-                    f"{p.name} {label}: {key}", raw[key], f"unknown field (known: {sorted(known)})"
+                    f"{p.name} {label}: {key}",
+                    raw[key],
+                    "unknown field (known: " + ", ".join(sorted(known)) + ")",
                 )
         out.append((f"{p.name} {label}", {k: v for k, v in raw.items() if not _missing(v)}))
     return out
@@ -238,7 +240,9 @@ def grade_file(path: str | Path, kind: Kind) -> list[dict[str, Any]]:
             out.append(
                 {
                     "id": str(raw.get("id", where)),
-                    "date": raw.get("date"),
+                    "date": (
+                        _date(raw["date"], f"{where}: date").isoformat() if "date" in raw else None
+                    ),
                     **res,
                     "reasons": list(g.reasons),
                     "source": g.source,

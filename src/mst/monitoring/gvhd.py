@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from mst.domain.analytes import analyte_table
 from mst.errors import ValidationError
 from mst.monitoring._data import load
 
@@ -49,6 +50,18 @@ def _check(name: str, value: float | None, hi: float | None = None) -> None:
         raise ValidationError(name, value, f"must be {rng}")
 
 
+def _check_bilirubin_unit(value: float | None) -> None:
+    """Refuse a bilirubin above the physiological range in mg/dL (µmol/L given, most often)."""
+    hi = analyte_table()["bilirubin"].maximum
+    if value is not None and value > hi:
+        raise ValidationError(
+            "bilirubin_mg_dl",
+            value,
+            f"must be in mg/dL (at most {hi:g}); a value this high is probably µmol/L "
+            "(divide by 17.1)",
+        )
+
+
 def stage_skin(rash_bsa: float | None, bullae_bsa: float = 0.0) -> int:
     """MAGIC skin stage from rash extent (% BSA) and bullae/desquamation (% BSA)."""
     return _organs(rash_bsa=rash_bsa, bullae_bsa=bullae_bsa)[0]["skin"]
@@ -85,6 +98,7 @@ def _organs(
     _check("rash_bsa", rash_bsa, 100)
     _check("bullae_bsa", bullae_bsa, 100)
     _check("bilirubin_mg_dl", bilirubin_mg_dl)
+    _check_bilirubin_unit(bilirubin_mg_dl)
     _check("stool_ml_day", stool_ml_day)
     _check("episodes_per_day", episodes_per_day)
     reasons: list[str] = []
@@ -153,7 +167,8 @@ def grade_acute_gvhd(
         Bullous formation and desquamation, % BSA (skin stage 4 needs > 5%
         together with erythroderma > 50%).
     bilirubin_mg_dl : float, optional
-        Total bilirubin, mg/dL.
+        Total bilirubin, mg/dL (above 80 mg/dL, the physiological range of
+        ``analytes.yaml``, it is refused as probably µmol/L).
     persistent_upper_gi : bool
         Persistent nausea, vomiting or anorexia (upper GI stage 1).
     stool_ml_day : float, optional

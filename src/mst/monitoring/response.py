@@ -16,10 +16,11 @@ import dataclasses
 import datetime as dt
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from mst.domain import ResponseCategory
+from mst.domain.analytes import to_canonical
 from mst.errors import ValidationError
 from mst.monitoring._data import load
 
@@ -121,8 +122,10 @@ def assess_aml(
     _check_pct("marrow_blasts", a.marrow_blasts)
     _check_pct("baseline_marrow_blasts", baseline_marrow_blasts)
     for name, v in (("anc", a.anc), ("platelets", a.platelets)):
-        if v is not None and v < 0:
-            raise ValidationError(name, v, "must be >= 0")
+        if v is not None:
+            # counts in 10⁹/L; a cells/µL value (ANC 800, platelets 90000) is refused by the
+            # plausible range of analytes.yaml, naming the likely unit
+            to_canonical(name, v, "10^9/L", name)
     if in_remission:
         if a.marrow_blasts is not None and a.marrow_blasts >= t["relapse_marrow_blasts_ge"]:
             return ResponseCall(
@@ -352,42 +355,58 @@ def assess_myeloma(
     _check_myeloma(baseline, "baseline")
     if nadir is not None:
         _check_myeloma(nadir, "nadir")
-    ref = nadir or baseline
     meas = _measurable(baseline, t)
+    refs = [r for r in (nadir, baseline) if r is not None]
+
+    def lowest(get: Callable[[MyelomaAssessment], float | None]) -> float | None:
+        # IMWG: "from lowest confirmed response value" — per marker, the lower of the nadir and
+        # the baseline value that were measured (a marker missing at the nadir visit falls back
+        # to the baseline; a nadir above the baseline is not the lowest value)
+        vals = [v for v in (get(r) for r in refs) if v is not None]
+        return min(vals, key=_d) if vals else None
+
     pd_reasons: list[str] = []
     inc = _d(t["pd_increase_ge"])
-    if a.serum_m is not None and ref.serum_m is not None:
-        high = _d(ref.serum_m) >= _d(t["pd_serum_high_nadir"])
+    ref_serum = lowest(lambda r: r.serum_m)
+    if a.serum_m is not None and ref_serum is not None:
+        high = _d(ref_serum) >= _d(t["pd_serum_high_nadir"])
         need = t["pd_serum_abs_high_nadir_ge"] if high else t["pd_serum_abs_ge"]
-        d = _d(a.serum_m) - _d(ref.serum_m)
-        if d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref.serum_m):
-            pd_reasons.append(f"serum M-protein +{d} g/dL (>= {need}) and >= +{float(inc):.0%}")
-    if a.urine_m is not None and ref.urine_m is not None:
-        d = _d(a.urine_m) - _d(ref.urine_m)
-        if d >= _d(t["pd_urine_abs_ge"]) and _d(a.urine_m) >= (1 + inc) * _d(ref.urine_m):
+        d = _d(a.serum_m) - _d(ref_serum)
+        if d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref_serum):
             pd_reasons.append(
-                f"urine M-protein +{d:f} mg/24 h (>= {t['pd_urine_abs_ge']}) and "
-                f">= +{float(inc):.0%}"
+                f"serum M-protein +{d} g/dL from {ref_serum:g} (>= {need}) and >= +{float(inc):.0%}"
+            )
+    ref_urine = lowest(lambda r: r.urine_m)
+    if a.urine_m is not None and ref_urine is not None:
+        d = _d(a.urine_m) - _d(ref_urine)
+        if d >= _d(t["pd_urine_abs_ge"]) and _d(a.urine_m) >= (1 + inc) * _d(ref_urine):
+            pd_reasons.append(
+                f"urine M-protein +{d:f} mg/24 h from {ref_urine:g} (>= {t['pd_urine_abs_ge']}) "
+                f"and >= +{float(inc):.0%}"
             )
     no_m_protein = not meas["serum"] and not meas["urine"]
-    if no_m_protein and a.dflc is not None and ref.dflc is not None:
-        d = _d(a.dflc) - _d(ref.dflc)
-        if d > _d(t["pd_dflc_abs_gt"]) and _d(a.dflc) >= (1 + inc) * _d(ref.dflc):
+    ref_dflc = lowest(lambda r: r.dflc)
+    if no_m_protein and a.dflc is not None and ref_dflc is not None:
+        d = _d(a.dflc) - _d(ref_dflc)
+        if d > _d(t["pd_dflc_abs_gt"]) and _d(a.dflc) >= (1 + inc) * _d(ref_dflc):
             pd_reasons.append(
                 f"dFLC +{d:f} mg/L (> {t['pd_dflc_abs_gt']}) and >= +{float(inc):.0%} "
                 "(no measurable serum/urine M-protein)"
             )
+    ref_pc = lowest(lambda r: r.marrow_plasma_cells)
     if (
         no_m_protein
         and not meas["flc"]
         and a.marrow_plasma_cells is not None
-        and ref.marrow_plasma_cells is not None
+        and ref_pc is not None
     ):
-        d = _d(a.marrow_plasma_cells) - _d(ref.marrow_plasma_cells)
-        if d >= _d(t["pd_marrow_pc_abs_ge"]):
+        d = _d(a.marrow_plasma_cells) - _d(ref_pc)
+        if d >= _d(t["pd_marrow_pc_abs_ge"]) and _d(a.marrow_plasma_cells) >= (1 + inc) * _d(
+            ref_pc
+        ):
             pd_reasons.append(
-                f"marrow plasma cells +{d:f}% (>= {t['pd_marrow_pc_abs_ge']}%; no measurable "
-                "M-protein or FLC)"
+                f"marrow plasma cells +{d:f} points (>= {t['pd_marrow_pc_abs_ge']}) and >= "
+                f"+{float(inc):.0%} (no measurable M-protein or FLC)"
             )
     if a.new_lesion:
         pd_reasons.append("new bone lesion or plasmacytoma")
@@ -412,44 +431,82 @@ def assess_myeloma(
             reasons.append(f"FLC ratio {float(ratio):.2f} within {lo}–{hi}, no clonal marrow cells")
             return ResponseCall(ResponseCategory.SCR, tuple(reasons), src)
         return ResponseCall(ResponseCategory.CR, tuple(reasons), src)
-    rs = _reduction(baseline.serum_m, a.serum_m)
-    urine_ok_vgpr = a.urine_m is None or _d(a.urine_m) < _d(t["vgpr_urine_lt"])
     if a.electrophoresis_negative and not a.immunofixation_negative:
         reasons.append("M-protein detectable by immunofixation but not by electrophoresis")
         return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
-    if _reduced_by(baseline.serum_m, a.serum_m, t["vgpr_serum_reduction_ge"]) and urine_ok_vgpr:
+    # IMWG responses are judged on the markers that were measurable at baseline: the serum
+    # criterion applies when serum M-protein was measurable, the urine criterion when urine
+    # M-protein was (urine-only disease responds by urine alone); a measurable marker that was
+    # not measured at this assessment cannot support a response.
+    ms, mu = meas["serum"], meas["urine"]
+    rs = _reduction(baseline.serum_m, a.serum_m)
+    ru = _reduction(baseline.urine_m, a.urine_m)
+    unmeasured = [
+        n for n, m, v in (("serum_m", ms, a.serum_m), ("urine_m", mu, a.urine_m)) if m and v is None
+    ]
+    if unmeasured:
         reasons.append(
-            f"serum M-protein reduced {rs:.1%} (>= {t['vgpr_serum_reduction_ge']:.0%}) and urine "
-            f"M-protein < {t['vgpr_urine_lt']} mg/24 h"
+            f"{' and '.join(unmeasured)} measurable at baseline but not measured at this "
+            "assessment: VGPR/PR/MR cannot be judged"
         )
-        return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
-    urine_ok_pr = (
-        a.urine_m is None
-        or baseline.urine_m is None
-        or _reduced_by(baseline.urine_m, a.urine_m, t["pr_urine_reduction_ge"])
-        or _d(a.urine_m) < _d(t["pr_urine_lt"])
-    )
-    if _reduced_by(baseline.serum_m, a.serum_m, t["pr_serum_reduction_ge"]) and urine_ok_pr:
+        return ResponseCall(ResponseCategory.SD, tuple(reasons), src)
+
+    def serum(frac: float) -> bool:
+        return not ms or _reduced_by(baseline.serum_m, a.serum_m, frac)
+
+    def shown() -> str:
+        parts = []
+        if ms:
+            parts.append(f"serum M-protein reduced {rs:.1%}")
+        if mu and ru is not None:
+            parts.append(f"urine M-protein reduced {ru:.1%} (now {a.urine_m:g} mg/24 h)")
+        return "; ".join(parts)
+
+    if ms or mu:
+        urine_vgpr = not mu if a.urine_m is None else _d(a.urine_m) < _d(t["vgpr_urine_lt"])
+        if serum(t["vgpr_serum_reduction_ge"]) and urine_vgpr:
+            reasons.append(
+                f"{shown()}: serum >= {t['vgpr_serum_reduction_ge']:.0%} reduction (if measurable) "
+                f"and urine M-protein < {t['vgpr_urine_lt']} mg/24 h"
+            )
+            return ResponseCall(ResponseCategory.VGPR, tuple(reasons), src)
+        urine_pr = (
+            not mu
+            or _reduced_by(baseline.urine_m, a.urine_m, t["pr_urine_reduction_ge"])
+            or _d(a.urine_m) < _d(t["pr_urine_lt"])  # type: ignore[arg-type]
+        )
+        if serum(t["pr_serum_reduction_ge"]) and urine_pr:
+            reasons.append(
+                f"{shown()}: serum >= {t['pr_serum_reduction_ge']:.0%} reduction (if measurable); "
+                f"urine reduced >= {t['pr_urine_reduction_ge']:.0%} or < {t['pr_urine_lt']} "
+                "mg/24 h (if measurable)"
+            )
+            return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+        urine_mr = not mu or _reduced_by(baseline.urine_m, a.urine_m, t["mr_urine_reduction_ge"])
+        if serum(t["mr_serum_reduction_ge"]) and urine_mr:
+            reasons.append(
+                f"{shown()}: serum 25–49% and/or urine 50–89% reduction: minimal response"
+            )
+            return ResponseCall("MR", tuple(reasons), src)
+    elif meas["flc"]:
+        if _reduced_by(baseline.dflc, a.dflc, t["pr_flc_dflc_reduction_ge"]):
+            rf = _reduction(baseline.dflc, a.dflc)
+            reasons.append(
+                f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%}; serum and urine "
+                "M-protein not measurable)"
+            )
+            return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
+    elif (
+        baseline.marrow_plasma_cells is not None
+        and _d(baseline.marrow_plasma_cells) >= _d(t["pr_marrow_pc_baseline_ge"])
+        and _reduced_by(baseline.marrow_plasma_cells, a.marrow_plasma_cells, 0.5)
+    ):
         reasons.append(
-            f"serum M-protein reduced {rs:.1%} (>= {t['pr_serum_reduction_ge']:.0%}); urine "
-            f"reduced >= {t['pr_urine_reduction_ge']:.0%} or < {t['pr_urine_lt']} mg/24 h"
+            f"marrow plasma cells {baseline.marrow_plasma_cells:g}% -> {a.marrow_plasma_cells:g}% "
+            f"(>= 50% reduction from a baseline >= {t['pr_marrow_pc_baseline_ge']}%; no measurable "
+            "M-protein or FLC)"
         )
         return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
-    if no_m_protein and _reduced_by(baseline.dflc, a.dflc, t["pr_flc_dflc_reduction_ge"]):
-        rf = _reduction(baseline.dflc, a.dflc)
-        reasons.append(
-            f"dFLC reduced {rf:.1%} (>= {t['pr_flc_dflc_reduction_ge']:.0%}; serum and urine "
-            "M-protein not measurable)"
-        )
-        return ResponseCall(ResponseCategory.PR, tuple(reasons), src)
-    urine_ok_mr = (
-        a.urine_m is None
-        or baseline.urine_m is None
-        or _reduced_by(baseline.urine_m, a.urine_m, t["mr_urine_reduction_ge"])
-    )
-    if _reduced_by(baseline.serum_m, a.serum_m, t["mr_serum_reduction_ge"]) and urine_ok_mr:
-        reasons.append(f"serum M-protein reduced {rs:.1%} (25–49%): minimal response")
-        return ResponseCall("MR", tuple(reasons), src)
     reasons.append("criteria for sCR, CR, VGPR, PR, MR or PD not met")
     return ResponseCall(ResponseCategory.SD, tuple(reasons), src)
 

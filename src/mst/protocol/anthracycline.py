@@ -39,7 +39,9 @@ def factors(factor_set: str | None = None) -> dict[str, float]:
     tab = anthracycline_table()
     name = factor_set or tab["default_factor_set"]
     if name not in tab["factor_sets"]:
-        raise ValidationError("factor_set", name, f"must be one of {sorted(tab['factor_sets'])}")
+        raise ValidationError(
+            "factor_set", name, "must be one of " + ", ".join(sorted(tab["factor_sets"]))
+        )
     return dict(tab["factor_sets"][name]["factors"])
 
 
@@ -146,7 +148,9 @@ def cumulative_exposure(
     lines = []
     for label, drug, mg in exposures:
         if drug not in fac:
-            raise ValidationError("anthracycline.drug", drug, f"must be one of {sorted(fac)}")
+            raise ValidationError(
+                "anthracycline.drug", drug, "must be one of " + ", ".join(sorted(fac))
+            )
         if (
             isinstance(mg, bool)
             or not isinstance(mg, int | float)
@@ -171,7 +175,7 @@ def cumulative_exposure(
     for k, v in over.items():
         if k not in known:
             raise ValidationError(
-                f"thresholds.{k}", v, f"unknown threshold (known: {sorted(known)})"
+                f"thresholds.{k}", v, "unknown threshold (known: " + ", ".join(sorted(known)) + ")"
             )
         if not isinstance(v, int | float) or v <= 0:
             raise ValidationError(f"thresholds.{k}", v, "must be > 0 mg/m²")

@@ -197,7 +197,12 @@ def _fitness(p: PlanInput, notes: list[Note]) -> tuple[Fitness | None, str, tupl
                 code="fitness_derived",
                 message=(
                     f"fitness derived as '{derived.fitness.value}' from {derived.documented} "
-                    f"documented criteria" + (f": {'; '.join(derived.met)}" if derived.met else "")
+                    "documented criteria; "
+                    + (
+                        f"met ({len(derived.met)}): {'; '.join(derived.met)}"
+                        if derived.met
+                        else "none met"
+                    )
                 ),
                 sources=("004 §3", derived.source),
             )
@@ -676,6 +681,16 @@ def assess(data: dict[str, Any] | PlanInput) -> Assessment:
                     "and justify the dose"
                 ),
                 sources=("004 §3", "004 §4"),
+            )
+        )
+    top = rules()["evidence_age_max"]
+    if candidate and age > top["age"]:
+        notes.append(
+            Note(
+                level="warning",
+                code="above_consensus_age",
+                message=f"age {age}: {top['text']}",
+                sources=(top["source"],),
             )
         )
     if candidate and age_band(age)["id"] == "<60":

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mst.domain import Product
+from mst.domain import Patient, Product
 from mst.errors import ValidationError
 from mst.protocol._data import rules
 from mst.protocol.notes import Note
@@ -137,6 +137,36 @@ def _positive(name: str, v: float | None, required: bool) -> None:
         raise ValidationError(name, v, "must be a finite number > 0")
 
 
+def _weight_range() -> tuple[float, float]:
+    """The weight range of the patient model (one range for every input path)."""
+    from annotated_types import Ge, Le
+
+    meta = Patient.model_fields["weight_kg"].metadata
+    lo = next(m.ge for m in meta if isinstance(m, Ge))
+    hi = next(m.le for m in meta if isinstance(m, Le))
+    return float(lo), float(hi)
+
+
+def _plausible(weight_kg: float, mnc: float | None, cd3: float | None) -> None:
+    lo, hi = _weight_range()
+    if not lo <= weight_kg <= hi:
+        raise ValidationError(
+            "weight_kg", weight_kg, f"must be {lo:g}–{hi:g} kg (the patient's weight in kg)"
+        )
+    c = rules()["cell_dose"]
+    for name, v, top in (
+        ("mnc_total_1e8", mnc, c["max_mnc_total_1e8"]),
+        ("cd3_total_1e8", cd3, c["max_cd3_total_1e8"]),
+    ):
+        if v is not None and v > top:
+            raise ValidationError(
+                name,
+                v,
+                f"must be in units of 10^8 cells (600 = 6 × 10^10 cells; at most {top:g}) — "
+                "the value looks like absolute cells",
+            )
+
+
 def collection_plan(
     weight_kg: float,
     *,
@@ -179,6 +209,7 @@ def collection_plan(
     _positive("weight_kg", weight_kg, True)
     _positive("mnc_total_1e8", mnc_total_1e8, False)
     _positive("cd3_total_1e8", cd3_total_1e8, False)
+    _plausible(weight_kg, mnc_total_1e8, cd3_total_1e8)
     if mnc_total_1e8 is None and cd3_total_1e8 is None:
         raise ValidationError(
             "mnc_total_1e8", None, "give the MNC and/or the CD3+ count of the collection"
@@ -197,7 +228,7 @@ def collection_plan(
     markers = ["mnc", "cd3"] if basis == "both" else [basis]
     for m in markers:
         if given[m] is None:
-            raise ValidationError(f"{m}_total_1e8", None, f"is required for basis {basis!r}")
+            raise ValidationError(f"{m}_total_1e8", None, f"is required for basis {basis}")
     t = cell_targets()
     target = {"mnc": t.mnc_1e8_per_kg, "cd3": t.cd3_1e8_per_kg}
     notes: list[Note] = []

@@ -183,7 +183,7 @@ def _check_choices(regimen: Regimen, choices: dict[str, float]) -> None:
             raise ValidationError(
                 f"dose_choices.{drug}",
                 value,
-                f"{regimen.id} has no {drug} (drugs: {sorted(drugs)})",
+                f"{regimen.id} has no {drug} (drugs: {', '.join(sorted(drugs))})",
             )
         ranges = [i for i in regimen.items if i.drug == drug and i.is_range]
         if not ranges:

@@ -130,7 +130,9 @@ def derive_fitness(
     for i, cid in enumerate(enable_local):
         if cid not in known_local:
             raise ValidationError(
-                f"options.fitness_local_criteria[{i}]", cid, f"must be one of {sorted(known_local)}"
+                f"options.fitness_local_criteria[{i}]",
+                cid,
+                "must be one of " + ", ".join(sorted(known_local)),
             )
     documented = sum(v is not None for v in criteria.model_dump().values())
     met: dict[str, list[str]] = {"frail": [], "unfit": []}

@@ -104,6 +104,13 @@ class InfusionCheck(BaseModel):
     note: Note
 
 
+def _hours(hours: float) -> str:
+    """``23 h 59 min`` rather than ``23.9833 h``."""
+    h, rem = divmod(round(hours * 3600), 3600)
+    m, sec = divmod(rem, 60)
+    return " ".join([f"{h} h"] + ([f"{m} min"] if m or sec else []) + ([f"{sec} s"] if sec else []))
+
+
 def check_infusion(last_dose_at: dt.datetime, infused_at: dt.datetime) -> InfusionCheck:
     """Classify an infusion time against the consensus window.
 
@@ -140,7 +147,7 @@ def check_infusion(last_dose_at: dt.datetime, infused_at: dt.datetime) -> Infusi
             level="warning",
             code="infusion_early",
             message=(
-                f"infusion {hours:g} h after the last dose: "
+                f"infusion {_hours(hours)} after the last dose: "
                 "earlier than the 24 h the consensus gives"
             ),
             sources=both,
@@ -150,7 +157,7 @@ def check_infusion(last_dose_at: dt.datetime, infused_at: dt.datetime) -> Infusi
         note = Note(
             level="info",
             code="infusion_in_window",
-            message=f"infusion {hours:g} h after the last dose: within the preferred 24–48 h",
+            message=f"infusion {_hours(hours)} after the last dose: within the preferred 24–48 h",
             sources=srcs,
         )
     elif hours <= w["latest_h"]:
@@ -159,7 +166,7 @@ def check_infusion(last_dose_at: dt.datetime, infused_at: dt.datetime) -> Infusi
             level="warning",
             code="infusion_delayed",
             message=(
-                f"infusion {hours:g} h after the last dose: beyond the preferred 48 h "
+                f"infusion {_hours(hours)} after the last dose: beyond the preferred 48 h "
                 "(allowed 'if necessary' up to 96 h; 004 §2.2 says usually 24–72 h)"
             ),
             sources=both,
@@ -170,8 +177,9 @@ def check_infusion(last_dose_at: dt.datetime, infused_at: dt.datetime) -> Infusi
             level="outside_consensus",
             code="infusion_outside_window",
             message=(
-                f"infusion {hours:g} h after the last dose: "
-                "later than the 96 h the consensus allows"
+                f"infusion {_hours(hours)} after the last dose: later than the 96 h of "
+                "004 §4.3/§5; 004 §2.2 allows '96 h or longer' only 'in special circumstances' "
+                "— document the reason"
             ),
             sources=both,
         )
