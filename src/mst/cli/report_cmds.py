@@ -80,6 +80,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "--dictionary", help="REDCap data dictionary (--from is then a REDCap export).")
         ] = None,
         by: Annotated[str | None, typer.Option("--by", help="Grouping column.")] = None,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Sheet of an XLSX flat table (default: the first).")] = None,
         config: Annotated[Path | None, typer.Option("--config", help="report.toml")] = None,
         pdf: Annotated[Path | None, typer.Option("--pdf", help="Also write a PDF.")] = None,
         json_out: Annotated[Path | None, typer.Option(
@@ -92,7 +94,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         cfg = load_config(config, by=by)
         with _progress(10 if pdf else 9, quiet) as step:
             step("reading")
-            inp = load_input(db, src, mapping, dictionary)
+            inp = load_input(db, src, mapping, dictionary, sheet=sheet)
             rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections)
             rep.write_html(out)
             rep.write_json(json_out or out.with_suffix(".json"))
@@ -162,15 +164,22 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "--dictionary", help="REDCap data dictionary (makes FILE a REDCap export).")] = None,
         rejections: Annotated[Path | None, typer.Option(
             "--rejections", help="Write the rejected cells as CSV.")] = None,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Sheet of an XLSX workbook (default: the first).")] = None,
+        encoding: Annotated[str | None, typer.Option(
+            "--encoding", help="Encoding of a text file without BOM (default UTF-8).")] = None,
+        allow_rejects: Annotated[bool, typer.Option(
+            "--allow-rejects", help="Exit 0 even when rows were rejected.")] = False,
     ) -> None:
-        """Import a flat table (with a column mapping); rejected rows are listed, not fatal."""
+        """Import a flat table (with a column mapping). Rejected rows are listed with their
+        reasons and make the command exit 1 unless --allow-rejects is given."""
         import pandas as pd
 
         from mst.cohort import write_flat_table
         from mst.interop.redcap import read_table
         from mst.interop.spss import write_sav
 
-        res = read_table(file, mapping, dictionary)
+        res = read_table(file, mapping, dictionary, sheet=sheet, encoding=encoding)
         if out.suffix.lower() == ".sav":
             write_sav(res.table, out)
         else:
@@ -180,3 +189,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                          columns=["row", "column", "value", "rule"]).to_csv(rejections,
                                                                            index=False)
         emit_json({"out": out, **res.to_dict()})
+        if res.rejected_rows and not allow_rejects:
+            typer.echo(f"error: {len(res.rejected_rows)} row(s) rejected (listed above; "
+                       f"{len(res.table)} accepted); use --allow-rejects to accept a partial "
+                       "import", err=True)
+            raise typer.Exit(1)

@@ -244,6 +244,15 @@ def _quality_html(q: Mapping[str, Any]) -> str:
     parts = [f"<p>{q['n_input']} rows read; {q['n_excluded']} excluded from every analysis; "
              f"{q['n_inconsistent']} inconsistent (kept); "
              f"{len(q['import_rejections'])} import rejection(s).</p>"]
+    if q.get("skipped"):
+        parts.append(simple_table(["analysis", "why it was skipped"],
+                                  [[r["analysis"], r["reason"]] for r in q["skipped"]],
+                                  "Analyses skipped"))
+    if q.get("invalid_cells"):
+        parts.append(simple_table(["row", "patient", "column", "value", "issue"],
+                                  [[str(r["row"]), str(r["patient_id"]), r["column"],
+                                    r["value"], r["issue"]] for r in q["invalid_cells"][:200]],
+                                  "Cells treated as missing"))
     if q["excluded"]:
         parts.append(simple_table(["row", "patient", "reason"],
                                   [[str(r["row"]), r["patient_id"], r["issue"]]

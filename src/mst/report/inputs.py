@@ -62,6 +62,7 @@ def load_input(
     path: str | Path | None = None,
     mapping: str | Path | None = None,
     dictionary: str | Path | None = None,
+    sheet: str | None = None,
 ) -> ReportInput:
     """Load the report's input from ``--from FILE`` or the registry (``--db``, default URL).
 
@@ -81,7 +82,7 @@ def load_input(
     if p is not None and (mapping is not None or not is_exchange_file(p)):
         from mst.interop.redcap import read_table
 
-        res = read_table(p, mapping, dictionary)
+        res = read_table(p, mapping, dictionary, sheet=sheet)
         return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
     return cohort_input(load_cohort(db, path), "registry" if path is None else str(path))
 
