@@ -14,7 +14,34 @@ from mst.cli.common import emit_json, handle_errors, to_json
 DbOpt = Annotated[str | None, typer.Option("--db", help="Registry SQLAlchemy URL.")]
 FromOpt = Annotated[Path | None, typer.Option(
     "--from", help="Exchange file (CSV/XLSX) or flat table (CSV/XLSX/SAV).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of pseudonyms and date shifts.")]
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key-file", help="Secret key (hex) of a previous export, to reproduce its pseudonyms "
+    "and shifts; default: a fresh random key per export.")]
+SaveKeyOpt = Annotated[Path | None, typer.Option(
+    "--save-key", help="Write the export's secret key (hex) here; keep it with the custodian, "
+    "never with the data.")]
+KeepHlaOpt = Annotated[bool, typer.Option(
+    "--keep-hla", help="Keep HLA/KIR typing and antibodies (dropped by default).")]
+
+
+def _deidentify(cohort: object, key_file: Path | None, save_key: Path | None,
+                keep_hla: bool) -> object:
+    """De-identify with a fresh secret key (or the custodian's), saving it if asked."""
+    from mst.errors import ValidationError
+    from mst.interop.deidentify import deidentify_cohort
+
+    key = None
+    if key_file is not None:
+        try:
+            key = bytes.fromhex(key_file.read_text(encoding="utf-8").strip())
+        except ValueError as exc:
+            raise ValidationError("--key-file", str(key_file), "must hold the key as hex "
+                                  "digits") from exc
+    res = deidentify_cohort(cohort, key=key, keep_hla=keep_hla)  # type: ignore[arg-type]
+    if save_key is not None:
+        save_key.write_text(res.key_hex + "\n", encoding="utf-8")
+        save_key.chmod(0o600)
+    return res
 
 
 @contextlib.contextmanager
@@ -115,17 +142,18 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         src: FromOpt = None,
         deidentify: Annotated[bool, typer.Option(
             "--deidentify", help="Pseudonymous ids, shifted dates, no birth date.")] = False,
-        seed: SeedOpt = 0,
+        key_file: KeyOpt = None,
+        save_key: SaveKeyOpt = None,
+        keep_hla: KeepHlaOpt = False,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
     ) -> None:
         """Export the cohort as a FHIR R4 Bundle (validated with fhir.resources R4B)."""
-        from mst.interop.deidentify import deidentify_cohort
         from mst.interop.fhir import cohort_bundle, validate_bundle
         from mst.report.inputs import load_cohort
 
         cohort = load_cohort(db, src)
         if deidentify:
-            cohort, _ = deidentify_cohort(cohort, seed)
+            cohort = _deidentify(cohort, key_file, save_key, keep_hla).cohort  # type: ignore[attr-defined]
         with _counter(quiet) as bar:
             bar("building bundle", len(cohort.records))
             bundle = cohort_bundle(cohort, include_birth_date=not deidentify,
@@ -141,18 +169,31 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     def deidentify_cmd(
         src: Annotated[Path, typer.Option("--from", help="Exchange file (CSV/XLSX).")],
         out: Annotated[Path, typer.Option("--out", help="De-identified exchange file.")],
-        seed: SeedOpt = 0,
+        flat: Annotated[Path | None, typer.Option(
+            "--flat", help="Also write the de-identified flat analysis table (.csv/.xlsx), "
+            "with the HLA mismatch counts computed before the typing was dropped.")] = None,
+        key_file: KeyOpt = None,
+        save_key: SaveKeyOpt = None,
+        keep_hla: KeepHlaOpt = False,
     ) -> None:
-        """De-identified copy of an exchange file (see docs/interop.md)."""
-        from mst.interop.deidentify import deidentify_cohort
+        """De-identified copy of an exchange file (see docs/interop.md): a fresh secret key
+        per export, one date offset per patient, ages >= 90 top-coded, HLA/KIR dropped;
+        prints what was changed and the k-anonymity of the quasi-identifiers kept."""
+        from mst.cohort import build_flat_table, write_flat_table
+        from mst.interop.deidentify import Deidentified
         from mst.io.exchange import write_cohort
         from mst.report.inputs import load_cohort
 
-        cohort, _ = deidentify_cohort(load_cohort(None, src), seed)
-        write_cohort(cohort, out)
-        emit_json({"out": out, "patients": len(cohort.records),
-                   "removed": ["birth_date", "event detail", "center names"],
-                   "changed": ["patient and donor ids", "dates (per-patient shift)"]})
+        res = _deidentify(load_cohort(None, src), key_file, save_key, keep_hla)
+        assert isinstance(res, Deidentified)
+        write_cohort(res.cohort, out)
+        if flat is not None:
+            table = build_flat_table(res.cohort)
+            for col in ("hla_mismatches_10", "hla_mismatches_12"):
+                table[col] = table["patient_id"].map(
+                    lambda p, c=col: res.hla_mismatches[p][c]).astype("Int64")
+            write_flat_table(table, flat)
+        emit_json({"out": out, "flat": flat, "key_saved": save_key, **res.summary})
 
     @app.command("import-table")
     @handle_errors
