@@ -65,6 +65,28 @@ COLUMNS: dict[str, str] = {
     "aplasia_days": "Int64",
     "neutrophil_recovery_days": "Int64",
     "platelet_recovery_days": "Int64",
+    "induction_regimen": "object",
+    "chimerism_positive": "boolean",
+    "ae_fever": "boolean",
+    "ae_rash": "boolean",
+    "ae_diarrhea": "boolean",
+    "ae_infection": "boolean",
+    "ae_sepsis": "boolean",
+    "ae_cardiac_failure": "boolean",
+    "ae_arrhythmia": "boolean",
+    "ae_hepatotoxicity": "boolean",
+}
+
+#: Adverse-event columns (002 Supplementary Table 1) and the clinical event they count.
+AE_COLUMNS: dict[str, EventKind] = {
+    "ae_fever": EventKind.FEVER,
+    "ae_rash": EventKind.RASH,
+    "ae_diarrhea": EventKind.DIARRHEA,
+    "ae_infection": EventKind.INFECTION,
+    "ae_sepsis": EventKind.SEPSIS,
+    "ae_cardiac_failure": EventKind.CARDIAC_FAILURE,
+    "ae_arrhythmia": EventKind.ARRHYTHMIA,
+    "ae_hepatotoxicity": EventKind.HEPATOTOXICITY,
 }
 
 MismatchFn = Callable[[str, str], Mapping[str, int]]
@@ -118,6 +140,9 @@ def _row(rec: PatientRecord) -> dict[str, Any]:
         if counts is not None:
             mm10, mm12 = int(counts["x10"]), int(counts["x12"])
     per_month = rules.days_per_month
+    first_course = min(rec.courses, key=lambda c: c.number, default=None)
+    chim = [x.value for x in rec.labs if x.analyte == "donor_chimerism"]
+    kinds = {ev.kind for ev in rec.events}
     return {
         "patient_id": p.id,
         "center_id": p.center_id,
@@ -166,6 +191,9 @@ def _row(rec: PatientRecord) -> dict[str, Any]:
         "gvhd_max_grade": max(gvhd_grades, default=0),
         "crs_max_grade": max(crs_grades, default=0),
         **_induction_recovery(rec),
+        "induction_regimen": first_course.regimen_id if first_course else None,
+        "chimerism_positive": None if not chim else any(v > 0 for v in chim),
+        **{col: kind in kinds for col, kind in AE_COLUMNS.items()},
     }
 
 

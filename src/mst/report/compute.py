@@ -161,9 +161,11 @@ def km_block(
     groups: dict[str, Any] = {}
     for lab, c in res.curves.items():
         a = c.at(list(at))
+        tg = t if g is None else t[g == lab]
         groups[lab] = {
             "n": c.n,
             "events": int(c.n_event.sum()),
+            "time_range": [_f(tg.min()), _f(tg.max())] if tg.size else [None, None],
             "median": _f(c.median),
             "median_lower": _f(c.median_lower),
             "median_upper": _f(c.median_upper),
@@ -269,6 +271,10 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
 
     head: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = []
+    data = data.copy()
+    for v in variables:  # nullable yes/no with gaps: plain objects (None = missing)
+        if str(data[v].dtype) == "boolean" and data[v].isna().any():
+            data[v] = data[v].astype(object).where(data[v].notna(), None)
     sub = data[data[by].notna()]
     for v in variables:
         col = sub[v]
@@ -583,12 +589,13 @@ def compute_report(
         return None
 
     step("tables")
-    for name, variables in (("table1", cfg.table1), ("table2", cfg.table2)):
+    for name, variables in (("table1", cfg.table1), ("table2", cfg.table2),
+                            ("adverse_events", cfg.adverse_events)):
         use = [v for v in variables if v in data.columns and data[v].notna().any()]
         num[f"{name}_not_reported"] = [v for v in variables if v not in use]
         rows: dict[str, Any] = {"by": cfg.by, "groups": [], "n": {}, "variables": []}
         for v in use:  # one variable at a time: a bad column skips its row, not the table
-            tab = guard(f"{'Table 1' if name == 'table1' else 'Table 2'}: {v}",
+            tab = guard(f"{name.replace('_', ' ')}: {v}",
                         lambda v=v: describe(data, cfg.by, [v],
                                              [v] if v in cfg.categorical else [],
                                              cfg.exact_max_n))
@@ -603,6 +610,8 @@ def compute_report(
                 rows.update(by=head["by"], groups=head["groups"], n=head["n"])
         an.tables[name] = rows
         num[name] = rows
+    num["table_extras"] = guard("summaries (mean +/- SD, range, Student's t)",
+                                lambda: _extras(data, cfg)) or {}
     step("Kaplan-Meier")
     num["km"] = {}
     num["not_available"] = []
@@ -652,6 +661,49 @@ def compute_report(
     num["immortal_time"] = guard("courses analysis", lambda: _immortal_time(
         data, cfg, course_days, an)) or {"note": "not computed (see data quality)"}
     return an
+
+
+def _extras(data: pd.DataFrame, cfg: ReportConfig) -> dict[str, Any]:
+    """What 002 printed beside Table 1: mean +/- SD with Student's pooled-variance t-test
+    (``cfg.student_t``; 002's donor-age p < 0.001 is the pooled t, not Welch's), and
+    median (range) for integer-valued columns such as the year of diagnosis."""
+    from scipy import stats as sst
+
+    from mst.labels import column
+
+    out: dict[str, Any] = {}
+    sub = data[data[cfg.by].notna()]
+    groups = sorted(sub[cfg.by].astype(str).unique())
+    for v in dict.fromkeys([*cfg.table1, *cfg.table2]):
+        if v not in sub.columns or not has_columns(sub, v):
+            continue
+        col = sub[v]
+        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        x = pd.to_numeric(col, errors="coerce").astype(float)
+        g = sub[cfg.by].astype(str)
+        parts = {ALL: x.dropna().to_numpy()} | {k: x[g == k].dropna().to_numpy() for k in groups}
+        e: dict[str, Any] = {}
+        if column(v).format == "integer":
+            e["median_range"] = {k: [_f(np.median(a)), _f(a.min()), _f(a.max())]
+                                 for k, a in parts.items() if a.size}
+        if v in cfg.student_t:
+            e["mean_sd"] = {k: [_f(a.mean()), _f(a.std(ddof=1)) if a.size > 1 else None,
+                                int(a.size)] for k, a in parts.items() if a.size}
+            arrays = [parts[k] for k in groups if parts[k].size > 1]
+            if len(arrays) == 2:
+                r = sst.ttest_ind(arrays[0], arrays[1], equal_var=True)
+                e["student_t"] = {"test": "Student's t-test (pooled variance)",
+                                  "statistic": _f(r.statistic), "df": int(sum(map(len, arrays))
+                                                                          - 2),
+                                  "p": _f(r.pvalue)}
+            elif len(arrays) > 2:
+                r = sst.f_oneway(*arrays)
+                e["student_t"] = {"test": "one-way ANOVA (pooled variance)",
+                                  "statistic": _f(r.statistic), "p": _f(r.pvalue)}
+        if e:
+            out[v] = e
+    return out
 
 
 def _followup(data: pd.DataFrame, cfg: ReportConfig) -> dict[str, Any]:
