@@ -48,7 +48,11 @@ def _deidentify(cohort: object, key_file: Path | None, save_key: Path | None,
 def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
     """A rich progress bar on stderr, advanced once per named step."""
     if quiet:
-        yield lambda _s: None
+        def silent(_s: str) -> None:
+            return None
+
+        silent.detail = None  # type: ignore[attr-defined]
+        yield silent
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -64,6 +68,10 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
             first[0] = False
             prog.update(task, description=name)
 
+        def detail(phase: str, done: int, total: int) -> None:
+            prog.update(task, description=f"{phase} {done:,}/{total:,}")
+
+        step.detail = detail  # type: ignore[attr-defined]
         yield step
         prog.update(task, completed=total)
 
@@ -121,7 +129,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         cfg = load_config(config, by=by)
         with _progress(10 if pdf else 9, quiet) as step:
             step("reading")
-            inp = load_input(db, src, mapping, dictionary, sheet=sheet)
+            inp = load_input(db, src, mapping, dictionary, sheet=sheet,
+                             progress=step.detail)  # type: ignore[attr-defined]
             rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections)
             rep.write_html(out)
             rep.write_json(json_out or out.with_suffix(".json"))

@@ -199,6 +199,7 @@ def _row(rec: PatientRecord) -> dict[str, Any]:
 
 def build_flat_table(
     cohort_or_records: Cohort | Iterable[PatientRecord],
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Build the flat analysis table, one row per patient.
 
@@ -208,6 +209,8 @@ def build_flat_table(
         The patients, in the order of the rows.
         ``hla_mismatches_10``/``_12`` are computed by :func:`mst.donors.hla_mismatch_counts`
         from the patient's typing and the first-course donor's; empty when either is missing.
+    progress : callable, optional
+        Called as ``progress(done, total)`` every 500 patients.
 
     Returns
     -------
@@ -217,7 +220,14 @@ def build_flat_table(
     records = (
         cohort_or_records.records if isinstance(cohort_or_records, Cohort) else cohort_or_records
     )
-    rows = [_row(rec) for rec in records]
+    records = list(records)
+    rows = []
+    for k, rec in enumerate(records):
+        if progress is not None and k % 500 == 0:
+            progress(k, len(records))
+        rows.append(_row(rec))
+    if progress is not None:
+        progress(len(records), len(records))
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for col, dtype in COLUMNS.items():
         if dtype.startswith("datetime"):
