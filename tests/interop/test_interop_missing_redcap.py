@@ -131,3 +131,29 @@ def test_redcap_checkbox_decoded_labels(tmp_path: Path) -> None:
     assert rej == []
     assert list(out["ae"]) == ["Nausea; Vomiting", None]
     assert list(out["ae___1"]) == ["Checked", "Unchecked"]
+
+
+def test_spss_labels_measures_formats(tmp_path: Path) -> None:
+    import pyreadstat
+
+    from mst.cohort import build_flat_table
+    from mst.interop.spss import write_sav
+    from mst.simulate import simulate_cohort
+
+    flat = build_flat_table(simulate_cohort(12, seed=3))
+    write_sav(flat, tmp_path / "t.sav")
+    _df, meta = pyreadstat.read_sav(str(tmp_path / "t.sav"), metadataonly=True)
+    lab = dict(zip(meta.column_names, meta.column_labels, strict=True))
+    assert lab["donor_age"] == "Donor age (years)" and lab["sex"] == "Sex"
+    vl = meta.variable_value_labels
+    assert vl["sex"] == {1.0: "Male", 2.0: "Female"}
+    assert vl["courses_gt3"] == {0.0: "No", 1.0: "Yes"}
+    assert vl["crs_status"][2.0] == "Death without relapse"
+    assert meta.variable_measure["age_group"] == "ordinal"
+    assert meta.variable_measure["sex"] == "nominal"
+    assert meta.variable_measure["mnc_1e8_per_kg"] == "scale"
+    assert meta.original_variable_types["donor_age"] == "F8.0"
+    assert meta.original_variable_types["mnc_1e8_per_kg"] == "F8.2"
+    back = read_flat_file(tmp_path / "t.sav")
+    assert back.rejections == []
+    assert list(back.table["sex"]) == list(flat["sex"])
