@@ -154,10 +154,13 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         key_file: KeyOpt = None,
         save_key: SaveKeyOpt = None,
         keep_hla: KeepHlaOpt = False,
+        timezone: Annotated[str | None, typer.Option(
+            "--timezone", help="Center time zone of local date-times: Europe/Berlin, or "
+            "C01=Europe/Berlin,C02=Asia/Shanghai.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
     ) -> None:
         """Export the cohort as a FHIR R4 Bundle (validated with fhir.resources R4B)."""
-        from mst.interop.fhir import cohort_bundle, validate_bundle
+        from mst.interop.fhir import cohort_bundle, parse_timezones, validate_bundle
         from mst.report.inputs import load_cohort
 
         cohort = load_cohort(db, src)
@@ -166,7 +169,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         with _counter(quiet) as bar:
             bar("building bundle", len(cohort.records))
             bundle = cohort_bundle(cohort, include_birth_date=not deidentify,
-                                   progress=lambda k: bar(None, k))
+                                   progress=lambda k: bar(None, k),
+                                   timezones=parse_timezones(timezone))
             bar("validating (R4B)", len(bundle["entry"]))
             n = validate_bundle(bundle, progress=lambda k: bar(None, k))
             out.write_text(to_json(bundle) + "\n", encoding="utf-8")
