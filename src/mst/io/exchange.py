@@ -304,17 +304,28 @@ def _arrow_rows(path: Path) -> list[tuple[int, dict[str, Any]]] | None:
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if table.num_rows != lines - 1:
         return None  # embedded newlines or blank lines: keep exact row numbers
-    cols = {n: table.column(n).to_pylist() for n in table.column_names}
-    kinds = cols["record_type"]
-    present = {k: [f for f in fields if f in cols] for k, fields in RECORD_FIELDS.items()}
+    # Only the cells of each row's own record type become Python objects (a row uses about
+    # 7 of the ~45 columns): the text of one file, not of every empty cell.
+    import numpy as np
+    import pyarrow.compute as pc
+
+    kinds = table.column("record_type")
+    rows: list[dict[str, Any] | None] = [None] * table.num_rows
+    stripped = pc.utf8_trim_whitespace(kinds)
+    for kind, fields in RECORD_FIELDS.items():
+        mask = pc.equal(stripped, kind)
+        idx = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        if idx.size == 0:
+            continue
+        sub = table.filter(mask).select(
+            ["record_type", *[f for f in fields if f in table.column_names]])
+        cols = sub.to_pydict()
+        names = list(cols)
+        for j, i in enumerate(idx.tolist()):
+            rows[i] = {n: cols[n][j] for n in names}
     out: list[tuple[int, dict[str, Any]]] = []
-    for i, kind in enumerate(kinds):  # only the columns of the row's record type
-        fields = present.get(kind.strip())
-        row: dict[str, Any] = {"record_type": kind}
-        if fields is not None:
-            for f in fields:
-                row[f] = cols[f][i]
-        out.append((i + 2, row))
+    for i, r in enumerate(rows):  # a row of an unknown type: reported by cohort_from_rows
+        out.append((i + 2, r if r is not None else {"record_type": kinds[i].as_py()}))
     return out
 
 
