@@ -49,8 +49,8 @@ def _from_file(path: Path, out: Path) -> tuple[float, float, float]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mst.cli.main", "report", "--from", str(path),
-                    "--out", str(out), "--quiet"], check=True, env=env,
+    subprocess.run([sys.executable, "-c", "from mst.cli.main import main; main()", "report",
+                    "--from", str(path), "--out", str(out), "--quiet"], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
