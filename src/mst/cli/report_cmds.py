@@ -141,6 +141,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                    "n": rep.numbers["n"], "figures": len(rep.figures),
                    "excluded": rep.numbers["quality"]["n_excluded"],
                    "inconsistent": rep.numbers["quality"]["n_inconsistent"],
+                   "skipped_analyses": len(rep.numbers["quality"].get("skipped", [])),
+                   "cells_treated_as_missing": len(
+                       rep.numbers["quality"].get("invalid_cells", [])),
                    "import_rejections": len(inp.rejections)})
 
     @app.command("fhir")

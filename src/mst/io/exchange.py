@@ -233,8 +233,9 @@ def read_cohort(path: str | Path,
     path : str or pathlib.Path
         A file written by :func:`write_cohort` or prepared by hand in the same layout.
     progress : callable, optional
-        Called as ``progress(rows_done, rows_total)`` while the rows are validated
-        (CSV read by the columnar reader; every 5,000 rows).
+        Called as ``progress(rows_done, rows_total)`` every 5,000 rows while a CSV file's
+        rows are validated (``rows_total`` counts lines, so it is an upper bound when quoted
+        cells span lines).
 
     Returns
     -------
@@ -252,19 +253,16 @@ def read_cohort(path: str | Path,
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        fast = _arrow_rows(path)  # columnar reader; None = use the line-by-line reader
-        if fast is not None:
-            return cohort_from_rows(_counted(fast, progress))
+        total = max(_count_lines(path) - 1, 0) if progress is not None else 0
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            return cohort_from_rows(_csv_rows(fh))
+            return cohort_from_rows(_counted(_csv_rows(fh), total, progress))
     if suffix == ".xlsx":
         return cohort_from_rows(_xlsx_rows(path))
     raise ValidationError("path", str(path), "must end in .csv or .xlsx")
 
 
-def _counted(rows: list[tuple[int, dict[str, Any]]],
+def _counted(rows: Iterable[tuple[int, dict[str, Any]]], total: int,
              progress: Callable[[int, int], None] | None) -> Iterator[tuple[int, dict[str, Any]]]:
-    total = len(rows)
     for k, r in enumerate(rows):
         if progress is not None and k % 5000 == 0:
             progress(k, total)
@@ -273,60 +271,14 @@ def _counted(rows: list[tuple[int, dict[str, Any]]],
         progress(total, total)
 
 
-def _arrow_rows(path: Path) -> list[tuple[int, dict[str, Any]]] | None:
-    """Rows of an exchange CSV read with pyarrow's multi-threaded CSV reader (every cell as
-    text, as the line-by-line reader gives it), or None when the file needs the
-    line-by-line reader for an exact message or row number: pyarrow not installed, not
-    UTF-8, a row with too many cells, no ``record_type`` column, or a quoted cell spanning
-    lines (file rows would no longer be lines)."""
-    try:
-        import pyarrow as pa
-        from pyarrow import csv as pacsv
-    except ImportError:
-        return None
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        table = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=False),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types=None, strings_can_be_null=False, null_values=[],
-                auto_dict_encode=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
-        return None
-    if "record_type" not in table.column_names:
-        return None
-    table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if table.num_rows != lines - 1:
-        return None  # embedded newlines or blank lines: keep exact row numbers
-    # Only the cells of each row's own record type become Python objects (a row uses about
-    # 7 of the ~45 columns): the text of one file, not of every empty cell.
-    import numpy as np
-    import pyarrow.compute as pc
-
-    kinds = table.column("record_type")
-    rows: list[dict[str, Any] | None] = [None] * table.num_rows
-    stripped = pc.utf8_trim_whitespace(kinds)
-    for kind, fields in RECORD_FIELDS.items():
-        mask = pc.equal(stripped, kind)
-        idx = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-        if idx.size == 0:
-            continue
-        sub = table.filter(mask).select(
-            ["record_type", *[f for f in fields if f in table.column_names]])
-        cols = sub.to_pydict()
-        names = list(cols)
-        for j, i in enumerate(idx.tolist()):
-            rows[i] = {n: cols[n][j] for n in names}
-    out: list[tuple[int, dict[str, Any]]] = []
-    for i, r in enumerate(rows):  # a row of an unknown type: reported by cohort_from_rows
-        out.append((i + 2, r if r is not None else {"record_type": kinds[i].as_py()}))
-    return out
+def _count_lines(path: Path) -> int:
+    n = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (0 if last == b"\n" else 1)
 
 
 def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
