@@ -129,12 +129,30 @@ def _forest_labelled(d: pd.DataFrame, refs: Mapping[str, str]) -> pd.DataFrame:
     return out
 
 
+class _Figs(list):  # type: ignore[type-arg]
+    """Figures; one that cannot be drawn is listed under "Analyses skipped", never fatal."""
+
+    def __init__(self, skipped: list[dict[str, str]]) -> None:
+        super().__init__()
+        self.skipped = skipped
+
+    def append(self, item: Any) -> None:
+        fid, cap, make = item
+        try:
+            fig = make() if callable(make) else make
+        except (ValueError, TypeError, ArithmeticError, KeyError, IndexError):
+            self.skipped.append({"analysis": f"figure: {cap}",
+                                 "reason": "could not be drawn from these values"})
+            return
+        super().append((fid, cap, fig))
+
+
 def _figures(an: Analyses, cfg: ReportConfig, progress: Callable[[str], None]
              ) -> list[tuple[str, str, Figure]]:
     from mst.labels import level_label
 
     num = an.numbers
-    figs: list[tuple[str, str, Figure]] = []
+    figs = _Figs(num["quality"].setdefault("skipped", []))
     progress("figures")
     refs = num.get("regression", {}).get("references", {})
     for ep, name in (("os", "Overall survival"), ("lfs", "Leukemia-free survival")):
@@ -142,10 +160,11 @@ def _figures(an: Analyses, cfg: ReportConfig, progress: Callable[[str], None]
             b = num["km"][ep][key]
             p = None if "logrank" not in b else f"log-rank {format_p(b['logrank']['p'])}"
             title = f"{name} by {_lab(key)}"
-            fig = km_figure(an.km[(ep, key)], an.km_data[(ep, key)], title, cfg.time_unit, p,
-                            names=_level_names(key, list(b["groups"])))
             figs.append((f"km_{ep}_{key}", f"{title} (Kaplan–Meier, pointwise 95% CI; "
-                         "marks: censored)", fig))
+                         "marks: censored)",
+                         lambda ep=ep, key=key, title=title, p=p, b=b: km_figure(
+                             an.km[(ep, key)], an.km_data[(ep, key)], title, cfg.time_unit, p,
+                             names=_level_names(key, list(b["groups"])))))
     for ep, name in (("cir", "Cumulative incidence of relapse"),
                      ("nrm", "Non-relapse mortality")):
         if ep not in num["cif"]:
@@ -155,8 +174,9 @@ def _figures(an: Analyses, cfg: ReportConfig, progress: Callable[[str], None]
         title = f"{name} by {_lab(cfg.by)}"
         figs.append((f"cif_{ep}", f"{title} (Aalen–Johansen, competing risk: "
                      f"{'death without relapse' if ep == 'cir' else 'relapse'})",
-                     cif_figure(an.cif[ep], an.cif_data[ep], title, cfg.time_unit, p,
-                                names=_level_names(cfg.by, list(b["groups"])))))
+                     lambda ep=ep, title=title, p=p, b=b: cif_figure(
+                         an.cif[ep], an.cif_data[ep], title, cfg.time_unit, p,
+                         names=_level_names(cfg.by, list(b["groups"])))))
     ref_names = {k: level_label(k, v) for k, v in refs.items()}
     for key, title, xlabel in (
             ("cox_os", "Overall survival, multivariate Cox", "Hazard ratio"),
@@ -166,19 +186,20 @@ def _figures(an: Analyses, cfg: ReportConfig, progress: Callable[[str], None]
             ("immortal_time", "More than three courses: naive vs bias-corrected",
              "Hazard ratio")):
         if key in an.forest and len(an.forest[key]):
-            d = _forest_labelled(an.forest[key], ref_names)
             figs.append((f"forest_{key}", f"{title} ({xlabel.lower()}s with 95% CI)",
-                         forest_figure(d, title, xlabel)))
+                         lambda key=key, title=title, xlabel=xlabel: forest_figure(
+                             _forest_labelled(an.forest[key], ref_names), title, xlabel)))
     if ("landmark", "courses_gt3_lm") in an.km:
         b = num["immortal_time"]["landmark_km"]
         p = None if "logrank" not in b else f"log-rank {format_p(b['logrank']['p'])}"
         title = f"OS from the {cfg.landmark_months:g}-month landmark by courses received"
         figs.append(("km_landmark", title,
-                     km_figure(an.km[("landmark", "courses_gt3_lm")],
-                               an.km_data[("landmark", "courses_gt3_lm")], title,
-                               cfg.time_unit, p,
-                               names=_level_names("courses_gt3_lm", list(b["groups"])))))
-    return figs
+                     lambda: km_figure(an.km[("landmark", "courses_gt3_lm")],
+                                       an.km_data[("landmark", "courses_gt3_lm")], title,
+                                       cfg.time_unit, p,
+                                       names=_level_names("courses_gt3_lm",
+                                                          list(b["groups"])))))
+    return list(figs)
 
 
 def render_html(rep: Report, cfg: ReportConfig) -> str:

@@ -189,7 +189,10 @@ def forest_figure(data: pd.DataFrame, title: str, xlabel: str = "Hazard ratio") 
 
     ``xlabel`` names the ratio: "Hazard ratio" (Cox) or "Subdistribution hazard ratio"
     (Fine–Gray)."""
-    d = data[np.isfinite(data["hr"].astype(float))].reset_index(drop=True)
+    finite = np.ones(len(data), dtype=bool)
+    for c in ("hr", "lower", "upper"):  # separated data: CI to infinity, not drawable
+        finite &= np.isfinite(data[c].astype(float).to_numpy())
+    d = data[finite].reset_index(drop=True)
     n = max(len(d), 1)
     h = 0.34 * n + 1.3
     fig = Figure(figsize=(6.3, h))
