@@ -41,7 +41,8 @@ def test_redcap_cli_writes_table_and_rejections(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, [
         "import-table", str(EX / "redcap_export.csv"), "--dictionary",
         str(EX / "redcap_dictionary.csv"), "--mapping", str(EX / "mapping_redcap.yaml"),
-        "--out", str(tmp_path / "t.csv"), "--rejections", str(tmp_path / "rej.csv")])
+        "--out", str(tmp_path / "t.csv"), "--rejections", str(tmp_path / "rej.csv"),
+        "--allow-rejects"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["accepted"] == 4 and out["rejected"] == 3

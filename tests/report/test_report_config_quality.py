@@ -144,6 +144,7 @@ def test_report_from_partial_redcap_table(tmp_path: Path) -> None:
             str(EX / "mapping_redcap.yaml"),
             "--out",
             str(tmp_path / "t.csv"),
+            "--allow-rejects",
         ],
     )
     assert r.exit_code == 0, r.output

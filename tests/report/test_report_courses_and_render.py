@@ -93,19 +93,36 @@ def test_html_is_self_contained(built: dict[str, Any]) -> None:
         assert external not in text  # no external resource: one file is the whole report
     assert text.count("<svg") == built["summary"]["figures"]
     for name in ("log-rank", "Gray", "Fine-Gray", "Kaplan-Meier", "matplotlib",
-                 "Data quality", "Number at risk"):
+                 "Data quality", "Number at risk", "Table 2 (continued)", "All patients"):
         assert name in text
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
-def test_pdf_pages_render(built: dict[str, Any]) -> None:
+def test_pdf_is_typeset_from_the_same_content(built: dict[str, Any]) -> None:
+    pdf = built["dir"] / "r.pdf"
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(pdf)], check=True,
+                          capture_output=True, text=True).stdout
+    sizes = {ln.split(":", 1)[1].split("(")[0].strip() for ln in info.splitlines()
+             if ln.startswith("Page") and "size" in ln}
+    assert sizes == {"595.276 x 841.89 pts"}  # A4 on every page
+    n_pages = int(next(ln for ln in info.splitlines() if ln.startswith("Pages:")).split()[1])
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    html = (built["dir"] / "r.html").read_text(encoding="utf-8")
+    for phrase in ("Table 1. Patient and donor characteristics", " ± ",
+                   "pooled variance", "(reference)", "Supplementary Table 1. Adverse events",
+                   "Median follow-up", "Number at risk",  # SVG figure text stays text
+                   "Subdistribution hazard ratio"):
+        assert phrase in text, phrase  # the same content in both outputs
+        assert phrase in html, phrase
+    assert f"1 / {n_pages}" in text and f"{n_pages} / {n_pages}" in text  # page numbers
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("page-*.png"):
         old.unlink()
-    subprocess.run(["pdftoppm", "-r", "70", "-png", str(built["dir"] / "r.pdf"),
-                    str(ARTIFACTS / "page")], check=True)
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(ARTIFACTS / "page")],
+                   check=True)
     pages = sorted(ARTIFACTS.glob("page-*.png"))
-    assert len(pages) == 3 + built["summary"]["figures"]
+    assert len(pages) == n_pages
     for p in pages:
         img = imread(p)
         ink = (img[..., :3].mean(axis=2) < 0.5).mean()

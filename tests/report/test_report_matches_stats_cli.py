@@ -37,8 +37,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
     df = add_derived_columns(build_flat_table(simulate_cohort(80, seed=11)), ReportConfig())
     write_flat_table(df[df.columns[:-1]], d / "flat.csv")
     df.to_csv(d / "table.csv", index=False, date_format="%Y-%m-%d")
-    res = runner.invoke(app, ["report", "--from", str(d / "table.csv"),
-                              "--out", str(d / "r.html"), "--quiet"])
+    # the CLI's reference levels (first in sorted order); the report's default is the
+    # clinical order of mst.labels (tested in test_report_labels.py)
+    (d / "cfg.toml").write_text('reference = {age_group = "60-70", sex = "F", '
+                                'donor_sex = "F"}\n', encoding="utf-8")
+    res = runner.invoke(app, ["report", "--from", str(d / "table.csv"), "--config",
+                              str(d / "cfg.toml"), "--out", str(d / "r.html"), "--quiet"])
     assert res.exit_code == 0, res.output
     html_numbers = numbers_from_html((d / "r.html").read_text(encoding="utf-8"))
     file_numbers = json.loads((d / "r.json").read_text(encoding="utf-8"))

@@ -61,3 +61,33 @@ def test_km_median() -> None:
     assert km_median([1, 2, 3, 4], [1, 1, 1, 1]) == 2  # type: ignore[arg-type]
     assert km_median([1, 2, 3, 4], [0, 0, 0, 1]) == 4  # type: ignore[arg-type]
     assert km_median([1, 2], [0, 0]) != km_median([1, 2], [0, 0])  # NaN: not reached  # type: ignore[arg-type]
+
+
+def _check_clopper_pearson(df: pd.DataFrame) -> None:
+    from mst.simulate.calibration_report import clopper_pearson
+
+    metrics = calibration_metrics(df)
+    for name, target in calibration_targets().items():
+        if "seed_count" not in target:
+            continue
+        k, n = target["seed_count"]
+        lo, hi = clopper_pearson(k, n)
+        assert lo <= metrics[name] <= hi, (
+            f"{name} = {metrics[name]:.3f} outside 002's 95% CI [{lo:.3f}, {hi:.3f}] ({k}/{n})")
+
+
+def test_clopper_pearson_interval() -> None:
+    from mst.simulate.calibration_report import clopper_pearson
+
+    lo, hi = clopper_pearson(25, 29)  # R: binom.test(25, 29)$conf.int
+    assert (round(lo, 4), round(hi, 4)) == (0.6834, 0.9611)
+    assert clopper_pearson(0, 29)[0] == 0.0 and clopper_pearson(29, 29)[1] == 1.0
+
+
+def test_calibration_against_seed_intervals_3000() -> None:
+    _check_clopper_pearson(build_flat_table(simulate_cohort(3000, 7)))
+
+
+@pytest.mark.slow
+def test_calibration_against_seed_intervals_10000() -> None:
+    _check_clopper_pearson(build_flat_table(simulate_cohort(10_000, 2026)))

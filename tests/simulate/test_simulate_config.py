@@ -96,3 +96,26 @@ def test_center_bounds_accepted(n_centers: int) -> None:
     cohort = simulate_cohort(3, 1, n_centers=n_centers)
     assert len(cohort.centers) == n_centers
     cohort.check_consistency()
+
+
+def test_age_range_parameter_defaults_to_002(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from mst.cli.main import app
+    from mst.simulate.config import SimConfig
+
+    assert SimConfig.default().p_age_group["<60"] == 0.0  # 002 Methods: >= 60 only
+    res = CliRunner().invoke(app, ["simulate", "--n", "40", "--seed", "3", "--out",
+                                   str(tmp_path / "c.csv"), "--table", str(tmp_path / "t.csv"),
+                                   "--under-60", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["n"] == 40
+    import pandas as pd
+
+    ages = pd.read_csv(tmp_path / "t.csv")["age"]
+    assert (ages < 60).sum() > 5
+    bad = CliRunner().invoke(app, ["simulate", "--n", "4", "--seed", "3", "--out",
+                                   str(tmp_path / "d.csv"), "--under-60", "1"])
+    assert bad.exit_code == 2 and "--under-60" in bad.output

@@ -36,7 +36,7 @@ def test_patients_within_ranges(cohort) -> None:  # type: ignore[no-untyped-def]
     cfg = SimConfig.default()
     ages = [r.patient.age for r in cohort.records]
     assert min(ages) >= 45 and max(ages) <= 85
-    assert sum(a >= 60 for a in ages) / len(ages) > 0.85
+    assert all(a >= 60 for a in ages)  # 002 Methods: patients >= 60 (default age range)
     for r in cohort.records:
         p = r.patient
         assert cfg.accrual_start <= p.diagnosis_date <= cfg.accrual_end
@@ -133,7 +133,7 @@ def test_infusions(cohort) -> None:  # type: ignore[no-untyped-def]
             expected = Product.CRYOPRESERVED if inf.donor_id in seen_donors else Product.FRESH
             assert inf.product is expected  # 002 Methods: fresh first, cryopreserved after
             seen_donors.add(inf.donor_id)
-            assert 1.2 < inf.mnc_1e8_per_kg < 5.0 and 0.4 < (inf.cd3_1e8_per_kg or 0) < 2.0
+            assert 1.2 < inf.mnc_1e8_per_kg < 8.0 and 0.4 < (inf.cd3_1e8_per_kg or 0) < 2.0
 
 
 def test_labs(cohort) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +154,8 @@ def test_labs(cohort) -> None:  # type: ignore[no-untyped-def]
             else:
                 assert lab.unit == "10^9/L" and lab.donor_id is None
     assert n_chimerism > N
-    assert 0.03 < n_positive / n_chimerism < 0.3  # mostly negative (002 Results)
+    # mostly negative: 002 Results, 1 of 29 patients ever positive (p = 0.009 per course)
+    assert 0.001 < n_positive / n_chimerism < 0.05
 
 
 def test_counts_have_nadir_and_recovery(cohort) -> None:  # type: ignore[no-untyped-def]

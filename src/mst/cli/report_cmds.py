@@ -14,14 +14,45 @@ from mst.cli.common import emit_json, handle_errors, to_json
 DbOpt = Annotated[str | None, typer.Option("--db", help="Registry SQLAlchemy URL.")]
 FromOpt = Annotated[Path | None, typer.Option(
     "--from", help="Exchange file (CSV/XLSX) or flat table (CSV/XLSX/SAV).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of pseudonyms and date shifts.")]
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key-file", help="Secret key (hex) of a previous export, to reproduce its pseudonyms "
+    "and shifts; default: a fresh random key per export.")]
+SaveKeyOpt = Annotated[Path | None, typer.Option(
+    "--save-key", help="Write the export's secret key (hex) here; keep it with the custodian, "
+    "never with the data.")]
+KeepHlaOpt = Annotated[bool, typer.Option(
+    "--keep-hla", help="Keep HLA/KIR typing and antibodies (dropped by default).")]
+
+
+def _deidentify(cohort: object, key_file: Path | None, save_key: Path | None,
+                keep_hla: bool) -> object:
+    """De-identify with a fresh secret key (or the custodian's), saving it if asked."""
+    from mst.errors import ValidationError
+    from mst.interop.deidentify import deidentify_cohort
+
+    key = None
+    if key_file is not None:
+        try:
+            key = bytes.fromhex(key_file.read_text(encoding="utf-8").strip())
+        except ValueError as exc:
+            raise ValidationError("--key-file", str(key_file), "must hold the key as hex "
+                                  "digits") from exc
+    res = deidentify_cohort(cohort, key=key, keep_hla=keep_hla)  # type: ignore[arg-type]
+    if save_key is not None:
+        save_key.write_text(res.key_hex + "\n", encoding="utf-8")
+        save_key.chmod(0o600)
+    return res
 
 
 @contextlib.contextmanager
 def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
     """A rich progress bar on stderr, advanced once per named step."""
     if quiet:
-        yield lambda _s: None
+        def silent(_s: str) -> None:
+            return None
+
+        silent.detail = None  # type: ignore[attr-defined]
+        yield silent
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -37,6 +68,10 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
             first[0] = False
             prog.update(task, description=name)
 
+        def detail(phase: str, done: int, total: int) -> None:
+            prog.update(task, description=f"{phase} {done:,}/{total:,}")
+
+        step.detail = detail  # type: ignore[attr-defined]
         yield step
         prog.update(task, completed=total)
 
@@ -80,6 +115,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "--dictionary", help="REDCap data dictionary (--from is then a REDCap export).")
         ] = None,
         by: Annotated[str | None, typer.Option("--by", help="Grouping column.")] = None,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Sheet of an XLSX flat table (default: the first).")] = None,
         config: Annotated[Path | None, typer.Option("--config", help="report.toml")] = None,
         pdf: Annotated[Path | None, typer.Option("--pdf", help="Also write a PDF.")] = None,
         json_out: Annotated[Path | None, typer.Option(
@@ -99,7 +136,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         cfg = load_config(config, by=by)
         with _progress(10 if pdf else 9, quiet) as step:
             step("reading")
-            inp = load_input(db, src, mapping, dictionary)
+            inp = load_input(db, src, mapping, dictionary, sheet=sheet,
+                             progress=step.detail)  # type: ignore[attr-defined]
             rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections)
             rep.write_html(out)
             rep.write_json(json_out or out.with_suffix(".json"))
@@ -110,6 +148,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                    "n": rep.numbers["n"], "figures": len(rep.figures),
                    "excluded": rep.numbers["quality"]["n_excluded"],
                    "inconsistent": rep.numbers["quality"]["n_inconsistent"],
+                   "skipped_analyses": len(rep.numbers["quality"].get("skipped", [])),
+                   "cells_treated_as_missing": len(
+                       rep.numbers["quality"].get("invalid_cells", [])),
                    "import_rejections": len(inp.rejections)})
 
     @app.command("fhir")
@@ -120,21 +161,26 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         src: FromOpt = None,
         deidentify: Annotated[bool, typer.Option(
             "--deidentify", help="Pseudonymous ids, shifted dates, no birth date.")] = False,
-        seed: SeedOpt = 0,
+        key_file: KeyOpt = None,
+        save_key: SaveKeyOpt = None,
+        keep_hla: KeepHlaOpt = False,
+        timezone: Annotated[str | None, typer.Option(
+            "--timezone", help="Center time zone of local date-times: Europe/Berlin, or "
+            "C01=Europe/Berlin,C02=Asia/Shanghai.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
     ) -> None:
         """Export the cohort as a FHIR R4 Bundle (validated with fhir.resources R4B)."""
-        from mst.interop.deidentify import deidentify_cohort
-        from mst.interop.fhir import cohort_bundle, validate_bundle
+        from mst.interop.fhir import cohort_bundle, parse_timezones, validate_bundle
         from mst.report.inputs import load_cohort
 
         cohort = load_cohort(db, src)
         if deidentify:
-            cohort, _ = deidentify_cohort(cohort, seed)
+            cohort = _deidentify(cohort, key_file, save_key, keep_hla).cohort  # type: ignore[attr-defined]
         with _counter(quiet) as bar:
             bar("building bundle", len(cohort.records))
             bundle = cohort_bundle(cohort, include_birth_date=not deidentify,
-                                   progress=lambda k: bar(None, k))
+                                   progress=lambda k: bar(None, k),
+                                   timezones=parse_timezones(timezone))
             bar("validating (R4B)", len(bundle["entry"]))
             n = validate_bundle(bundle, progress=lambda k: bar(None, k))
             out.write_text(to_json(bundle) + "\n", encoding="utf-8")
@@ -146,18 +192,31 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     def deidentify_cmd(
         src: Annotated[Path, typer.Option("--from", help="Exchange file (CSV/XLSX).")],
         out: Annotated[Path, typer.Option("--out", help="De-identified exchange file.")],
-        seed: SeedOpt = 0,
+        flat: Annotated[Path | None, typer.Option(
+            "--flat", help="Also write the de-identified flat analysis table (.csv/.xlsx), "
+            "with the HLA mismatch counts computed before the typing was dropped.")] = None,
+        key_file: KeyOpt = None,
+        save_key: SaveKeyOpt = None,
+        keep_hla: KeepHlaOpt = False,
     ) -> None:
-        """De-identified copy of an exchange file (see docs/interop.md)."""
-        from mst.interop.deidentify import deidentify_cohort
+        """De-identified copy of an exchange file (see docs/interop.md): a fresh secret key
+        per export, one date offset per patient, ages >= 90 top-coded, HLA/KIR dropped;
+        prints what was changed and the k-anonymity of the quasi-identifiers kept."""
+        from mst.cohort import build_flat_table, write_flat_table
+        from mst.interop.deidentify import Deidentified
         from mst.io.exchange import write_cohort
         from mst.report.inputs import load_cohort
 
-        cohort, _ = deidentify_cohort(load_cohort(None, src), seed)
-        write_cohort(cohort, out)
-        emit_json({"out": out, "patients": len(cohort.records),
-                   "removed": ["birth_date", "event detail", "center names"],
-                   "changed": ["patient and donor ids", "dates (per-patient shift)"]})
+        res = _deidentify(load_cohort(None, src), key_file, save_key, keep_hla)
+        assert isinstance(res, Deidentified)
+        write_cohort(res.cohort, out)
+        if flat is not None:
+            table = build_flat_table(res.cohort)
+            for col in ("hla_mismatches_10", "hla_mismatches_12"):
+                table[col] = table["patient_id"].map(
+                    lambda p, c=col: res.hla_mismatches[p][c]).astype("Int64")
+            write_flat_table(table, flat)
+        emit_json({"out": out, "flat": flat, "key_saved": save_key, **res.summary})
 
     @app.command("import-table")
     @handle_errors
@@ -169,15 +228,22 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "--dictionary", help="REDCap data dictionary (makes FILE a REDCap export).")] = None,
         rejections: Annotated[Path | None, typer.Option(
             "--rejections", help="Write the rejected cells as CSV.")] = None,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Sheet of an XLSX workbook (default: the first).")] = None,
+        encoding: Annotated[str | None, typer.Option(
+            "--encoding", help="Encoding of a text file without BOM (default UTF-8).")] = None,
+        allow_rejects: Annotated[bool, typer.Option(
+            "--allow-rejects", help="Exit 0 even when rows were rejected.")] = False,
     ) -> None:
-        """Import a flat table (with a column mapping); rejected rows are listed, not fatal."""
+        """Import a flat table (with a column mapping). Rejected rows are listed with their
+        reasons and make the command exit 1 unless --allow-rejects is given."""
         import pandas as pd
 
         from mst.cohort import write_flat_table
         from mst.interop.redcap import read_table
         from mst.interop.spss import write_sav
 
-        res = read_table(file, mapping, dictionary)
+        res = read_table(file, mapping, dictionary, sheet=sheet, encoding=encoding)
         if out.suffix.lower() == ".sav":
             write_sav(res.table, out)
         else:
@@ -187,3 +253,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                          columns=["row", "column", "value", "rule"]).to_csv(rejections,
                                                                            index=False)
         emit_json({"out": out, **res.to_dict()})
+        if res.rejected_rows and not allow_rejects:
+            typer.echo(f"error: {len(res.rejected_rows)} row(s) rejected (listed above; "
+                       f"{len(res.table)} accepted); use --allow-rejects to accept a partial "
+                       "import", err=True)
+            raise typer.Exit(1)

@@ -11,7 +11,8 @@ from mst.cli.common import emit_json, handle_errors, stdout_is_terminal
 from mst.domain import Cohort, PatientRecord
 
 
-def _records_with_progress(n: int, seed: int, centers: int) -> list[PatientRecord]:
+def _records_with_progress(n: int, seed: int, centers: int,
+                           config: object = None) -> list[PatientRecord]:
     """Simulate with a rich progress bar on standard error (the JSON goes to standard out)."""
     from rich.console import Console
     from rich.progress import Progress
@@ -21,7 +22,7 @@ def _records_with_progress(n: int, seed: int, centers: int) -> list[PatientRecor
     out: list[PatientRecord] = []
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("simulating patients", total=max(n, 0))
-        for rec in iter_records(n, seed, n_centers=centers):
+        for rec in iter_records(n, seed, n_centers=centers, config=config):  # type: ignore[arg-type]
             out.append(rec)
             progress.advance(task)
     return out
@@ -36,6 +37,9 @@ def simulate(
         Path | None,
         typer.Option("--table", help="Also write the flat analysis table here (.csv or .xlsx)."),
     ] = None,
+    under_60: Annotated[float | None, typer.Option(
+        "--under-60", help="Share of patients younger than 60 (default 0: 002 enrolled "
+        "patients >= 60 only); the other age groups keep their proportions.")] = None,
 ) -> None:
     """Simulate a synthetic MST cohort calibrated to seed 002 and write it.
 
@@ -51,12 +55,23 @@ def simulate(
         simulate_cohort,
         simulated_centers,
     )
+    from mst.simulate.config import SimConfig
 
+    cfg = SimConfig.default()
+    if under_60 is not None:
+        if not 0 <= under_60 < 1:
+            from mst.errors import ValidationError
+
+            raise ValidationError("--under-60", under_60, "must be >= 0 and < 1")
+        old = {k: v for k, v in cfg.p_age_group.items() if k != "<60"}
+        tot = sum(old.values())
+        cfg = cfg.with_updates(p_age_group={"<60": under_60, **{
+            k: v / tot * (1 - under_60) for k, v in old.items()}})
     if stdout_is_terminal():  # progress bar on an interactive terminal only
-        records = tuple(_records_with_progress(n, seed, centers))
-        cohort = Cohort(centers=simulated_centers(centers), records=records)
+        records = tuple(_records_with_progress(n, seed, centers, cfg))
+        cohort = Cohort(centers=simulated_centers(centers, cfg), records=records)
     else:
-        cohort = simulate_cohort(n, seed, n_centers=centers)
+        cohort = simulate_cohort(n, seed, n_centers=centers, config=cfg)
     write_cohort(cohort, out)
     if table is not None:
         df = build_flat_table(cohort)

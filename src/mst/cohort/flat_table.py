@@ -65,6 +65,28 @@ COLUMNS: dict[str, str] = {
     "aplasia_days": "Int64",
     "neutrophil_recovery_days": "Int64",
     "platelet_recovery_days": "Int64",
+    "induction_regimen": "object",
+    "chimerism_positive": "boolean",
+    "ae_fever": "boolean",
+    "ae_rash": "boolean",
+    "ae_diarrhea": "boolean",
+    "ae_infection": "boolean",
+    "ae_sepsis": "boolean",
+    "ae_cardiac_failure": "boolean",
+    "ae_arrhythmia": "boolean",
+    "ae_hepatotoxicity": "boolean",
+}
+
+#: Adverse-event columns (002 Supplementary Table 1) and the clinical event they count.
+AE_COLUMNS: dict[str, EventKind] = {
+    "ae_fever": EventKind.FEVER,
+    "ae_rash": EventKind.RASH,
+    "ae_diarrhea": EventKind.DIARRHEA,
+    "ae_infection": EventKind.INFECTION,
+    "ae_sepsis": EventKind.SEPSIS,
+    "ae_cardiac_failure": EventKind.CARDIAC_FAILURE,
+    "ae_arrhythmia": EventKind.ARRHYTHMIA,
+    "ae_hepatotoxicity": EventKind.HEPATOTOXICITY,
 }
 
 MismatchFn = Callable[[str, str], Mapping[str, int]]
@@ -118,6 +140,9 @@ def _row(rec: PatientRecord) -> dict[str, Any]:
         if counts is not None:
             mm10, mm12 = int(counts["x10"]), int(counts["x12"])
     per_month = rules.days_per_month
+    first_course = min(rec.courses, key=lambda c: c.number, default=None)
+    chim = [x.value for x in rec.labs if x.analyte == "donor_chimerism"]
+    kinds = {ev.kind for ev in rec.events}
     return {
         "patient_id": p.id,
         "center_id": p.center_id,
@@ -166,11 +191,15 @@ def _row(rec: PatientRecord) -> dict[str, Any]:
         "gvhd_max_grade": max(gvhd_grades, default=0),
         "crs_max_grade": max(crs_grades, default=0),
         **_induction_recovery(rec),
+        "induction_regimen": first_course.regimen_id if first_course else None,
+        "chimerism_positive": None if not chim else any(v > 0 for v in chim),
+        **{col: kind in kinds for col, kind in AE_COLUMNS.items()},
     }
 
 
 def build_flat_table(
     cohort_or_records: Cohort | Iterable[PatientRecord],
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Build the flat analysis table, one row per patient.
 
@@ -180,6 +209,8 @@ def build_flat_table(
         The patients, in the order of the rows.
         ``hla_mismatches_10``/``_12`` are computed by :func:`mst.donors.hla_mismatch_counts`
         from the patient's typing and the first-course donor's; empty when either is missing.
+    progress : callable, optional
+        Called as ``progress(done, total)`` every 500 patients.
 
     Returns
     -------
@@ -189,7 +220,14 @@ def build_flat_table(
     records = (
         cohort_or_records.records if isinstance(cohort_or_records, Cohort) else cohort_or_records
     )
-    rows = [_row(rec) for rec in records]
+    records = list(records)
+    rows = []
+    for k, rec in enumerate(records):
+        if progress is not None and k % 500 == 0:
+            progress(k, len(records))
+        rows.append(_row(rec))
+    if progress is not None:
+        progress(len(records), len(records))
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for col, dtype in COLUMNS.items():
         if dtype.startswith("datetime"):

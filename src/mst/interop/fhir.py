@@ -16,6 +16,7 @@ resources used here — as a sub-package):
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
@@ -27,6 +28,8 @@ from mst.errors import ValidationError
 
 ANALYTE_SYSTEM = "https://github.com/mst-project/mst/fhir/CodeSystem/analyte"
 DRUG_SYSTEM = "https://github.com/mst-project/mst/fhir/CodeSystem/drug"
+EVENT_SYSTEM = "https://github.com/mst-project/mst/fhir/CodeSystem/clinical-event"
+CAUSE_SYSTEM = "https://github.com/mst-project/mst/fhir/CodeSystem/cause-of-death"
 _CODES = yaml.safe_load(
     resources.files("mst.data").joinpath("interop/fhir_codes.yaml").read_text(encoding="utf-8")
 )
@@ -39,24 +42,30 @@ _GENDER = {"M": "male", "F": "female"}
 _ROUTES: dict[str, str] = dict(_CODES["route"]["labels"])
 
 
+ICD10: str = _CODES["diagnosis_icd10"]["system"]
+ICD10_CODES: dict[str, dict[str, str]] = _CODES["diagnosis_icd10"]["codes"]
+LOINC: str = _CODES["lab"]["system"]
+UCUM: str = _CODES["lab"]["unit_system"]
+_NS = uuid.UUID("6f1c8a5e-3d0b-5b7e-9a43-5a1e7c0d2f10")  # namespace of the mst bundles
+
+
+def _uuid(*parts: object) -> str:
+    """A stable UUID (version 5) of a resource: the same record gives the same id."""
+    return str(uuid.uuid5(_NS, "/".join(str(p) for p in parts)))
+
+
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "fullUrl": f"urn:uuid:{resource['resourceType'].lower()}-{resource['id']}",
-        "resource": resource,
-    }
+    return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
 
 
-def _rid(*parts: object) -> str:
-    """A FHIR id ([A-Za-z0-9-.]{1,64}) from parts (underscores become '-')."""
-    s = "-".join(str(p) for p in parts).replace("_", "-")
-    return s[:64]
-
-
-def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> list[dict[str, Any]]:
-    """FHIR resources (JSON dicts) of one patient record."""
+def record_resources(rec: PatientRecord, include_birth_date: bool = True,
+                     tz: dt.tzinfo | None = None) -> list[dict[str, Any]]:
+    """FHIR resources (JSON dicts) of one patient record; ids are UUIDs and every reference
+    is the ``urn:uuid:`` of a resource in the same bundle. ``tz`` is the center's time zone
+    of naive local date-times (required when the record has any)."""
     p = rec.patient
-    pid = _rid(p.id)
-    ref = {"reference": f"Patient/{pid}"}
+    pid = _uuid("Patient", p.id)
+    ref = {"reference": f"urn:uuid:{pid}"}
     patient: dict[str, Any] = {
         "resourceType": "Patient",
         "id": pid,
@@ -73,7 +82,7 @@ def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> lis
     code, display = DIAGNOSIS_CODES.get(p.diagnosis.value, (None, p.diagnosis.value))
     cond: dict[str, Any] = {
         "resourceType": "Condition",
-        "id": _rid(p.id, "dx"),
+        "id": _uuid("Condition", p.id, "dx"),
         "subject": ref,
         "code": {"text": display},
         "onsetDateTime": p.diagnosis_date.isoformat(),
@@ -88,11 +97,25 @@ def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> lis
     }
     if code is not None:
         cond["code"]["coding"] = [{"system": SNOMED, "code": code, "display": display}]
+    icd = ICD10_CODES.get(p.diagnosis.value)
+    if icd is not None:
+        cond["code"].setdefault("coding", []).append(
+            {"system": ICD10, "code": icd["code"], "display": icd["display"]})
     out.append(cond)
+    donor_ref: dict[str, dict[str, str]] = {}
+    for d in rec.donors:
+        rp: dict[str, Any] = {"resourceType": "RelatedPerson", "id": _uuid("Donor", d.id),
+                              "patient": ref, "gender": _GENDER[d.sex.value],
+                              "identifier": [{"system": "urn:mst:donor", "value": d.id}]}
+        rel = _CODES["relationship"]["codes"].get(d.relationship.value)
+        rp["relationship"] = [{"coding": [{"system": _CODES["relationship"]["system"],
+                                           **rel}]} if rel else {"text": "unrelated donor"}]
+        out.append(rp)
+        donor_ref[d.id] = {"reference": f"urn:uuid:{rp['id']}"}
     for k, lab in enumerate(rec.labs):
         obs: dict[str, Any] = {
             "resourceType": "Observation",
-            "id": _rid(p.id, "lab", k + 1),
+            "id": _uuid("Observation", p.id, "lab", k + 1),
             "status": "final",
             "category": [
                 {
@@ -112,8 +135,17 @@ def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> lis
             "effectiveDateTime": lab.date.isoformat(),
             "valueQuantity": {"value": float(lab.value), "unit": lab.unit},
         }
+        loinc = _CODES["lab"]["codes"].get(lab.analyte)
+        if loinc is not None:
+            obs["code"]["coding"].insert(0, {"system": LOINC, "code": loinc["code"],
+                                             "display": loinc["display"]})
+        ucum = _CODES["lab"]["ucum"].get(lab.unit)
+        if ucum is not None:
+            obs["valueQuantity"].update(system=UCUM, code=ucum)
         if lab.donor_id is not None:
             obs["note"] = [{"text": f"donor {lab.donor_id}"}]
+            if lab.donor_id in donor_ref:
+                obs["focus"] = [donor_ref[lab.donor_id]]
         out.append(obs)
     for k, inf in enumerate(rec.infusions):
         doses = [f"MNC {inf.mnc_1e8_per_kg} x10^8/kg"]
@@ -124,14 +156,16 @@ def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> lis
         out.append(
             {
                 "resourceType": "Procedure",
-                "id": _rid(p.id, "inf", k + 1),
+                "id": _uuid("Procedure", p.id, "inf", k + 1),
                 "status": "completed",
                 "code": {
                     "text": f"G-CSF-mobilized PBSC infusion ({inf.product.value}), "
                     f"course {inf.course_number}"
                 },
                 "subject": ref,
-                "performedDateTime": _datetime(inf.infused_at),
+                "performedDateTime": _datetime(inf.infused_at, tz, p.center_id),
+                **({"performer": [{"actor": donor_ref[inf.donor_id]}]}
+                   if inf.donor_id in donor_ref else {}),
                 "note": [{"text": "; ".join(doses)}, {"text": f"donor {inf.donor_id}"}],
             }
         )
@@ -140,7 +174,7 @@ def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> lis
             when = c.start_date + dt.timedelta(days=a.day - 1)
             ma: dict[str, Any] = {
                 "resourceType": "MedicationAdministration",
-                "id": _rid(p.id, "c", c.number, "d", k + 1),
+                "id": _uuid("MedicationAdministration", p.id, "c", c.number, "d", k + 1),
                 "status": "completed",
                 "medicationCodeableConcept": {
                     "coding": [{"system": DRUG_SYSTEM, "code": a.drug}],
@@ -153,22 +187,103 @@ def record_resources(rec: PatientRecord, include_birth_date: bool = True) -> lis
                     "text": f"course {c.number} ({c.kind.value}, {c.regimen_id}), day {a.day}",
                 },
             }
+            atc = _CODES["drug"]["codes"].get(a.drug)
+            if atc is not None:
+                ma["medicationCodeableConcept"]["coding"].insert(
+                    0, {"system": _CODES["drug"]["system"], **atc})
             if a.route is not None:
                 ma["dosage"]["route"] = {"text": _ROUTES.get(a.route, a.route)}
             out.append(ma)
+    out.extend(_responses_and_events(rec, ref))
     return out
 
 
-def _datetime(x: dt.datetime) -> str:
+def _responses_and_events(rec: PatientRecord, ref: dict[str, str]) -> list[dict[str, Any]]:
+    """Responses as mCODE CancerDiseaseStatus observations; GVHD and CRS as Conditions with
+    their grade; the cause of death as an observation."""
+    rc = _CODES["response"]
+    trend = {cat: k for k, cats in rc["categories"].items() for cat in cats}
+    out: list[dict[str, Any]] = []
+    p = rec.patient
+    for k, r in enumerate(rec.responses):
+        key = trend.get(r.category.value)
+        value: dict[str, Any] = {"text": r.category.value}
+        if key is not None:
+            value["coding"] = [{"system": SNOMED, **rc["values"][key]}]
+        out.append({
+            "resourceType": "Observation", "id": _uuid("Observation", p.id, "resp", k + 1),
+            "meta": {"profile": [rc["profile"]]}, "status": "final",
+            "code": {"coding": [rc["code"]]}, "subject": ref,
+            "effectiveDateTime": r.date.isoformat(), "valueCodeableConcept": value,
+        })
+    for k, ev in enumerate(rec.events):
+        if ev.kind.value in ("gvhd", "crs"):
+            text = ("Acute graft-versus-host disease" if ev.kind.value == "gvhd"
+                    else "Cytokine release syndrome")
+            cond: dict[str, Any] = {
+                "resourceType": "Condition", "id": _uuid("Condition", p.id, "ev", k + 1),
+                "subject": ref, "code": {"coding": [{"system": EVENT_SYSTEM,
+                                                     "code": ev.kind.value}], "text": text},
+                "onsetDateTime": ev.date.isoformat(),
+            }
+            if ev.grade is not None:
+                cond["severity"] = {"text": f"grade {ev.grade}"}
+            out.append(cond)
+        elif ev.kind.value == "death" and ev.cause is not None:
+            out.append({
+                "resourceType": "Observation", "id": _uuid("Observation", p.id, "cod"),
+                "status": "final", "code": {"coding": [_CODES["cause_of_death"]["code"]]},
+                "subject": ref, "effectiveDateTime": ev.date.isoformat(),
+                "valueCodeableConcept": {"coding": [{"system": CAUSE_SYSTEM,
+                                                     "code": ev.cause.value}],
+                                         "text": ev.cause.value.replace("_", " ")},
+            })
+    return out
+
+
+def _datetime(x: dt.datetime, tz: dt.tzinfo | None, center: str) -> str:
+    """ISO date-time with its offset; a naive (local) time takes the center's time zone —
+    never UTC by assumption."""
     if x.tzinfo is None:
-        x = x.replace(tzinfo=dt.UTC)
+        if tz is None:
+            raise ValidationError(
+                "timezone", center, f"the local time {x.isoformat()} of center {center} has "
+                "no time zone: give the center's time zone (--timezone Europe/Berlin, or "
+                f"{center}=Zone,...)")
+        x = x.replace(tzinfo=tz)
     return x.isoformat()
+
+
+def parse_timezones(spec: str | None) -> dict[str, dt.tzinfo]:
+    """``"Europe/Berlin"`` (every center) or ``"C01=Europe/Berlin,C02=Asia/Shanghai"``;
+    key ``*`` = every other center.
+
+    Raises
+    ------
+    ValidationError
+        An unknown time-zone name.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    out: dict[str, dt.tzinfo] = {}
+    if not spec:
+        return out
+    for part in spec.split(","):
+        center, sep, name = part.strip().rpartition("=")
+        key = center.strip() if sep else "*"
+        try:
+            out[key] = ZoneInfo(name.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError("--timezone", name.strip(), "is not a time-zone name "
+                                  "(IANA, e.g. Europe/Berlin)") from None
+    return out
 
 
 def cohort_bundle(
     cohort: Cohort | Iterable[PatientRecord],
     include_birth_date: bool = True,
     progress: Callable[[int], None] | None = None,
+    timezones: dict[str, dt.tzinfo] | None = None,
 ) -> dict[str, Any]:
     """A FHIR ``collection`` Bundle (JSON dict) of every patient record.
 
@@ -180,11 +295,16 @@ def cohort_bundle(
         Put ``Patient.birthDate`` (False for de-identified exports).
     progress : callable, optional
         Called with 1 after each patient (for a progress bar).
+    timezones : dict, optional
+        Center id → time zone of its local date-times (key ``*``: every other center);
+        see :func:`parse_timezones`.
     """
     records = cohort.records if isinstance(cohort, Cohort) else tuple(cohort)
     entries = []
     for rec in records:
-        entries.extend(_entry(r) for r in record_resources(rec, include_birth_date))
+        tzs = timezones or {}
+        tz = tzs.get(rec.patient.center_id, tzs.get("*"))
+        entries.extend(_entry(r) for r in record_resources(rec, include_birth_date, tz))
         if progress is not None:
             progress(1)
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}

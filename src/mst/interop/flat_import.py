@@ -88,6 +88,7 @@ class ImportResult:
     table: pd.DataFrame
     rejections: list[Rejection] = field(default_factory=list)
     source: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> list[int]:
@@ -101,6 +102,7 @@ class ImportResult:
             "accepted": len(self.table),
             "rejected": len(self.rejected_rows),
             "rejections": [r.to_dict() for r in self.rejections],
+            "notes": list(self.notes),
         }
 
 
@@ -124,8 +126,11 @@ def _as_int(v: Any) -> int:
             raise ValueError("must be an integer")
         return int(v)
     s = str(v).strip()
-    f = float(s)
-    if not f.is_integer():
+    try:
+        f = float(s)
+    except ValueError:
+        raise ValueError("must be an integer") from None
+    if not math.isfinite(f) or not f.is_integer():
         raise ValueError("must be an integer")
     return int(f)
 
@@ -133,7 +138,10 @@ def _as_int(v: Any) -> int:
 def _as_float(v: Any) -> float:
     if isinstance(v, bool):
         raise ValueError("must be a number")
-    f = float(str(v).strip().replace(",", ".")) if isinstance(v, str) else float(v)
+    try:
+        f = float(str(v).strip().replace(",", ".")) if isinstance(v, str) else float(v)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number") from None
     if not math.isfinite(f):
         raise ValueError("must be a finite number")
     return f
@@ -245,8 +253,9 @@ def validate_flat_table(
                 continue
             try:
                 vals[c] = _check(c, COLUMNS[c], v, vocab)
-            except (ValueError, TypeError) as exc:
-                row_rej.append(Rejection(rownum, c, v, str(exc)))
+            except (ValueError, TypeError) as exc:  # our own plain rules (see _check)
+                rule = str(exc) if isinstance(exc, ValueError) else "has the wrong kind of value"
+                row_rej.append(Rejection(rownum, c, v, rule))
         pid = vals.get("patient_id")
         if pid is not None and not row_rej:
             if pid in seen_ids:
@@ -286,28 +295,31 @@ def validate_flat_table(
     return ImportResult(table, rejections, source)
 
 
-def read_raw(path: str | Path) -> tuple[pd.DataFrame, int]:
-    """Read a CSV, XLSX or SAV file as text-like cells; returns (frame, first data row).
+def read_raw(
+    path: str | Path, sheet: str | None = None, missing: tuple[str, ...] = (),
+    encoding: str | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Read a CSV, TSV, XLSX or SAV file as text cells; returns (frame, first data row).
+
+    CSV/TSV/XLSX go through :func:`mst.io.tabular.read_table_text` (the one reader of
+    every table: encodings, delimiters, R's ``NA``, blanks, ``#N/A`` … as missing, and the
+    format's own ``missing`` codes), so a file written by R ``write.csv`` loses no row.
 
     Raises
     ------
     ValidationError
         Unknown extension or unreadable file.
     """
+    from mst.io.tabular import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, read_table_text
+
     p = Path(path)
     if not p.exists():
         raise ValidationError("file", str(p), "no such file")
     suffix = p.suffix.lower()
-    if suffix in {".csv", ".txt", ".tsv"}:
-        try:
-            df = pd.read_csv(
-                p, sep=None, engine="python", dtype=str, keep_default_na=False, encoding="utf-8-sig"
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise ValidationError("file", str(p), f"could not be read as CSV ({exc})") from exc
-        return df, 2
-    if suffix in {".xlsx", ".xlsm"}:
-        return pd.read_excel(p, dtype=object), 2
+    if suffix in TEXT_SUFFIXES | WORKBOOK_SUFFIXES:
+        if sheet is not None and suffix not in WORKBOOK_SUFFIXES:
+            raise ValidationError("--sheet", sheet, "only a workbook (.xlsx) has sheets")
+        return read_table_text(p, encoding=encoding, sheet=sheet, missing=missing), 2
     if suffix == ".sav":
         from mst.interop.spss import read_sav
 
@@ -315,7 +327,10 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, int]:
     raise ValidationError("file", str(p), "must be .csv, .tsv, .txt, .xlsx or .sav")
 
 
-def read_flat_file(path: str | Path, mapping: str | Path | None = None) -> ImportResult:
+def read_flat_file(
+    path: str | Path, mapping: str | Path | None = None, sheet: str | None = None,
+    encoding: str | None = None,
+) -> ImportResult:
     """Read and validate a flat table (CSV, XLSX, SAV), optionally through a mapping file.
 
     Parameters
@@ -324,7 +339,12 @@ def read_flat_file(path: str | Path, mapping: str | Path | None = None) -> Impor
         The table. Row numbers in rejections count the header as row 1 (CSV/XLSX);
         for SAV files they are case numbers (first case = 1).
     mapping : str or Path, optional
-        A mapping file (see :func:`mst.interop.mapping.load_mapping`).
+        A mapping file (see :func:`mst.interop.mapping.load_mapping`); its
+        ``missing_codes`` are read as missing values.
+    sheet : str, optional
+        Sheet of an XLSX workbook (the first sheet by default).
+    encoding : str, optional
+        Declared text encoding of a CSV without byte-order mark.
 
     Returns
     -------
@@ -332,10 +352,12 @@ def read_flat_file(path: str | Path, mapping: str | Path | None = None) -> Impor
     """
     from mst.interop.mapping import apply_mapping, load_mapping
 
-    raw, first = read_raw(path)
+    mp = load_mapping(mapping) if mapping is not None else None
+    raw, first = read_raw(path, sheet=sheet, missing=mp.missing_codes if mp else (),
+                          encoding=encoding)
     rej: list[Rejection] = []
-    if mapping is not None:
-        raw, rej = apply_mapping(raw, load_mapping(mapping), first_row=first)
+    if mp is not None:
+        raw, rej = apply_mapping(raw, mp, first_row=first)
     res = validate_flat_table(raw, first_row=first, source=str(path))
     res.rejections = sorted(rej + res.rejections, key=lambda r: (r.row, r.column))
     if rej:  # rows with mapping errors were kept as empty cells: drop them as well

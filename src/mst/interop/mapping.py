@@ -10,6 +10,10 @@ A mapping file (YAML or TOML) has up to four sections::
     constants:        # flat-table column: value for every row
       center_id: C01
     date_format: "%d/%m/%Y"   # optional strptime format of the source dates
+    missing_codes: [UNK, NASK, "-99"]   # optional: the source's own missing-data codes
+
+Missing-data codes are read as empty cells (in addition to blanks, R's ``NA``, ``#N/A`` …
+that every table reader treats as missing, see :mod:`mst.io.tabular`).
 
 Source columns that are not mapped are dropped. A value with no entry in ``values`` for
 its column is passed through unchanged (and then validated by the flat-table rules).
@@ -39,6 +43,7 @@ class Mapping:
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
     date_format: str | None = None
+    missing_codes: tuple[str, ...] = ()
 
 
 def _key(v: Any) -> str:
@@ -59,7 +64,8 @@ def parse_mapping(data: dict[str, Any], where: str = "mapping") -> Mapping:
     """
     if not isinstance(data, dict):
         raise ValidationError(where, type(data).__name__, "must be a mapping of sections")
-    allowed = {"columns", "values", "constants", "date_format", "source", "description"}
+    allowed = {"columns", "values", "constants", "date_format", "missing_codes", "source",
+               "description"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError(where, unknown, f"unknown section(s); allowed: {sorted(allowed)}")
@@ -80,11 +86,15 @@ def parse_mapping(data: dict[str, Any], where: str = "mapping") -> Mapping:
         if not isinstance(v, dict):
             raise ValidationError(f"{where}.values.{k}", v, "must map source values to values")
     fmt = data.get("date_format")
+    codes = data.get("missing_codes") or []
+    if not isinstance(codes, list) or not all(isinstance(c, str | int) for c in codes):
+        raise ValidationError(f"{where}.missing_codes", codes, "must be a list of codes")
     return Mapping(
         {k: str(v) for k, v in cols.items()},
         {k: {_key(s): t for s, t in v.items()} for k, v in vals.items()},
         dict(consts),
         None if fmt is None else str(fmt),
+        tuple(str(c).strip() for c in codes),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,11 @@ def _xlsx_value(value: Any) -> Any:
     return _fmt(value)
 
 
-def read_cohort(path: str | Path, encoding: str | None = None) -> Cohort:
+def read_cohort(
+    path: str | Path,
+    encoding: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Cohort:
     """Read and validate an exchange file (CSV or XLSX).
 
     Parameters
@@ -235,6 +239,10 @@ def read_cohort(path: str | Path, encoding: str | None = None) -> Cohort:
     encoding : str, optional
         Text encoding of a CSV file without a byte-order mark (UTF-8 by default; see
         :func:`mst.io.tabular.decode_bytes`).
+    progress : callable, optional
+        Called as ``progress(rows_done, rows_total)`` every 5,000 rows while a CSV file's
+        rows are validated (``rows_total`` counts lines, so it is an upper bound when quoted
+        cells span lines).
 
     Returns
     -------
@@ -258,7 +266,9 @@ def read_cohort(path: str | Path, encoding: str | None = None) -> Cohort:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         text = decode_bytes(path.read_bytes(), source=str(path), encoding=encoding)
-        return cohort_from_rows(_csv_rows(io.StringIO(text, newline="")))
+        total = max(text.count("\n") - 1, 0) if progress is not None else 0
+        rows = _csv_rows(io.StringIO(text, newline=""))
+        return cohort_from_rows(_counted(rows, total, progress))
     if suffix == ".xlsx":
         return cohort_from_rows(_xlsx_rows(path))
     raise ValidationError("path", str(path), "must end in .csv or .xlsx")
@@ -268,6 +278,17 @@ _KNOWN_COLUMNS = frozenset(COLUMNS)
 
 #: Longest cell accepted in an exchange file (a GL string of a few hundred alleles fits).
 MAX_FIELD_CHARS = 10_000
+
+
+def _counted(rows: Iterable[tuple[int, dict[str, Any]]], total: int,
+             progress: Callable[[int, int], None] | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    for k, r in enumerate(rows):
+        if progress is not None and k % 5000 == 0:
+            progress(k, total)
+        yield r
+    if progress is not None:
+        progress(total, total)
+
 
 
 def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -19,31 +19,86 @@ ALL = "All patients"
 
 
 def add_derived_columns(df: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
-    """Add ``donor_age_group`` (``<cutoff`` / ``>=cutoff``) used by the KM figures, the
-    ``*_months`` times from ``*_days`` (days / 30.4375) when a table has only days, and
-    ``courses_gt3`` from ``n_courses`` when it is empty (threshold from
-    ``endpoint_definitions.yaml``, 002 Table 1)."""
-    from mst.cohort.endpoints import endpoint_rules
+    """Add the columns the report derives when a table lacks them.
+
+    ``donor_age_group`` (``<cutoff`` / ``>=cutoff``, empty where the donor age is missing)
+    for the KM figures; ``*_months`` from ``*_days`` (days / 30.4375) when a table has only
+    days; ``courses_gt3`` from ``n_courses`` when it is empty (threshold from
+    ``endpoint_definitions.yaml``, 002 Table 1); ``age_group`` from ``age`` (002 Methods)
+    when absent. Cells that are not numbers in numeric source columns count as missing.
+    """
+    from mst.cohort.endpoints import age_group, endpoint_rules
 
     out = df.copy()
     gt = endpoint_rules().courses_gt  # 002 Table 1: more than three courses
     if "n_courses" in out.columns and ("courses_gt3" not in out.columns
                                        or out["courses_gt3"].isna().all()):
-        n = pd.to_numeric(out["n_courses"], errors="coerce")
-        out["courses_gt3"] = pd.array([None if pd.isna(v) else bool(v > gt) for v in n],
+        n = pd.to_numeric(out["n_courses"], errors="coerce").astype(float)
+        out["courses_gt3"] = pd.array([None if np.isnan(v) else bool(v > gt) for v in n],
                                       dtype="boolean")
     for ep in ("os", "lfs", "crs"):
         months = f"{ep}_months"
         if f"{ep}_days" in out.columns and (months not in out.columns
                                             or out[months].isna().all()):
-            out[f"{ep}_months"] = pd.to_numeric(out[f"{ep}_days"]).astype(float) / DAYS_PER_MONTH
-    if "donor_age" in out.columns and "donor_age_group" not in out.columns:
-        a = pd.to_numeric(out["donor_age"], errors="coerce")
+            out[months] = (pd.to_numeric(out[f"{ep}_days"], errors="coerce").astype(float)
+                           / DAYS_PER_MONTH)
+    if "age" in out.columns and ("age_group" not in out.columns
+                                 or out["age_group"].isna().all()):
+        a = pd.to_numeric(out["age"], errors="coerce").astype(float)
+        out["age_group"] = pd.Series([None if np.isnan(v) else age_group(int(v)) for v in a],
+                                     index=out.index, dtype=object)
+    if "donor_age" in out.columns and ("donor_age_group" not in out.columns
+                                       or out["donor_age_group"].isna().all()):
+        a = pd.to_numeric(out["donor_age"], errors="coerce").astype(float)
         lab = np.where(
             a < cfg.donor_age_cutoff, f"<{cfg.donor_age_cutoff}", f">={cfg.donor_age_cutoff}"
         )
-        out["donor_age_group"] = pd.Series(lab, index=out.index, dtype=object).where(a.notna())
+        out["donor_age_group"] = pd.Series(lab, index=out.index, dtype=object).where(
+            ~np.isnan(a.to_numpy()))
     return out
+
+
+def coerce_numeric(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Numeric flat-table columns (docs/flat_table.md) holding text: the cells that are not
+    numbers become missing and are listed (row, patient, column, value) for the data-quality
+    section, so one bad cell does not turn a dose into a categorical variable."""
+    from mst.cohort import COLUMNS
+    from mst.errors import plain
+
+    out = df.copy()
+    bad: list[dict[str, Any]] = []
+    pid = out["patient_id"].astype(str).to_numpy() if "patient_id" in out.columns else None
+    for c, dtype in COLUMNS.items():
+        if c not in out.columns or dtype not in {"Int64", "float64"}:
+            continue
+        col = out[c]
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        num = pd.to_numeric(col, errors="coerce")
+        wrong = col.notna() & num.isna()
+        for i in np.flatnonzero(wrong.to_numpy(dtype=bool)):
+            bad.append({"row": int(i) + 1, "patient_id": None if pid is None else pid[i],
+                        "column": c, "value": plain(col.iloc[i]),
+                        "issue": "not a number: treated as missing"})
+        out[c] = num.astype("Int64" if dtype == "Int64" and (num.dropna() % 1 == 0).all()
+                            else "float64")
+    return out, bad
+
+
+def check_columns(df: pd.DataFrame, cfg: ReportConfig) -> None:
+    """Refuse a grouping column (``--by``) that is not in the table, naming it.
+
+    Raises
+    ------
+    ValidationError
+        ``by`` names no column of the table (after the derived columns are added).
+    """
+    if cfg.by not in df.columns:
+        cols = ", ".join(sorted(map(str, df.columns)))
+        raise ValidationError("--by", cfg.by, f"no such column in the table; its columns are "
+                              f"{cols}")
+    if df[cfg.by].notna().sum() == 0:
+        raise ValidationError("--by", cfg.by, "the column is empty in every row")
 
 
 @dataclass
@@ -106,9 +161,11 @@ def km_block(
     groups: dict[str, Any] = {}
     for lab, c in res.curves.items():
         a = c.at(list(at))
+        tg = t if g is None else t[g == lab]
         groups[lab] = {
             "n": c.n,
             "events": int(c.n_event.sum()),
+            "time_range": [_f(tg.min()), _f(tg.max())] if tg.size else [None, None],
             "median": _f(c.median),
             "median_lower": _f(c.median_lower),
             "median_upper": _f(c.median_upper),
@@ -214,6 +271,10 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
 
     head: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = []
+    data = data.copy()
+    for v in variables:  # nullable yes/no with gaps: plain objects (None = missing)
+        if str(data[v].dtype) == "boolean" and data[v].isna().any():
+            data[v] = data[v].astype(object).where(data[v].notna(), None)
     sub = data[data[by].notna()]
     for v in variables:
         col = sub[v]
@@ -276,8 +337,41 @@ def _model_dict(res: Any) -> dict[str, Any]:
     return {k: d[k] for k in keep if k in d}
 
 
+def default_references(df: pd.DataFrame, covs: Sequence[str],
+                       given: Mapping[str, str]) -> dict[str, str]:
+    """Reference level per categorical covariate: ``given`` (config) first, else the first
+    observed level in clinical order (``mst.labels``; e.g. 60–70 years, male, No)."""
+    from mst.labels import reference_level
+
+    out: dict[str, str] = {}
+    for c in covs:
+        if c in given:
+            out[c] = str(given[c])
+            continue
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue  # numbers and yes/no enter the model as they are (no dummies)
+        vals = [v for v in pd.unique(col.dropna())]
+        ref = reference_level(c, vals)
+        if ref is not None:
+            out[c] = str(ref)
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            k: (_f(v) if k in {"coef", "hr", "lower", "upper", "p", "p_lr", "se"} else v)
+            for k, v in r.items()
+            if k != "error" or v is not None
+        }
+        for r in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    ]
+
+
 def _regression(
-    df: pd.DataFrame, cfg: ReportConfig, out: dict[str, Any], forest: dict[str, pd.DataFrame]
+    df: pd.DataFrame, cfg: ReportConfig, out: dict[str, Any], forest: dict[str, pd.DataFrame],
+    guard: Callable[[str, Callable[[], Any]], Any],
 ) -> None:
     from mst.stats.cox import cox, cox_univariate
     from mst.stats.finegray import finegray
@@ -286,42 +380,57 @@ def _regression(
     covs, dropped = _usable(df, cfg.covariates)
     out["covariates"] = covs
     out["covariates_not_used"] = dropped
-    ref = {k: v for k, v in cfg.reference.items() if k in covs}
+    ref = default_references(df, covs, cfg.reference)
+    out["references"] = ref
+
+    def multi(key: str, fit: Callable[[], Any], label: str) -> None:
+        try:
+            m = fit()
+        except ValidationError as exc:
+            out[key] = {"error": str(exc)}
+            return
+        out[key] = _model_dict(m)
+        forest[key] = forest_data(m, labels=[label])
+
     for ep in ("os", "lfs"):
         time, event = cfg.column(ep), f"{ep}_event"
         if not covs or not has_columns(df, time, event):
             continue
-        uni = cox_univariate(df, time=time, event=event, covariates=covs, reference=ref or None)
-        out[f"cox_{ep}_univariate"] = [
-            {
-                k: (_f(v) if k in {"coef", "hr", "lower", "upper", "p", "p_lr"} else v)
-                for k, v in r.items()
-                if k != "error" or v is not None
-            }
-            for r in uni.astype(object).where(uni.notna(), None).to_dict(orient="records")
-        ]
-        try:
-            m = cox(df, time=time, event=event, covariates=covs, reference=ref or None)
-            out[f"cox_{ep}_multivariate"] = _model_dict(m)
-            forest[f"cox_{ep}"] = forest_data(m, labels=[f"{ep.upper()} (multivariate Cox)"])
-        except ValidationError as exc:
-            out[f"cox_{ep}_multivariate"] = {"error": str(exc)}
+        uni = guard(f"univariate Cox {ep.upper()}", lambda time=time, event=event: _records(
+            cox_univariate(df, time=time, event=event, covariates=covs, reference=ref or None)))
+        if uni is not None:
+            out[f"cox_{ep}_univariate"] = uni
+        guard(f"multivariate Cox {ep.upper()}", lambda ep=ep, time=time, event=event: multi(
+            f"cox_{ep}_multivariate",
+            lambda: cox(df, time=time, event=event, covariates=covs, reference=ref or None),
+            f"{ep.upper()} (multivariate Cox)"))
+        if f"cox_{ep}_multivariate" in forest:
+            forest[f"cox_{ep}"] = forest.pop(f"cox_{ep}_multivariate")
     for name, cause in (("cir", 1), ("nrm", 2)):
         if not covs or not has_columns(df, cfg.column("crs"), "crs_status"):
             continue
-        try:
-            fg = finegray(
-                df,
-                time=cfg.column("crs"),
-                status="crs_status",
-                covariates=covs,
-                cause=cause,
-                reference=ref or None,
-            )
-            out[f"finegray_{name}"] = _model_dict(fg)
-            forest[f"finegray_{name}"] = forest_data(fg, labels=[f"{name.upper()} (Fine-Gray)"])
-        except ValidationError as exc:
-            out[f"finegray_{name}"] = {"error": str(exc)}
+        uni_rows: list[dict[str, Any]] = []
+        for c in covs:  # 002 Supplementary Figure 1: one covariate at a time
+            try:
+                fg1 = finegray(df, time=cfg.column("crs"), status="crs_status", covariates=[c],
+                               cause=cause, reference={c: ref[c]} if c in ref else None)
+            except (ValidationError, ValueError, ArithmeticError,
+                    np.linalg.LinAlgError) as exc:
+                uni_rows.append({"covariate": c, "term": c, "hr": None,
+                                 "error": str(exc) if isinstance(exc, ValidationError)
+                                 else "not estimable"})
+                continue
+            d1 = fg1.to_dict()
+            for t in d1["hr"]:
+                uni_rows.append({"covariate": c, "term": t, "hr": _f(d1["hr"][t]),
+                                 "lower": _f(d1["lower"][t]), "upper": _f(d1["upper"][t]),
+                                 "p": _f(d1["p"][t]), "n": int(d1["n"])})
+        out[f"finegray_{name}_univariate"] = uni_rows
+        guard(f"Fine-Gray {name.upper()}", lambda name=name, cause=cause: multi(
+            f"finegray_{name}",
+            lambda: finegray(df, time=cfg.column("crs"), status="crs_status", covariates=covs,
+                             cause=cause, reference=ref or None),
+            f"{name.upper()} (Fine-Gray)"))
 
 
 def _immortal_time(
@@ -445,12 +554,15 @@ def compute_report(
     -------
     Analyses
     """
-    from mst.stats import median_followup
-
     step = progress or (lambda _s: None)
     step("data quality")
+    df, bad_cells = coerce_numeric(df)
     df = add_derived_columns(df, cfg)
+    if df.empty:
+        raise ValidationError("table", 0, "no analysable rows: the table has no patients")
+    check_columns(df, cfg)
     q = data_quality(df, cfg.by, cfg.column("os"))
+    q["invalid_cells"] = bad_cells
     q["import_rejections"] = list(rejections)
     data = df[~df.index.isin(q["excluded_index"])].reset_index(drop=True)
     del q["excluded_index"]
@@ -461,14 +573,45 @@ def compute_report(
     num["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     num["n"] = len(data)
     num["quality"] = q
+    skipped: list[dict[str, str]] = []
+    q["skipped"] = skipped
+
+    def guard(what: str, fn: Callable[[], Any]) -> Any:
+        """Run one analysis; a failure skips it with a data-quality line (never a crash)."""
+        try:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                return fn()
+        except ValidationError as exc:
+            skipped.append({"analysis": what, "reason": str(exc)})
+        except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError, KeyError):
+            skipped.append({"analysis": what, "reason": "could not be computed from the "
+                            "values in the table (check the column's values)"})
+        return None
+
     step("tables")
-    for name, variables in (("table1", cfg.table1), ("table2", cfg.table2)):
+    for name, variables in (("table1", cfg.table1), ("table2", cfg.table2),
+                            ("adverse_events", cfg.adverse_events)):
         use = [v for v in variables if v in data.columns and data[v].notna().any()]
         num[f"{name}_not_reported"] = [v for v in variables if v not in use]
-        tab = describe(data, cfg.by, use, [c for c in cfg.categorical if c in use],
-                       cfg.exact_max_n)
-        an.tables[name] = tab
-        num[name] = tab
+        rows: dict[str, Any] = {"by": cfg.by, "groups": [], "n": {}, "variables": []}
+        for v in use:  # one variable at a time: a bad column skips its row, not the table
+            tab = guard(f"{name.replace('_', ' ')}: {v}",
+                        lambda v=v: describe(data, cfg.by, [v],
+                                             [v] if v in cfg.categorical else [],
+                                             cfg.exact_max_n))
+            if tab is None:
+                num[f"{name}_not_reported"].append(v)
+                continue
+            rows.update(by=tab["by"], groups=tab["groups"], n=tab["n"])
+            rows["variables"].extend(tab["variables"])
+        if not rows["groups"]:
+            head = guard(name, lambda: describe(data, cfg.by, [], [], cfg.exact_max_n))
+            if head is not None:
+                rows.update(by=head["by"], groups=head["groups"], n=head["n"])
+        an.tables[name] = rows
+        num[name] = rows
+    num["table_extras"] = guard("summaries (mean +/- SD, range, Student's t)",
+                                lambda: _extras(data, cfg)) or {}
     step("Kaplan-Meier")
     num["km"] = {}
     num["not_available"] = []
@@ -480,7 +623,12 @@ def compute_report(
         for g in [None, *dict.fromkeys([cfg.by, *cfg.km_groups])]:
             if g is not None and (g not in data.columns or data[g].notna().sum() == 0):
                 continue
-            block, obj = km_block(data, cfg.column(ep), f"{ep}_event", g, cfg.times, cfg.conf_type)
+            res = guard(f"Kaplan-Meier {ep.upper()} by {g or 'all patients'}",
+                        lambda ep=ep, g=g: km_block(data, cfg.column(ep), f"{ep}_event", g,
+                                                    cfg.times, cfg.conf_type))
+            if res is None:
+                continue
+            block, obj = res
             key = g or "all"
             num["km"][ep][key] = block
             an.km[(ep, key)] = obj[0]
@@ -491,27 +639,82 @@ def compute_report(
         if not has_columns(data, cfg.column("crs"), "crs_status"):
             num["not_available"].append(f"{name.upper()} ({cfg.column('crs')}, crs_status)")
             continue
-        block, obj = cif_block(data, cfg.column("crs"), "crs_status", cause, cfg.by, cfg.times)
+        res = guard(f"cumulative incidence {name.upper()}",
+                    lambda cause=cause: cif_block(data, cfg.column("crs"), "crs_status", cause,
+                                                  cfg.by, cfg.times))
+        if res is None:
+            continue
+        block, obj = res
         num["cif"][name] = block
         an.cif[name] = obj[0]
         an.cif_data[name] = obj[1]
     num["followup"] = None
     if "os" in num["km"]:
-        fu_t, fu_e, _ = _survival_arrays(data, cfg.column("os"), "os_event", None)
-        fu = median_followup(fu_t, fu_e)
-        num["followup"] = {
-            "median": _f(fu.median),
-            "lower": _f(fu.lower),
-            "upper": _f(fu.upper),
-            "range_alive": [_f(x) for x in fu.range_alive],
-            "method": fu.method,
-        }
+        num["followup"] = guard("median follow-up", lambda: _followup(data, cfg))
     step("regression")
     reg: dict[str, Any] = {}
-    with np.errstate(over="ignore"):  # exp(coef + z se) -> inf on separated data; shown as NA
-        _regression(data, cfg, reg, an.forest)
+    guard("regression", lambda: _regression(data, cfg, reg, an.forest, guard))
+    reg.setdefault("covariates", [])
+    reg.setdefault("covariates_not_used", list(cfg.covariates))
     num["regression"] = reg
     step("immortal time")
-    with np.errstate(over="ignore"):
-        num["immortal_time"] = _immortal_time(data, cfg, course_days, an)
+    num["immortal_time"] = guard("courses analysis", lambda: _immortal_time(
+        data, cfg, course_days, an)) or {"note": "not computed (see data quality)"}
     return an
+
+
+def _extras(data: pd.DataFrame, cfg: ReportConfig) -> dict[str, Any]:
+    """What 002 printed beside Table 1: mean +/- SD with Student's pooled-variance t-test
+    (``cfg.student_t``; 002's donor-age p < 0.001 is the pooled t, not Welch's), and
+    median (range) for integer-valued columns such as the year of diagnosis."""
+    from scipy import stats as sst
+
+    from mst.labels import column
+
+    out: dict[str, Any] = {}
+    sub = data[data[cfg.by].notna()]
+    groups = sorted(sub[cfg.by].astype(str).unique())
+    for v in dict.fromkeys([*cfg.table1, *cfg.table2]):
+        if v not in sub.columns or not has_columns(sub, v):
+            continue
+        col = sub[v]
+        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        x = pd.to_numeric(col, errors="coerce").astype(float)
+        g = sub[cfg.by].astype(str)
+        parts = {ALL: x.dropna().to_numpy()} | {k: x[g == k].dropna().to_numpy() for k in groups}
+        e: dict[str, Any] = {}
+        if column(v).format == "integer":
+            e["median_range"] = {k: [_f(np.median(a)), _f(a.min()), _f(a.max())]
+                                 for k, a in parts.items() if a.size}
+        if v in cfg.student_t:
+            e["mean_sd"] = {k: [_f(a.mean()), _f(a.std(ddof=1)) if a.size > 1 else None,
+                                int(a.size)] for k, a in parts.items() if a.size}
+            arrays = [parts[k] for k in groups if parts[k].size > 1]
+            if len(arrays) == 2:
+                r = sst.ttest_ind(arrays[0], arrays[1], equal_var=True)
+                e["student_t"] = {"test": "Student's t-test (pooled variance)",
+                                  "statistic": _f(r.statistic), "df": int(sum(map(len, arrays))
+                                                                          - 2),
+                                  "p": _f(r.pvalue)}
+            elif len(arrays) > 2:
+                r = sst.f_oneway(*arrays)
+                e["student_t"] = {"test": "one-way ANOVA (pooled variance)",
+                                  "statistic": _f(r.statistic), "p": _f(r.pvalue)}
+        if e:
+            out[v] = e
+    return out
+
+
+def _followup(data: pd.DataFrame, cfg: ReportConfig) -> dict[str, Any]:
+    from mst.stats import median_followup
+
+    fu_t, fu_e, _ = _survival_arrays(data, cfg.column("os"), "os_event", None)
+    fu = median_followup(fu_t, fu_e)
+    return {
+        "median": _f(fu.median),
+        "lower": _f(fu.lower),
+        "upper": _f(fu.upper),
+        "range_alive": [_f(x) for x in fu.range_alive],
+        "method": fu.method,
+    }

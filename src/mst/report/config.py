@@ -27,6 +27,21 @@ TABLE2_DEFAULT = [
     "death",
     "early_death",
     "death_cause",
+    "induction_regimen",
+    "gvhd",
+    "chimerism_positive",
+    "neutrophil_recovery_days",
+    "platelet_recovery_days",
+]
+ADVERSE_EVENTS_DEFAULT = [
+    "ae_cardiac_failure",
+    "ae_arrhythmia",
+    "ae_hepatotoxicity",
+    "ae_diarrhea",
+    "ae_fever",
+    "ae_rash",
+    "ae_infection",
+    "ae_sepsis",
 ]
 
 
@@ -45,6 +60,8 @@ class ReportConfig:
     conf_type: str = "log-log"
     table1: list[str] = field(default_factory=lambda: list(TABLE1_DEFAULT))
     table2: list[str] = field(default_factory=lambda: list(TABLE2_DEFAULT))
+    adverse_events: list[str] = field(default_factory=lambda: list(ADVERSE_EVENTS_DEFAULT))
+    student_t: list[str] = field(default_factory=lambda: ["donor_age"])
     categorical: list[str] = field(
         default_factory=lambda: ["hla_mismatches_10", "hla_mismatches_12"]
     )

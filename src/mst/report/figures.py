@@ -2,12 +2,19 @@
 
 KM and CIF curves: step curves, pointwise CI bands, censoring marks, the test's p-value, and a
 number-at-risk table aligned under the time axis. Forest plots of hazard ratios.
+
+The one figure module of the package: the report and the web app draw with it.
+Sizes are chosen for the displayed size (full text width: 16 cm in the A4 PDF, 640 px in
+the HTML), where every text is at least 8 pt: the legend sits above the plot (never over a
+curve), censoring marks are thinned to at most :data:`MAX_CENSOR_MARKS` per curve (one per
+time bin) so they stay readable at 10,000 patients, and SVG text stays text
+(``svg.fonttype = none``: selectable and searchable).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +23,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 COLORS = ["#1f4e79", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d"]
+#: At most this many censoring marks per curve (one per bin of the time axis).
+MAX_CENSOR_MARKS = 120
+#: Font size (pt) of the number-at-risk table and legends at the figure's natural size.
+SMALL_PT = 9.0
+
+
+def thin_marks(x: np.ndarray, tmax: float, max_marks: int = MAX_CENSOR_MARKS) -> np.ndarray:
+    """Indices of censoring marks to draw: all when few, else one per time bin."""
+    if x.size <= max_marks or tmax <= 0:
+        return np.arange(x.size)
+    bins = np.floor(x / (tmax / max_marks)).astype(np.int64)
+    _, first = np.unique(bins, return_index=True)
+    return np.sort(first)
 
 
 def format_p(p: float | None) -> str:
@@ -44,30 +64,46 @@ def _risk_table(fig: Figure, ax: Any, axt: Any, labels: Sequence[str],
     for k, lab in enumerate(labels):
         y = len(labels) - 1 - k
         for t, n in zip(ticks, _at_risk(data[lab], ticks), strict=True):
-            axt.text(t, y, str(n), ha="center", va="center", fontsize=7,
+            axt.text(t, y, str(n), ha="center", va="center", fontsize=SMALL_PT,
                      color=COLORS[k % len(COLORS)])
     axt.set_yticks(range(len(labels)))
-    axt.set_yticklabels(list(reversed(labels)), fontsize=7)
+    axt.set_yticklabels(list(reversed(labels)), fontsize=SMALL_PT)
     axt.set_xticks([])
     for sp in axt.spines.values():
         sp.set_visible(False)
     axt.tick_params(left=False, pad=18)
-    axt.set_title("Number at risk", fontsize=8, loc="left")
+    axt.set_title("Number at risk", fontsize=SMALL_PT, loc="left")
 
 
 def _frame(n_groups: int) -> tuple[Figure, Any, Any]:
-    fig = Figure(figsize=(6.4, 4.6 + 0.18 * n_groups))
-    gs = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.55 + 0.22 * n_groups], hspace=0.42)
+    fig = Figure(figsize=(6.3, 4.9 + 0.22 * n_groups))
+    gs = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.6 + 0.26 * n_groups], hspace=0.45)
     return fig, fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
 
 
+def _legend(ax: Any, n: int) -> None:
+    """Legend above the plotting area, so it never covers a curve."""
+    ax.legend(frameon=False, fontsize=SMALL_PT, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+              ncol=min(n, 3), borderaxespad=0.2, handlelength=1.5)
+
+
+def _names(result: Any, names: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """Curve keys in display order (the order of ``names`` first) and their labels."""
+    keys = list(result.curves)
+    if names:
+        keys = [k for k in names if k in result.curves] + [k for k in keys if k not in names]
+    return keys, {k: (names or {}).get(k, k) for k in keys}
+
+
 def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
-              unit: str, p_text: str | None = None, ylabel: str = "Probability") -> Figure:
+              unit: str, p_text: str | None = None, ylabel: str = "Probability",
+              names: Mapping[str, str] | None = None) -> Figure:
     """Kaplan–Meier curves of a :class:`mst.stats.KMResult` with the number at risk.
 
-    ``data`` is the ``(time, event, group)`` arrays the result was fitted on.
+    ``data`` is the ``(time, event, group)`` arrays the result was fitted on; ``names``
+    maps group keys to the labels shown, in the order to show them.
     """
-    labels = list(result.curves)
+    labels, shown = _names(result, names)
     fig, ax, axt = _frame(len(labels))
     t_all, _, g = data
     tmax = float(np.max(t_all)) if t_all.size else 1.0
@@ -78,10 +114,11 @@ def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
         y = np.concatenate([[1.0], c.surv])
         lo = np.concatenate([[1.0], c.lower])
         hi = np.concatenate([[1.0], c.upper])
-        ax.step(x, y, where="post", color=col, lw=1.4, label=f"{lab} (n = {c.n})")
+        ax.step(x, y, where="post", color=col, lw=1.4, label=f"{shown[lab]} (n = {c.n})")
         ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0),
                         step="post", color=col, alpha=0.12, lw=0)
-        cens = c.table.n_censor > 0
+        cens = np.flatnonzero(c.table.n_censor > 0)
+        cens = cens[thin_marks(c.time[cens], tmax)]
         ax.plot(c.time[cens], c.surv[cens], ls="none", marker="|", ms=5, mew=0.8, color=col)
     ticks = _ticks(tmax, unit)
     ax.set_xlim(0, ticks[-1])
@@ -89,20 +126,21 @@ def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(f"Time ({unit})")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10, loc="left")
+    fig.suptitle(title, fontsize=10, x=0.02, ha="left")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    _legend(ax, len(labels))
     if p_text:
-        ax.text(0.98, 0.62, p_text, transform=ax.transAxes, ha="right", fontsize=9)
-    groups = {lab: (t_all if g is None else t_all[g == lab]) for lab in labels}
-    _risk_table(fig, ax, axt, labels, groups, ticks)
+        ax.text(0.98, 0.97, p_text, transform=ax.transAxes, ha="right", va="top", fontsize=9)
+    groups = {shown[lab]: (t_all if g is None else t_all[g == lab]) for lab in labels}
+    _risk_table(fig, ax, axt, [shown[k] for k in labels], groups, ticks)
     return fig
 
 
 def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
-               unit: str, p_text: str | None = None) -> Figure:
+               unit: str, p_text: str | None = None,
+               names: Mapping[str, str] | None = None) -> Figure:
     """Cumulative incidence curves of a :class:`mst.stats.CIFResult` with the number at risk."""
-    labels = list(result.curves)
+    labels, shown = _names(result, names)
     fig, ax, axt = _frame(len(labels))
     t_all, s_all, g = data
     tmax = float(np.max(t_all)) if t_all.size else 1.0
@@ -118,12 +156,13 @@ def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str
                              c.lower[-1:] if tail and c.lower.size else [0.0] * len(tail)])
         hi = np.concatenate([[0.0], c.upper,
                              c.upper[-1:] if tail and c.upper.size else [0.0] * len(tail)])
-        ax.step(x, y, where="post", color=col, lw=1.4, label=f"{lab} (n = {c.n})")
+        ax.step(x, y, where="post", color=col, lw=1.4, label=f"{shown[lab]} (n = {c.n})")
         ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
                         step="post", color=col, alpha=0.12, lw=0)
         tg = t_all if g is None else t_all[g == lab]
         sg = s_all if g is None else s_all[g == lab]
         ct = np.unique(tg[sg == 0])
+        ct = ct[thin_marks(ct, tmax)]
         if ct.size and c.time.size:
             idx = np.searchsorted(c.time, ct, side="right") - 1
             yc = np.where(idx >= 0, c.cif[np.clip(idx, 0, None)], 0.0)
@@ -135,22 +174,29 @@ def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str
     ax.set_ylim(0, min(1.0, max(0.1, ymax * 1.1)))
     ax.set_xlabel(f"Time since CR ({unit})")
     ax.set_ylabel("Cumulative incidence")
-    ax.set_title(title, fontsize=10, loc="left")
+    fig.suptitle(title, fontsize=10, x=0.02, ha="left")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    _legend(ax, len(labels))
     if p_text:
-        ax.text(0.98, 0.05, p_text, transform=ax.transAxes, ha="right", fontsize=9)
-    groups = {lab: (t_all if g is None else t_all[g == lab]) for lab in labels}
-    _risk_table(fig, ax, axt, labels, groups, ticks)
+        ax.text(0.02, 0.97, p_text, transform=ax.transAxes, ha="left", va="top", fontsize=9)
+    groups = {shown[lab]: (t_all if g is None else t_all[g == lab]) for lab in labels}
+    _risk_table(fig, ax, axt, [shown[k] for k in labels], groups, ticks)
     return fig
 
 
-def forest_figure(data: pd.DataFrame, title: str) -> Figure:
-    """Forest plot (log scale) of :func:`mst.stats.forest_data` rows, with HR (CI) and p."""
-    d = data[np.isfinite(data["hr"].astype(float))].reset_index(drop=True)
+def forest_figure(data: pd.DataFrame, title: str, xlabel: str = "Hazard ratio") -> Figure:
+    """Forest plot (log scale) of :func:`mst.stats.forest_data` rows, with HR (CI) and p.
+
+    ``xlabel`` names the ratio: "Hazard ratio" (Cox) or "Subdistribution hazard ratio"
+    (Fine–Gray)."""
+    finite = np.ones(len(data), dtype=bool)
+    for c in ("hr", "lower", "upper"):  # separated data: CI to infinity, not drawable
+        finite &= np.isfinite(data[c].astype(float).to_numpy())
+    d = data[finite].reset_index(drop=True)
     n = max(len(d), 1)
-    fig = Figure(figsize=(7.2, 0.32 * n + 1.3))
-    ax = fig.add_axes((0.30, 0.9 / (0.32 * n + 1.3), 0.40, 1 - 1.3 / (0.32 * n + 1.3)))
+    h = 0.34 * n + 1.3
+    fig = Figure(figsize=(6.3, h))
+    ax = fig.add_axes((0.36, 0.9 / h, 0.30, 1 - 1.3 / h))
     y = np.arange(len(d))[::-1]
     hr = d["hr"].to_numpy(float)
     lo = d["lower"].to_numpy(float)
@@ -171,23 +217,23 @@ def forest_figure(data: pd.DataFrame, title: str) -> Figure:
     multi = d["model"].nunique() > 1
     ax.set_yticks(y)
     ax.set_yticklabels([f"{m}: {t}" if multi else str(t)
-                        for m, t in zip(d["model"], d["term"], strict=True)], fontsize=7)
-    ax.set_xlabel("Hazard ratio (95% CI, log scale)", fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
+                        for m, t in zip(d["model"], d["term"], strict=True)], fontsize=SMALL_PT)
+    ax.set_xlabel(f"{xlabel} (95% CI, log scale)", fontsize=SMALL_PT)
+    ax.tick_params(axis="x", labelsize=SMALL_PT)
     ax.spines[["top", "right"]].set_visible(False)
     for yy, h, a, b, p in zip(y, hr, lo, hi, d["p"].to_numpy(float), strict=True):
         ax.annotate(f"{h:.2f} ({a:.2f}-{b:.2f})  {format_p(p)}", xy=(1.02, yy),
-                    xycoords=("axes fraction", "data"), va="center", fontsize=7)
-    ax.set_title(title, fontsize=9, loc="left")
+                    xycoords=("axes fraction", "data"), va="center", fontsize=SMALL_PT)
+    ax.set_title(title, fontsize=10, loc="left")
     return fig
 
 
 def svg(fig: Figure) -> str:
-    """The figure as an inline SVG string (no XML header)."""
+    """The figure as an inline SVG string (no XML header); text stays text (selectable)."""
     import matplotlib as mpl
 
     buf = io.StringIO()
-    with mpl.rc_context({"svg.hashsalt": "mst-report", "svg.fonttype": "path"}):
+    with mpl.rc_context({"svg.hashsalt": "mst-report", "svg.fonttype": "none"}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     start = text.find("<svg")

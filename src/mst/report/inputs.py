@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,13 @@ def is_exchange_file(path: str | Path) -> bool:
     return False
 
 
-def cohort_input(cohort: Cohort, source: str) -> ReportInput:
-    """Flat table built from a cohort."""
+def cohort_input(cohort: Cohort, source: str,
+                 progress: Callable[[str, int, int], None] | None = None) -> ReportInput:
+    """Flat table built from a cohort (``progress(phase, done, total)`` while building)."""
     from mst.cohort import build_flat_table
 
-    return ReportInput(build_flat_table(cohort), cohort, [], source)
+    cb = None if progress is None else (lambda k, t: progress("flat table", k, t))
+    return ReportInput(build_flat_table(cohort, progress=cb), cohort, [], source)
 
 
 def load_input(
@@ -62,6 +65,8 @@ def load_input(
     path: str | Path | None = None,
     mapping: str | Path | None = None,
     dictionary: str | Path | None = None,
+    sheet: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ReportInput:
     """Load the report's input from ``--from FILE`` or the registry (``--db``, default URL).
 
@@ -81,9 +86,10 @@ def load_input(
     if p is not None and (mapping is not None or not is_exchange_file(p)):
         from mst.interop.redcap import read_table
 
-        res = read_table(p, mapping, dictionary)
+        res = read_table(p, mapping, dictionary, sheet=sheet)
         return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
-    return cohort_input(load_cohort(db, path), "registry" if path is None else str(path))
+    return cohort_input(load_cohort(db, path, progress), "registry" if path is None
+                        else str(path), progress)
 
 
 def _existing(path: str | Path) -> Path:
@@ -93,8 +99,10 @@ def _existing(path: str | Path) -> Path:
     return p
 
 
-def load_cohort(db: str | None = None, path: str | Path | None = None) -> Cohort:
-    """A cohort from an exchange file ``--from`` or the registry (``--db``, default URL)."""
+def load_cohort(db: str | None = None, path: str | Path | None = None,
+                progress: Callable[[str, int, int], None] | None = None) -> Cohort:
+    """A cohort from an exchange file ``--from`` or the registry (``--db``, default URL);
+    ``progress(phase, done, total)`` is called while an exchange file's rows are read."""
     if db is not None and path is not None:
         raise ValidationError("--db/--from", path, "give --db URL or --from FILE, not both")
     if path is None:  # the registry: --db, else $MST_DATABASE_URL, else ./mst.sqlite
@@ -109,4 +117,5 @@ def load_cohort(db: str | None = None, path: str | Path | None = None) -> Cohort
         )
     from mst.io.exchange import read_cohort
 
-    return read_cohort(p)
+    return read_cohort(p, None if progress is None
+                       else (lambda k, t: progress("reading records", k, t)))

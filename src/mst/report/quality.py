@@ -22,7 +22,7 @@ def data_quality(df: pd.DataFrame, by: str, os_time: str = "os_days") -> dict[st
     """Rows excluded from every analysis and rows that are inconsistent (kept, listed).
 
     Excluded: missing group (``by``), missing OS time (``os_time``) or OS event (when the
-    table has these columns at all). Inconsistent (flagged):
+    table has values in these columns at all). Inconsistent (flagged):
     ``os_event`` = 1 without a death date; CR without LFS time (or LFS time without CR);
     ``crs_status`` = 1 without a recorded relapse; LFS longer than OS (CR after the end of
     follow-up).
@@ -46,7 +46,8 @@ def data_quality(df: pd.DataFrame, by: str, os_time: str = "os_days") -> dict[st
             lst.append({"row": int(i) + 1, "patient_id": pid[i], "issue": issue})
 
     checks = [(by, f"missing group ({by})")]
-    checks += [(c, f"missing {c}") for c in (os_time, "os_event") if c in df.columns]
+    checks += [(c, f"missing {c}") for c in (os_time, "os_event")
+               if c in df.columns and df[c].notna().any()]  # an empty column: OS not available
     seen: set[int] = set()
     for col, issue in checks:
         mask = pd.Series(True, index=df.index) if col not in df.columns else df[col].isna()

@@ -82,7 +82,23 @@ def calibration_metrics(df: pd.DataFrame) -> dict[str, float]:
         "courses_gt3": float(df["courses_gt3"].astype(bool).mean()),
         "donor_related": float(df["donor_related"].astype(bool).mean()),
         "gvhd_rate": float(df["gvhd"].astype(bool).mean()),
+        "age_under_60": float((pd.to_numeric(df["age"]) < 60).mean()),
+        "os_3y_60_70": km_survival(days[groups == "60-70"], ev[groups == "60-70"],
+                                   3 * 365.25),
+        "chimerism_ever_positive": float(df["chimerism_positive"].fillna(False)
+                                         .astype(bool).mean())
+        if "chimerism_positive" in df.columns else math.nan,
     }
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) confidence interval of a proportion k/n."""
+    from scipy.stats import beta
+
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
 
 
 def death_cause_shares(df: pd.DataFrame) -> dict[str, float]:
