@@ -54,8 +54,19 @@ def test_iss_boundaries(b2m: float, alb: float | None, stage: str) -> None:
 
 def test_iss_missing_values_give_reasons() -> None:
     assert "beta2m_mg_l missing" in (stage_iss(_x(albumin_g_dl=4.0)).reason or "")
-    s = stage_iss(_x(beta2m_mg_l=5.49))
+    s = stage_iss(_x(beta2m_mg_l=3.49))
     assert s.stage is None and "albumin" in (s.reason or "")
+
+
+@pytest.mark.parametrize(("b2m", "stage"), [(3.49, None), (3.5, "II"), (5.49, "II"), (5.5, "III")])
+def test_iss_ii_needs_no_albumin_when_beta2m_3_5_to_5_5(b2m: float, stage: str | None) -> None:
+    """Greipp 2005: stage I needs beta2M < 3.5 mg/L, so 3.5 <= beta2M < 5.5 is II whatever
+    the albumin; only beta2M < 3.5 leaves I or II open."""
+    s = stage_iss(_x(beta2m_mg_l=b2m))
+    assert s.stage == stage
+    r = staging_json({"beta2m_mg_l": b2m, "fish": [], "ldh_elevated": False})
+    if stage == "II":
+        assert r["r_iss"]["stage"] == "II" and r["r2_iss"]["stage"] == "II"
 
 
 def test_units_converted_on_entry() -> None:

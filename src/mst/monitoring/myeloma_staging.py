@@ -275,9 +275,14 @@ def stage_iss(x: StagingInput) -> Stage:
         return Stage("iss", "III", src, {"beta2m_mg_l": b},
                      f"beta2-microglobulin {b:g} >= {t['stage_iii_beta2m_ge']} mg/L")
     if a is None:
+        if b >= t["stage_i_beta2m_lt"]:
+            return Stage("iss", "II", src, {"beta2m_mg_l": b},
+                         f"beta2-microglobulin {b:g} >= {t['stage_i_beta2m_lt']} mg/L (not I) "
+                         f"and < {t['stage_iii_beta2m_ge']} mg/L (not III): stage II whatever "
+                         "the albumin")
         return _undecided(
             "iss", src,
-            f"albumin missing: beta2-microglobulin {b:g} < {t['stage_iii_beta2m_ge']} mg/L "
+            f"albumin missing: beta2-microglobulin {b:g} < {t['stage_i_beta2m_lt']} mg/L "
             "leaves stage I or II open",
         )
     used = {"beta2m_mg_l": b, "albumin_g_dl": a}
