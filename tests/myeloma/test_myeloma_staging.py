@@ -194,6 +194,42 @@ def test_durie_salmon_missing() -> None:
     assert s.stage is None and "hemoglobin_g_dl" in (s.reason or "")
 
 
+@pytest.mark.parametrize(
+    ("change", "stage"),
+    [
+        ({"hemoglobin_g_dl": 8.49}, "IIIA"),
+        ({"calcium_mg_dl": 12.01}, "IIIA"),
+        ({"bone_lesions": "advanced"}, "IIIA"),
+        ({"hemoglobin_g_dl": 8.5}, None),  # no stage III criterion: M-component needed
+    ],
+)
+def test_durie_salmon_stage_iii_criterion_without_m_component(
+    change: dict[str, Any], stage: str | None
+) -> None:
+    """Durie & Salmon 1975: stage III is "one or more" of its criteria, so Hb < 8.5 g/dL,
+    calcium > 12 mg/dL or advanced lesions decide it without an IgG/IgA/urine M-component
+    (IgD, IgM or non-secretory myeloma)."""
+    no_m = {k: v for k, v in BASE_I.items() if k != "igg_g_dl"}
+    s = stage_durie_salmon(_x(**{**no_m, **change}))
+    assert s.stage == stage
+    if stage is None:
+        assert "M-component" in (s.reason or "")
+    else:
+        assert "M-component not given" in s.assumptions[0]
+
+
+def test_igm_igd_keys_refused_with_the_durie_salmon_rule() -> None:
+    with pytest.raises(ValidationError, match="igd_g_dl.*IgG, IgA or urine light chain"):
+        _x(igd_g_dl=2)
+
+
+def test_error_lists_are_words_not_python_lists() -> None:
+    for bad in ({"albumin": 3.5}, {"fish": ["del(17p)"]}):
+        with pytest.raises(ValidationError) as e:
+            parse_staging_input(bad)
+        assert "[" not in str(e.value) and "'" not in str(e.value).split("—")[1]
+
+
 # ---------------------------------------------------------------- mSMART 3.0
 @pytest.mark.parametrize("finding", ["del17p", "t(4;14)", "t(14;16)", "t(14;20)", "gain1q",
                                      "amp1q"])

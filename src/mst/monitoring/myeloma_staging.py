@@ -108,6 +108,10 @@ def _bool(key: str, v: Any) -> bool:
     raise ValidationError(key, v, "must be true or false")
 
 
+def _words(names: Any) -> str:
+    return ", ".join(sorted(names))
+
+
 def _factor(f: Any) -> float:
     if isinstance(f, str) and f.startswith("1/"):
         return 1.0 / float(f[2:])
@@ -143,7 +147,14 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
     converted: list[str] = []
     for key, raw in data.items():
         if key not in allowed:
-            raise ValidationError(key, raw, f"unknown key; accepted keys: {sorted(allowed)}")
+            if key.lower().startswith(("igm", "igd", "ige")):
+                raise ValidationError(
+                    key, raw,
+                    "Durie-Salmon scores the M-component as IgG, IgA or urine light chain "
+                    "only; leave it out (IgM/IgD myeloma: staged by haemoglobin, calcium "
+                    "and bone alone when a stage III criterion is met)",
+                )
+            raise ValidationError(key, raw, "unknown key; accepted keys: " + _words(allowed))
         if _is_missing(raw):
             continue
         if key in alt:
@@ -189,7 +200,7 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
         for item in fish_raw:
             s = str(item).strip()
             if s not in ok:
-                raise ValidationError("fish", item, f"unknown FISH finding; one of {sorted(ok)}")
+                raise ValidationError("fish", item, "unknown FISH finding; one of " + _words(ok))
             items.append(s)
         fish = tuple(dict.fromkeys(items))
     bone = values.get("bone_lesions")
@@ -448,19 +459,22 @@ def stage_durie_salmon(x: StagingInput) -> Stage:
     src = d["source"]
     m_keys = ("igg_g_dl", "iga_g_dl", "urine_light_chain_g_24h")
     given = {k: getattr(x, k) for k in m_keys if getattr(x, k) is not None}
-    if not given:
-        return _undecided("durie_salmon", src,
-                          "M-component missing (igg_g_dl, iga_g_dl or urine_light_chain_g_24h)")
     if x.creatinine_mg_dl is None:
         return _undecided("durie_salmon", src, "creatinine_mg_dl missing (subclass A/B)")
     crit_i, crit_iii = _ds_criteria(x)
+    if not given and not any(v is True for v in crit_iii.values()):
+        # a stage III criterion (haemoglobin, calcium, bone) decides without the M-component
+        # (IgD/IgM or non-secretory myeloma); anything else needs it
+        return _undecided("durie_salmon", src,
+                          "M-component missing (igg_g_dl, iga_g_dl or urine_light_chain_g_24h)"
+                          " and no stage III criterion met")
     cr = x.creatinine_mg_dl
     sub = "B" if cr >= d["subclass_b_creatinine_ge"] else "A"
     sub_rule = (f"creatinine {cr:g} {'>=' if sub == 'B' else '<'} "
                 f"{d['subclass_b_creatinine_ge']} mg/dL: subclass {sub}")
     assume = (
-        "M-component judged on the values given: "
-        + ", ".join(k for k in m_keys if k in given),
+        ("M-component judged on the values given: " + ", ".join(k for k in m_keys if k in given),)
+        if given else ("M-component not given: staged by a stage III criterion alone",)
     )
     value_of = {k: getattr(x, k) for k in crit_i}
     if any(v is True for v in crit_iii.values()):
