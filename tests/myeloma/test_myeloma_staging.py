@@ -320,3 +320,19 @@ def test_durie_salmon_subclass_in_umol_per_l(umol: float, stage: str) -> None:
     # 2.0 mg/dL = 176.84 umol/L (factor 88.42): the boundary falls on the same side in either unit
     data = {k: v for k, v in BASE_I.items() if k != "creatinine_mg_dl"}
     assert stage_durie_salmon(_x(**data, creatinine_umol_l=umol)).stage == stage
+
+
+@pytest.mark.parametrize(("ca", "ok"), [(4.99, False), (5.0, True), (3.5, False)])
+def test_calcium_in_mmol_under_the_mg_dl_key_is_refused(ca: float, ok: bool) -> None:
+    """A hypercalcaemic 3.5 mmol/L (14 mg/dL, Durie-Salmon III) typed under calcium_mg_dl
+    must not read as a normal calcium (stage I criterion <= 12 mg/dL)."""
+    if ok:
+        assert _x(calcium_mg_dl=ca).calcium_mg_dl == ca
+    else:
+        with pytest.raises(ValidationError, match="calcium_mg_dl.*physiological range"):
+            _x(calcium_mg_dl=ca)
+
+
+def test_range_error_names_the_key_as_entered() -> None:
+    with pytest.raises(ValidationError, match=r"^albumin_g_l: 80 rejected .*albumin_g_dl"):
+        _x(albumin_g_l=80)

@@ -145,6 +145,7 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
     allowed = set(NUMERIC_KEYS) | set(OTHER_KEYS) | set(alt)
     values: dict[str, Any] = {}
     converted: list[str] = []
+    entered: dict[str, tuple[str, Any]] = {}
     for key, raw in data.items():
         if key not in allowed:
             if key.lower().startswith(("igm", "igd", "ige")):
@@ -164,6 +165,7 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
             v = round(_number(key, raw) * _factor(factor), 9)
             converted.append(f"{key} {raw} -> {canon} {v:.4g}")
             values[canon] = v
+            entered[canon] = (key, raw)
         elif key in NUMERIC_KEYS:
             values[key] = _number(key, raw)
         else:
@@ -173,6 +175,11 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
         if v is None or key == "bone_lesions":
             continue
         if not lo <= v <= hi:
+            if key in entered:  # name the key and value as entered, with the canonical range
+                k0, raw0 = entered[key]
+                raise ValidationError(
+                    k0, raw0, f"is {v:g} as {key}, outside the physiological range {lo}–{hi}"
+                )
             raise ValidationError(key, v, f"must lie in the physiological range {lo}–{hi}")
     ldh_elev = values.get("ldh_elevated")
     if ldh_elev is not None:
