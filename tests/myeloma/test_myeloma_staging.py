@@ -219,7 +219,7 @@ def test_durie_salmon_stage_iii_criterion_without_m_component(
 
 
 def test_igm_igd_keys_refused_with_the_durie_salmon_rule() -> None:
-    with pytest.raises(ValidationError, match="igd_g_dl.*IgG, IgA or urine light chain"):
+    with pytest.raises(ValidationError, match=r"igd_g_dl.*IgG, IgA or urine light chain"):
         _x(igd_g_dl=2)
 
 
@@ -251,6 +251,40 @@ def test_msmart_r_iss_iii_and_hits() -> None:
                         fish=["del17p", "t(4;14)", "gain1q"]))
     assert s.decided_by["genetic_hits"] == 3 and "triple hit" in s.rule
     assert stage_msmart(_x(beta2m_mg_l=2.0, albumin_g_dl=4, ldh_elevated=False)).stage is None
+
+
+@pytest.mark.parametrize(
+    ("data", "stage"),
+    [
+        ({"beta2m_mg_l": 3.0, "fish": [], "ldh_elevated": None}, "standard"),  # R-ISS I or II
+        ({"beta2m_mg_l": 5.49, "fish": ["t(11;14)"]}, "standard"),
+        ({"beta2m_mg_l": 5.5, "fish": []}, None),          # ISS III: LDH decides R-ISS III
+        ({"beta2m_mg_l": 5.5, "fish": [], "ldh_elevated": False}, "standard"),
+        ({"fish": [], "ldh_elevated": False}, "standard"),  # no HR CA, normal LDH: never III
+        ({"fish": [], "ldh_elevated": True}, None),
+    ],
+)
+def test_msmart_standard_when_r_iss_cannot_be_iii(data: dict[str, Any], stage: str | None) -> None:
+    """mSMART 3.0: high risk = high-risk FISH or R-ISS III; Palumbo 2015: R-ISS III needs ISS
+    III (beta2M >= 5.5 mg/L) and a high-risk CA or LDH > ULN. Without a high-risk finding, a
+    beta2M < 5.5 or a normal LDH rules R-ISS III out, whatever is missing."""
+    assert stage_msmart(_x(**data)).stage == stage
+
+
+@pytest.mark.parametrize(
+    ("data", "stage"),
+    [
+        ({"beta2m_mg_l": 3.49, "fish": ["del17p"]}, "II"),
+        ({"beta2m_mg_l": 3.49, "ldh_elevated": True}, "II"),
+        ({"beta2m_mg_l": 3.49, "fish": [], "ldh_elevated": False}, None),  # I or II open
+    ],
+)
+def test_r_iss_ii_when_albumin_missing_and_high_risk(
+    data: dict[str, Any], stage: str | None
+) -> None:
+    """Palumbo 2015: ISS I with high-risk CA or high LDH is R-ISS II, as is all of ISS II; so
+    beta2M < 3.5 with albumin missing and such a finding is R-ISS II."""
+    assert stage_r_iss(_x(**data)).stage == stage
 
 
 # ---------------------------------------------------------------- input rules and CLI
@@ -329,7 +363,7 @@ def test_calcium_in_mmol_under_the_mg_dl_key_is_refused(ca: float, ok: bool) -> 
     if ok:
         assert _x(calcium_mg_dl=ca).calcium_mg_dl == ca
     else:
-        with pytest.raises(ValidationError, match="calcium_mg_dl.*physiological range"):
+        with pytest.raises(ValidationError, match=r"calcium_mg_dl.*physiological range"):
             _x(calcium_mg_dl=ca)
 
 

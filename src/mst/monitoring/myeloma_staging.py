@@ -333,12 +333,23 @@ def stage_r_iss(x: StagingInput, iss: Stage | None = None) -> Stage:
     t = staging_table()
     src = t["r_iss"]["source"]
     iss = iss or stage_iss(x)
-    if iss.stage is None:
-        return _undecided("r_iss", src, f"ISS not staged ({iss.reason})")
     hr_names = t["fish"]["high_risk_r_iss"]
     hr = _fish_flags(x, hr_names)
     ldh = x.ldh_elevated
     hr_found = [f for f in (x.fish or ()) if f in hr_names]
+    if iss.stage is None:
+        if x.beta2m_mg_l is not None and (hr is True or ldh is True):
+            # ISS I or II (albumin missing): either way not R-ISS I, and not III
+            used0: dict[str, Any] = {"beta2m_mg_l": x.beta2m_mg_l}
+            if hr:
+                used0["fish_high_risk"] = hr_found
+            if ldh:
+                used0["ldh_elevated"] = True
+            return Stage("r_iss", "II", src, used0,
+                         "ISS I or II (albumin missing) with high-risk CA or LDH > ULN: "
+                         "R-ISS II either way",
+                         assumptions=(_FISH_ASSUMPTION,) if hr else ())
+        return _undecided("r_iss", src, f"ISS not staged ({iss.reason})")
     used: dict[str, Any] = {"iss": iss.stage}
     assume = (_FISH_ASSUMPTION,) if x.fish is not None else ()
     if iss.stage == "II":
@@ -530,7 +541,19 @@ def stage_msmart(x: StagingInput, r_iss: Stage | None = None) -> Stage:
     if x.fish is None:
         return _undecided("msmart", src, "fish missing")
     if r_iss.stage is None:
-        return _undecided("msmart", src, f"R-ISS not staged ({r_iss.reason})")
+        # without a high-risk CA, R-ISS III needs ISS III (beta2M >= 5.5) and LDH > ULN
+        b, ge = x.beta2m_mg_l, t["iss"]["stage_iii_beta2m_ge"]
+        if b is not None and b < ge:
+            why = {"beta2m_mg_l": b}
+            rule = f"no high-risk FISH finding and beta2-microglobulin {b:g} < {ge} mg/L: " \
+                   "R-ISS cannot be III"
+        elif x.ldh_elevated is False:
+            why = {"ldh_elevated": False}
+            rule = "no high-risk FISH finding and LDH <= ULN: R-ISS cannot be III"
+        else:
+            return _undecided("msmart", src, f"R-ISS not staged ({r_iss.reason})")
+        return Stage("msmart", "standard", src, {"fish": list(x.fish), **why}, rule,
+                     assumptions=(_FISH_ASSUMPTION, *note))
     return Stage("msmart", "standard", src, {"fish": list(x.fish), "r_iss": r_iss.stage},
                  "no high-risk FISH finding and R-ISS not III",
                  assumptions=(_FISH_ASSUMPTION, *note))
