@@ -370,3 +370,15 @@ def test_calcium_in_mmol_under_the_mg_dl_key_is_refused(ca: float, ok: bool) -> 
 def test_range_error_names_the_key_as_entered() -> None:
     with pytest.raises(ValidationError, match=r"^albumin_g_l: 80 rejected .*albumin_g_dl"):
         _x(albumin_g_l=80)
+
+
+def test_fish_text_keeps_translocations_whole() -> None:
+    """t(4;14) carries a semicolon (ISCN notation): a text list split on ";" must not cut it."""
+    assert _x(fish="del17p; t(4;14)").fish == ("del17p", "t(4;14)")
+    assert _x(fish="t(14;16),gain1q").fish == ("t(14;16)", "gain1q")
+
+
+def test_cli_missing_file_exits_2_in_words(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["stage", "myeloma", str(tmp_path / "absent.json")])
+    assert r.exit_code == 2
+    assert "no such file" in r.output and "Errno" not in r.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -199,7 +200,8 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
     fish: tuple[str, ...] | None = None
     if fish_raw is not None:
         if isinstance(fish_raw, str):
-            fish_raw = [s for s in fish_raw.replace(";", ",").split(",") if s.strip()]
+            # split on commas/semicolons outside parentheses: "del17p; t(4;14)" is two findings
+            fish_raw = [s for s in re.split(r"[,;](?![^()]*\))", fish_raw) if s.strip()]
         if not isinstance(fish_raw, list | tuple):
             raise ValidationError("fish", fish_raw, "must be a list of FISH findings")
         ok = known_fish()
