@@ -382,3 +382,32 @@ def test_cli_missing_file_exits_2_in_words(tmp_path: Path) -> None:
     r = runner.invoke(app, ["stage", "myeloma", str(tmp_path / "absent.json")])
     assert r.exit_code == 2
     assert "no such file" in r.output and "Errno" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("entered", "stage"),
+    [
+        ({"calcium_mmol_l": 2.994}, "IA"),    # 12.0 mg/dL (x 4.008): still normal
+        ({"calcium_mmol_l": 2.995}, "IIIA"),  # 12.004 mg/dL > 12
+        ({"hemoglobin_g_l": 100.1}, "IA"),    # > 10 g/dL
+        ({"hemoglobin_g_l": 100}, "IIA"),     # 10 g/dL is not > 10
+        ({"hemoglobin_g_l": 85}, "IIA"),      # 8.5 g/dL is not < 8.5
+        ({"hemoglobin_g_l": 84.9}, "IIIA"),
+        ({"igg_g_l": 49.9}, "IA"),
+        ({"igg_g_l": 50}, "IIA"),
+        ({"igg_g_l": 70.1}, "IIIA"),
+        ({"igg_g_dl": None, "urine_light_chain_mg_24h": 3999}, "IA"),
+        ({"igg_g_dl": None, "urine_light_chain_mg_24h": 4000}, "IIA"),
+        ({"igg_g_dl": None, "urine_light_chain_mg_24h": 12001}, "IIIA"),
+    ],
+)
+def test_durie_salmon_boundaries_in_si_units(entered: dict[str, Any], stage: str) -> None:
+    """Durie & Salmon 1975 thresholds (g/dL, mg/dL, g/24 h) entered in SI units fall on the
+    same side after conversion."""
+    base = dict(BASE_I)
+    for k in entered:
+        for canon in ("calcium_mg_dl", "hemoglobin_g_dl", "igg_g_dl"):
+            if k.startswith(canon.rsplit("_", 2)[0]):
+                base.pop(canon, None)
+    data = {k: v for k, v in {**base, **entered}.items() if v is not None}
+    assert stage_durie_salmon(_x(**data)).stage == stage
