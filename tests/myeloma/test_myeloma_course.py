@@ -122,3 +122,9 @@ def test_dates_must_increase_and_ranks() -> None:
     assert category_rank("PD") < category_rank("SD") < category_rank("sCR")
     with pytest.raises(ValidationError, match="immunofixation"):
         myeloma_course(BASE, [MyelomaVisit(date=d(3), serum_m=1.0, immunofixation="pos")])
+
+
+def test_unknown_category_listed_in_words() -> None:
+    with pytest.raises(ValidationError) as e:
+        category_rank("nCR")
+    assert "[" not in str(e.value) and "PD, SD, MR, PR, VGPR, CR, sCR" in str(e.value)
