@@ -411,3 +411,9 @@ def test_durie_salmon_boundaries_in_si_units(entered: dict[str, Any], stage: str
                 base.pop(canon, None)
     data = {k: v for k, v in {**base, **entered}.items() if v is not None}
     assert stage_durie_salmon(_x(**data)).stage == stage
+
+
+@pytest.mark.parametrize("bone", ["many", [1], -1, 2.5, True])
+def test_bone_lesions_refusal_names_count_or_advanced(bone: Any) -> None:
+    with pytest.raises(ValidationError, match=r'bone_lesions.*whole count.*"advanced"'):
+        _x(bone_lesions=bone)

@@ -217,8 +217,13 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
         if isinstance(bone, str) and bone.strip().lower() == "advanced":
             bone = "advanced"
         else:
-            n = _number("bone_lesions", bone)
             lo, hi = t["ranges"]["bone_lesions"]
+            try:
+                n = _number("bone_lesions", bone)
+            except ValidationError:
+                raise ValidationError(
+                    "bone_lesions", bone, f'must be a whole count {lo}–{hi} or "advanced"'
+                ) from None
             if n != int(n) or not lo <= n <= hi:
                 raise ValidationError(
                     "bone_lesions", bone, f'must be a whole count {lo}–{hi} or "advanced"'
