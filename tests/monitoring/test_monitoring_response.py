@@ -214,8 +214,10 @@ def test_imwg_progression(label: str, a: MyelomaAssessment, pd: bool) -> None:
     assert (call.category == RC.PD) is pd, call.reasons
 
 
-@pytest.mark.parametrize(("serum", "pd"), [(6.99, False), (7.0, True)])
+@pytest.mark.parametrize(("serum", "pd"), [(6.59, False), (6.6, True), (7.0, True)])
 def test_imwg_high_nadir_needs_one_gram(serum: float, pd: bool) -> None:
+    # Durie 2006 / IMWG 2016: from a lowest value >= 5 g/dL, +1 g/dL is sufficient (6.6 is
+    # +1.0 g/dL but only +18 % from 5.6)
     nadir = mm(serum_m=5.6)  # the lowest value (baseline 6.0 g/dL): >= 5 g/dL needs +1 g/dL
     call = assess_myeloma(mm(serum_m=serum), mm(serum_m=6.0), nadir=nadir)
     assert (call.category == RC.PD) is pd

@@ -122,3 +122,18 @@ def test_dates_must_increase_and_ranks() -> None:
     assert category_rank("PD") < category_rank("SD") < category_rank("sCR")
     with pytest.raises(ValidationError, match="immunofixation"):
         myeloma_course(BASE, [MyelomaVisit(date=d(3), serum_m=1.0, immunofixation="pos")])
+
+
+def test_unknown_category_listed_in_words() -> None:
+    with pytest.raises(ValidationError) as e:
+        category_rank("nCR")
+    assert "[" not in str(e.value) and "PD, SD, MR, PR, VGPR, CR, sCR" in str(e.value)
+
+
+@pytest.mark.parametrize(("m", "progressed"), [(5.99, False), (6.0, True)])
+def test_progression_from_a_nadir_of_5_needs_1_g_not_25_percent(m: float, progressed: bool) -> None:
+    """IMWG 2016 Table 3 (after Durie 2006): serum M-protein increase >= 1 g/dL suffices when
+    the lowest M-component was >= 5 g/dL (5.0 -> 6.0 is +20 %)."""
+    base = MyelomaVisit(date=D0, serum_m=10.0, immunofixation="positive")
+    c = myeloma_course(base, [v(30, 5.0), v(60, 5.0), v(90, m), v(120, m)])
+    assert (c.progression_date == d(90)) is progressed

@@ -54,8 +54,19 @@ def test_iss_boundaries(b2m: float, alb: float | None, stage: str) -> None:
 
 def test_iss_missing_values_give_reasons() -> None:
     assert "beta2m_mg_l missing" in (stage_iss(_x(albumin_g_dl=4.0)).reason or "")
-    s = stage_iss(_x(beta2m_mg_l=5.49))
+    s = stage_iss(_x(beta2m_mg_l=3.49))
     assert s.stage is None and "albumin" in (s.reason or "")
+
+
+@pytest.mark.parametrize(("b2m", "stage"), [(3.49, None), (3.5, "II"), (5.49, "II"), (5.5, "III")])
+def test_iss_ii_needs_no_albumin_when_beta2m_3_5_to_5_5(b2m: float, stage: str | None) -> None:
+    """Greipp 2005: stage I needs beta2M < 3.5 mg/L, so 3.5 <= beta2M < 5.5 is II whatever
+    the albumin; only beta2M < 3.5 leaves I or II open."""
+    s = stage_iss(_x(beta2m_mg_l=b2m))
+    assert s.stage == stage
+    r = staging_json({"beta2m_mg_l": b2m, "fish": [], "ldh_elevated": False})
+    if stage == "II":
+        assert r["r_iss"]["stage"] == "II" and r["r2_iss"]["stage"] == "II"
 
 
 def test_units_converted_on_entry() -> None:
@@ -183,6 +194,42 @@ def test_durie_salmon_missing() -> None:
     assert s.stage is None and "hemoglobin_g_dl" in (s.reason or "")
 
 
+@pytest.mark.parametrize(
+    ("change", "stage"),
+    [
+        ({"hemoglobin_g_dl": 8.49}, "IIIA"),
+        ({"calcium_mg_dl": 12.01}, "IIIA"),
+        ({"bone_lesions": "advanced"}, "IIIA"),
+        ({"hemoglobin_g_dl": 8.5}, None),  # no stage III criterion: M-component needed
+    ],
+)
+def test_durie_salmon_stage_iii_criterion_without_m_component(
+    change: dict[str, Any], stage: str | None
+) -> None:
+    """Durie & Salmon 1975: stage III is "one or more" of its criteria, so Hb < 8.5 g/dL,
+    calcium > 12 mg/dL or advanced lesions decide it without an IgG/IgA/urine M-component
+    (IgD, IgM or non-secretory myeloma)."""
+    no_m = {k: v for k, v in BASE_I.items() if k != "igg_g_dl"}
+    s = stage_durie_salmon(_x(**{**no_m, **change}))
+    assert s.stage == stage
+    if stage is None:
+        assert "M-component" in (s.reason or "")
+    else:
+        assert "M-component not given" in s.assumptions[0]
+
+
+def test_igm_igd_keys_refused_with_the_durie_salmon_rule() -> None:
+    with pytest.raises(ValidationError, match=r"igd_g_dl.*IgG, IgA or urine light chain"):
+        _x(igd_g_dl=2)
+
+
+def test_error_lists_are_words_not_python_lists() -> None:
+    for bad in ({"albumin": 3.5}, {"fish": ["del(17p)"]}):
+        with pytest.raises(ValidationError) as e:
+            parse_staging_input(bad)
+        assert "[" not in str(e.value) and "'" not in str(e.value).split("—")[1]
+
+
 # ---------------------------------------------------------------- mSMART 3.0
 @pytest.mark.parametrize("finding", ["del17p", "t(4;14)", "t(14;16)", "t(14;20)", "gain1q",
                                      "amp1q"])
@@ -204,6 +251,40 @@ def test_msmart_r_iss_iii_and_hits() -> None:
                         fish=["del17p", "t(4;14)", "gain1q"]))
     assert s.decided_by["genetic_hits"] == 3 and "triple hit" in s.rule
     assert stage_msmart(_x(beta2m_mg_l=2.0, albumin_g_dl=4, ldh_elevated=False)).stage is None
+
+
+@pytest.mark.parametrize(
+    ("data", "stage"),
+    [
+        ({"beta2m_mg_l": 3.0, "fish": [], "ldh_elevated": None}, "standard"),  # R-ISS I or II
+        ({"beta2m_mg_l": 5.49, "fish": ["t(11;14)"]}, "standard"),
+        ({"beta2m_mg_l": 5.5, "fish": []}, None),          # ISS III: LDH decides R-ISS III
+        ({"beta2m_mg_l": 5.5, "fish": [], "ldh_elevated": False}, "standard"),
+        ({"fish": [], "ldh_elevated": False}, "standard"),  # no HR CA, normal LDH: never III
+        ({"fish": [], "ldh_elevated": True}, None),
+    ],
+)
+def test_msmart_standard_when_r_iss_cannot_be_iii(data: dict[str, Any], stage: str | None) -> None:
+    """mSMART 3.0: high risk = high-risk FISH or R-ISS III; Palumbo 2015: R-ISS III needs ISS
+    III (beta2M >= 5.5 mg/L) and a high-risk CA or LDH > ULN. Without a high-risk finding, a
+    beta2M < 5.5 or a normal LDH rules R-ISS III out, whatever is missing."""
+    assert stage_msmart(_x(**data)).stage == stage
+
+
+@pytest.mark.parametrize(
+    ("data", "stage"),
+    [
+        ({"beta2m_mg_l": 3.49, "fish": ["del17p"]}, "II"),
+        ({"beta2m_mg_l": 3.49, "ldh_elevated": True}, "II"),
+        ({"beta2m_mg_l": 3.49, "fish": [], "ldh_elevated": False}, None),  # I or II open
+    ],
+)
+def test_r_iss_ii_when_albumin_missing_and_high_risk(
+    data: dict[str, Any], stage: str | None
+) -> None:
+    """Palumbo 2015: ISS I with high-risk CA or high LDH is R-ISS II, as is all of ISS II; so
+    beta2M < 3.5 with albumin missing and such a finding is R-ISS II."""
+    assert stage_r_iss(_x(**data)).stage == stage
 
 
 # ---------------------------------------------------------------- input rules and CLI
@@ -273,3 +354,66 @@ def test_durie_salmon_subclass_in_umol_per_l(umol: float, stage: str) -> None:
     # 2.0 mg/dL = 176.84 umol/L (factor 88.42): the boundary falls on the same side in either unit
     data = {k: v for k, v in BASE_I.items() if k != "creatinine_mg_dl"}
     assert stage_durie_salmon(_x(**data, creatinine_umol_l=umol)).stage == stage
+
+
+@pytest.mark.parametrize(("ca", "ok"), [(4.99, False), (5.0, True), (3.5, False)])
+def test_calcium_in_mmol_under_the_mg_dl_key_is_refused(ca: float, ok: bool) -> None:
+    """A hypercalcaemic 3.5 mmol/L (14 mg/dL, Durie-Salmon III) typed under calcium_mg_dl
+    must not read as a normal calcium (stage I criterion <= 12 mg/dL)."""
+    if ok:
+        assert _x(calcium_mg_dl=ca).calcium_mg_dl == ca
+    else:
+        with pytest.raises(ValidationError, match=r"calcium_mg_dl.*physiological range"):
+            _x(calcium_mg_dl=ca)
+
+
+def test_range_error_names_the_key_as_entered() -> None:
+    with pytest.raises(ValidationError, match=r"^albumin_g_l: 80 rejected .*albumin_g_dl"):
+        _x(albumin_g_l=80)
+
+
+def test_fish_text_keeps_translocations_whole() -> None:
+    """t(4;14) carries a semicolon (ISCN notation): a text list split on ";" must not cut it."""
+    assert _x(fish="del17p; t(4;14)").fish == ("del17p", "t(4;14)")
+    assert _x(fish="t(14;16),gain1q").fish == ("t(14;16)", "gain1q")
+
+
+def test_cli_missing_file_exits_2_in_words(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["stage", "myeloma", str(tmp_path / "absent.json")])
+    assert r.exit_code == 2
+    assert "no such file" in r.output and "Errno" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("entered", "stage"),
+    [
+        ({"calcium_mmol_l": 2.994}, "IA"),    # 12.0 mg/dL (x 4.008): still normal
+        ({"calcium_mmol_l": 2.995}, "IIIA"),  # 12.004 mg/dL > 12
+        ({"hemoglobin_g_l": 100.1}, "IA"),    # > 10 g/dL
+        ({"hemoglobin_g_l": 100}, "IIA"),     # 10 g/dL is not > 10
+        ({"hemoglobin_g_l": 85}, "IIA"),      # 8.5 g/dL is not < 8.5
+        ({"hemoglobin_g_l": 84.9}, "IIIA"),
+        ({"igg_g_l": 49.9}, "IA"),
+        ({"igg_g_l": 50}, "IIA"),
+        ({"igg_g_l": 70.1}, "IIIA"),
+        ({"igg_g_dl": None, "urine_light_chain_mg_24h": 3999}, "IA"),
+        ({"igg_g_dl": None, "urine_light_chain_mg_24h": 4000}, "IIA"),
+        ({"igg_g_dl": None, "urine_light_chain_mg_24h": 12001}, "IIIA"),
+    ],
+)
+def test_durie_salmon_boundaries_in_si_units(entered: dict[str, Any], stage: str) -> None:
+    """Durie & Salmon 1975 thresholds (g/dL, mg/dL, g/24 h) entered in SI units fall on the
+    same side after conversion."""
+    base = dict(BASE_I)
+    for k in entered:
+        for canon in ("calcium_mg_dl", "hemoglobin_g_dl", "igg_g_dl"):
+            if k.startswith(canon.rsplit("_", 2)[0]):
+                base.pop(canon, None)
+    data = {k: v for k, v in {**base, **entered}.items() if v is not None}
+    assert stage_durie_salmon(_x(**data)).stage == stage
+
+
+@pytest.mark.parametrize("bone", ["many", [1], -1, 2.5, True])
+def test_bone_lesions_refusal_names_count_or_advanced(bone: Any) -> None:
+    with pytest.raises(ValidationError, match=r'bone_lesions.*whole count.*"advanced"'):
+        _x(bone_lesions=bone)

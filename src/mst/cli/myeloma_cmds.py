@@ -19,6 +19,10 @@ def _read(path: Path) -> object:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError(str(path), "(bytes)", "must be UTF-8 text") from None
+    except FileNotFoundError:
+        raise ValidationError(str(path), None, "no such file") from None
+    except OSError as exc:
+        raise ValidationError(str(path), None, f"cannot be read ({exc.strerror})") from None
     try:
         return _json.loads(text)
     except _json.JSONDecodeError as exc:

@@ -56,7 +56,7 @@ def category_rank(category: str) -> int:
     """
     order: list[str] = course_rules()["order"]
     if category not in order:
-        raise ValidationError("category", category, f"must be an IMWG category {order}")
+        raise ValidationError("category", category, "must be an IMWG category: " + ", ".join(order))
     return order.index(category)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -108,6 +109,10 @@ def _bool(key: str, v: Any) -> bool:
     raise ValidationError(key, v, "must be true or false")
 
 
+def _words(names: Any) -> str:
+    return ", ".join(sorted(names))
+
+
 def _factor(f: Any) -> float:
     if isinstance(f, str) and f.startswith("1/"):
         return 1.0 / float(f[2:])
@@ -141,9 +146,17 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
     allowed = set(NUMERIC_KEYS) | set(OTHER_KEYS) | set(alt)
     values: dict[str, Any] = {}
     converted: list[str] = []
+    entered: dict[str, tuple[str, Any]] = {}
     for key, raw in data.items():
         if key not in allowed:
-            raise ValidationError(key, raw, f"unknown key; accepted keys: {sorted(allowed)}")
+            if key.lower().startswith(("igm", "igd", "ige")):
+                raise ValidationError(
+                    key, raw,
+                    "Durie-Salmon scores the M-component as IgG, IgA or urine light chain "
+                    "only; leave it out (IgM/IgD myeloma: staged by haemoglobin, calcium "
+                    "and bone alone when a stage III criterion is met)",
+                )
+            raise ValidationError(key, raw, "unknown key; accepted keys: " + _words(allowed))
         if _is_missing(raw):
             continue
         if key in alt:
@@ -153,6 +166,7 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
             v = round(_number(key, raw) * _factor(factor), 9)
             converted.append(f"{key} {raw} -> {canon} {v:.4g}")
             values[canon] = v
+            entered[canon] = (key, raw)
         elif key in NUMERIC_KEYS:
             values[key] = _number(key, raw)
         else:
@@ -162,6 +176,11 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
         if v is None or key == "bone_lesions":
             continue
         if not lo <= v <= hi:
+            if key in entered:  # name the key and value as entered, with the canonical range
+                k0, raw0 = entered[key]
+                raise ValidationError(
+                    k0, raw0, f"is {v:g} as {key}, outside the physiological range {lo}–{hi}"
+                )
             raise ValidationError(key, v, f"must lie in the physiological range {lo}–{hi}")
     ldh_elev = values.get("ldh_elevated")
     if ldh_elev is not None:
@@ -181,7 +200,8 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
     fish: tuple[str, ...] | None = None
     if fish_raw is not None:
         if isinstance(fish_raw, str):
-            fish_raw = [s for s in fish_raw.replace(";", ",").split(",") if s.strip()]
+            # split on commas/semicolons outside parentheses: "del17p; t(4;14)" is two findings
+            fish_raw = [s for s in re.split(r"[,;](?![^()]*\))", fish_raw) if s.strip()]
         if not isinstance(fish_raw, list | tuple):
             raise ValidationError("fish", fish_raw, "must be a list of FISH findings")
         ok = known_fish()
@@ -189,7 +209,7 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
         for item in fish_raw:
             s = str(item).strip()
             if s not in ok:
-                raise ValidationError("fish", item, f"unknown FISH finding; one of {sorted(ok)}")
+                raise ValidationError("fish", item, "unknown FISH finding; one of " + _words(ok))
             items.append(s)
         fish = tuple(dict.fromkeys(items))
     bone = values.get("bone_lesions")
@@ -197,8 +217,13 @@ def parse_staging_input(data: Mapping[str, Any]) -> StagingInput:
         if isinstance(bone, str) and bone.strip().lower() == "advanced":
             bone = "advanced"
         else:
-            n = _number("bone_lesions", bone)
             lo, hi = t["ranges"]["bone_lesions"]
+            try:
+                n = _number("bone_lesions", bone)
+            except ValidationError:
+                raise ValidationError(
+                    "bone_lesions", bone, f'must be a whole count {lo}–{hi} or "advanced"'
+                ) from None
             if n != int(n) or not lo <= n <= hi:
                 raise ValidationError(
                     "bone_lesions", bone, f'must be a whole count {lo}–{hi} or "advanced"'
@@ -275,9 +300,14 @@ def stage_iss(x: StagingInput) -> Stage:
         return Stage("iss", "III", src, {"beta2m_mg_l": b},
                      f"beta2-microglobulin {b:g} >= {t['stage_iii_beta2m_ge']} mg/L")
     if a is None:
+        if b >= t["stage_i_beta2m_lt"]:
+            return Stage("iss", "II", src, {"beta2m_mg_l": b},
+                         f"beta2-microglobulin {b:g} >= {t['stage_i_beta2m_lt']} mg/L (not I) "
+                         f"and < {t['stage_iii_beta2m_ge']} mg/L (not III): stage II whatever "
+                         "the albumin")
         return _undecided(
             "iss", src,
-            f"albumin missing: beta2-microglobulin {b:g} < {t['stage_iii_beta2m_ge']} mg/L "
+            f"albumin missing: beta2-microglobulin {b:g} < {t['stage_i_beta2m_lt']} mg/L "
             "leaves stage I or II open",
         )
     used = {"beta2m_mg_l": b, "albumin_g_dl": a}
@@ -310,12 +340,23 @@ def stage_r_iss(x: StagingInput, iss: Stage | None = None) -> Stage:
     t = staging_table()
     src = t["r_iss"]["source"]
     iss = iss or stage_iss(x)
-    if iss.stage is None:
-        return _undecided("r_iss", src, f"ISS not staged ({iss.reason})")
     hr_names = t["fish"]["high_risk_r_iss"]
     hr = _fish_flags(x, hr_names)
     ldh = x.ldh_elevated
     hr_found = [f for f in (x.fish or ()) if f in hr_names]
+    if iss.stage is None:
+        if x.beta2m_mg_l is not None and (hr is True or ldh is True):
+            # ISS I or II (albumin missing): either way not R-ISS I, and not III
+            used0: dict[str, Any] = {"beta2m_mg_l": x.beta2m_mg_l}
+            if hr:
+                used0["fish_high_risk"] = hr_found
+            if ldh:
+                used0["ldh_elevated"] = True
+            return Stage("r_iss", "II", src, used0,
+                         "ISS I or II (albumin missing) with high-risk CA or LDH > ULN: "
+                         "R-ISS II either way",
+                         assumptions=(_FISH_ASSUMPTION,) if hr else ())
+        return _undecided("r_iss", src, f"ISS not staged ({iss.reason})")
     used: dict[str, Any] = {"iss": iss.stage}
     assume = (_FISH_ASSUMPTION,) if x.fish is not None else ()
     if iss.stage == "II":
@@ -443,19 +484,22 @@ def stage_durie_salmon(x: StagingInput) -> Stage:
     src = d["source"]
     m_keys = ("igg_g_dl", "iga_g_dl", "urine_light_chain_g_24h")
     given = {k: getattr(x, k) for k in m_keys if getattr(x, k) is not None}
-    if not given:
-        return _undecided("durie_salmon", src,
-                          "M-component missing (igg_g_dl, iga_g_dl or urine_light_chain_g_24h)")
     if x.creatinine_mg_dl is None:
         return _undecided("durie_salmon", src, "creatinine_mg_dl missing (subclass A/B)")
     crit_i, crit_iii = _ds_criteria(x)
+    if not given and not any(v is True for v in crit_iii.values()):
+        # a stage III criterion (haemoglobin, calcium, bone) decides without the M-component
+        # (IgD/IgM or non-secretory myeloma); anything else needs it
+        return _undecided("durie_salmon", src,
+                          "M-component missing (igg_g_dl, iga_g_dl or urine_light_chain_g_24h)"
+                          " and no stage III criterion met")
     cr = x.creatinine_mg_dl
     sub = "B" if cr >= d["subclass_b_creatinine_ge"] else "A"
     sub_rule = (f"creatinine {cr:g} {'>=' if sub == 'B' else '<'} "
                 f"{d['subclass_b_creatinine_ge']} mg/dL: subclass {sub}")
     assume = (
-        "M-component judged on the values given: "
-        + ", ".join(k for k in m_keys if k in given),
+        ("M-component judged on the values given: " + ", ".join(k for k in m_keys if k in given),)
+        if given else ("M-component not given: staged by a stage III criterion alone",)
     )
     value_of = {k: getattr(x, k) for k in crit_i}
     if any(v is True for v in crit_iii.values()):
@@ -504,7 +548,19 @@ def stage_msmart(x: StagingInput, r_iss: Stage | None = None) -> Stage:
     if x.fish is None:
         return _undecided("msmart", src, "fish missing")
     if r_iss.stage is None:
-        return _undecided("msmart", src, f"R-ISS not staged ({r_iss.reason})")
+        # without a high-risk CA, R-ISS III needs ISS III (beta2M >= 5.5) and LDH > ULN
+        b, ge = x.beta2m_mg_l, t["iss"]["stage_iii_beta2m_ge"]
+        if b is not None and b < ge:
+            why = {"beta2m_mg_l": b}
+            rule = f"no high-risk FISH finding and beta2-microglobulin {b:g} < {ge} mg/L: " \
+                   "R-ISS cannot be III"
+        elif x.ldh_elevated is False:
+            why = {"ldh_elevated": False}
+            rule = "no high-risk FISH finding and LDH <= ULN: R-ISS cannot be III"
+        else:
+            return _undecided("msmart", src, f"R-ISS not staged ({r_iss.reason})")
+        return Stage("msmart", "standard", src, {"fish": list(x.fish), **why}, rule,
+                     assumptions=(_FISH_ASSUMPTION, *note))
     return Stage("msmart", "standard", src, {"fish": list(x.fish), "r_iss": r_iss.stage},
                  "no high-risk FISH finding and R-ISS not III",
                  assumptions=(_FISH_ASSUMPTION, *note))

@@ -372,7 +372,14 @@ def assess_myeloma(
         high = _d(ref_serum) >= _d(t["pd_serum_high_nadir"])
         need = t["pd_serum_abs_high_nadir_ge"] if high else t["pd_serum_abs_ge"]
         d = _d(a.serum_m) - _d(ref_serum)
-        if d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref_serum):
+        if high and d >= _d(need):
+            # IMWG 2006/2016: from a lowest value >= 5 g/dL an increase >= 1 g/dL suffices
+            # (with the 25 % rule as well the bullet would have no effect: 25 % of 5 is 1.25)
+            pd_reasons.append(
+                f"serum M-protein +{d} g/dL from {ref_serum:g} (>= {need}, lowest value >= "
+                f"{t['pd_serum_high_nadir']} g/dL)"
+            )
+        elif not high and d >= _d(need) and _d(a.serum_m) >= (1 + inc) * _d(ref_serum):
             pd_reasons.append(
                 f"serum M-protein +{d} g/dL from {ref_serum:g} (>= {need}) and >= +{float(inc):.0%}"
             )
