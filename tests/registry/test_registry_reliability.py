@@ -359,3 +359,24 @@ def test_exchange_round_trip_sqlite_postgres_is_byte_identical(
         for sheet in sheets:
             b, c = (read_workbook(p, sheet=sheet) for p in outs)
             assert b.equals(c)
+
+
+def test_exports_are_audited(tmp_path: Path, small_cohort: Cohort) -> None:
+    from typer.testing import CliRunner
+
+    from mst.cli.main import app
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with open_registry(url) as reg:
+        reg.import_cohort(small_cohort)
+    runner = CliRunner()
+    for args in (
+        ["export", "--out", str(tmp_path / "e.csv")],
+        ["fhir", "--out", str(tmp_path / "b.json"), "--deidentify", "--quiet"],
+    ):
+        res = runner.invoke(app, [*args, "--db", url])
+        assert res.exit_code == 0, res.output
+    with open_registry(url) as reg:
+        actions = [(e.action, e.entity_key) for e in reg.audit_log(entity="registry")]
+        assert reg.verify_audit().ok
+    assert actions == [("export", "e.csv"), ("deidentified_export", "b.json")]

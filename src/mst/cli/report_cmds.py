@@ -184,6 +184,16 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             bar("validating (R4B)", len(bundle["entry"]))
             n = validate_bundle(bundle, progress=lambda k: bar(None, k))
             out.write_text(to_json(bundle) + "\n", encoding="utf-8")
+        if src is None:  # an export from the registry is audited (docs/registry.md)
+            from mst.registry import open_registry
+
+            with open_registry(db) as reg:
+                reg.record_activity(
+                    "deidentified_export" if deidentify else "export",
+                    "registry",
+                    out.name,
+                    {"format": "fhir", "patients": len(cohort.records)},
+                )
         emit_json({"out": out, "entries": n, "patients": len(cohort.records),
                    "deidentified": deidentify, "fhir_version": "4.0.1 (fhir.resources R4B)"})
 
