@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mst.cli.main import app
 from mst.donors import parse_gl
 from mst.donors.family import haploidentity
 
 _R_NULL = (
-    "A*01:01+A*24:09N^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01"
-    "^DQB1*02:01+DQB1*03:02"
+    "A*01:01+A*24:09N^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01^DQB1*02:01+DQB1*03:02"
 )
 _CHILD_REST = "^B*44:02+B*07:02^C*05:01+C*07:02^DRB1*04:01+DRB1*15:01^DQB1*03:02+DQB1*06:02"
 
@@ -36,3 +42,41 @@ def test_haploidentity_null_in_an_allele_list_is_only_possible() -> None:
     amb = parse_gl("A*24:09N/A*02:01+A*03:01" + _CHILD_REST)
     check = haploidentity(parse_gl(_R_NULL), amb)
     assert check.status == "undetermined" and check.loci_uncertain == ("A",)
+
+
+# --- One input path, one error voice (developers' guide): plain words, exit 2 -------------
+
+
+_NGS = Path(__file__).parents[2] / "docs/examples/donor_case_ngs.json"
+_PHRASES = ("Input should", "Errno", "Field required", "valid integer", "Extra inputs", "{'")
+
+
+def test_missing_case_file_is_named_in_plain_words(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["donors", "rank", str(tmp_path / "nope.json")])
+    assert res.exit_code == 2
+    assert "nope.json" in res.output and "no such file" in res.output.lower()
+    assert not any(p in res.output for p in _PHRASES), res.output
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [("relationship", "cousin", "must be one of child, sibling, parent, other_related, unrelated"),
+     ("sex", "m", "must be M or F"),
+     ("age", "NA", "must be a whole number"),
+     ("age", 130, "must be at most 100"),
+     ("id", None, "is required")],
+)  # fmt: skip
+def test_donor_field_errors_in_plain_words(
+    tmp_path: Path, field: str, value: object, rule: str
+) -> None:
+    case = json.loads(_NGS.read_text("utf-8"))
+    if value is None:
+        del case["donors"][0][field]
+    else:
+        case["donors"][0][field] = value
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case), "utf-8")
+    res = CliRunner().invoke(app, ["donors", "rank", str(path)])
+    assert res.exit_code == 2
+    assert f"donors[0].{field}" in res.output and rule in res.output, res.output
+    assert not any(p in res.output for p in _PHRASES), res.output

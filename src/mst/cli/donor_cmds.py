@@ -99,6 +99,18 @@ def rank_cmd(
     except json.JSONDecodeError as exc:
         fail(f"{case_file}: not valid JSON ({exc})")
         return
+    except FileNotFoundError:
+        fail(f"{case_file}: no such file")
+        return
+    except IsADirectoryError:
+        fail(f"{case_file}: is a folder, not a CASE.json file")
+        return
+    except PermissionError:
+        fail(f"{case_file}: not readable (permission denied)")
+        return
+    except UnicodeDecodeError:
+        fail(f"{case_file}: not UTF-8 text (save the case as UTF-8 JSON)")
+        return
     ranking = rank_case(load_case(data))
     del data
     if as_json:
