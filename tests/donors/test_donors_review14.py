@@ -80,3 +80,11 @@ def test_donor_field_errors_in_plain_words(
     assert res.exit_code == 2
     assert f"donors[0].{field}" in res.output and rule in res.output, res.output
     assert not any(p in res.output for p in _PHRASES), res.output
+
+
+def test_mismatch_text_names_the_loci_behind_an_unknown_total() -> None:
+    # Unknown means say why: an x/10 or x/12 total that cannot be formed names the loci
+    # not typed in both (developers' guide, "an assumed value is printed next to the result").
+    res = CliRunner().invoke(app, ["hla", "mismatch", "A*01:01+A*02:01", "A*01:01+A*02:05"])
+    assert res.exit_code == 0, res.output
+    assert "not typed in both: B, C, DRB1, DQB1, DPB1" in res.output, res.output

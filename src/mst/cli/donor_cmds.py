@@ -149,6 +149,8 @@ def mismatch_cmd(
     for name, loci in (("x/10", LOCI_10), ("x/12", LOCI_12)):
         t = [report.total(d, loci) for d in ("gvh", "hvg", "bidirectional")]
         typer.echo(f"{name:<6} " + " ".join(f"{'?' if v is None else str(v):>4}" for v in t))
+    if report.missing:
+        typer.echo(f"? = not typed in both: {', '.join(report.missing)}")
 
 
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:
