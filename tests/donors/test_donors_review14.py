@@ -62,7 +62,7 @@ def test_missing_case_file_is_named_in_plain_words(tmp_path: Path) -> None:
     ("field", "value", "rule"),
     [("relationship", "cousin", "must be one of child, sibling, parent, other_related, unrelated"),
      ("sex", "m", "must be M or F"),
-     ("age", "NA", "must be a whole number"),
+     ("age", "forty", "must be a whole number"),
      ("age", 130, "must be at most 100"),
      ("id", None, "is required")],
 )  # fmt: skip
@@ -88,3 +88,23 @@ def test_mismatch_text_names_the_loci_behind_an_unknown_total() -> None:
     res = CliRunner().invoke(app, ["hla", "mismatch", "A*01:01+A*02:01", "A*01:01+A*02:05"])
     assert res.exit_code == 0, res.output
     assert "not typed in both: B, C, DRB1, DQB1, DPB1" in res.output, res.output
+
+
+def _rank_with(tmp_path: Path, **donor0: object) -> object:
+    case = json.loads(_NGS.read_text("utf-8"))
+    case["donors"][0].update(donor0)
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case), "utf-8")
+    return CliRunner().invoke(app, ["donors", "rank", str(path)])
+
+
+@pytest.mark.parametrize("code", ["", "NA", " n/a ", "null", "."])
+def test_missing_value_codes_read_as_missing_in_a_donor(tmp_path: Path, code: str) -> None:
+    # One input path: blank/NA/the format's codes mean "missing" everywhere (developers' guide).
+    res = _rank_with(tmp_path, hla_typing=code)
+    assert res.exit_code == 2 and "donors[0].hla_typing" in res.output
+    assert "is required" in res.output, res.output
+    res = _rank_with(tmp_path, age=code)
+    assert res.exit_code == 2 and "donors[0].age" in res.output and "is required" in res.output
+    ok = _rank_with(tmp_path, kir_genotype=code)  # optional: simply not typed
+    assert ok.exit_code == 0, ok.output

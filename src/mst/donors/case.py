@@ -27,6 +27,14 @@ from mst.donors.nomenclature import HlaTyping, parse_gl
 from mst.donors.settings import SelectionSettings, settings_from_dict
 from mst.errors import ValidationError
 
+#: Missing-value codes, read the same way as everywhere in mst (blank, NA, n/a, null, none, .).
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
+
+
 CASE_KEYS = {"patient", "donors", "settings", "schema", "note"}
 PATIENT_KEYS = {"id", "sex", "hla_typing", "antibodies", "kir_genotype", "note"}
 
@@ -136,8 +144,8 @@ def load_case(data: dict[str, Any]) -> DonorCase:
         sex = Sex(sex_raw) if sex_raw is not None else None
     except ValueError:
         raise ValidationError("patient.sex", sex_raw, "must be 'M' or 'F'") from None
-    if "hla_typing" not in patient:
-        raise ValidationError("patient.hla_typing", None, "is required")
+    if _is_missing(patient.get("hla_typing")):
+        raise ValidationError("patient.hla_typing", patient.get("hla_typing"), "is required")
     try:
         recipient = parse_gl(patient["hla_typing"])
     except ValidationError as exc:
@@ -161,6 +169,9 @@ def load_case(data: dict[str, Any]) -> DonorCase:
     for i, raw in enumerate(raw_donors):
         if not isinstance(raw, dict):
             raise ValidationError(f"donors[{i}]", raw, "must be an object")
+        # a missing-value code means "not given": required fields say so, optional ones
+        # (kir_genotype) are simply not typed
+        raw = {k: v for k, v in raw.items() if not _is_missing(v)}
         raw = {**raw, "patient_id": raw.get("patient_id", pid)}
         donor = _parse_donor(raw, f"donors[{i}]")
         if donor.patient_id != pid:
