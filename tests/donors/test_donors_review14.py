@@ -108,3 +108,14 @@ def test_missing_value_codes_read_as_missing_in_a_donor(tmp_path: Path, code: st
     assert res.exit_code == 2 and "donors[0].age" in res.output and "is required" in res.output
     ok = _rank_with(tmp_path, kir_genotype=code)  # optional: simply not typed
     assert ok.exit_code == 0, ok.output
+
+
+def test_lower_case_allele_is_refused_with_the_capitalised_name() -> None:
+    # WHO nomenclature writes loci and G/P suffixes in capitals; refuse, but say how.
+    from mst.donors.nomenclature import parse_allele
+    from mst.errors import ValidationError
+
+    for token, hint in (("a*02:01", "'A*02:01'"), ("A*01:01:01g", "'A*01:01:01G'")):
+        with pytest.raises(ValidationError) as exc:
+            parse_allele(token)
+        assert hint in str(exc.value) and "capitals" in str(exc.value)
