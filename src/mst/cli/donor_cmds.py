@@ -99,6 +99,18 @@ def rank_cmd(
     except json.JSONDecodeError as exc:
         fail(f"{case_file}: not valid JSON ({exc})")
         return
+    except FileNotFoundError:
+        fail(f"{case_file}: no such file")
+        return
+    except IsADirectoryError:
+        fail(f"{case_file}: is a folder, not a CASE.json file")
+        return
+    except PermissionError:
+        fail(f"{case_file}: not readable (permission denied)")
+        return
+    except UnicodeDecodeError:
+        fail(f"{case_file}: not UTF-8 text (save the case as UTF-8 JSON)")
+        return
     ranking = rank_case(load_case(data))
     del data
     if as_json:
@@ -137,6 +149,8 @@ def mismatch_cmd(
     for name, loci in (("x/10", LOCI_10), ("x/12", LOCI_12)):
         t = [report.total(d, loci) for d in ("gvh", "hvg", "bidirectional")]
         typer.echo(f"{name:<6} " + " ".join(f"{'?' if v is None else str(v):>4}" for v in t))
+    if report.missing:
+        typer.echo(f"? = not typed in both: {', '.join(report.missing)}")
 
 
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:

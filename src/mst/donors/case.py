@@ -18,12 +18,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mst.domain import Donor, Sex, parse
+import pydantic
+
+from mst.domain import Donor, Sex
 from mst.donors.dsa import Antibody, parse_antibody
 from mst.donors.kir import parse_kir_genotype
 from mst.donors.nomenclature import HlaTyping, parse_gl
 from mst.donors.settings import SelectionSettings, settings_from_dict
 from mst.errors import ValidationError
+
+#: Missing-value codes, read the same way as everywhere in mst (blank, NA, n/a, null, none, .).
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
+
 
 CASE_KEYS = {"patient", "donors", "settings", "schema", "note"}
 PATIENT_KEYS = {"id", "sex", "hla_typing", "antibodies", "kir_genotype", "note"}
@@ -48,6 +58,45 @@ class DonorCase:
     antibodies: tuple[Antibody, ...]
     donors: tuple[DonorCandidate, ...]
     settings: SelectionSettings
+
+
+def _plain(err: dict[str, Any]) -> str:
+    """One pydantic error of a donor field, in plain words (no pydantic phrases)."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of a donor (see docs/donors.md)"
+    if kind in ("enum", "literal_error"):
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        if expected == "M, F":
+            return "must be M or F"
+        return f"must be one of {expected}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        word, key = ("at least", "ge") if kind == "greater_than_equal" else ("at most", "le")
+        return f"must be {word} {ctx.get(key)}"
+    if kind in ("string_type", "string_too_short", "string_too_long", "string_pattern_mismatch"):
+        return "must be text" if kind == "string_type" else "is too short, too long or malformed"
+    msg = str(err.get("msg", "is not valid"))
+    return msg[len("Value error, ") :] if msg.startswith("Value error, ") else msg
+
+
+def _parse_donor(raw: dict[str, Any], where: str) -> Donor:
+    """Validate one donor (:class:`mst.domain.Donor`), errors naming ``where.field``."""
+    try:
+        return Donor.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, ValidationError):
+            raise ValidationError(f"{where}.{loc}", ctx_error.value, ctx_error.rule) from None
+        raise ValidationError(f"{where}.{loc}", err.get("input"), _plain(err)) from None
+    except ValidationError as exc:
+        raise _with_field(exc, where) from None
 
 
 def _with_field(exc: ValidationError, where: str) -> ValidationError:
@@ -95,8 +144,8 @@ def load_case(data: dict[str, Any]) -> DonorCase:
         sex = Sex(sex_raw) if sex_raw is not None else None
     except ValueError:
         raise ValidationError("patient.sex", sex_raw, "must be 'M' or 'F'") from None
-    if "hla_typing" not in patient:
-        raise ValidationError("patient.hla_typing", None, "is required")
+    if _is_missing(patient.get("hla_typing")):
+        raise ValidationError("patient.hla_typing", patient.get("hla_typing"), "is required")
     try:
         recipient = parse_gl(patient["hla_typing"])
     except ValidationError as exc:
@@ -120,8 +169,11 @@ def load_case(data: dict[str, Any]) -> DonorCase:
     for i, raw in enumerate(raw_donors):
         if not isinstance(raw, dict):
             raise ValidationError(f"donors[{i}]", raw, "must be an object")
+        # a missing-value code means "not given": required fields say so, optional ones
+        # (kir_genotype) are simply not typed
+        raw = {k: v for k, v in raw.items() if not _is_missing(v)}
         raw = {**raw, "patient_id": raw.get("patient_id", pid)}
-        donor = parse(Donor, raw, where=f"donors[{i}]")
+        donor = _parse_donor(raw, f"donors[{i}]")
         if donor.patient_id != pid:
             raise ValidationError(f"donors[{i}].patient_id", donor.patient_id, f"must be {pid}")
         if donor.id in ids:

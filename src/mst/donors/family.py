@@ -5,6 +5,10 @@ donor and recipient share at least one allele (ARD level) at every one of
 HLA-A, -B, -C, -DRB1 and -DQB1. DPB1 is not used: recombination between DQ
 and DP is frequent enough that a shared haplotype may differ at DPB1. With
 unphased typing this is a necessary, not a sufficient, condition.
+
+A null allele expresses nothing but is still inherited with its haplotype: the
+same null allele in recipient and donor counts as shared (different null
+alleles do not), so ``A*01:01+A*24:09N`` and ``A*24:09N+A*03:01`` share A.
 """
 
 from __future__ import annotations
@@ -77,9 +81,15 @@ def _haplo(pairs: tuple[tuple[LocusTyping | None, LocusTyping | None], ...]) -> 
         lm = compare_locus(r_lt, d_lt, "ard")
         if lm.bidirectional.hi > 0:
             identical = False
-        if lm.shares_protein == "no":
+        shared = lm.shares_protein
+        if shared != "yes":
+            nulls = _null_names(r_lt) & _null_names(d_lt)
+            if nulls:
+                certain = not r_lt.ambiguous and not d_lt.ambiguous
+                shared = "yes" if certain else "possible"
+        if shared == "no":
             none.append(locus)
-        elif lm.shares_protein == "possible":
+        elif shared == "possible":
             uncertain.append(locus)
     if none:
         status = "not_haploidentical"
@@ -90,3 +100,14 @@ def _haplo(pairs: tuple[tuple[LocusTyping | None, LocusTyping | None], ...]) -> 
     else:
         status = "haploidentical"
     return HaploCheck(status, tuple(none), tuple(uncertain))
+
+
+def _null_names(lt: LocusTyping) -> frozenset[str]:
+    """Names (suffix dropped) of the null alleles a locus typing may contain."""
+    return frozenset(
+        f"{a.locus}*{':'.join(a.fields)}"
+        for genotype in lt.genotypes
+        for side in genotype
+        for a in side
+        if a.fields != ("NNNN",) and not a.expressed
+    )

@@ -114,6 +114,13 @@ def parse_allele(token: str) -> Allele:
             )
         return Allele(absent["locus"], ("NNNN",))
     m = _ALLELE_RE.match(text)
+    if m is None and text != text.upper() and _ALLELE_RE.match(text.upper()):
+        raise ValidationError(
+            "hla_allele",
+            token,
+            f"WHO allele names are written in capitals ({text.upper()!r}); lower case is"
+            " not read, so that a typo is never taken for a name",
+        )
     if m is None:
         raise ValidationError(
             "hla_allele",
