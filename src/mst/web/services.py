@@ -3,6 +3,7 @@ repository and the domain modules. Route handlers call these; no SQL here either
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from mst.domain import (
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.monitoring.alerts import Alert, evaluate
 from mst.monitoring.recovery import CourseRecovery, record_recovery
-from mst.registry.repository import Repository
+from mst.registry.repository import AuditEntry, Repository
 from mst.registry.users import User
 from mst.web.charts import Marker, Series, time_chart
 
@@ -174,12 +175,34 @@ def timeline(record: PatientRecord) -> list[TimelineItem]:
     return sorted(items, key=lambda i: (i.date, order[i.kind]))
 
 
+#: Fields a pseudonymized role (analyst) never sees, in records and in the audit trail.
+HIDDEN_FROM_PSEUDONYMIZED = frozenset({"birth_date"})
+
+
+def _scoped(data: dict[str, Any] | None, user: User) -> dict[str, Any] | None:
+    if data is None or not user.role.pseudonymized:
+        return data
+    return {k: v for k, v in data.items() if k not in HIDDEN_FROM_PSEUDONYMIZED}
+
+
 def patient_view(record: PatientRecord, user: User) -> dict[str, Any]:
     """Patient dictionary for display; analysts do not see the birth date."""
-    data = record.patient.model_dump(mode="json")
-    if user.role.pseudonymized:
-        data.pop("birth_date", None)
+    data = _scoped(record.patient.model_dump(mode="json"), user)
+    assert data is not None
     return data
+
+
+def audit_entries(repo: Repository, patient_id: str, user: User) -> list[AuditEntry]:
+    """The patient's audit trail with the same field-level scope as the record.
+
+    Analysts see every change but never a birth date, also not in the before/after content.
+    Raises :class:`~mst.errors.NotFoundError` for patients outside the user's scope.
+    """
+    repo.record_version(patient_id)  # 404 for unknown or invisible patients
+    return [
+        dataclasses.replace(e, before=_scoped(e.before, user), after=_scoped(e.after, user))
+        for e in repo.audit_log(patient_id=patient_id)
+    ]
 
 
 def _lab_series(

@@ -49,8 +49,10 @@ def api_patient(patient_id: str, user: CurrentUser, repo: Repo) -> dict[str, Any
 @router.get("/patients/{patient_id}/audit")
 def api_audit(patient_id: str, user: CurrentUser, repo: Repo) -> list[dict[str, Any]]:
     """Audit trail of one patient."""
-    repo.get_record(patient_id)
-    return [{**e.__dict__, "at": e.at.isoformat()} for e in repo.audit_log(patient_id=patient_id)]
+    return [
+        {**e.__dict__, "at": e.at.isoformat()}
+        for e in services.audit_entries(repo, patient_id, user)
+    ]
 
 
 @router.get("/me")

@@ -237,8 +237,7 @@ def audit_page(
     patient_id: str,
 ) -> Response:
     """Every audited change of the patient's records."""
-    repo.get_record(patient_id)
-    entries = repo.audit_log(patient_id=patient_id)
+    entries = services.audit_entries(repo, patient_id, user)
     return state.templates.TemplateResponse(
         request, "audit.html", _ctx(user, session, patient_id=patient_id, entries=entries)
     )
