@@ -27,7 +27,7 @@ def test_migrations_upgrade_and_downgrade(db_url: str) -> None:
     try:
         with open_registry(db_url):
             pass
-        assert current_revision(engine) == head_revision() == "0003"
+        assert current_revision(engine) == head_revision() == "0004_i15_web"
         downgrade(engine, "base")
         assert current_revision(engine) is None
     finally:

@@ -39,10 +39,12 @@ from mst.domain import (
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.registry.schema import (
     AdministrationRow,
+    AlertAckRow,
     AntibodyRow,
     AuditRow,
     CenterRow,
     CourseRow,
+    DeletedRecordRow,
     DonorRow,
     EventRow,
     InfusionRow,
@@ -82,6 +84,7 @@ class AuditEntry:
     patient_id: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class Repository:
         patient_id: str | None,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        reason: str | None = None,
     ) -> None:
         session.add(
             AuditRow(
@@ -196,6 +200,7 @@ class Repository:
                 patient_id=patient_id,
                 before=json.dumps(before, sort_keys=True) if before is not None else None,
                 after=json.dumps(after, sort_keys=True) if after is not None else None,
+                reason=reason,
             )
         )
 
@@ -228,13 +233,15 @@ class Repository:
             ]
 
     # -- patient records --------------------------------------------------------------
-    def save_record(self, record: PatientRecord) -> None:
+    def save_record(self, record: PatientRecord, reason: str | None = None) -> None:
         """Insert a patient record or replace the stored one (one transaction, audited).
 
         Parameters
         ----------
         record : mst.domain.PatientRecord
             The complete record after the change.
+        reason : str, optional
+            Reason for the change, written to every audit row of it.
 
         Raises
         ------
@@ -243,7 +250,7 @@ class Repository:
         """
         record.check_consistency()
         with self._tx() as s:
-            self._put_record(s, record)
+            self._put_record(s, record, reason)
 
     def import_cohort(self, cohort: Cohort, progress: Callable[[int], None] | None = None) -> int:
         """Write a whole cohort in one transaction: all of it or nothing.
@@ -271,7 +278,7 @@ class Repository:
                     progress(i)
         return len(cohort.records)
 
-    def _put_record(self, s: Session, record: PatientRecord) -> None:
+    def _put_record(self, s: Session, record: PatientRecord, reason: str | None = None) -> None:
         p = record.patient
         if not self._visible(p.center_id):
             raise ConsistencyError(
@@ -298,7 +305,7 @@ class Repository:
             if b == a:
                 continue
             action = "insert" if b is None else "delete" if a is None else "update"
-            self._audit(s, action, key[0], key[1], p.id, b, a)
+            self._audit(s, action, key[0], key[1], p.id, b, a, reason)
 
     def delete_patient(self, patient_id: str) -> None:
         """Delete a patient and everything recorded for them (audited per entity)."""
@@ -374,9 +381,19 @@ class Repository:
             return int(newest or 0)
 
     def registry_version(self) -> int:
-        """A number that changes whenever anything in the registry changes (newest audit row)."""
+        """A number that changes whenever the registry's records change (newest audit row).
+
+        Audit rows of logins, user accounts and alert acknowledgements do not count: they
+        change no patient data.
+        """
         with self._tx() as s:
-            return int(s.scalar(select(func.max(AuditRow.pk))) or 0)
+            q = (
+                select(AuditRow.pk)
+                .where(AuditRow.entity.notin_(NON_RECORD_ENTITIES))
+                .order_by(AuditRow.pk.desc())
+                .limit(1)
+            )
+            return int(s.scalar(q) or 0)
 
     def patient_ids(self, center_id: str | None = None) -> list[str]:
         """Ids of the visible patients (optionally of one center), sorted."""
@@ -595,6 +612,7 @@ class Repository:
                     patient_id=r.patient_id,
                     before=json.loads(r.before) if r.before is not None else None,
                     after=json.loads(r.after) if r.after is not None else None,
+                    reason=r.reason,
                 )
                 for r in rows
             ]
@@ -620,6 +638,135 @@ class Repository:
                 for name, t in tables.items()
             }
 
+    # -- corrections, soft deletion, alert acknowledgements, app events -----------------
+    def _visible_version(self, s: Session, patient_id: str) -> int:
+        center = s.scalar(select(PatientRow.center_id).where(PatientRow.id == patient_id))
+        if center is None or not self._visible(center):
+            raise NotFoundError(f"patient {patient_id} not found")
+        newest = s.scalar(select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id))
+        return int(newest or 0)
+
+    def correct_record(
+        self,
+        record: PatientRecord,
+        reason: str,
+        expected_version: int,
+        deleted: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> None:
+        """Save a corrected record, every audit row carrying the reason (one transaction).
+
+        Parameters
+        ----------
+        record : mst.domain.PatientRecord
+            The whole record after the correction.
+        reason : str
+            Why (required, like REDCap's "reason for change").
+        expected_version : int
+            :meth:`record_version` the user saw; a record changed since is refused.
+        deleted : sequence of (entity, description, content)
+            Child records removed by this change: kept in ``deleted_records`` (soft delete)
+            with who, when and the reason.
+
+        Raises
+        ------
+        mst.errors.ValidationError
+            Empty reason.
+        mst.errors.ConsistencyError
+            Cross-record rule broken, or the record changed since ``expected_version``.
+        """
+        why = (reason or "").strip()
+        if not why:
+            raise ValidationError("reason", reason, "a reason for the change is required")
+        record.check_consistency()
+        pid = record.patient.id
+        with self._tx() as s:
+            if self._visible_version(s, pid) != expected_version:
+                raise ConsistencyError(
+                    f"patient {pid}",
+                    "the record was changed by someone else since you opened it; "
+                    "reload the page and enter the correction again",
+                )
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            for entity, key, content in deleted:
+                s.add(
+                    DeletedRecordRow(
+                        patient_id=pid,
+                        entity=entity,
+                        entity_key=key,
+                        content=json.dumps(content, sort_keys=True),
+                        deleted_at=now,
+                        deleted_by=self.user,
+                        reason=why,
+                    )
+                )
+            self._put_record(s, record, why)
+
+    def deleted_records(self, patient_id: str) -> list[DeletedRecord]:
+        """The patient's soft-deleted child records, oldest first."""
+        with self._tx() as s:
+            self._visible_version(s, patient_id)
+            rows = s.scalars(
+                select(DeletedRecordRow)
+                .where(DeletedRecordRow.patient_id == patient_id)
+                .order_by(DeletedRecordRow.pk)
+            )
+            return [
+                DeletedRecord(
+                    r.entity,
+                    r.entity_key,
+                    json.loads(r.content),
+                    r.deleted_at,
+                    r.deleted_by,
+                    r.reason,
+                )
+                for r in rows
+            ]
+
+    def acknowledge_alert(self, patient_id: str, alert_key: str, note: str | None = None) -> None:
+        """Record that the user acknowledged one alert of the patient (audited, idempotent)."""
+        with self._tx() as s:
+            self._visible_version(s, patient_id)
+            exists = s.scalar(
+                select(AlertAckRow.pk).where(
+                    AlertAckRow.patient_id == patient_id, AlertAckRow.alert_key == alert_key
+                )
+            )
+            if exists is not None:
+                return
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            s.add(
+                AlertAckRow(
+                    patient_id=patient_id,
+                    alert_key=alert_key,
+                    acknowledged_by=self.user,
+                    acknowledged_at=now,
+                    note=note or None,
+                )
+            )
+            self._audit(
+                s, "ack", "alert", alert_key, patient_id, None, {"note": note or None}, None
+            )
+
+    def alert_acks(self, patient_id: str) -> dict[str, AlertAck]:
+        """Acknowledged alerts of the patient by alert key."""
+        with self._tx() as s:
+            self._visible_version(s, patient_id)
+            rows = s.scalars(select(AlertAckRow).where(AlertAckRow.patient_id == patient_id))
+            return {
+                r.alert_key: AlertAck(r.alert_key, r.acknowledged_by, r.acknowledged_at, r.note)
+                for r in rows
+            }
+
+    def audit_event(
+        self, action: str, entity: str, key: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Write one audit row that is not a record change (e.g. a login); own transaction."""
+        with self._tx() as s:
+            self._audit(s, action, entity, key, None, None, detail)
+
+
+#: Audit entities that are not patient data (excluded from :meth:`Repository.registry_version`).
+NON_RECORD_ENTITIES = ("user", "session", "alert")
 
 _ENTITY_ORDER = (
     "patient",
@@ -631,6 +778,28 @@ _ENTITY_ORDER = (
     "response",
     "antibody",
 )
+
+
+@dataclass(frozen=True)
+class DeletedRecord:
+    """A soft-deleted child record with who deleted it, when and why."""
+
+    entity: str
+    entity_key: str
+    content: dict[str, Any]
+    deleted_at: dt.datetime
+    deleted_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AlertAck:
+    """Who acknowledged an alert, when, and their note."""
+
+    alert_key: str
+    by: str
+    at: dt.datetime
+    note: str | None
 
 
 def _audit_order(key: tuple[str, str]) -> tuple[int, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -14,10 +15,11 @@ from fastapi.templating import Jinja2Templates
 from mst import __version__
 from mst.errors import NotFoundError
 from mst.registry.db import make_engine, upgrade
+from mst.registry.sessions import LoginThrottle, SessionStore
 from mst.registry.users import UserStore
 from mst.web.deps import AppState, CsrfError, ForbiddenError, LoginRequiredError
 from mst.web.page_cache import CohortTableCache, RecordPageCache
-from mst.web.security import SessionCodec
+from mst.web.security import LoginCookieCodec
 from mst.web.settings import WebSettings
 
 
@@ -53,7 +55,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.mst = AppState(
         settings=settings,
         engine=engine,
-        codec=SessionCodec(settings.secret_key, settings.session_max_age),
+        login_codec=LoginCookieCodec(settings.secret_key),
+        sessions=SessionStore(engine, settings.session_idle_timeout, settings.session_max_age),
+        throttle=LoginThrottle(engine),
+        hash_slots=threading.BoundedSemaphore(settings.max_concurrent_hashes),
         templates=templates,
         users=UserStore(engine),
         pages=RecordPageCache(),
