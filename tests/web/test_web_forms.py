@@ -28,9 +28,17 @@ def test_new_patient_in_own_center(client: TestClient) -> None:
 
 def test_invalid_field_shows_message_next_to_it(client: TestClient) -> None:
     token = login(client, "c1")
-    r = client.post("/patients/new", data={**NEW, "weight_kg": "0", "csrf_token": token})
+    bad = {"weight_kg": "0", "height_cm": "abc", "diagnosis_date": "2099-01-01", "sex": "X"}
+    r = client.post("/patients/new", data={**NEW, **bad, "csrf_token": token})
     assert r.status_code == 422
-    assert 'id="err-weight_kg"' in r.text and "greater than or equal to 25" in r.text
+    # every invalid field at once, in plain words, the typed values kept
+    assert 'id="err-weight_kg"' in r.text and "must be at least 25" in r.text
+    assert 'id="err-height_cm"' in r.text and "must be a number" in r.text
+    assert 'id="err-diagnosis_date"' in r.text and "must not be in the future" in r.text
+    assert 'id="err-sex"' in r.text and "Please correct 4 fields" in r.text
+    assert 'value="abc"' in r.text and 'value="2099-01-01"' in r.text
+    for phrase in ("Input should", "greater than or equal", "datetime.date", "Value error"):
+        assert phrase not in r.text
     assert client.get("/api/patients/C01-0100").status_code == 404
 
 

@@ -757,6 +757,19 @@ class Repository:
                 for r in rows
             }
 
+    def patient_id_taken(self, patient_id: str) -> bool:
+        """True when any center already uses this patient id (ids are registry-wide)."""
+        with self._tx() as s:
+            return s.scalar(select(PatientRow.id).where(PatientRow.id == patient_id)) is not None
+
+    def donor_ids_with_prefix(self, prefix: str) -> list[str]:
+        """Donor ids in the whole registry that start with ``prefix`` (to assign a new one)."""
+        with self._tx() as s:
+            rows = s.scalars(
+                select(DonorRow.id).where(DonorRow.id.startswith(prefix, autoescape=True))
+            )
+            return list(rows)
+
     def audit_event(
         self, action: str, entity: str, key: str, detail: dict[str, Any] | None = None
     ) -> None:

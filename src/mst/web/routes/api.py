@@ -31,9 +31,7 @@ def api_patients(
             if s.last_followup_date
             else None,
         }
-        for s in repo.patient_summaries(
-            q or None, center or None, diagnosis or None, status or None
-        )
+        for s in services.patient_rows(repo, q, center, diagnosis, status)
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Annotated, Any
 
 import pandas as pd
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mst.cohort import build_flat_table
+from mst.errors import ValidationError
 from mst.registry.repository import Repository
 from mst.web.cohort_view import GROUPINGS, CohortFilters, cohort_outcomes, subset
 from mst.web.deps import CurrentUser, Repo, SessionDep, State
@@ -25,17 +27,45 @@ def _table(state: Any, repo: Repository) -> pd.DataFrame:
     return state.tables.get(repo, _flat)
 
 
-def _filters(center: str, age_group: str, year_from: str, year_to: str, by: str) -> CohortFilters:
-    def year(v: str) -> int | None:
-        return int(v) if v.strip().isdigit() else None
+_YEAR = re.compile(r"[0-9]{4}")
 
-    return CohortFilters(
+
+def _filters(
+    table: pd.DataFrame,
+    repo: Repository,
+    center: str,
+    age_group: str,
+    year_from: str,
+    year_to: str,
+    by: str,
+) -> CohortFilters:
+    """The cohort filters, each value checked: a malformed or unknown one is refused (422)."""
+
+    def year(name: str, v: str) -> int | None:
+        v = v.strip()
+        if not v:
+            return None
+        if not _YEAR.fullmatch(v):
+            raise ValidationError(name, v, "must be a year of four digits, e.g. 2019")
+        return int(v)
+
+    if center and center not in {c.id for c in repo.centers()}:
+        raise ValidationError("center", center, "is not one of the centers you can see")
+    groups = set(table["age_group"].dropna()) if "age_group" in table.columns else set()
+    if age_group and age_group not in groups:
+        raise ValidationError("age_group", age_group, f"must be one of {sorted(groups)}")
+    if by not in GROUPINGS:
+        raise ValidationError("by", by, f"must be one of {sorted(GROUPINGS)}")
+    f = CohortFilters(
         center=center,
         age_group=age_group,
-        year_from=year(year_from),
-        year_to=year(year_to),
-        by=by if by in GROUPINGS else "age_group",
+        year_from=year("year_from", year_from),
+        year_to=year("year_to", year_to),
+        by=by,
     )
+    if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
+        raise ValidationError("year_to", f.year_to, f"must not be before year_from {f.year_from}")
+    return f
 
 
 Text = Annotated[str, Query()]
@@ -56,7 +86,7 @@ def cohort_page(
 ) -> Response:
     """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1."""
     table = _table(state, repo)
-    f = _filters(center, age_group, year_from, year_to, by)
+    f = _filters(table, repo, center, age_group, year_from, year_to, by)
     outcomes = cohort_outcomes(table, f) if not table.empty else {"n": 0}
     age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
     return state.templates.TemplateResponse(
@@ -87,7 +117,7 @@ def cohort_csv(
     """The chosen subset of the flat analysis table as CSV."""
     table = _table(state, repo)
     df = (
-        subset(table, _filters(center, age_group, year_from, year_to, "age_group"))
+        subset(table, _filters(table, repo, center, age_group, year_from, year_to, "age_group"))
         if not table.empty
         else table
     )
