@@ -15,6 +15,7 @@ from mst.domain import (
     ClinicalEvent,
     Course,
     Donor,
+    EventKind,
     Infusion,
     LabResult,
     Patient,
@@ -25,7 +26,7 @@ from mst.domain.analytes import analyte_table
 from mst.errors import ConsistencyError, NotFoundError, ValidationError, plain
 from mst.monitoring.alerts import Alert, evaluate
 from mst.monitoring.recovery import CourseRecovery, record_recovery
-from mst.registry.repository import AuditEntry, Repository
+from mst.registry.repository import AuditEntry, DeletedRecord, Repository
 from mst.registry.users import User
 from mst.web.charts import Marker, Series, time_chart
 
@@ -447,6 +448,14 @@ def _scoped(data: dict[str, Any] | None, user: User) -> dict[str, Any] | None:
     return {k: v for k, v in data.items() if k not in HIDDEN_FROM_PSEUDONYMIZED}
 
 
+def deleted_entries(repo: Repository, patient_id: str, user: User) -> list[DeletedRecord]:
+    """Soft-deleted records of the patient, with the record's field-level scope."""
+    return [
+        dataclasses.replace(d, content=_scoped(d.content, user) or {})
+        for d in repo.deleted_records(patient_id)
+    ]
+
+
 def patient_view(record: PatientRecord, user: User) -> dict[str, Any]:
     """Patient dictionary for display; analysts do not see the birth date."""
     data = _scoped(record.patient.model_dump(mode="json"), user)
@@ -485,6 +494,7 @@ def patient_page_content(record: PatientRecord) -> dict[str, Any]:
         "count_charts": count_charts(record, recovery),
         "recovery": recovery_rows(record, recovery),
         "alerts": patient_alerts(record),
+        "alerts_closed": alerts_closed(record),
         "chimerism_svg": chimerism_chart(record),
     }
 
@@ -526,18 +536,30 @@ def alert_key(alert: Alert) -> str:
     return f"{alert.rule}/{alert.date.isoformat()}"
 
 
+def _alerts_end(record: PatientRecord) -> tuple[dt.date, str] | None:
+    """When the patient's monitoring ended (death or loss to follow-up), and why."""
+    ends = [
+        (e.date, e.kind.value.replace("_", " "))
+        for e in record.events
+        if e.kind in (EventKind.DEATH, EventKind.LOST_TO_FOLLOWUP)
+    ]
+    return min(ends) if ends else None
+
+
+def alerts_closed(record: PatientRecord) -> str | None:
+    """Why the patient's alerts are closed (no longer actionable), if they are."""
+    end = _alerts_end(record)
+    return f"monitoring ended on {end[0]} ({end[1]})" if end else None
+
+
 def patient_alerts(record: PatientRecord) -> list[Alert]:
     """Monitoring alerts of the record (004 §2.3, 002), newest first.
 
-    Nothing is raised after the patient's death or last follow-up: the rules are evaluated
-    on what was known on that day.
+    Nothing is raised after the patient's death or loss to follow-up: the rules are
+    evaluated on what was known on that day (:func:`alerts_closed` says so on the page).
     """
-    ends = [
-        d
-        for d in (record.death.date if record.death else None, record.patient.last_followup_date)
-        if d is not None
-    ]
-    alerts = evaluate(record, as_of=min(ends) if ends else None)
+    end = _alerts_end(record)
+    alerts = evaluate(record, as_of=end[0] if end else None)
     return sorted(alerts, key=lambda a: a.date, reverse=True)
 
 
@@ -546,6 +568,9 @@ def acknowledge_alert(repo: Repository, patient_id: str, key: str, note: str) ->
     record = repo.get_record(patient_id)
     if key not in {alert_key(a) for a in patient_alerts(record)}:
         raise ValidationError("alert_key", key, "is not a current alert of this patient")
+    closed = alerts_closed(record)
+    if closed:
+        raise ValidationError("alert_key", key, f"the patient's alerts are closed: {closed}")
     if len(note) > 500:
         raise ValidationError("note", "…", "must have at most 500 characters")
     repo.acknowledge_alert(patient_id, key, note or None)

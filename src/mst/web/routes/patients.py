@@ -250,8 +250,11 @@ def audit_page(
 ) -> Response:
     """Every audited change of the patient's records."""
     entries = services.audit_entries(repo, patient_id, user)
+    deleted = services.deleted_entries(repo, patient_id, user)
     return state.templates.TemplateResponse(
-        request, "audit.html", _ctx(user, session, patient_id=patient_id, entries=entries)
+        request,
+        "audit.html",
+        _ctx(user, session, patient_id=patient_id, entries=entries, deleted=deleted),
     )
 
 
