@@ -70,14 +70,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         pages=RecordPageCache(),
         tables=CohortTableCache(),
     )
-    import swagger_ui_bundle
-
-    # Swagger UI's files from the swagger-ui-bundle wheel (Apache-2.0): /docs works offline.
-    app.mount(
-        "/static/swagger",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-        name="swagger",
-    )
+    # Swagger UI 5 (OpenAPI 3.1) from the fastapi-offline wheel (MIT; Swagger UI itself is
+    # Apache-2.0): /docs works without a CDN.
+    swagger_dir = resources.files("fastapi_offline").joinpath("static")
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_dir)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(web_dir.joinpath("static"))), name="static")
 
     def _is_api(request: Request) -> bool:
