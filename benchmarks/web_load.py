@@ -69,7 +69,7 @@ def _prepare(db_url: str) -> None:
 
     with open_registry(db_url, user="benchmark") as reg:
         reg.import_cohort(simulate_cohort(n=360, seed=2023, n_centers=4))
-        UserStore(reg.engine).add_user("bench", "benchmark-password", "clinician", "C01")
+        UserStore(reg.engine).add_user("bench", "load-test-secret-42", "clinician", "C01")
 
 
 def _login(base: str) -> str:
@@ -81,7 +81,7 @@ def _login(base: str) -> str:
     data = urllib.parse.urlencode(
         {
             "username": "bench",
-            "password": "benchmark-password",
+            "password": "load-test-secret-42",
             "csrf_token": token.group(1),
             "next": "/patients",
         }

@@ -427,45 +427,55 @@ class Repository:
         """
         if status not in (None, "", "alive", "dead"):
             raise ValidationError("status", status, "must be alive or dead")
+        # One query: death date and course count as correlated scalar subqueries.
+        death = (
+            select(func.min(EventRow.date))
+            .where(EventRow.patient_id == PatientRow.id, EventRow.kind == "death")
+            .scalar_subquery()
+        )
+        n_courses = (
+            select(func.count(CourseRow.pk))
+            .where(CourseRow.patient_id == PatientRow.id)
+            .scalar_subquery()
+        )
+        q = select(
+            PatientRow.id,
+            PatientRow.center_id,
+            PatientRow.sex,
+            PatientRow.age_at_diagnosis,
+            PatientRow.diagnosis,
+            PatientRow.diagnosis_date,
+            PatientRow.last_followup_date,
+            death.label("death_date"),
+            n_courses.label("courses"),
+        ).order_by(PatientRow.id)
+        if query:
+            q = q.where(func.lower(PatientRow.id).contains(query.lower(), autoescape=True))
+        if center_id:
+            q = q.where(PatientRow.center_id == center_id)
+        if self.center_scope is not None:
+            q = q.where(PatientRow.center_id.in_(sorted(self.center_scope)))
+        if diagnosis:
+            q = q.where(PatientRow.diagnosis == diagnosis)
+        if status == "alive":
+            q = q.where(death.is_(None))
+        elif status == "dead":
+            q = q.where(death.is_not(None))
         with self._tx() as s:
-            q = select(PatientRow).order_by(PatientRow.id)
-            if query:
-                q = q.where(func.lower(PatientRow.id).contains(query.lower()))
-            if center_id:
-                q = q.where(PatientRow.center_id == center_id)
-            if diagnosis:
-                q = q.where(PatientRow.diagnosis == diagnosis)
-            deaths = dict(
-                s.execute(
-                    select(EventRow.patient_id, EventRow.date).where(EventRow.kind == "death")
-                ).all()
-            )
-            n_courses = dict(
-                s.execute(
-                    select(CourseRow.patient_id, func.count()).group_by(CourseRow.patient_id)
-                ).all()
-            )
-            out = []
-            for r in s.scalars(q):
-                if not self._visible(r.center_id):
-                    continue
-                dead = r.id in deaths
-                if (status == "alive" and dead) or (status == "dead" and not dead):
-                    continue
-                out.append(
-                    PatientSummary(
-                        id=r.id,
-                        center_id=r.center_id,
-                        sex=r.sex,
-                        age=r.age_at_diagnosis,
-                        diagnosis=r.diagnosis,
-                        diagnosis_date=r.diagnosis_date,
-                        courses=int(n_courses.get(r.id, 0)),
-                        death_date=deaths.get(r.id),
-                        last_followup_date=r.last_followup_date,
-                    )
+            return [
+                PatientSummary(
+                    id=r.id,
+                    center_id=r.center_id,
+                    sex=r.sex,
+                    age=r.age_at_diagnosis,
+                    diagnosis=r.diagnosis,
+                    diagnosis_date=r.diagnosis_date,
+                    courses=int(r.courses or 0),
+                    death_date=r.death_date,
+                    last_followup_date=r.last_followup_date,
                 )
-            return out
+                for r in s.execute(q)
+            ]
 
     def load_records(
         self, patient_ids: Sequence[str] | None = None, center_id: str | None = None

@@ -20,7 +20,7 @@ from mst.registry.sessions import LoginThrottle, SessionStore
 from mst.registry.users import UserStore
 from mst.web.deps import AppState, CsrfError, ForbiddenError, LoginRequiredError
 from mst.web.headers import SecurityHeaders
-from mst.web.page_cache import CohortTableCache, RecordPageCache
+from mst.web.page_cache import CohortTableCache, RecordPageCache, TtlCache, VersionedCache
 from mst.web.security import LoginCookieCodec
 from mst.web.settings import WebSettings
 
@@ -69,6 +69,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         users=UserStore(engine),
         pages=RecordPageCache(),
         tables=CohortTableCache(),
+        api_records=RecordPageCache(size=1024),
+        outcomes=VersionedCache(),
+        centers=TtlCache(),
     )
     # Swagger UI 5 (OpenAPI 3.1) from the fastapi-offline wheel (MIT; Swagger UI itself is
     # Apache-2.0): /docs works without a CDN.

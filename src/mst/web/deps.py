@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from mst.registry.repository import Repository
 from mst.registry.sessions import LoginThrottle, SessionStore
 from mst.registry.users import User, UserStore
-from mst.web.page_cache import CohortTableCache, RecordPageCache
+from mst.web.page_cache import CohortTableCache, RecordPageCache, TtlCache, VersionedCache
 from mst.web.security import LOGIN_COOKIE, SESSION_COOKIE, LoginCookieCodec, Session, csrf_ok
 from mst.web.settings import WebSettings
 
@@ -44,6 +44,9 @@ class AppState:
     users: UserStore
     pages: RecordPageCache
     tables: CohortTableCache
+    api_records: RecordPageCache
+    outcomes: VersionedCache
+    centers: TtlCache
 
 
 # The dependencies are ``async`` although they do (brief) synchronous work: they run on the

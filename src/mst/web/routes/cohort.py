@@ -85,9 +85,15 @@ def cohort_page(
     by: Text = "age_group",
 ) -> Response:
     """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1."""
-    table = _table(state, repo)
+    version = repo.registry_version()
+    table = state.tables.get(repo, _flat, version)
     f = _filters(table, repo, center, age_group, year_from, year_to, by)
-    outcomes = cohort_outcomes(table, f) if not table.empty else {"n": 0}
+    # Statistics cached per center scope, filters and registry version (any change rebuilds).
+    outcomes = (
+        state.outcomes.get((repo.center_scope, f), version, lambda: cohort_outcomes(table, f))
+        if not table.empty
+        else {"n": 0}
+    )
     age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
     return state.templates.TemplateResponse(
         request,
@@ -97,7 +103,7 @@ def cohort_page(
             "csrf": session.csrf if session else "",
             "f": f,
             "o": outcomes,
-            "centers": repo.centers(),
+            "centers": state.centers.get(repo.center_scope, repo.centers),
             "age_groups": age_groups,
             "groupings": GROUPINGS,
         },

@@ -68,7 +68,7 @@ def patient_list(
             user,
             session,
             rows=rows,
-            centers=repo.centers(),
+            centers=state.centers.get(repo.center_scope, repo.centers),
             filters={"q": q, "center": center, "diagnosis": diagnosis, "status": status},
         ),
     )
