@@ -371,14 +371,16 @@ class Repository:
         Lets callers cache what they derive from a record. Raises
         :class:`~mst.errors.NotFoundError` for unknown or invisible patients.
         """
-        with self._tx() as s:
-            center = s.scalar(select(PatientRow.center_id).where(PatientRow.id == patient_id))
-            if center is None or not self._visible(center):
+        newest = (
+            select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id).scalar_subquery()
+        )
+        with self._tx() as s:  # one query: the scope check and the version together
+            row = s.execute(
+                select(PatientRow.center_id, newest).where(PatientRow.id == patient_id)
+            ).first()
+            if row is None or not self._visible(row[0]):
                 raise NotFoundError(f"patient {patient_id} not found")
-            newest = s.scalar(
-                select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id)
-            )
-            return int(newest or 0)
+            return int(row[1] or 0)
 
     def registry_version(self) -> int:
         """A number that changes whenever the registry's records change (newest audit row).
