@@ -99,3 +99,23 @@ def test_nothing_before_birth() -> None:
         PatientRecord(patient=infant, labs=(lab("2020-01-04"),)).check_consistency()
     with pytest.raises(ValidationError, match="birth_date"):
         parse(Patient, _patient(birth_date="2020-01-11", age_at_diagnosis=None))
+
+
+def test_import_refuses_a_lab_in_2099(tmp_path: Any, small_cohort: Any) -> None:
+    """The exchange import inherits the rule (one input path)."""
+    import csv
+
+    from mst.io.exchange import read_cohort, write_cohort
+
+    src = tmp_path / "cohort.csv"
+    write_cohort(small_cohort, src)
+    with src.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    i = next(i for i, r in enumerate(rows) if r["record_type"] == "lab")
+    rows[i]["date"] = "2099-01-01"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with pytest.raises(ValidationError, match=rf"row {i + 2}: .*date.*future"):
+        read_cohort(src)
