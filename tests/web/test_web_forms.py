@@ -117,3 +117,15 @@ def test_list_filters(client: TestClient) -> None:
     assert "3 patients" in client.get("/patients?status=dead").text
     assert "0 patients" in client.get("/patients?status=alive").text
     assert "1 patients" in client.get("/patients?q=02-0").text
+
+
+def test_list_pages(client: TestClient, monkeypatch: object) -> None:
+    from mst.web import services
+
+    monkeypatch.setattr(services, "PAGE_SIZE", 2)  # type: ignore[attr-defined]
+    login(client, "ad")
+    first = client.get("/patients").text
+    assert "patients 1–2 of more" in first and 'id="next-page"' in first
+    second = client.get("/patients?page=2").text
+    assert "C02-0001" in second and "C01-0001" not in second and "next-page" not in second
+    assert client.get("/patients?page=0").status_code == 422

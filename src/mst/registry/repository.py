@@ -411,8 +411,10 @@ class Repository:
         center_id: str | None = None,
         diagnosis: str | None = None,
         status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[PatientSummary]:
-        """Visible patients with their vital status, filtered, sorted by id.
+        """Visible patients with their vital status, filtered, sorted by id (one query).
 
         Parameters
         ----------
@@ -422,6 +424,8 @@ class Repository:
             Exact filters.
         status : {"alive", "dead"}, optional
             Vital status filter.
+        limit, offset : int, optional
+            A page of the list (all rows by default).
 
         Returns
         -------
@@ -463,6 +467,8 @@ class Repository:
             q = q.where(death.is_(None))
         elif status == "dead":
             q = q.where(death.is_not(None))
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
         with self._tx() as s:
             return [
                 PatientSummary(

@@ -70,7 +70,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         pages=RecordPageCache(),
         tables=CohortTableCache(),
         api_records=RecordPageCache(size=1024),
-        outcomes=VersionedCache(),
+        donor_pages=RecordPageCache(),
+        outcomes=VersionedCache(size=256),
         centers=TtlCache(),
     )
     # Swagger UI 5 (OpenAPI 3.1) from the fastapi-offline wheel (MIT; Swagger UI itself is

@@ -45,6 +45,7 @@ class AppState:
     pages: RecordPageCache
     tables: CohortTableCache
     api_records: RecordPageCache
+    donor_pages: RecordPageCache
     outcomes: VersionedCache
     centers: TtlCache
 

@@ -34,10 +34,23 @@ PATIENT_FIELDS = tuple(Patient.model_fields)
 LIST_STATUSES = ("alive", "dead")
 
 
+#: Rows per page of the patient list page.
+PAGE_SIZE = 200
+
+
 def patient_rows(
-    repo: Repository, q: str = "", center: str = "", diagnosis: str = "", status: str = ""
+    repo: Repository,
+    q: str = "",
+    center: str = "",
+    diagnosis: str = "",
+    status: str = "",
+    page: int | None = None,
 ) -> list[Any]:
-    """The patient list with its filters checked: an unknown value is refused (422)."""
+    """The patient list with its filters checked: an unknown value is refused (422).
+
+    With ``page`` (1-based), one page of :data:`PAGE_SIZE` rows plus one more (so the caller
+    knows whether a next page exists) — still one query.
+    """
     from mst.domain import Diagnosis
 
     if diagnosis and diagnosis not in {d.value for d in Diagnosis}:
@@ -48,7 +61,16 @@ def patient_rows(
         raise ValidationError("status", status, "must be alive or dead")
     if center and center not in {c.id for c in repo.centers()}:
         raise ValidationError("center", center, "is not one of the centers you can see")
-    return repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
+    if page is None:
+        return repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
+    return repo.patient_summaries(
+        q or None,
+        center or None,
+        diagnosis or None,
+        status or None,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
 
 
 @dataclass
@@ -732,6 +754,11 @@ def donor_ranking(record: PatientRecord) -> tuple[dict[str, Any] | None, str | N
         return rank_case(load_case(donor_case(record))).to_dict(detail=False), None
     except ValidationError as exc:
         return None, str(exc)
+
+
+def donor_page_content(record: PatientRecord) -> dict[str, Any]:
+    """What the donors page derives from a record (cached per record version)."""
+    return {"ranking": donor_ranking(record)}
 
 
 def _check_typing(typing: str) -> None:

@@ -51,13 +51,21 @@ def api_patient(patient_id: str, user: CurrentUser, state: State, repo: Repo) ->
     return Response(json.dumps(data), media_type="application/json")
 
 
-@router.get("/patients/{patient_id}/audit")
-def api_audit(patient_id: str, user: CurrentUser, repo: Repo) -> list[dict[str, Any]]:
+@router.get("/patients/{patient_id}/audit", response_model=list[dict[str, Any]])
+def api_audit(patient_id: str, user: CurrentUser, state: State, repo: Repo) -> Response:
     """Audit trail of one patient."""
-    return [
-        {**e.__dict__, "at": e.at.isoformat()}
-        for e in services.audit_entries(repo, patient_id, user)
-    ]
+    version = repo.record_version(patient_id)
+    entries = state.outcomes.get(
+        ("audit-json", patient_id, user.role.pseudonymized),
+        version,
+        lambda: json.dumps(
+            [
+                {**e.__dict__, "at": e.at.isoformat()}
+                for e in services.audit_entries(repo, patient_id, user)
+            ]
+        ),
+    )
+    return Response(entries, media_type="application/json")
 
 
 @router.get("/me")

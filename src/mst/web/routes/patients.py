@@ -58,9 +58,15 @@ def patient_list(
     center: str = "",
     diagnosis: str = "",
     status: str = "",
+    page: str = "1",
 ) -> Response:
-    """Patients visible to the user, with search and filters."""
-    rows = services.patient_rows(repo, q, center, diagnosis, status)
+    """Patients visible to the user, with search and filters, 200 per page."""
+    if not (page.isascii() and page.isdecimal() and int(page) >= 1):
+        raise ValidationError("page", page, "must be a page number (1, 2, …)")
+    n = int(page)
+    rows = services.patient_rows(repo, q, center, diagnosis, status, page=n)
+    has_next = len(rows) > services.PAGE_SIZE
+    rows = rows[: services.PAGE_SIZE]
     return state.templates.TemplateResponse(
         request,
         "patients.html",
@@ -70,6 +76,9 @@ def patient_list(
             rows=rows,
             centers=state.centers.get(repo.center_scope, repo.centers),
             filters={"q": q, "center": center, "diagnosis": diagnosis, "status": status},
+            page=n,
+            has_next=has_next,
+            first_row=(n - 1) * services.PAGE_SIZE,
         ),
     )
 
@@ -233,9 +242,7 @@ async def add_record(
         )
         return RedirectResponse(target, status_code=303)
     if on_donor_page:
-        return _donor_page(
-            request, state, user, session, repo.get_record(patient_id), (kind, result)
-        )
+        return _donor_page(request, state, user, session, repo, patient_id, (kind, result))
     return _patient_page(request, state, user, session, repo, patient_id, (kind, result))
 
 
@@ -249,8 +256,15 @@ def audit_page(
     patient_id: str,
 ) -> Response:
     """Every audited change of the patient's records."""
-    entries = services.audit_entries(repo, patient_id, user)
-    deleted = services.deleted_entries(repo, patient_id, user)
+    version = repo.record_version(patient_id)
+    entries, deleted = state.outcomes.get(
+        ("audit", patient_id, user.role.pseudonymized),
+        version,
+        lambda: (
+            services.audit_entries(repo, patient_id, user),
+            services.deleted_entries(repo, patient_id, user),
+        ),
+    )
     return state.templates.TemplateResponse(
         request,
         "audit.html",
@@ -267,22 +281,32 @@ def plan_page(
     repo: Repo,
     patient_id: str,
 ) -> Response:
-    """Consensus assessment, regimen options with citations, doses and the course calendar."""
-    record = repo.get_record(patient_id)
+    """Consensus assessment, regimen options with citations, doses and the course calendar.
+
+    Cached per record version and form values (the engine is deterministic).
+    """
     values = {
         k: v
         for k, v in request.query_params.items()
         if k in services.PLAN_FIELDS + services.PLAN_FLAGS
     }
-    result, error = services.make_plan(record, values) if values.get("start") else (None, None)
-    assessment = None
-    if result is None and error is None:
-        from mst.protocol import assess
+    version = repo.record_version(patient_id)
 
-        try:
-            assessment = assess(services.plan_input(record, values))
-        except (ValidationError, ConsistencyError, NotFoundError) as exc:
-            error = str(exc)
+    def build() -> tuple[Any, Any, Any, str | None]:
+        record = repo.get_record(patient_id)
+        result, error = services.make_plan(record, values) if values.get("start") else (None, None)
+        assessment = None
+        if result is None and error is None:
+            from mst.protocol import assess
+
+            try:
+                assessment = assess(services.plan_input(record, values))
+            except (ValidationError, ConsistencyError, NotFoundError) as exc:
+                error = str(exc)
+        return record, result, assessment, error
+
+    key = ("plan", patient_id, tuple(sorted(values.items())))
+    record, result, assessment, error = state.outcomes.get(key, version, build)
     return state.templates.TemplateResponse(
         request,
         "plan.html",
@@ -303,13 +327,16 @@ def _donor_page(
     state: State,
     user: Any,
     session: Any,
-    record: Any,
+    repo: Repository,
+    patient_id: str,
     failed: tuple[str, services.FormResult] | None = None,
 ) -> Response:
     forms = {kind: services.FormResult(values={}) for kind in DONOR_PAGE_KINDS}
     if failed is not None:
         forms[failed[0]] = failed[1]
-    ranking, why = services.donor_ranking(record)
+    # The ranking is cached per record version (it only depends on the record).
+    derived = state.donor_pages.get(repo, patient_id, services.donor_page_content)
+    record, (ranking, why) = derived["record"], derived["ranking"]
     return state.templates.TemplateResponse(
         request,
         "donors.html",
@@ -338,7 +365,7 @@ def donors_page(
     patient_id: str,
 ) -> Response:
     """Candidate donors, antibodies and the explained ranking (004 §2.1)."""
-    return _donor_page(request, state, user, session, repo.get_record(patient_id))
+    return _donor_page(request, state, user, session, repo, patient_id)
 
 
 #: Form fields of each child record kind: (name, label, input type, choices key or None).
