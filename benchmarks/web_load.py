@@ -1,4 +1,4 @@
-"""Load test of the web app on loopback: 20 concurrent clients for 60 s (issue 8).
+"""Load test of the web app on loopback: 20 concurrent clients on every page and API route.
 
 Loads the demo cohort (360 patients, seed 2023, as ``mst demo``) into a temporary SQLite
 registry, serves the app with uvicorn, logs in as a clinician, and drives it with ``wrk``
@@ -9,10 +9,16 @@ registry, serves the app with uvicorn, logs in as a clinician, and drives it wit
 * **saturation** — the same 20 connections with no pause: the server's capacity on this
   2-core machine (wrk shares the cores), where latency is queueing (≈ 20 / throughput).
 
-Prints, per page and scenario, requests per second and the 50th/95th/99th latency
-percentiles; the static stylesheet is the floor of the server stack in the same run.
+Prints, per route and scenario, requests per second, the 50th/95th/99th latency
+percentiles and the p95 as a multiple of the static stylesheet's p95 in the same run (the
+floor of the server stack; target: at most 3×). Then the **single-request service time**
+(one connection, no pause: median latency) of the patient list, the patient page and the
+API record — target under 20 ms at 360 patients — and, with ``--large N``, the same on a
+registry of N patients: the demo cohort replicated under new ids (``C01-0001-r7`` …) by
+the repository's own import, so it costs minutes per thousand patients.
 
-Run: ``python benchmarks/web_load.py [--seconds 60] [--connections 20] [--think 1000]``.
+Run: ``python benchmarks/web_load.py [--seconds 20] [--connections 20] [--think 1000]
+[--large 10000]``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 THINK = """
 local counter = 0
@@ -62,14 +69,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(db_url: str) -> None:
+def _prepare(db_url: str, n_patients: int = 360) -> None:
+    """The demo cohort (360 patients), replicated under new ids up to ``n_patients``."""
+    from mst.domain import Cohort
     from mst.registry import open_registry
     from mst.registry.users import UserStore
     from mst.simulate import simulate_cohort
 
+    demo = simulate_cohort(n=360, seed=2023, n_centers=4)
     with open_registry(db_url, user="benchmark") as reg:
-        reg.import_cohort(simulate_cohort(n=360, seed=2023, n_centers=4))
-        UserStore(reg.engine).add_user("bench", "benchmark-password", "clinician", "C01")
+        reg.import_cohort(demo)
+        copy = 1
+        while len(reg.patient_ids()) < n_patients:
+            need = n_patients - len(reg.patient_ids())
+            records = tuple(_renamed(r, f"-r{copy}") for r in demo.records[:need])
+            reg.import_cohort(Cohort(centers=demo.centers, records=records))
+            copy += 1
+        UserStore(reg.engine).add_user("loaduser", "load-test-secret-42", "clinician", "C01")
+
+
+def _renamed(record: Any, suffix: str) -> Any:
+    """The same record under a new patient id (and donor ids) — for a larger registry."""
+    pid = record.patient.id + suffix
+    donor = {d.id: d.id + suffix for d in record.donors}
+
+    def child(item: Any, **extra: Any) -> Any:
+        return item.model_copy(update={"patient_id": pid, **extra})
+
+    return record.model_copy(
+        update={
+            "patient": record.patient.model_copy(update={"id": pid}),
+            "donors": tuple(child(d, id=donor[d.id]) for d in record.donors),
+            "courses": tuple(child(c) for c in record.courses),
+            "infusions": tuple(child(i, donor_id=donor[i.donor_id]) for i in record.infusions),
+            "labs": tuple(
+                child(x, donor_id=donor.get(x.donor_id) if x.donor_id else None)
+                for x in record.labs
+            ),
+            "events": tuple(child(e) for e in record.events),
+            "responses": tuple(child(r) for r in record.responses),
+            "antibodies": tuple(child(a) for a in record.antibodies),
+        }
+    )
 
 
 def _login(base: str) -> str:
@@ -80,8 +121,8 @@ def _login(base: str) -> str:
     assert token, "no CSRF token on the login page"
     data = urllib.parse.urlencode(
         {
-            "username": "bench",
-            "password": "benchmark-password",
+            "username": "loaduser",
+            "password": "load-test-secret-42",
             "csrf_token": token.group(1),
             "next": "/patients",
         }
@@ -95,7 +136,7 @@ def _wrk(url: str, cookie: str, seconds: int, connections: int, script: Path) ->
     out = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{min(2, connections)}",
             f"-c{connections}",
             f"-d{seconds}s",
             "--timeout",
@@ -123,29 +164,33 @@ def _wrk(url: str, cookie: str, seconds: int, connections: int, script: Path) ->
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=60)
-    ap.add_argument("--connections", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--think", type=int, default=1000, help="pause after each response, ms")
-    args = ap.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        db_url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
-        t0 = time.perf_counter()
-        _prepare(db_url)
-        load_s = time.perf_counter() - t0
-        port = _free_port()
+PAGES = {
+    "static stylesheet (floor)": "/static/style.css",
+    "patient list (center C01)": "/patients",
+    "patient page": "/patients/C01-0001",
+    "patient page, donors": "/patients/C01-0001/donors",
+    "patient page, plan": "/patients/C01-0001/plan",
+    "patient audit log": "/patients/C01-0001/audit",
+    "cohort outcomes": "/cohort",
+    "API patient list (JSON)": "/api/patients",
+    "API patient record (JSON)": "/api/patients/C01-0001",
+    "API audit (JSON)": "/api/patients/C01-0001/audit",
+}
+SERVICE = ("patient list (center C01)", "patient page", "API patient record (JSON)")
+
+
+class _Server:
+    """uvicorn serving a registry on a loopback port, logged in as a clinician."""
+
+    def __init__(self, db_url: str, workers: int) -> None:
+        self.port = _free_port()
         env = {
             **os.environ,
             "MST_DATABASE_URL": db_url,
             "MST_SECRET_KEY": "benchmark-secret",
             "MST_INSECURE_COOKIES": "1",
         }
-        server = subprocess.Popen(
+        self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -155,60 +200,114 @@ def main() -> int:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                str(self.port),
                 "--workers",
-                str(args.workers),
+                str(workers),
                 "--log-level",
                 "warning",
                 "--no-access-log",
             ],
             env=env,
         )
-        base = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{self.port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{self.base}/login", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.cookie = _login(self.base)
+
+    def warm(self, path: str) -> None:
+        req = urllib.request.Request(self.base + path, headers={"Cookie": self.cookie})
+        urllib.request.urlopen(req).read()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _service_times(server: _Server, script: Path, seconds: int) -> dict[str, float]:
+    """Median latency with one connection and no pause: the single-request service time."""
+    out = {}
+    for label in SERVICE:
+        path = PAGES[label]
+        server.warm(path)
+        out[label] = _wrk(server.base + path, server.cookie, seconds, 1, script)["p50"]
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=20, help="per route and scenario")
+    ap.add_argument("--connections", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--think", type=int, default=1000, help="pause after each response, ms")
+    ap.add_argument("--large", type=int, default=0, help="also time a registry of N patients")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    rows = []
+    service: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        saturation = Path(tmp) / "saturation.lua"
+        saturation.write_text(LUA)
+        clinicians = Path(tmp) / "clinicians.lua"
+        clinicians.write_text(THINK.replace("{think}", str(args.think)) + LUA)
+        db_url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        t0 = time.perf_counter()
+        _prepare(db_url)
+        load_s = time.perf_counter() - t0
+        server = _Server(db_url, args.workers)
         try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"{base}/login", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            cookie = _login(base)
-            saturation = Path(tmp) / "saturation.lua"
-            saturation.write_text(LUA)
-            clinicians = Path(tmp) / "clinicians.lua"
-            clinicians.write_text(THINK.replace("{think}", str(args.think)) + LUA)
-            pages = {
-                "static stylesheet (floor)": "/static/style.css",
-                "patient page": "/patients/C01-0001",
-                "patient list (center C01)": "/patients",
-                "API patient record (JSON)": "/api/patients/C01-0001",
-            }
-            rows = []
+            service[360] = _service_times(server, saturation, max(5, args.seconds // 2))
             for scenario, script in (("clinicians", clinicians), ("saturation", saturation)):
-                for label, path in pages.items():
-                    req = urllib.request.Request(base + path, headers={"Cookie": cookie})
-                    urllib.request.urlopen(req).read()
-                    result = _wrk(base + path, cookie, args.seconds, args.connections, script)
+                for label, path in PAGES.items():
+                    server.warm(path)
+                    result = _wrk(
+                        server.base + path, server.cookie, args.seconds, args.connections, script
+                    )
                     rows.append((scenario, label, result))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.close()
+        if args.large:
+            big_url = f"sqlite:///{Path(tmp) / 'large.sqlite'}"
+            t0 = time.perf_counter()
+            _prepare(big_url, args.large)
+            print(f"{args.large} patients loaded in {time.perf_counter() - t0:.0f} s")
+            server = _Server(big_url, args.workers)
+            try:
+                service[args.large] = _service_times(server, saturation, max(5, args.seconds // 2))
+            finally:
+                server.close()
     print(
         f"demo cohort loaded in {load_s:.1f} s; {args.connections} concurrent connections, "
-        f"{args.seconds} s per page, uvicorn workers: {args.workers}, loopback only\n"
+        f"{args.seconds} s per route, uvicorn workers: {args.workers}, loopback only\n"
     )
-    print("| scenario | page | requests | errors | req/s | p50 ms | p95 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| scenario | route | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p95 / static |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    misses = []
     for scenario, label, r in rows:
+        floor = next(x for sc, lb, x in rows if sc == scenario and lb.startswith("static"))
+        ratio = r["p95"] / floor["p95"] if floor["p95"] > 0 else float("nan")
+        if not label.startswith("static") and ratio > 3:
+            misses.append(f"{scenario}: {label} ({ratio:.1f}×)")
         print(
             f"| {scenario} | {label} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | "
-            f"{r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |"
+            f"{r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {ratio:.1f}× |"
         )
-    patient = next(r for sc, label, r in rows if sc == "clinicians" and label == "patient page")
-    verdict = "meets" if patient["p95"] < 100 else "MISSES"
+    print("\nSingle-request service time (one connection, median, ms; target < 20 ms):\n")
+    sizes = sorted(service)
+    print("| route | " + " | ".join(f"{n} patients" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for label in SERVICE:
+        print(f"| {label} | " + " | ".join(f"{service[n][label]:.1f}" for n in sizes) + " |")
     print(
-        f"\n20 clinicians ({args.think} ms think time): patient page p95 = "
-        f"{patient['p95']:.1f} ms, {verdict} the < 100 ms target"
+        "\np95 at most 3× the static file's: "
+        + ("met on every route" if not misses else "MISSED for " + "; ".join(misses))
     )
     return 0
 

@@ -94,7 +94,7 @@ def test_cross_record_error_names_patient_row(tmp_path: Path, small_cohort: Coho
     write_cohort(small_cohort, src)
     rows = _rows(src)
     i = next(i for i, r in enumerate(rows) if r["record_type"] == "event" and r["kind"] == "fever")
-    rows[i]["date"] = "2030-01-01"
+    rows[i]["date"] = "2021-06-01"  # after the death (2021-03-01)
     _write(tmp_path / "late.csv", rows)
     with pytest.raises(
         ConsistencyError, match=r"row 4: patient C01-0001 / event 1 \(fever\).*after death"

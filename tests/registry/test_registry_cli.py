@@ -12,6 +12,7 @@ from mst.cli.main import app
 from mst.domain import Cohort
 from mst.io.exchange import COLUMNS, read_cohort, write_cohort
 from mst.registry import open_registry
+from mst.registry.db import head_revision
 
 runner = CliRunner()
 
@@ -83,8 +84,6 @@ def test_db_upgrade(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.sqlite'}"
     result = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert result.exit_code == 0, result.output
-    from mst.registry.db import head_revision
-
     assert f"revision {head_revision()}" in result.output
 
 

@@ -52,9 +52,9 @@ def server(web_db: str) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium (never a downloaded browser)."""
+    """Headless Debian Chromium (never a downloaded browser), one for the whole session."""
     if shutil.which(CHROMIUM) is None:
         if os.environ.get("MST_REQUIRE_BROWSER") == "1":
             pytest.fail(f"MST_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
@@ -144,7 +144,7 @@ def test_clinician_path(server: str, browser: Any, web_db: str) -> None:
         "hla_typing": PATIENT_TYPING,
     }
     _submit(page, "#patient-form", fields, {"sex": "F", "diagnosis": "AML", "fitness": "fit"})
-    assert "greater than or equal to 25" in page.inner_text("#err-weight_kg")
+    assert "must be at least 25" in page.inner_text("#err-weight_kg")
     _submit(page, "#patient-form", {"weight_kg": "64"})
     page.wait_for_url(f"{server}/patients/C01-0200")
     assert page.inner_text("h1") == "Patient C01-0200"
@@ -159,11 +159,11 @@ def test_clinician_path(server: str, browser: Any, web_db: str) -> None:
 
     # Two donors and their ranking with reasons.
     page.goto(f"{server}/patients/C01-0200/donors")
-    for donor_id, relationship, sex, age, typing in DONORS:
+    for _donor_id, relationship, sex, age, typing in DONORS:  # ids are assigned in order
         _submit(
             page,
             "#donor-form",
-            {"id": donor_id, "age": age, "hla_typing": typing},
+            {"age": age, "hla_typing": typing},
             {"relationship": relationship, "sex": sex},
         )
     ranking = page.inner_text("#ranking-table")
@@ -231,3 +231,120 @@ def test_other_center_cannot_open_by_url(server: str, browser: Any) -> None:
     assert response is not None and response.status == 404
     api = page.goto(f"{server}/api/patients/C01-0001")
     assert api is not None and api.status == 404
+
+
+def test_correct_and_delete_a_lab_then_logout_kills_the_cookie(
+    server: str, browser: Any, web_db: str
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    _login(page, server, "c1")
+    page.goto(f"{server}/patients/C01-0001?lab_analyte=anc")
+    first = page.locator("#lab-table tbody tr").first
+    date = first.locator("td").first.inner_text()
+    first.locator("text=Correct").click()
+    page.wait_for_load_state()
+    _submit(page, "#correct-form", {"value": "2.2", "reason": "typo in the value"})
+    page.wait_for_url(f"{server}/patients/C01-0001#records")
+    page.goto(f"{server}/patients/C01-0001?lab_analyte=anc&lab_from={date}&lab_to={date}")
+    assert page.locator("#lab-table tbody tr").count() == 1
+    assert page.locator("#lab-table tbody tr td.num").inner_text() == "2.2"
+    page.locator("#lab-table tbody tr >> text=Correct").click()
+    page.wait_for_load_state()
+    _submit(page, "#delete-form", {"reason": "duplicate sample"})
+    page.goto(f"{server}/patients/C01-0001?lab_analyte=anc&lab_from={date}&lab_to={date}")
+    assert "No results for this filter" in page.inner_text("#lab-table")
+    page.goto(f"{server}/patients/C01-0001/audit")
+    audit = page.inner_text("#audit")
+    assert "typo in the value" in audit and "duplicate sample" in audit
+    assert "duplicate sample" in page.inner_text("#deleted")
+    _shot(page, "audit-corrections", web_db)
+
+    # The API docs render offline from local files, under the Content-Security-Policy.
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=15000)
+    assert "mst" in page.inner_text(".swagger-ui .info .title")
+    page.goto(f"{server}/patients")
+
+    cookies = context.cookies()
+    page.click("header button[type=submit]")  # log out
+    page.wait_for_url(f"{server}/login")
+    thief = browser.new_context()
+    thief.add_cookies([c for c in cookies if c["name"] == "mst_session"])
+    response = thief.new_page().goto(f"{server}/api/me")
+    assert response is not None and response.status == 401
+    thief.close()
+    context.close()
+
+
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+
+
+def test_new_patient_cohort_and_xss_in_every_free_text_field(
+    server: str, browser: Any, web_db: str
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def clean() -> None:
+        assert page.evaluate("window.__xss") is None and not dialogs
+
+    _login(page, server, "c1")
+    page.goto(f"{server}/patients/new")
+    _submit(
+        page,
+        "#patient-form",
+        {"id": "C01-0300", "age_at_diagnosis": "61", "diagnosis_date": "2025-02-03"},
+        {"sex": "M", "diagnosis": "AML"},
+    )
+    page.wait_for_url(f"{server}/patients/C01-0300")
+    # The cohort page with a brand-new patient (no donor, no course).
+    page.goto(f"{server}/cohort?by=sex")
+    assert page.locator("#os svg").count() == 1 and page.locator("#table1").count() == 1
+    _shot(page, "cohort-new-patient", web_db)
+
+    # Free text everywhere it can be typed: rejected values are shown back, accepted ones
+    # stored and shown — always as text, never as markup.
+    page.goto(f"{server}/patients/C01-0300/edit")
+    _submit(page, "#patient-form", {"hla_typing": XSS})
+    assert XSS in page.input_value("#f-hla_typing")
+    clean()
+    page.goto(f"{server}/patients/C01-0300")
+    _submit(
+        page, "#event-form", {"date": "2025-02-10", "detail": XSS, "grade": "2"}, {"kind": "gvhd"}
+    )
+    assert XSS in page.inner_text("#event-table")
+    clean()
+    page.fill("#alerts [name=note]", XSS)
+    page.click("#alerts button[type=submit]")
+    page.wait_for_load_state()
+    assert XSS in page.inner_text("#alerts")
+    clean()
+    page.goto(f"{server}/patients/C01-0300/records/event/1")
+    _submit(page, "#correct-form", {"detail": "fixed", "reason": XSS})
+    page.goto(f"{server}/patients/C01-0300/donors")
+    _submit(
+        page,
+        "#donor-form",
+        {"age": "40", "kir_genotype": XSS},
+        {"relationship": "sibling", "sex": "F"},
+    )
+    _submit(page, "#antibody-form", {"date": "2025-02-01", "specificity": XSS, "mfi": "900"})
+    clean()
+    page.goto(f"{server}/patients/C01-0300/audit")
+    assert XSS in page.inner_text("#audit")
+    clean()
+    page.goto(f"{server}/patients?q=" + XSS.replace("#", "%23"))
+    assert XSS in page.input_value("input[name=q]")
+    clean()
+    context.close()
+    anon = browser.new_page()
+    anon.goto(f"{server}/login")
+    anon.fill("input[name=username]", XSS)
+    anon.fill("input[name=password]", XSS)
+    anon.click("button[type=submit]")
+    anon.wait_for_load_state()
+    assert anon.evaluate("window.__xss") is None
+    anon.close()

@@ -28,9 +28,17 @@ def test_new_patient_in_own_center(client: TestClient) -> None:
 
 def test_invalid_field_shows_message_next_to_it(client: TestClient) -> None:
     token = login(client, "c1")
-    r = client.post("/patients/new", data={**NEW, "weight_kg": "0", "csrf_token": token})
+    bad = {"weight_kg": "0", "height_cm": "abc", "diagnosis_date": "2099-01-01", "sex": "X"}
+    r = client.post("/patients/new", data={**NEW, **bad, "csrf_token": token})
     assert r.status_code == 422
-    assert 'id="err-weight_kg"' in r.text and "greater than or equal to 25" in r.text
+    # every invalid field at once, in plain words, the typed values kept
+    assert 'id="err-weight_kg"' in r.text and "must be at least 25" in r.text
+    assert 'id="err-height_cm"' in r.text and "must be a number" in r.text
+    assert 'id="err-diagnosis_date"' in r.text and "must not be in the future" in r.text
+    assert 'id="err-sex"' in r.text and "Please correct 4 fields" in r.text
+    assert 'value="abc"' in r.text and 'value="2099-01-01"' in r.text
+    for phrase in ("Input should", "greater than or equal", "datetime.date", "Value error"):
+        assert phrase not in r.text
     assert client.get("/api/patients/C01-0100").status_code == 404
 
 
@@ -109,3 +117,15 @@ def test_list_filters(client: TestClient) -> None:
     assert "3 patients" in client.get("/patients?status=dead").text
     assert "0 patients" in client.get("/patients?status=alive").text
     assert "1 patients" in client.get("/patients?q=02-0").text
+
+
+def test_list_pages(client: TestClient, monkeypatch: object) -> None:
+    from mst.web import services
+
+    monkeypatch.setattr(services, "PAGE_SIZE", 2)  # type: ignore[attr-defined]
+    login(client, "ad")
+    first = client.get("/patients").text
+    assert "patients 1–2 of more" in first and 'id="next-page"' in first
+    second = client.get("/patients?page=2").text
+    assert "C02-0001" in second and "C01-0001" not in second and "next-page" not in second
+    assert client.get("/patients?page=0").status_code == 422

@@ -68,3 +68,49 @@ def test_cohort_table_cache_follows_registry_changes(db_url: str, small_cohort: 
     with open_registry(db_url, user="c2", center_scope={"C02"}) as scoped:
         assert cache.get(scoped, build) == 1  # another scope, another entry
     assert builds == [3, 2, 1]
+
+
+def test_cohort_statistics_cached_and_routes_use_one_data_query(
+    client: Any, web_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import event
+
+    from mst.web import cohort_view
+    from mst.web.routes import cohort as cohort_routes
+
+    from .conftest import login
+    from .test_web_defects import add_new_patient
+
+    calls: list[int] = []
+    real = cohort_view.cohort_outcomes
+
+    def counting(table: Any, f: Any) -> Any:
+        calls.append(len(table))
+        return real(table, f)
+
+    monkeypatch.setattr(cohort_routes, "cohort_outcomes", counting)
+    login(client, "ad")
+    assert client.get("/cohort?by=sex").status_code == 200
+    assert client.get("/cohort?by=sex").status_code == 200
+    assert calls == [3]  # second request: cached per scope, filters and registry version
+    client.get("/patients")  # a login or a read does not change the registry version
+    assert client.get("/cohort?by=sex").status_code == 200 and calls == [3]
+    add_new_patient(web_db)
+    assert client.get("/cohort?by=sex").status_code == 200 and calls == [3, 4]
+
+    engine = client.app.state.mst.engine
+    statements: list[str] = []
+
+    def record(_conn: Any, _cur: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql.split()[0].upper() + " " + sql.split("FROM")[1].split()[0])
+
+    client.get("/api/patients/C01-0001")  # warm the record cache
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for path in ("/api/patients", "/api/patients/C01-0001", "/patients"):
+            statements.clear()
+            assert client.get(path).status_code == 200
+            data = [s for s in statements if "web_sessions" not in s]
+            assert len(data) == 1, (path, statements)  # plus the session lookup
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -195,6 +195,6 @@ def test_cohort_outcomes_on_a_simulated_cohort() -> None:
         assert out[panel]["risk"][0]["n_risk"][0] == out[panel]["risk"][0]["n_risk"][0] > 0
     for panel in ("relapse", "nrm"):
         assert out[panel]["test"]["name"] == "Gray" and out[panel]["svg"].startswith("<svg")
-    assert "<table" in out["table1_html"]
+    assert out["table1"]["rows"] and out["table1"]["by"] == "Age group (years)"
     one_center = cohort_outcomes(table, CohortFilters(center="C02", by="courses_gt3"))
     assert one_center["n"] == int((table["center_id"] == "C02").sum())

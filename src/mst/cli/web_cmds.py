@@ -1,4 +1,4 @@
-"""Web commands: ``mst serve`` and ``mst user add``."""
+"""Web commands: ``mst serve`` and ``mst user add|revoke|unlock``."""
 
 from __future__ import annotations
 
@@ -102,3 +102,51 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         typer.echo(
             f"user {user.username} ({user.role.value}{', ' + center if center else ''}) saved"
         )
+
+    @user_app.command("revoke")
+    @handle_errors
+    def user_revoke(
+        username: Annotated[str, typer.Argument(help="Login name.")],
+        db: Annotated[str | None, typer.Option("--db", help="Registry URL.")] = None,
+    ) -> None:
+        """End every open web session of a user at once (audited)."""
+        n = _admin_action(db, username, "revoke")
+        typer.echo(f"{n} session(s) of {username} ended")
+
+    @user_app.command("unlock")
+    @handle_errors
+    def user_unlock(
+        username: Annotated[str, typer.Argument(help="Login name.")],
+        db: Annotated[str | None, typer.Option("--db", help="Registry URL.")] = None,
+    ) -> None:
+        """Unlock an account locked after too many failed logins (audited)."""
+        was_locked = _admin_action(db, username, "unlock")
+        typer.echo(f"{username} unlocked" if was_locked else f"{username} was not locked")
+
+
+def _admin_action(db: str | None, username: str, action: str) -> int:
+    """Revoke a user's sessions or unlock the account; one audit row by the CLI user."""
+    from mst.registry import default_user
+    from mst.registry.db import make_engine, upgrade
+    from mst.registry.repository import Repository
+    from mst.registry.sessions import LoginThrottle, SessionStore
+    from mst.registry.users import UserStore
+
+    engine = make_engine(db)
+    try:
+        upgrade(engine)
+        if UserStore(engine).get(username) is None:
+            raise ValidationError("username", username, "no such user")
+        if action == "revoke":
+            result = SessionStore(engine, 0, 0).end_all(username)
+        else:
+            result = int(LoginThrottle(engine).unlock(username))
+        Repository(engine, default_user()).audit_event(
+            action,
+            "session",
+            username,
+            {"sessions_ended" if action == "revoke" else "was_locked": result},
+        )
+        return result
+    finally:
+        engine.dispose()

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mst.domain.analytes import to_canonical
 from mst.errors import ConsistencyError, ValidationError
@@ -161,8 +161,58 @@ class DoseUnit(StrEnum):
     UNITS = "U"
 
 
+#: A date may lie at most this many days after today (time zones; entry just after midnight).
+FUTURE_TOLERANCE_DAYS = 1
+#: No registry date before this one is plausible (a diagnosis "in 1800" is a typing error).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+_DATE_FIELDS = (
+    "birth_date",
+    "diagnosis_date",
+    "last_followup_date",
+    "start_date",
+    "infused_at",
+    "date",
+)
+
+
+def date_rule_broken(value: dt.date, today: dt.date | None = None) -> str | None:
+    """Why a recorded date is impossible (before 1900, or after today + the tolerance), if it is.
+
+    Parameters
+    ----------
+    value : datetime.date or datetime.datetime
+        The date (a date-time is judged by its date).
+    today : datetime.date, optional
+        Reference day (default: today on this machine).
+
+    Returns
+    -------
+    str or None
+        The rule broken, in words, or ``None`` when the date is plausible.
+    """
+    day = value.date() if isinstance(value, dt.datetime) else value
+    today = today or dt.date.today()
+    if day < EARLIEST_DATE:
+        return f"must not be before {EARLIEST_DATE.isoformat()}"
+    if day > today + dt.timedelta(days=FUTURE_TOLERANCE_DAYS):
+        return (
+            f"must not be in the future (today is {today.isoformat()}; "
+            f"{FUTURE_TOLERANCE_DAYS} day of tolerance)"
+        )
+    return None
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator(*_DATE_FIELDS, mode="after", check_fields=False)
+    @classmethod
+    def _plausible_date(cls, value: Any) -> Any:
+        if isinstance(value, dt.date):
+            broken = date_rule_broken(value)
+            if broken:
+                raise ValueError(broken)
+        return value
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -580,6 +630,14 @@ class PatientRecord(_Model):
                     f"infused {inf.infused_at.date()}, "
                     f"before its course starts ({course.start_date})",
                 )
+        if p.birth_date is not None:  # the work-up window must not reach before birth
+            for kind, items in (("lab", self.labs), ("antibody", self.antibodies)):
+                for i, item in enumerate(items, 1):
+                    if item.date < p.birth_date:
+                        raise ConsistencyError(
+                            f"patient {pid} / {kind} {i}",
+                            f"dated {item.date}, before birth ({p.birth_date})",
+                        )
         for i, lab in enumerate(self.labs, 1):
             if lab.donor_id is not None and lab.donor_id not in donor_ids:
                 raise ConsistencyError(

@@ -4,9 +4,9 @@ Each audit row belongs to one chain — its center (``C01``), or ``*`` for rows 
 to no center (users, logins) — and stores its position in that chain (``chain_seq``,
 1, 2, 3 …), the hash of the previous row of the chain (``prev_hash``; 64 zeros for the
 first) and its own hash (``row_hash``): SHA-256 of a canonical JSON list of its content
-(when, who, action, entity, key, patient, center, position, before, after) and
-``prev_hash``. The table ``audit_heads`` keeps, per chain, the number of rows and the last
-hash, so that removing the newest rows is detected too.
+(when, who, action, entity, key, patient, center, position, before, after), ``prev_hash``
+and the reason of a correction. The table ``audit_heads`` keeps, per chain, the number of
+rows and the last hash, so that removing the newest rows is detected too.
 
 Editing, inserting, deleting or reordering an audit row with plain SQL breaks the chain at
 that row; :func:`verify_chain` names the first broken row. Somebody who can write the
@@ -44,6 +44,7 @@ def row_digest(
     before: str | None,
     after: str | None,
     prev_hash: str,
+    reason: str | None = None,
 ) -> str:
     """SHA-256 (hex) of an audit row's content and the previous row's hash.
 
@@ -72,6 +73,7 @@ def row_digest(
             before,
             after,
             prev_hash,
+            reason,
         ],
         ensure_ascii=False,
         separators=(",", ":"),
@@ -155,7 +157,7 @@ def verify_rows(rows: Any, heads: dict[str, tuple[int, str]]) -> ChainReport:
             return fail(f"{where}: its link to the previous row does not match")
         digest = row_digest(
             r.at, r.user, r.action, r.entity, r.entity_key, r.patient_id, r.center_id,
-            r.chain_seq, r.before, r.after, r.prev_hash,
+            r.chain_seq, r.before, r.after, r.prev_hash, getattr(r, "reason", None),
         )
         if digest != r.row_hash:
             return fail(f"{where}: its content does not match its hash (edited after writing)")

@@ -43,11 +43,13 @@ from mst.registry.db import PG_LOCK_TIMEOUT, PG_WRITE_LOCK, WRITE_FLAG
 from mst.registry.errors import integrity_error, is_busy
 from mst.registry.schema import (
     AdministrationRow,
+    AlertAckRow,
     AntibodyRow,
     AuditHeadRow,
     AuditRow,
     CenterRow,
     CourseRow,
+    DeletedRecordRow,
     DonorRow,
     EventRow,
     InfusionRow,
@@ -87,6 +89,7 @@ class AuditEntry:
     patient_id: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class Repository:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
         center_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Queue one audit row; it is chained and written when the transaction ends."""
         session.info.setdefault("mst_audit", []).append(
@@ -232,6 +236,7 @@ class Repository:
                 "center_id": center_id,
                 "before": json.dumps(before, sort_keys=True) if before is not None else None,
                 "after": json.dumps(after, sort_keys=True) if after is not None else None,
+                "reason": reason,
             }
         )
 
@@ -260,6 +265,7 @@ class Repository:
             a["row_hash"] = row_digest(
                 a["at"], a["user"], a["action"], a["entity"], a["entity_key"],
                 a["patient_id"], a["center_id"], n + 1, a["before"], a["after"], prev,
+                a.get("reason"),
             )
             heads[chain] = (n + 1, a["row_hash"])
         _insert_many(s, AuditRow.__table__, pending)
@@ -368,13 +374,15 @@ class Repository:
             ]
 
     # -- patient records --------------------------------------------------------------
-    def save_record(self, record: PatientRecord) -> None:
+    def save_record(self, record: PatientRecord, reason: str | None = None) -> None:
         """Insert a patient record or replace the stored one (one transaction, audited).
 
         Parameters
         ----------
         record : mst.domain.PatientRecord
             The complete record after the change.
+        reason : str, optional
+            Reason for the change, written to every audit row of it.
 
         Raises
         ------
@@ -383,7 +391,7 @@ class Repository:
         """
         record.check_consistency()
         with self._tx(write=True) as s:
-            self._put_record(s, record)
+            self._put_record(s, record, reason)
 
     def import_cohort(self, cohort: Cohort, progress: Callable[[int], None] | None = None) -> int:
         """Write a whole cohort in one transaction: all of it or nothing.
@@ -520,7 +528,7 @@ class Repository:
             for key, content in sorted(_entities(rec).items(), key=lambda kv: _audit_order(kv[0])):
                 self._audit(s, "insert", key[0], key[1], p.id, None, content, p.center_id)
 
-    def _put_record(self, s: Session, record: PatientRecord) -> None:
+    def _put_record(self, s: Session, record: PatientRecord, reason: str | None = None) -> None:
         p = record.patient
         if not self._visible(p.center_id):
             raise ConsistencyError(
@@ -547,7 +555,7 @@ class Repository:
             if b == a:
                 continue
             action = "insert" if b is None else "delete" if a is None else "update"
-            self._audit(s, action, key[0], key[1], p.id, b, a, p.center_id)
+            self._audit(s, action, key[0], key[1], p.id, b, a, p.center_id, reason)
 
     def delete_patient(self, patient_id: str) -> None:
         """Delete a patient and everything recorded for them (audited per entity)."""
@@ -613,19 +621,31 @@ class Repository:
         Lets callers cache what they derive from a record. Raises
         :class:`~mst.errors.NotFoundError` for unknown or invisible patients.
         """
-        with self._tx() as s:
-            center = s.scalar(select(PatientRow.center_id).where(PatientRow.id == patient_id))
-            if center is None or not self._visible(center):
+        newest = (
+            select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id).scalar_subquery()
+        )
+        with self._tx() as s:  # one query: the scope check and the version together
+            row = s.execute(
+                select(PatientRow.center_id, newest).where(PatientRow.id == patient_id)
+            ).first()
+            if row is None or not self._visible(row[0]):
                 raise NotFoundError(f"patient {patient_id} not found")
-            newest = s.scalar(
-                select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id)
-            )
-            return int(newest or 0)
+            return int(row[1] or 0)
 
     def registry_version(self) -> int:
-        """A number that changes whenever anything in the registry changes (newest audit row)."""
+        """A number that changes whenever the registry's records change (newest audit row).
+
+        Audit rows of logins, user accounts and alert acknowledgements do not count: they
+        change no patient data.
+        """
         with self._tx() as s:
-            return int(s.scalar(select(func.max(AuditRow.pk))) or 0)
+            q = (
+                select(AuditRow.pk)
+                .where(AuditRow.entity.notin_(NON_RECORD_ENTITIES))
+                .order_by(AuditRow.pk.desc())
+                .limit(1)
+            )
+            return int(s.scalar(q) or 0)
 
     def patient_ids(self, center_id: str | None = None) -> list[str]:
         """Ids of the visible patients (optionally of one center), sorted."""
@@ -641,8 +661,10 @@ class Repository:
         center_id: str | None = None,
         diagnosis: str | None = None,
         status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[PatientSummary]:
-        """Visible patients with their vital status, filtered, sorted by id.
+        """Visible patients with their vital status, filtered, sorted by id (one query).
 
         Parameters
         ----------
@@ -652,6 +674,8 @@ class Repository:
             Exact filters.
         status : {"alive", "dead"}, optional
             Vital status filter.
+        limit, offset : int, optional
+            A page of the list (all rows by default).
 
         Returns
         -------
@@ -659,45 +683,57 @@ class Repository:
         """
         if status not in (None, "", "alive", "dead"):
             raise ValidationError("status", status, "must be alive or dead")
+        # One query: death date and course count as correlated scalar subqueries.
+        death = (
+            select(func.min(EventRow.date))
+            .where(EventRow.patient_id == PatientRow.id, EventRow.kind == "death")
+            .scalar_subquery()
+        )
+        n_courses = (
+            select(func.count(CourseRow.pk))
+            .where(CourseRow.patient_id == PatientRow.id)
+            .scalar_subquery()
+        )
+        q = select(
+            PatientRow.id,
+            PatientRow.center_id,
+            PatientRow.sex,
+            PatientRow.age_at_diagnosis,
+            PatientRow.diagnosis,
+            PatientRow.diagnosis_date,
+            PatientRow.last_followup_date,
+            death.label("death_date"),
+            n_courses.label("courses"),
+        ).order_by(PatientRow.id)
+        if query:
+            q = q.where(func.lower(PatientRow.id).contains(query.lower(), autoescape=True))
+        if center_id:
+            q = q.where(PatientRow.center_id == center_id)
+        if self.center_scope is not None:
+            q = q.where(PatientRow.center_id.in_(sorted(self.center_scope)))
+        if diagnosis:
+            q = q.where(PatientRow.diagnosis == diagnosis)
+        if status == "alive":
+            q = q.where(death.is_(None))
+        elif status == "dead":
+            q = q.where(death.is_not(None))
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
         with self._tx() as s:
-            q = select(PatientRow).order_by(PatientRow.id)
-            if query:
-                q = q.where(func.lower(PatientRow.id).contains(query.lower()))
-            if center_id:
-                q = q.where(PatientRow.center_id == center_id)
-            if diagnosis:
-                q = q.where(PatientRow.diagnosis == diagnosis)
-            deaths = dict(
-                s.execute(
-                    select(EventRow.patient_id, EventRow.date).where(EventRow.kind == "death")
-                ).all()
-            )
-            n_courses = dict(
-                s.execute(
-                    select(CourseRow.patient_id, func.count()).group_by(CourseRow.patient_id)
-                ).all()
-            )
-            out = []
-            for r in s.scalars(q):
-                if not self._visible(r.center_id):
-                    continue
-                dead = r.id in deaths
-                if (status == "alive" and dead) or (status == "dead" and not dead):
-                    continue
-                out.append(
-                    PatientSummary(
-                        id=r.id,
-                        center_id=r.center_id,
-                        sex=r.sex,
-                        age=r.age_at_diagnosis,
-                        diagnosis=r.diagnosis,
-                        diagnosis_date=r.diagnosis_date,
-                        courses=int(n_courses.get(r.id, 0)),
-                        death_date=deaths.get(r.id),
-                        last_followup_date=r.last_followup_date,
-                    )
+            return [
+                PatientSummary(
+                    id=r.id,
+                    center_id=r.center_id,
+                    sex=r.sex,
+                    age=r.age_at_diagnosis,
+                    diagnosis=r.diagnosis,
+                    diagnosis_date=r.diagnosis_date,
+                    courses=int(r.courses or 0),
+                    death_date=r.death_date,
+                    last_followup_date=r.last_followup_date,
                 )
-            return out
+                for r in s.execute(q)
+            ]
 
     def load_records(
         self, patient_ids: Sequence[str] | None = None, center_id: str | None = None
@@ -844,6 +880,7 @@ class Repository:
                     patient_id=r.patient_id,
                     before=json.loads(r.before) if r.before is not None else None,
                     after=json.loads(r.after) if r.after is not None else None,
+                    reason=r.reason,
                 )
                 for r in rows
             ]
@@ -869,6 +906,148 @@ class Repository:
                 for name, t in tables.items()
             }
 
+    # -- corrections, soft deletion, alert acknowledgements, app events -----------------
+    def _visible_version(self, s: Session, patient_id: str) -> int:
+        center = s.scalar(select(PatientRow.center_id).where(PatientRow.id == patient_id))
+        if center is None or not self._visible(center):
+            raise NotFoundError(f"patient {patient_id} not found")
+        newest = s.scalar(select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id))
+        return int(newest or 0)
+
+    def correct_record(
+        self,
+        record: PatientRecord,
+        reason: str,
+        expected_version: int,
+        deleted: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> None:
+        """Save a corrected record, every audit row carrying the reason (one transaction).
+
+        Parameters
+        ----------
+        record : mst.domain.PatientRecord
+            The whole record after the correction.
+        reason : str
+            Why (required, like REDCap's "reason for change").
+        expected_version : int
+            :meth:`record_version` the user saw; a record changed since is refused.
+        deleted : sequence of (entity, description, content)
+            Child records removed by this change: kept in ``deleted_records`` (soft delete)
+            with who, when and the reason.
+
+        Raises
+        ------
+        mst.errors.ValidationError
+            Empty reason.
+        mst.errors.ConsistencyError
+            Cross-record rule broken, or the record changed since ``expected_version``.
+        """
+        why = (reason or "").strip()
+        if not why:
+            raise ValidationError("reason", reason, "a reason for the change is required")
+        record.check_consistency()
+        pid = record.patient.id
+        with self._tx(write=True) as s:
+            if self._visible_version(s, pid) != expected_version:
+                raise ConsistencyError(
+                    f"patient {pid}",
+                    "the record was changed by someone else since you opened it; "
+                    "reload the page and enter the correction again",
+                )
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            for entity, key, content in deleted:
+                s.add(
+                    DeletedRecordRow(
+                        patient_id=pid,
+                        entity=entity,
+                        entity_key=key,
+                        content=json.dumps(content, sort_keys=True),
+                        deleted_at=now,
+                        deleted_by=self.user,
+                        reason=why,
+                    )
+                )
+            self._put_record(s, record, why)
+
+    def deleted_records(self, patient_id: str) -> list[DeletedRecord]:
+        """The patient's soft-deleted child records, oldest first."""
+        with self._tx() as s:
+            self._visible_version(s, patient_id)
+            rows = s.scalars(
+                select(DeletedRecordRow)
+                .where(DeletedRecordRow.patient_id == patient_id)
+                .order_by(DeletedRecordRow.pk)
+            )
+            return [
+                DeletedRecord(
+                    r.entity,
+                    r.entity_key,
+                    json.loads(r.content),
+                    r.deleted_at,
+                    r.deleted_by,
+                    r.reason,
+                )
+                for r in rows
+            ]
+
+    def acknowledge_alert(self, patient_id: str, alert_key: str, note: str | None = None) -> None:
+        """Record that the user acknowledged one alert of the patient (audited, idempotent)."""
+        with self._tx(write=True) as s:
+            self._visible_version(s, patient_id)
+            exists = s.scalar(
+                select(AlertAckRow.pk).where(
+                    AlertAckRow.patient_id == patient_id, AlertAckRow.alert_key == alert_key
+                )
+            )
+            if exists is not None:
+                return
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            s.add(
+                AlertAckRow(
+                    patient_id=patient_id,
+                    alert_key=alert_key,
+                    acknowledged_by=self.user,
+                    acknowledged_at=now,
+                    note=note or None,
+                )
+            )
+            self._audit(
+                s, "ack", "alert", alert_key, patient_id, None, {"note": note or None}, None
+            )
+
+    def alert_acks(self, patient_id: str) -> dict[str, AlertAck]:
+        """Acknowledged alerts of the patient by alert key."""
+        with self._tx() as s:
+            self._visible_version(s, patient_id)
+            rows = s.scalars(select(AlertAckRow).where(AlertAckRow.patient_id == patient_id))
+            return {
+                r.alert_key: AlertAck(r.alert_key, r.acknowledged_by, r.acknowledged_at, r.note)
+                for r in rows
+            }
+
+    def patient_id_taken(self, patient_id: str) -> bool:
+        """True when any center already uses this patient id (ids are registry-wide)."""
+        with self._tx() as s:
+            return s.scalar(select(PatientRow.id).where(PatientRow.id == patient_id)) is not None
+
+    def donor_ids_with_prefix(self, prefix: str) -> list[str]:
+        """Donor ids in the whole registry that start with ``prefix`` (to assign a new one)."""
+        with self._tx() as s:
+            rows = s.scalars(
+                select(DonorRow.id).where(DonorRow.id.startswith(prefix, autoescape=True))
+            )
+            return list(rows)
+
+    def audit_event(
+        self, action: str, entity: str, key: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Write one audit row that is not a record change (e.g. a login); own transaction."""
+        with self._tx(write=True) as s:
+            self._audit(s, action, entity, key, None, None, detail)
+
+
+#: Audit entities that are not patient data (excluded from :meth:`Repository.registry_version`).
+NON_RECORD_ENTITIES = ("user", "session", "alert")
 
 _BULK_CHUNK = 1000
 
@@ -942,6 +1121,28 @@ _ENTITY_ORDER = (
     "response",
     "antibody",
 )
+
+
+@dataclass(frozen=True)
+class DeletedRecord:
+    """A soft-deleted child record with who deleted it, when and why."""
+
+    entity: str
+    entity_key: str
+    content: dict[str, Any]
+    deleted_at: dt.datetime
+    deleted_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AlertAck:
+    """Who acknowledged an alert, when, and their note."""
+
+    alert_key: str
+    by: str
+    at: dt.datetime
+    note: str | None
 
 
 def _audit_order(key: tuple[str, str]) -> tuple[int, str]:

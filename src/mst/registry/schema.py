@@ -187,6 +187,8 @@ class AuditRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    #: Required reason of a correction or deletion made in the app (migration 0005).
+    reason: Mapped[str | None] = mapped_column(Text)
     center_id: Mapped[str | None] = mapped_column(String(64))
     chain_seq: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
@@ -211,3 +213,59 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     center_id: Mapped[str | None] = mapped_column(ForeignKey("centers.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# -- web app state and corrections (migration 0005) ----------------------------------
+
+
+class WebSessionRow(Base):
+    """A server-side login session: the cookie carries a random token, only its hash is kept."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(
+        ForeignKey("users.username", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginThrottleRow(Base):
+    """Consecutive failed logins of one account (``account:NAME``) or client (``address:IP``)."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class DeletedRecordRow(Base):
+    """A soft-deleted child record: its content kept, with who deleted it, when and why."""
+
+    __tablename__ = "deleted_records"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(String(64), index=True)
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_key: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    deleted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    deleted_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class AlertAckRow(Base):
+    """A clinician's acknowledgement of one monitoring alert of a patient."""
+
+    __tablename__ = "alert_acks"
+    __table_args__ = (UniqueConstraint("patient_id", "alert_key", name="uq_alert_ack"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    alert_key: Mapped[str] = mapped_column(String(200))
+    acknowledged_by: Mapped[str] = mapped_column(String(100))
+    acknowledged_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -15,22 +15,74 @@ Roles
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import sessionmaker
 
 from mst.errors import ValidationError
-from mst.registry.schema import AuditRow, CenterRow, UserRow
+from mst.registry.schema import CenterRow, UserRow, WebSessionRow
 
 _HASHER = PasswordHasher()
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
-MIN_PASSWORD = 8
+#: Password length limits in characters (ASVS 2.1.1 and 2.1.2).
+MIN_PASSWORD = 12
+MAX_PASSWORD = 128
+_TRAILING = re.compile(r"[\d\W_]+$")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords, lower-cased (``mst/data/security``; source inside)."""
+    text = (
+        resources.files("mst.data")
+        .joinpath("security/common_passwords.txt")
+        .read_text(encoding="utf-8")
+    )
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Refuse a password that breaks the policy (ASVS 2.1).
+
+    At least :data:`MIN_PASSWORD` and at most :data:`MAX_PASSWORD` characters; not on the
+    common-password list (case-insensitive), also not with digits and symbols appended
+    ("password1234!", "1234567890123") or as one listed password repeated; not containing the
+    user name.
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        Naming the rule broken (the password itself is never repeated).
+    """
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError("password", "***", f"must have at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise ValidationError("password", "***", f"must have at most {MAX_PASSWORD} characters")
+    lowered = password.lower()
+    common = common_passwords()
+    half = len(lowered) // 2
+    repeated = len(lowered) % 2 == 0 and lowered[:half] == lowered[half:] and lowered[:half]
+    # a listed password of 6 or more characters followed by nothing but digits and symbols
+    listed_prefix = any(
+        lowered[:n] in common and not _TRAILING.sub("", lowered[n:])
+        for n in range(len(lowered), 5, -1)
+    )
+    if listed_prefix or (repeated and repeated in common):
+        raise ValidationError(
+            "password", "***", "is a commonly used password; choose a less guessable one"
+        )
+    if username and username.lower() in lowered:
+        raise ValidationError("password", "***", "must not contain the user name")
 
 
 class Role(StrEnum):
@@ -97,6 +149,7 @@ class UserStore:
         self, engine: Engine, actor: str = "system", hasher: PasswordHasher | None = None
     ) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self.actor = actor
         self._hasher = hasher or _HASHER
 
@@ -115,10 +168,7 @@ class UserStore:
             raise ValidationError(
                 "username", username, "2–64 lower-case letters, digits, '.', '_' or '-'"
             )
-        if len(password or "") < MIN_PASSWORD:
-            raise ValidationError(
-                "password", "***", f"must have at least {MIN_PASSWORD} characters"
-            )
+        check_password(password, username)
         try:
             r = Role(role)
         except ValueError:
@@ -131,7 +181,10 @@ class UserStore:
             raise ValidationError(
                 "center", center_id, f"the {r.value} role is not bound to a center"
             )
-        with self._sessions.begin() as s:
+        from mst.registry.repository import Repository  # its chained audit trail
+
+        repo = Repository(self._engine, self.actor)
+        with repo._tx(write=True) as s:
             if center_id and s.get(CenterRow, center_id) is None:
                 raise ValidationError("center", center_id, "must be a registered center")
             row = s.get(UserRow, username)
@@ -155,17 +208,16 @@ class UserStore:
                     r.value,
                     center_id,
                 )
-            s.add(
-                AuditRow(
-                    at=now,
-                    user=self.actor,
-                    action="insert" if before is None else "update",
-                    entity="user",
-                    entity_key=username,
-                    patient_id=None,
-                    before=json.dumps(before) if before else None,
-                    after=json.dumps(after),
-                )
+                # A new password, role or center ends every open session of the user.
+                s.execute(delete(WebSessionRow).where(WebSessionRow.username == username))
+            repo._audit(
+                s,
+                "insert" if before is None else "update",
+                "user",
+                username,
+                None,
+                before,
+                after,
             )
         return User(username, r, center_id)
 

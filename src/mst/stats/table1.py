@@ -239,9 +239,11 @@ def _categorical(
 ) -> VariableRow:
     present = col.notna().to_numpy()
     levels = sorted(col[present].unique().tolist(), key=lambda x: (str(type(x)), x))
-    vals = col.to_numpy()
+    # ``eq`` + ``fillna``: nullable columns (pandas ``boolean``/``string``) hold ``pd.NA``,
+    # whose comparison is neither True nor False.
+    is_level = [col.eq(lev).fillna(False).to_numpy(dtype=bool) for lev in levels]
     counts = np.array(
-        [[int(((vals == lev) & masks[g] & present).sum()) for g in groups] for lev in levels],
+        [[int((eq & masks[g] & present).sum()) for g in groups] for eq in is_level],
         dtype=np.int64,
     )
     if counts.shape[0] >= 2:

@@ -9,17 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mst import labels
 from mst.stats import cumulative_incidence, kaplan_meier, logrank_test, table1
+from mst.stats.table1 import ALL, Table1, format_p
 from mst.web.charts import StepCurve, step_chart
 
 PALETTE = ("#1f5fbf", "#c0392b", "#1b8a4a", "#8e44ad", "#d35400", "#555555")
+#: Groupings offered on the page, labelled from the shared label table (:mod:`mst.labels`).
 GROUPINGS = {
-    "age_group": "Age group (seed 002)",
-    "age_band": "Age band (consensus)",
-    "courses_gt3": "More than three courses",
-    "donor_related": "Related donor",
-    "sex": "Patient sex",
-    "center_id": "Center",
+    name: labels.column(name).title
+    for name in ("age_group", "age_band", "courses_gt3", "donor_related", "sex", "center_id")
 }
 RISK_TIMES = (0, 12, 24, 36, 48, 60)
 TABLE1_VARS = (
@@ -74,7 +73,8 @@ def _km_panel(df: pd.DataFrame, time: str, event: str, by: str, title: str) -> d
     groups = _labels(d[by])
     km = kaplan_meier(d[time].to_numpy(float), d[event].to_numpy(int), groups)
     curves, risk = [], []
-    for i, (label, c) in enumerate(km.curves.items()):
+    for i, key in enumerate(labels.order_levels(by, list(km.curves))):
+        c, label = km.curves[key], labels.level_label(by, key)
         curves.append(
             StepCurve(
                 f"{label} (n={c.n})",
@@ -89,7 +89,8 @@ def _km_panel(df: pd.DataFrame, time: str, event: str, by: str, title: str) -> d
         at = c.at(list(RISK_TIMES))
         risk.append(
             {
-                "group": label,
+                "group": str(key),
+                "label": label,
                 "n_risk": [int(v) for v in at["n_risk"]],
                 "survival": [float(v) for v in at["survival"]],
                 "median": c.median,
@@ -98,10 +99,17 @@ def _km_panel(df: pd.DataFrame, time: str, event: str, by: str, title: str) -> d
     test = None
     if len(km.curves) > 1:
         lr = logrank_test(d[time].to_numpy(float), d[event].to_numpy(int), groups)
-        test = {"name": "log-rank", "statistic": lr.statistic, "df": lr.df, "p": lr.p}
+        if lr.df > 0 and np.isfinite(lr.p):  # no events in a comparison: no test
+            test = {"name": "log-rank", "statistic": lr.statistic, "df": lr.df, "p": lr.p}
     note = f"log-rank p = {test['p']:.3g}" if test else None
     svg = step_chart(
-        curves, title=title, xlabel="months", ylabel="probability", x_max=max(RISK_TIMES), note=note
+        curves,
+        title=title,
+        xlabel="Months from diagnosis" if time == "os_months" else "Months from CR",
+        ylabel="Probability",
+        x_max=max(RISK_TIMES),
+        note=note,
+        legend_title=labels.column(by).label,
     )
     return {"title": title, "svg": svg, "risk": risk, "test": test, "n": len(d)}
 
@@ -114,7 +122,8 @@ def _cif_panel(df: pd.DataFrame, cause: int, by: str, title: str) -> dict[str, A
     t, s = d["crs_months"].to_numpy(float), d["crs_status"].to_numpy(int)
     res = cumulative_incidence(t, s, cause=cause, group=groups, codes=(0, 1, 2))
     curves, at_times = [], []
-    for i, (label, c) in enumerate(res.curves.items()):
+    for i, key in enumerate(labels.order_levels(by, list(res.curves))):
+        c, label = res.curves[key], labels.level_label(by, key)
         curves.append(
             StepCurve(
                 f"{label} (n={c.n})",
@@ -128,20 +137,25 @@ def _cif_panel(df: pd.DataFrame, cause: int, by: str, title: str) -> dict[str, A
         )
         vals = c.at(list(RISK_TIMES))
         at_times.append(
-            {"group": label, "cif": [None if v != v else float(v) for v in vals["cif"]]}
+            {
+                "group": str(key),
+                "label": label,
+                "cif": [None if v != v else float(v) for v in vals["cif"]],
+            }
         )
     test = None
     g = res.gray
-    if g is not None:
+    if g is not None and g.df > 0 and np.isfinite(g.p):
         test = {"name": "Gray", "statistic": g.statistic, "df": g.df, "p": g.p}
     note = f"Gray p = {test['p']:.3g}" if test else None
     svg = step_chart(
         curves,
         title=title,
-        xlabel="months from CR",
-        ylabel="cumulative incidence",
+        xlabel="Months from CR",
+        ylabel="Cumulative incidence",
         x_max=max(RISK_TIMES),
         note=note,
+        legend_title=labels.column(by).label,
     )
     return {"title": title, "svg": svg, "cif_at": at_times, "test": test, "n": len(d)}
 
@@ -153,7 +167,7 @@ def cohort_outcomes(table: pd.DataFrame, f: CohortFilters) -> dict[str, Any]:
     -------
     dict
         ``n``, ``os``, ``lfs`` (KM panels with number-at-risk rows and the log-rank test),
-        ``relapse``, ``nrm`` (CIF panels with Gray's test) and ``table1_html``.
+        ``relapse``, ``nrm`` (CIF panels with Gray's test) and ``table1`` (labelled rows).
     """
     df = subset(table, f)
     by = f.by if f.by in GROUPINGS else "age_group"
@@ -171,5 +185,67 @@ def cohort_outcomes(table: pd.DataFrame, f: CohortFilters) -> dict[str, Any]:
             by=by,
             variables=[v for v in TABLE1_VARS if v in df.columns and v != by],
         )
-        out["table1_html"] = t1.to_html()
+        out["table1"] = table1_view(t1, by)
     return out
+
+
+def table1_view(t1: Table1, by: str) -> dict[str, Any]:
+    """Table 1 with human labels and clinical level order (:mod:`mst.labels`), for the page.
+
+    Returns
+    -------
+    dict
+        ``columns`` (header cells), ``rows`` (label, cells, p, test, indent flag).
+    """
+    groups = labels.order_levels(by, list(t1.groups))
+    cols = [ALL, *groups]
+    header = [f"{ALL} (n = {t1.n[ALL]})"] + [
+        f"{labels.level_label(by, g)} (n = {t1.n[g]})" for g in groups
+    ]
+    rows: list[dict[str, Any]] = []
+    for r in t1.rows:
+        title = labels.column(r.variable).title
+        p = format_p(r.p)
+        if r.kind == "categorical":
+            rows.append(
+                {
+                    "label": f"{title}, n (%)",
+                    "cells": [""] * len(cols),
+                    "p": p,
+                    "test": r.test,
+                    "level": False,
+                }
+            )
+            by_key = {str(lev["level"]): lev for lev in r.levels}
+            for key in labels.order_levels(r.variable, [lev["level"] for lev in r.levels]):
+                lev = by_key[str(key)]
+                rows.append(
+                    {
+                        "label": labels.level_label(r.variable, key),
+                        "cells": [lev[c] for c in cols],
+                        "p": "",
+                        "test": "",
+                        "level": True,
+                    }
+                )
+        else:
+            rows.append(
+                {
+                    "label": f"{title}, {r.summary}",
+                    "cells": [r.values[c] for c in cols],
+                    "p": p,
+                    "test": r.test,
+                    "level": False,
+                }
+            )
+        if r.n_missing:
+            rows.append(
+                {
+                    "label": "missing",
+                    "cells": [str(r.n_missing)] + [""] * len(groups),
+                    "p": "",
+                    "test": "",
+                    "level": True,
+                }
+            )
+    return {"by": labels.column(by).title, "columns": header, "rows": rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,9 +11,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from mst.registry.repository import Repository
+from mst.registry.sessions import LoginThrottle, SessionStore
 from mst.registry.users import User, UserStore
-from mst.web.page_cache import CohortTableCache, RecordPageCache
-from mst.web.security import SESSION_COOKIE, Session, SessionCodec, csrf_ok
+from mst.web.page_cache import CohortTableCache, RecordPageCache, TtlCache, VersionedCache
+from mst.web.security import LOGIN_COOKIE, SESSION_COOKIE, LoginCookieCodec, Session, csrf_ok
 from mst.web.settings import WebSettings
 
 
@@ -34,11 +36,18 @@ class AppState:
 
     settings: WebSettings
     engine: Engine
-    codec: SessionCodec
+    login_codec: LoginCookieCodec
+    sessions: SessionStore
+    throttle: LoginThrottle
+    hash_slots: threading.BoundedSemaphore
     templates: Jinja2Templates
     users: UserStore
     pages: RecordPageCache
     tables: CohortTableCache
+    api_records: RecordPageCache
+    donor_pages: RecordPageCache
+    outcomes: VersionedCache
+    centers: TtlCache
 
 
 # The dependencies are ``async`` although they do (brief) synchronous work: they run on the
@@ -54,8 +63,13 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 async def get_session(request: Request, state: State) -> Session | None:
-    """The verified session of the request, if any."""
-    return state.codec.loads(request.cookies.get(SESSION_COOKIE))
+    """The request's session: a live server-side session, else the pre-login CSRF cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    active = state.sessions.resolve(token)
+    if active is not None:
+        return Session(active.user, active.csrf, token)
+    csrf = state.login_codec.loads(request.cookies.get(LOGIN_COOKIE))
+    return Session(None, csrf) if csrf else None
 
 
 SessionDep = Annotated[Session | None, Depends(get_session)]
@@ -63,12 +77,9 @@ SessionDep = Annotated[Session | None, Depends(get_session)]
 
 async def get_user(state: State, session: SessionDep) -> User:
     """The logged-in user; raises :class:`LoginRequiredError` otherwise."""
-    if session is None or not session.username:
+    if session is None or session.user is None:
         raise LoginRequiredError
-    user = state.users.get(session.username)
-    if user is None:
-        raise LoginRequiredError
-    return user
+    return session.user
 
 
 CurrentUser = Annotated[User, Depends(get_user)]

@@ -9,6 +9,7 @@ cached: the version query itself refuses invisible patients.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -75,9 +76,12 @@ class CohortTableCache:
         self._items: dict[frozenset[str] | None, tuple[int, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, repo: Repository, build: Callable[[Any], Any]) -> Any:
-        """The table for ``repo``'s scope, built from ``repo.load_cohort()`` on a miss."""
-        version = repo.registry_version()
+    def get(self, repo: Repository, build: Callable[[Any], Any], version: int | None = None) -> Any:
+        """The table for ``repo``'s scope, built from ``repo.load_cohort()`` on a miss.
+
+        ``version`` is the registry version when the caller has read it already.
+        """
+        version = repo.registry_version() if version is None else version
         key = repo.center_scope
         with self._lock:
             hit = self._items.get(key)
@@ -87,3 +91,63 @@ class CohortTableCache:
         with self._lock:
             self._items[key] = (version, table)
         return table
+
+
+class VersionedCache:
+    """Bounded LRU of values stamped with a version; a different version is a miss.
+
+    Used for the cohort page's statistics, keyed by center scope and filters and stamped with
+    :meth:`~mst.registry.repository.Repository.registry_version`.
+
+    Parameters
+    ----------
+    size : int
+        Entries kept (least recently used evicted first).
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, version: int, build: Callable[[], Any]) -> Any:
+        """The value for ``key`` at ``version``, built on a miss."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == version:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = build()
+        with self._lock:
+            self._items[key] = (version, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+class TtlCache:
+    """Values kept for a few seconds (center lists for filter menus: they rarely change).
+
+    Parameters
+    ----------
+    seconds : float
+        How long a value is reused.
+    """
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        self.seconds = seconds
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, build: Callable[[], Any]) -> Any:
+        """The value for ``key``, rebuilt when older than ``seconds``."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and now - hit[0] < self.seconds:
+                return hit[1]
+        value = build()
+        with self._lock:
+            self._items[key] = (now, value)
+        return value

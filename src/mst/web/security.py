@@ -1,4 +1,9 @@
-"""Signed session cookies and CSRF tokens."""
+"""Sessions as the web layer sees them, the pre-login CSRF cookie, and CSRF checks.
+
+Logged-in sessions are server-side (:mod:`mst.registry.sessions`): the ``mst_session``
+cookie holds a random token and nothing else. Before login, the login form's CSRF token
+travels in a separate signed, time-limited cookie (``mst_login``) that grants nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,51 +13,57 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from mst.registry.users import User
+
 SESSION_COOKIE = "mst_session"
+LOGIN_COOKIE = "mst_login"
+LOGIN_COOKIE_MAX_AGE = 3600
 
 
 @dataclass(frozen=True)
 class Session:
-    """What the session cookie carries: the user (if logged in) and the CSRF token."""
+    """The request's session: the user (``None`` before login) and its CSRF token."""
 
-    username: str | None
+    user: User | None
     csrf: str
+    token: str | None = None
+
+    @property
+    def username(self) -> str | None:
+        """The logged-in user's name."""
+        return self.user.username if self.user else None
 
 
-class SessionCodec:
-    """Encode and verify session cookies (itsdangerous, HMAC-signed, time-limited).
+class LoginCookieCodec:
+    """Sign and verify the pre-login cookie (itsdangerous, HMAC, time-limited).
 
     Parameters
     ----------
     secret_key : str
         Signing key.
-    max_age : int
-        Validity in seconds.
     """
 
-    def __init__(self, secret_key: str, max_age: int) -> None:
-        self._s = URLSafeTimedSerializer(secret_key, salt="mst-session")
-        self.max_age = max_age
+    def __init__(self, secret_key: str) -> None:
+        self._s = URLSafeTimedSerializer(secret_key, salt="mst-login-csrf")
 
-    def new(self, username: str | None = None) -> Session:
-        """A fresh session with a new CSRF token."""
-        return Session(username=username, csrf=secrets.token_urlsafe(24))
+    @staticmethod
+    def new_csrf() -> str:
+        """A fresh CSRF token."""
+        return secrets.token_urlsafe(24)
 
-    def dumps(self, session: Session) -> str:
-        """Cookie value of a session."""
-        return self._s.dumps({"u": session.username, "c": session.csrf})
+    def dumps(self, csrf: str) -> str:
+        """Cookie value carrying a CSRF token."""
+        return self._s.dumps({"c": csrf})
 
-    def loads(self, value: str | None) -> Session | None:
-        """The session in a cookie value, or ``None`` if missing, forged or expired."""
+    def loads(self, value: str | None) -> str | None:
+        """The CSRF token in a cookie value, or ``None`` if missing, forged or expired."""
         if not value:
             return None
         try:
-            data = self._s.loads(value, max_age=self.max_age)
+            data = self._s.loads(value, max_age=LOGIN_COOKIE_MAX_AGE)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("c"), str):
-            return None
-        return Session(username=data.get("u"), csrf=data["c"])
+        return data.get("c") if isinstance(data, dict) and isinstance(data.get("c"), str) else None
 
 
 def csrf_ok(session: Session | None, token: str | None) -> bool:

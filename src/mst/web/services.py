@@ -3,30 +3,74 @@ repository and the domain modules. Route handlers call these; no SQL here either
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+
+import pydantic
 
 from mst.domain import (
     AntibodyResult,
     ClinicalEvent,
     Course,
     Donor,
+    EventKind,
     Infusion,
     LabResult,
     Patient,
     PatientRecord,
     ResponseAssessment,
-    parse,
 )
-from mst.errors import ConsistencyError, NotFoundError, ValidationError
+from mst.domain.analytes import analyte_table
+from mst.errors import ConsistencyError, NotFoundError, ValidationError, plain
 from mst.monitoring.alerts import Alert, evaluate
 from mst.monitoring.recovery import CourseRecovery, record_recovery
-from mst.registry.repository import Repository
+from mst.registry.repository import AuditEntry, DeletedRecord, Repository
 from mst.registry.users import User
 from mst.web.charts import Marker, Series, time_chart
 
 PATIENT_FIELDS = tuple(Patient.model_fields)
+LIST_STATUSES = ("alive", "dead")
+
+
+#: Rows per page of the patient list page.
+PAGE_SIZE = 200
+
+
+def patient_rows(
+    repo: Repository,
+    q: str = "",
+    center: str = "",
+    diagnosis: str = "",
+    status: str = "",
+    page: int | None = None,
+) -> list[Any]:
+    """The patient list with its filters checked: an unknown value is refused (422).
+
+    With ``page`` (1-based), one page of :data:`PAGE_SIZE` rows plus one more (so the caller
+    knows whether a next page exists) — still one query.
+    """
+    from mst.domain import Diagnosis
+
+    if diagnosis and diagnosis not in {d.value for d in Diagnosis}:
+        raise ValidationError(
+            "diagnosis", diagnosis, f"must be one of {[d.value for d in Diagnosis]}"
+        )
+    if status and status not in LIST_STATUSES:
+        raise ValidationError("status", status, "must be alive or dead")
+    if center and center not in {c.id for c in repo.centers()}:
+        raise ValidationError("center", center, "is not one of the centers you can see")
+    if page is None:
+        return repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
+    return repo.patient_summaries(
+        q or None,
+        center or None,
+        diagnosis or None,
+        status or None,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
 
 
 @dataclass
@@ -43,12 +87,99 @@ class FormResult:
         return not self.errors and self.general is None
 
 
-def _field_name(exc: ValidationError) -> str:
-    return exc.field.rsplit(".", 1)[-1].split(": ")[-1]
+def _field_name(field: str) -> str:
+    return field.rsplit(".", 1)[-1].split(": ")[-1]
 
 
 def _clean(values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {k: v.strip() for k in fields if isinstance(v := values.get(k), str) and v.strip()}
+
+
+def _plain_error(err: Any) -> tuple[str, str]:
+    """One pydantic error as (field, rule in plain words) — no pydantic phrasing."""
+    loc = [str(x) for x in err.get("loc", ()) if not isinstance(x, int)]
+    field = loc[0] if loc else ""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, ValidationError):
+        return field or _field_name(inner.field), inner.rule
+    bound = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bound:
+        words, key = bound[kind]
+        return field, f"must be {words} {plain(ctx.get(key))}"
+    if kind == "missing":
+        return field, "is required"
+    if kind in ("enum", "literal_error"):
+        return field, f"must be one of {ctx.get('expected', 'the listed choices')}"
+    if kind.startswith("datetime"):
+        return field, "must be a date and time (YYYY-MM-DDTHH:MM)"
+    if kind.startswith("date"):
+        return field, "must be a date (YYYY-MM-DD)"
+    if kind.startswith("int"):
+        return field, "must be a whole number"
+    if kind.startswith("float") or kind.startswith("decimal"):
+        return field, "must be a number"
+    if kind == "string_too_long":
+        return field, f"must have at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return field, "must not be empty"
+    if kind == "string_pattern_mismatch":
+        return field, "contains characters that are not allowed"
+    if kind == "extra_forbidden":
+        return field, "is not a field of this form"
+    msg = str(err.get("msg", "is not valid"))
+    return field, msg[len("Value error, ") :] if msg.startswith("Value error, ") else msg
+
+
+def parse_all(model: type[Any], data: dict[str, Any]) -> tuple[Any | None, dict[str, str]]:
+    """Validate ``data`` as ``model`` and report every invalid field, not only the first.
+
+    A rejected field is set aside and the rest validated again, so that a rule checked
+    before the others (e.g. a lab's unit) does not hide further mistakes.
+
+    Returns
+    -------
+    (item, errors)
+        The validated item (``None`` if anything was rejected) and plain messages by field.
+    """
+    errors: dict[str, str] = {}
+    work = dict(data)
+    for _ in range(len(data) + 2):
+        try:
+            item = model.model_validate(work)
+        except ValidationError as exc:
+            found = [(_field_name(exc.field), exc.rule)]
+        except pydantic.ValidationError as exc:
+            found = [_plain_error(e) for e in exc.errors()]
+        else:
+            return (None if errors else item), errors
+        new = [(f, m) for f, m in found if f not in errors]
+        for f, m in new:
+            errors[f or "general"] = m
+            work.pop(f, None)
+        if not new or all(f not in data for f, _ in new):
+            break
+    return None, errors
+
+
+def _server_checks(kind: str, data: dict[str, Any], errors: dict[str, str]) -> None:
+    """Rules the form cannot enforce: regimens from the catalog, HLA typing that parses."""
+    if kind == "course" and data.get("regimen_id") and "regimen_id" not in errors:
+        from mst.protocol.catalog import load_catalog
+
+        if data["regimen_id"] not in load_catalog():
+            errors["regimen_id"] = "is not a regimen of the catalog"
+    if data.get("hla_typing") and "hla_typing" not in errors:
+        try:
+            _check_typing(str(data["hla_typing"]))
+        except ValidationError as exc:
+            errors["hla_typing"] = exc.rule
 
 
 def save_patient(
@@ -56,7 +187,8 @@ def save_patient(
 ) -> FormResult:
     """Validate a patient form and write it (new patient, or edit of ``existing_id``).
 
-    Center-bound users can only create patients in their own center.
+    Every invalid field is reported at once. Center-bound users can only create patients
+    in their own center.
     """
     result = FormResult(values=dict(values))
     data = _clean(values, PATIENT_FIELDS)
@@ -64,22 +196,21 @@ def save_patient(
         data["center_id"] = user.center_id or ""
     if existing_id is not None:
         data["id"] = existing_id
-    try:
-        patient = parse(Patient, data)
-    except ValidationError as exc:
-        result.errors[_field_name(exc)] = f"{exc.rule} (got {exc.value!r})"
+    patient, result.errors = parse_all(Patient, data)
+    _server_checks("patient", data, result.errors)
+    new_id = data.get("id") if existing_id is None and "id" not in result.errors else None
+    if new_id and repo.patient_id_taken(new_id):
+        result.errors["id"] = "this id is already in use; patient ids are unique in the registry"
+    if result.errors or patient is None:
         return result
     try:
         if existing_id is None:
-            if patient.id in repo.patient_ids():
-                result.errors["id"] = "a patient with this id already exists"
-                return result
             repo.save_record(PatientRecord(patient=patient))
         else:
             record = repo.get_record(existing_id)
             repo.save_record(record.model_copy(update={"patient": patient}))
     except ConsistencyError as exc:
-        result.general = str(exc)
+        result.general = exc.rule
     return result
 
 
@@ -106,25 +237,180 @@ CHILD_FORMS: dict[str, tuple[type[Any], str, tuple[str, ...]]] = {
 }
 
 
+def _child_data(kind: str, values: dict[str, str], base: dict[str, Any]) -> dict[str, Any]:
+    """Form values over ``base`` (the stored item when correcting); blank fields are unset."""
+    _model, _attr, fields = CHILD_FORMS[kind]
+    data = dict(base)
+    for f in fields:
+        if kind == "donor" and f == "id":
+            continue  # donor ids are assigned by the server
+        v = values.get(f)
+        v = v.strip() if isinstance(v, str) else ""
+        if v:
+            data[f] = v
+        else:
+            data.pop(f, None)
+    if kind == "lab" and data.get("analyte") and "unit" not in data:
+        table = analyte_table()
+        if data["analyte"] in table:  # unit left blank: the analyte's canonical unit
+            data["unit"] = table[data["analyte"]].unit
+    return data
+
+
+def next_donor_id(repo: Repository, record: PatientRecord) -> str:
+    """A new donor id for the patient: ``<patient id>-D<n>``, unique in the whole registry.
+
+    Donor ids are assigned, never typed, so that one center cannot collide with (or probe
+    for) another center's donor ids.
+    """
+    taken = set(repo.donor_ids_with_prefix(f"{record.patient.id}-D"))
+    taken |= {d.id for d in record.donors}
+    n = 1
+    while f"{record.patient.id}-D{n}" in taken:
+        n += 1
+    return f"{record.patient.id}-D{n}"
+
+
 def add_child(repo: Repository, patient_id: str, kind: str, values: dict[str, str]) -> FormResult:
-    """Validate and add one record of ``kind`` (lab, event, response, course, infusion).
+    """Validate and add one record of ``kind`` (lab, event, response, course, infusion, donor,
+    antibody), reporting every invalid field at once.
 
     The whole patient record is re-checked (cross-record rules) before it is saved.
     """
-    model, attr, fields = CHILD_FORMS[kind]
+    model, attr, _fields = CHILD_FORMS[kind]
     result = FormResult(values=dict(values))
-    data = {**_clean(values, fields), "patient_id": patient_id}
     record = repo.get_record(patient_id)
+    data = _child_data(kind, values, {"patient_id": patient_id})
+    if kind == "donor":
+        data["id"] = next_donor_id(repo, record)
+    item, result.errors = parse_all(model, data)
+    _server_checks(kind, data, result.errors)
+    if result.errors or item is None:
+        return result
     try:
-        item = parse(model, data)
-        if isinstance(item, Donor) and item.hla_typing:
-            _check_typing(item.hla_typing)
         repo.save_record(record.model_copy(update={attr: (*getattr(record, attr), item)}))
-    except ValidationError as exc:
-        result.errors[_field_name(exc)] = f"{exc.rule} (got {exc.value!r})"
     except ConsistencyError as exc:
         result.general = exc.rule
     return result
+
+
+def correct_child(
+    repo: Repository,
+    patient_id: str,
+    kind: str,
+    index: int,
+    values: dict[str, str],
+    delete: bool,
+) -> FormResult:
+    """Correct (or soft-delete) one child record, with the required reason (audited).
+
+    ``values`` holds the form: the corrected fields, ``reason`` and ``version`` (the record
+    version the form was built from; a record changed since is refused).
+    """
+    model, attr, _fields = CHILD_FORMS[kind]
+    result = FormResult(values=dict(values))
+    record = repo.get_record(patient_id)
+    items = getattr(record, attr)
+    if not 0 <= index < len(items):
+        raise NotFoundError(f"{kind} {index + 1} of patient {patient_id} not found")
+    old = items[index]
+    reason = (values.get("reason") or "").strip()
+    if not reason:
+        result.errors["reason"] = "a reason for the change is required"
+    version_text = (values.get("version") or "").strip()
+    version = int(version_text) if version_text.isascii() and version_text.isdecimal() else -1
+    if delete:
+        new_items = items[:index] + items[index + 1 :]
+        deleted = [(kind, describe_child(kind, old), old.model_dump(mode="json"))]
+    else:
+        base = old.model_dump(mode="json")
+        if kind == "course":
+            base.pop("administrations", None)
+        data = _child_data(kind, values, base)
+        if kind == "course":
+            data["administrations"] = old.model_dump(mode="json")["administrations"]
+        item, errors = parse_all(model, data)
+        result.errors.update(errors)
+        _server_checks(kind, data, result.errors)
+        new_items = items[:index] + (item,) + items[index + 1 :]
+        deleted = []
+    if result.errors:
+        return result
+    try:
+        repo.correct_record(
+            record.model_copy(update={attr: new_items}), reason, version, deleted=deleted
+        )
+    except ConsistencyError as exc:
+        result.general = exc.rule
+    return result
+
+
+def describe_child(kind: str, item: Any) -> str:
+    """A short human description of one child record (lists, audit of deletions)."""
+    if kind == "lab":
+        return f"{item.date} {item.analyte} {item.value:g} {item.unit}"
+    if kind == "event":
+        return f"{item.date} {item.kind.value}" + (f" grade {item.grade}" if item.grade else "")
+    if kind == "response":
+        return f"{item.date} {item.category.value}"
+    if kind == "course":
+        return f"course {item.number} ({item.kind.value}, {item.regimen_id}) from {item.start_date}"
+    if kind == "infusion":
+        return f"infusion {item.infused_at:%Y-%m-%d %H:%M}, course {item.course_number}"
+    if kind == "donor":
+        return f"donor {item.id} ({item.relationship.value}, {item.sex.value}, {item.age} y)"
+    if kind == "antibody":
+        return f"{item.date} {item.specificity} {item.mfi:g} MFI"
+    return kind
+
+
+def child_form_values(kind: str, item: Any) -> dict[str, str]:
+    """The stored values of a child record as form values."""
+    _model, _attr, fields = CHILD_FORMS[kind]
+    data = item.model_dump(mode="json")
+    out = {f: "" if data.get(f) is None else str(data[f]) for f in fields}
+    if kind == "infusion" and out.get("infused_at"):
+        out["infused_at"] = out["infused_at"][:16]
+    return out
+
+
+@dataclass(frozen=True)
+class LabFilter:
+    """Filter of the patient page's lab table: analyte and date range (all optional)."""
+
+    analyte: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @classmethod
+    def parse(cls, analyte: str, start: str, end: str) -> LabFilter:
+        """Checked filter values (an unknown analyte or malformed date is refused)."""
+        analyte = analyte.strip()
+        if analyte and analyte not in analyte_table():
+            raise ValidationError("lab_analyte", analyte, "is not a known analyte")
+
+        def day(name: str, v: str) -> dt.date | None:
+            v = v.strip()
+            if not v:
+                return None
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                raise ValidationError(name, v, "must be a date (YYYY-MM-DD)") from None
+
+        return cls(analyte, day("lab_from", start), day("lab_to", end))
+
+
+def lab_rows(record: PatientRecord, f: LabFilter) -> list[tuple[int, LabResult]]:
+    """(1-based position in the record, lab) of the labs passing the filter, by date."""
+    rows = [
+        (i, lab)
+        for i, lab in enumerate(record.labs, 1)
+        if (not f.analyte or lab.analyte == f.analyte)
+        and (f.start is None or lab.date >= f.start)
+        and (f.end is None or lab.date <= f.end)
+    ]
+    return sorted(rows, key=lambda r: (r[1].date, r[1].analyte))
 
 
 @dataclass(frozen=True)
@@ -174,12 +460,42 @@ def timeline(record: PatientRecord) -> list[TimelineItem]:
     return sorted(items, key=lambda i: (i.date, order[i.kind]))
 
 
+#: Fields a pseudonymized role (analyst) never sees, in records and in the audit trail.
+HIDDEN_FROM_PSEUDONYMIZED = frozenset({"birth_date"})
+
+
+def _scoped(data: dict[str, Any] | None, user: User) -> dict[str, Any] | None:
+    if data is None or not user.role.pseudonymized:
+        return data
+    return {k: v for k, v in data.items() if k not in HIDDEN_FROM_PSEUDONYMIZED}
+
+
+def deleted_entries(repo: Repository, patient_id: str, user: User) -> list[DeletedRecord]:
+    """Soft-deleted records of the patient, with the record's field-level scope."""
+    return [
+        dataclasses.replace(d, content=_scoped(d.content, user) or {})
+        for d in repo.deleted_records(patient_id)
+    ]
+
+
 def patient_view(record: PatientRecord, user: User) -> dict[str, Any]:
     """Patient dictionary for display; analysts do not see the birth date."""
-    data = record.patient.model_dump(mode="json")
-    if user.role.pseudonymized:
-        data.pop("birth_date", None)
+    data = _scoped(record.patient.model_dump(mode="json"), user)
+    assert data is not None
     return data
+
+
+def audit_entries(repo: Repository, patient_id: str, user: User) -> list[AuditEntry]:
+    """The patient's audit trail with the same field-level scope as the record.
+
+    Analysts see every change but never a birth date, also not in the before/after content.
+    Raises :class:`~mst.errors.NotFoundError` for patients outside the user's scope.
+    """
+    repo.record_version(patient_id)  # 404 for unknown or invisible patients
+    return [
+        dataclasses.replace(e, before=_scoped(e.before, user), after=_scoped(e.after, user))
+        for e in repo.audit_log(patient_id=patient_id)
+    ]
 
 
 def _lab_series(
@@ -202,6 +518,7 @@ def patient_page_content(record: PatientRecord) -> dict[str, Any]:
         "count_charts": count_charts(record, recovery),
         "recovery": recovery_rows(record, recovery),
         "alerts": patient_alerts(record),
+        "alerts_closed": alerts_closed(record),
         "chimerism_svg": chimerism_chart(record),
         "myeloma": myeloma_panel(record),  # issue 18: None unless myeloma
     }
@@ -239,9 +556,49 @@ def recovery_rows(
     return rows
 
 
+def alert_key(alert: Alert) -> str:
+    """The key an acknowledgement is stored under: rule and date."""
+    return f"{alert.rule}/{alert.date.isoformat()}"
+
+
+def _alerts_end(record: PatientRecord) -> tuple[dt.date, str] | None:
+    """When the patient's monitoring ended (death or loss to follow-up), and why."""
+    ends = [
+        (e.date, e.kind.value.replace("_", " "))
+        for e in record.events
+        if e.kind in (EventKind.DEATH, EventKind.LOST_TO_FOLLOWUP)
+    ]
+    return min(ends) if ends else None
+
+
+def alerts_closed(record: PatientRecord) -> str | None:
+    """Why the patient's alerts are closed (no longer actionable), if they are."""
+    end = _alerts_end(record)
+    return f"monitoring ended on {end[0]} ({end[1]})" if end else None
+
+
 def patient_alerts(record: PatientRecord) -> list[Alert]:
-    """Monitoring alerts of the record (004 §2.3, 002), newest first."""
-    return sorted(evaluate(record), key=lambda a: a.date, reverse=True)
+    """Monitoring alerts of the record (004 §2.3, 002), newest first.
+
+    Nothing is raised after the patient's death or loss to follow-up: the rules are
+    evaluated on what was known on that day (:func:`alerts_closed` says so on the page).
+    """
+    end = _alerts_end(record)
+    alerts = evaluate(record, as_of=end[0] if end else None)
+    return sorted(alerts, key=lambda a: a.date, reverse=True)
+
+
+def acknowledge_alert(repo: Repository, patient_id: str, key: str, note: str) -> None:
+    """Acknowledge a current alert of the patient (an unknown alert key is refused)."""
+    record = repo.get_record(patient_id)
+    if key not in {alert_key(a) for a in patient_alerts(record)}:
+        raise ValidationError("alert_key", key, "is not a current alert of this patient")
+    closed = alerts_closed(record)
+    if closed:
+        raise ValidationError("alert_key", key, f"the patient's alerts are closed: {closed}")
+    if len(note) > 500:
+        raise ValidationError("note", "…", "must have at most 500 characters")
+    repo.acknowledge_alert(patient_id, key, note or None)
 
 
 def count_charts(
@@ -400,6 +757,11 @@ def donor_ranking(record: PatientRecord) -> tuple[dict[str, Any] | None, str | N
         return rank_case(load_case(donor_case(record))).to_dict(detail=False), None
     except ValidationError as exc:
         return None, str(exc)
+
+
+def donor_page_content(record: PatientRecord) -> dict[str, Any]:
+    """What the donors page derives from a record (cached per record version)."""
+    return {"ranking": donor_ranking(record)}
 
 
 def _check_typing(typing: str) -> None:

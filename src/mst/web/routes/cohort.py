@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Annotated, Any
 
 import pandas as pd
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 
 from mst.cohort import build_flat_table
 from mst.domain import Diagnosis
+from mst.errors import ValidationError
 from mst.registry.repository import Repository
 from mst.web.cohort_view import GROUPINGS, CohortFilters, cohort_outcomes, subset
 from mst.web.deps import CurrentUser, Repo, SessionDep, State
@@ -26,19 +28,51 @@ def _table(state: Any, repo: Repository) -> pd.DataFrame:
     return state.tables.get(repo, _flat)
 
 
-def _filters(center: str, age_group: str, year_from: str, year_to: str, by: str,
-             diagnosis: str = "") -> CohortFilters:
-    def year(v: str) -> int | None:
-        return int(v) if v.strip().isdigit() else None
+_YEAR = re.compile(r"[0-9]{4}")
 
-    return CohortFilters(
+
+def _filters(
+    table: pd.DataFrame,
+    repo: Repository,
+    center: str,
+    age_group: str,
+    year_from: str,
+    year_to: str,
+    by: str,
+    diagnosis: str = "",
+) -> CohortFilters:
+    """The cohort filters, each value checked: a malformed or unknown one is refused (422)."""
+
+    def year(name: str, v: str) -> int | None:
+        v = v.strip()
+        if not v:
+            return None
+        if not _YEAR.fullmatch(v):
+            raise ValidationError(name, v, "must be a year of four digits, e.g. 2019")
+        return int(v)
+
+    if center and center not in {c.id for c in repo.centers()}:
+        raise ValidationError("center", center, "is not one of the centers you can see")
+    groups = set(table["age_group"].dropna()) if "age_group" in table.columns else set()
+    if age_group and age_group not in groups:
+        raise ValidationError("age_group", age_group, f"must be one of {sorted(groups)}")
+    if by not in GROUPINGS:
+        raise ValidationError("by", by, f"must be one of {sorted(GROUPINGS)}")
+    if diagnosis and diagnosis not in {d.value for d in Diagnosis}:
+        raise ValidationError(
+            "diagnosis", diagnosis, "must be one of " + ", ".join(d.value for d in Diagnosis)
+        )
+    f = CohortFilters(
         center=center,
         age_group=age_group,
-        year_from=year(year_from),
-        year_to=year(year_to),
-        by=by if by in GROUPINGS else "age_group",
+        year_from=year("year_from", year_from),
+        year_to=year("year_to", year_to),
+        by=by,
         diagnosis=diagnosis,
     )
+    if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
+        raise ValidationError("year_to", f.year_to, f"must not be before year_from {f.year_from}")
+    return f
 
 
 Text = Annotated[str, Query()]
@@ -59,9 +93,15 @@ def cohort_page(
     diagnosis: Text = "",
 ) -> Response:
     """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1."""
-    table = _table(state, repo)
-    f = _filters(center, age_group, year_from, year_to, by, diagnosis)
-    outcomes = cohort_outcomes(table, f) if not table.empty else {"n": 0}
+    version = repo.registry_version()
+    table = state.tables.get(repo, _flat, version)
+    f = _filters(table, repo, center, age_group, year_from, year_to, by, diagnosis)
+    # Statistics cached per center scope, filters and registry version (any change rebuilds).
+    outcomes = (
+        state.outcomes.get((repo.center_scope, f), version, lambda: cohort_outcomes(table, f))
+        if not table.empty
+        else {"n": 0}
+    )
     age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
     return state.templates.TemplateResponse(
         request,
@@ -71,7 +111,7 @@ def cohort_page(
             "csrf": session.csrf if session else "",
             "f": f,
             "o": outcomes,
-            "centers": repo.centers(),
+            "centers": state.centers.get(repo.center_scope, repo.centers),
             "age_groups": age_groups,
             "groupings": GROUPINGS,
             "diagnoses": [d.value for d in Diagnosis],
@@ -93,7 +133,8 @@ def cohort_csv(
     """The chosen subset of the flat analysis table as CSV."""
     table = _table(state, repo)
     df = (
-        subset(table, _filters(center, age_group, year_from, year_to, "age_group", diagnosis))
+        subset(table, _filters(table, repo, center, age_group, year_from, year_to, "age_group",
+                               diagnosis))
         if not table.empty
         else table
     )

@@ -58,9 +58,15 @@ def patient_list(
     center: str = "",
     diagnosis: str = "",
     status: str = "",
+    page: str = "1",
 ) -> Response:
-    """Patients visible to the user, with search and filters."""
-    rows = repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
+    """Patients visible to the user, with search and filters, 200 per page."""
+    if not (page.isascii() and page.isdecimal() and int(page) >= 1):
+        raise ValidationError("page", page, "must be a page number (1, 2, …)")
+    n = int(page)
+    rows = services.patient_rows(repo, q, center, diagnosis, status, page=n)
+    has_next = len(rows) > services.PAGE_SIZE
+    rows = rows[: services.PAGE_SIZE]
     return state.templates.TemplateResponse(
         request,
         "patients.html",
@@ -68,8 +74,11 @@ def patient_list(
             user,
             session,
             rows=rows,
-            centers=repo.centers(),
+            centers=state.centers.get(repo.center_scope, repo.centers),
             filters={"q": q, "center": center, "diagnosis": diagnosis, "status": status},
+            page=n,
+            has_next=has_next,
+            first_row=(n - 1) * services.PAGE_SIZE,
         ),
     )
 
@@ -117,11 +126,14 @@ def _patient_page(
     repo: Repository,
     patient_id: str,
     failed: tuple[str, services.FormResult] | None = None,
+    lab_filter: services.LabFilter | None = None,
 ) -> Response:
     forms = {kind: services.FormResult(values={}) for kind in services.CHILD_FORMS}
     if failed is not None:
         forms[failed[0]] = failed[1]
     derived = state.pages.get(repo, patient_id, services.patient_page_content)
+    lab_filter = lab_filter or services.LabFilter()
+    record = derived["record"]
     return state.templates.TemplateResponse(
         request,
         "patient.html",
@@ -129,10 +141,14 @@ def _patient_page(
             user,
             session,
             **derived,
-            patient=services.patient_view(derived["record"], user),
+            patient=services.patient_view(record, user),
             analytes=analyte_table(),
             regimens=sorted(load_catalog()),
             forms=forms,
+            lab_filter=lab_filter,
+            lab_rows=services.lab_rows(record, lab_filter),
+            acks=repo.alert_acks(patient_id) if derived["alerts"] else {},
+            describe=services.describe_child,
         ),
         status_code=422 if failed else 200,
     )
@@ -146,9 +162,14 @@ async def patient_page(
     session: SessionDep,
     repo: Repo,
     patient_id: str,
+    lab_analyte: str = "",
+    lab_from: str = "",
+    lab_to: str = "",
 ) -> Response:
-    """Timeline, blood-count charts and recovery per course, chimerism, alerts and forms."""
-    return _patient_page(request, state, user, session, repo, patient_id)
+    """Timeline, blood-count charts and recovery per course, chimerism, alerts, the records
+    (labs as a table filterable by analyte and date) with their corrections, and forms."""
+    lab_filter = services.LabFilter.parse(lab_analyte, lab_from, lab_to)
+    return _patient_page(request, state, user, session, repo, patient_id, lab_filter=lab_filter)
 
 
 @router.get("/patients/{patient_id}/edit", include_in_schema=False)
@@ -221,9 +242,7 @@ async def add_record(
         )
         return RedirectResponse(target, status_code=303)
     if on_donor_page:
-        return _donor_page(
-            request, state, user, session, repo.get_record(patient_id), (kind, result)
-        )
+        return _donor_page(request, state, user, session, repo, patient_id, (kind, result))
     return _patient_page(request, state, user, session, repo, patient_id, (kind, result))
 
 
@@ -237,10 +256,19 @@ def audit_page(
     patient_id: str,
 ) -> Response:
     """Every audited change of the patient's records."""
-    repo.get_record(patient_id)
-    entries = repo.audit_log(patient_id=patient_id)
+    version = repo.record_version(patient_id)
+    entries, deleted = state.outcomes.get(
+        ("audit", patient_id, user.role.pseudonymized),
+        version,
+        lambda: (
+            services.audit_entries(repo, patient_id, user),
+            services.deleted_entries(repo, patient_id, user),
+        ),
+    )
     return state.templates.TemplateResponse(
-        request, "audit.html", _ctx(user, session, patient_id=patient_id, entries=entries)
+        request,
+        "audit.html",
+        _ctx(user, session, patient_id=patient_id, entries=entries, deleted=deleted),
     )
 
 
@@ -253,22 +281,32 @@ def plan_page(
     repo: Repo,
     patient_id: str,
 ) -> Response:
-    """Consensus assessment, regimen options with citations, doses and the course calendar."""
-    record = repo.get_record(patient_id)
+    """Consensus assessment, regimen options with citations, doses and the course calendar.
+
+    Cached per record version and form values (the engine is deterministic).
+    """
     values = {
         k: v
         for k, v in request.query_params.items()
         if k in services.PLAN_FIELDS + services.PLAN_FLAGS
     }
-    result, error = services.make_plan(record, values) if values.get("start") else (None, None)
-    assessment = None
-    if result is None and error is None:
-        from mst.protocol import assess
+    version = repo.record_version(patient_id)
 
-        try:
-            assessment = assess(services.plan_input(record, values))
-        except (ValidationError, ConsistencyError, NotFoundError) as exc:
-            error = str(exc)
+    def build() -> tuple[Any, Any, Any, str | None]:
+        record = repo.get_record(patient_id)
+        result, error = services.make_plan(record, values) if values.get("start") else (None, None)
+        assessment = None
+        if result is None and error is None:
+            from mst.protocol import assess
+
+            try:
+                assessment = assess(services.plan_input(record, values))
+            except (ValidationError, ConsistencyError, NotFoundError) as exc:
+                error = str(exc)
+        return record, result, assessment, error
+
+    key = ("plan", patient_id, tuple(sorted(values.items())))
+    record, result, assessment, error = state.outcomes.get(key, version, build)
     return state.templates.TemplateResponse(
         request,
         "plan.html",
@@ -289,13 +327,16 @@ def _donor_page(
     state: State,
     user: Any,
     session: Any,
-    record: Any,
+    repo: Repository,
+    patient_id: str,
     failed: tuple[str, services.FormResult] | None = None,
 ) -> Response:
     forms = {kind: services.FormResult(values={}) for kind in DONOR_PAGE_KINDS}
     if failed is not None:
         forms[failed[0]] = failed[1]
-    ranking, why = services.donor_ranking(record)
+    # The ranking is cached per record version (it only depends on the record).
+    derived = state.donor_pages.get(repo, patient_id, services.donor_page_content)
+    record, (ranking, why) = derived["record"], derived["ranking"]
     return state.templates.TemplateResponse(
         request,
         "donors.html",
@@ -308,6 +349,7 @@ def _donor_page(
             why=why,
             forms=forms,
             relationships=[r.value for r in Relationship],
+            describe=services.describe_child,
         ),
         status_code=422 if failed else 200,
     )
@@ -323,4 +365,158 @@ def donors_page(
     patient_id: str,
 ) -> Response:
     """Candidate donors, antibodies and the explained ranking (004 §2.1)."""
-    return _donor_page(request, state, user, session, repo.get_record(patient_id))
+    return _donor_page(request, state, user, session, repo, patient_id)
+
+
+#: Form fields of each child record kind: (name, label, input type, choices key or None).
+FIELD_SPECS: dict[str, tuple[tuple[str, str, str, str | None], ...]] = {
+    "lab": (
+        ("date", "Date", "date", None),
+        ("analyte", "Analyte", "text", "analyte"),
+        ("value", "Value", "number", None),
+        ("unit", "Unit", "text", None),
+        ("donor_id", "Donor (chimerism)", "text", "donor"),
+    ),
+    "event": (
+        ("date", "Date", "date", None),
+        ("kind", "Event", "text", "kind"),
+        ("grade", "Grade (GVHD/CRS)", "number", None),
+        ("cause", "Cause (death)", "text", "cause"),
+        ("detail", "Detail", "text", None),
+    ),
+    "response": (("date", "Date", "date", None), ("category", "Category", "text", "category")),
+    "course": (
+        ("number", "Course number", "number", None),
+        ("kind", "Kind", "text", "course_kind"),
+        ("regimen_id", "Regimen", "text", "regimen"),
+        ("start_date", "Day 1", "date", None),
+    ),
+    "infusion": (
+        ("course_number", "Course number", "number", None),
+        ("donor_id", "Donor", "text", "donor"),
+        ("infused_at", "Infused at", "datetime-local", None),
+        ("mnc_1e8_per_kg", "MNC ×10⁸/kg", "number", None),
+        ("cd34_1e6_per_kg", "CD34⁺ ×10⁶/kg", "number", None),
+        ("cd3_1e8_per_kg", "CD3⁺ ×10⁸/kg", "number", None),
+        ("product", "Product", "text", "product"),
+    ),
+    "donor": (
+        ("relationship", "Relationship", "text", "relationship"),
+        ("sex", "Sex", "text", "sex"),
+        ("age", "Age", "number", None),
+        ("hla_typing", "HLA typing (GL string)", "text", None),
+        ("kir_genotype", "KIR genes (comma separated)", "text", None),
+    ),
+    "antibody": (
+        ("date", "Date", "date", None),
+        ("specificity", "Specificity", "text", None),
+        ("mfi", "MFI", "number", None),
+    ),
+}
+
+
+def _correction_choices(record: Any) -> dict[str, list[str]]:
+    return {
+        **CHOICES,
+        "analyte": list(analyte_table()),
+        "donor": [""] + [d.id for d in record.donors],
+        "course_kind": ["induction", "reinduction", "consolidation"],
+        "regimen": sorted(load_catalog()),
+        "product": ["fresh", "cryopreserved"],
+        "relationship": [r.value for r in Relationship],
+    }
+
+
+def _correction_page(
+    request: Request,
+    state: State,
+    user: Any,
+    session: Any,
+    repo: Repository,
+    patient_id: str,
+    kind: str,
+    index: int,
+    form: services.FormResult | None = None,
+) -> Response:
+    if kind not in FIELD_SPECS:
+        raise NotFoundError(f"no such record kind: {kind}")
+    record = repo.get_record(patient_id)
+    items = getattr(record, services.CHILD_FORMS[kind][1])
+    if not 1 <= index <= len(items):
+        raise NotFoundError(f"{kind} {index} of patient {patient_id} not found")
+    item = items[index - 1]
+    if form is None:
+        values = services.child_form_values(kind, item)
+        values["version"] = str(repo.record_version(patient_id))
+        form = services.FormResult(values=values)
+    else:  # keep what was typed; a failed deletion shows the stored values
+        form.values = {**services.child_form_values(kind, item), **form.values}
+    return state.templates.TemplateResponse(
+        request,
+        "correct.html",
+        {
+            **_ctx(user, session),
+            "choices": _correction_choices(record),
+            "patient": services.patient_view(record, user),
+            "kind": kind,
+            "index": index,
+            "specs": FIELD_SPECS[kind],
+            "description": services.describe_child(kind, item),
+            "form": form,
+        },
+        status_code=422 if form.errors or form.general else 200,
+    )
+
+
+@router.get("/patients/{patient_id}/records/{kind}/{index}", include_in_schema=False)
+def correction_form(
+    request: Request,
+    state: State,
+    user: Writer,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+    kind: str,
+    index: int,
+) -> Response:
+    """Correct or delete one lab, event, response, course, infusion, donor or antibody."""
+    return _correction_page(request, state, user, session, repo, patient_id, kind, index)
+
+
+@router.post(
+    "/patients/{patient_id}/records/{kind}/{index}", include_in_schema=False, dependencies=[Csrf]
+)
+async def correct_record(
+    request: Request,
+    state: State,
+    user: Writer,
+    session: SessionDep,
+    repo: Repo,
+    patient_id: str,
+    kind: str,
+    index: int,
+) -> Response:
+    """Save the correction (or soft deletion) with its reason, or show every invalid field."""
+    if kind not in FIELD_SPECS:
+        raise NotFoundError(f"no such record kind: {kind}")
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    delete = values.get("action") == "delete"
+    result = services.correct_child(repo, patient_id, kind, index - 1, values, delete)
+    if result.ok:
+        page = "donors" if kind in DONOR_PAGE_KINDS else ""
+        target = f"/patients/{patient_id}/{page}" if page else f"/patients/{patient_id}#records"
+        return RedirectResponse(target, status_code=303)
+    return _correction_page(
+        request, state, user, session, repo, patient_id, kind, index, form=result
+    )
+
+
+@router.post("/patients/{patient_id}/alerts/ack", include_in_schema=False, dependencies=[Csrf])
+async def acknowledge_alert(
+    request: Request, user: Writer, repo: Repo, patient_id: str
+) -> Response:
+    """Acknowledge one alert of the patient (who and when are recorded and audited)."""
+    form = await request.form()
+    key, note = str(form.get("alert_key", "")).strip(), str(form.get("note", "")).strip()
+    services.acknowledge_alert(repo, patient_id, key, note)
+    return RedirectResponse(f"/patients/{patient_id}#alerts", status_code=303)

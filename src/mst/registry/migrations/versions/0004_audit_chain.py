@@ -1,6 +1,6 @@
 """hash-chained audit trail
 
-Revision ID: 0004_i20_audit_chain
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28 23:55:00
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from mst.registry.audit_chain import GENESIS, chain_key, row_digest
 
-revision = "0004_i20_audit_chain"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
