@@ -31,7 +31,6 @@ from mst.errors import ValidationError
 FEATURECOUNTS_ANNOTATION = ("Chr", "Start", "End", "Strand", "Length")
 HTSEQ_COUNTER_PREFIX = "__"
 _BAM_SUFFIX = re.compile(r"\.(bam|sam|cram)$", re.IGNORECASE)
-_SAMPLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LEVEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -138,7 +137,11 @@ def _is_count(text: object) -> bool:
 
 
 def _sample_name(column: str) -> str:
-    return _BAM_SUFFIX.sub("", Path(column).name) if ("/" in column or _BAM_SUFFIX.search(column)) else column
+    return (
+        _BAM_SUFFIX.sub("", Path(column).name)
+        if ("/" in column or _BAM_SUFFIX.search(column))
+        else column
+    )
 
 
 def _to_counts(body: pd.DataFrame, path: Path, first_data_line: int) -> pd.DataFrame:
