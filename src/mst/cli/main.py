@@ -12,6 +12,7 @@ import typer
 from mst.cli import (
     donor_cmds,
     monitoring_cmds,
+    omics_cmds,
     protocol_cmds,
     registry_cmds,
     regression_cmds,
@@ -41,6 +42,7 @@ for _module in (
     regression_cmds,
     report_cmds,
     web_cmds,
+    omics_cmds,  # issue 17: mst omics simulate | de | enrich | report
 ):
     _module.register(app, stats_app)
 
