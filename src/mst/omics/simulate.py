@@ -113,9 +113,16 @@ def simulate_counts(
         )
     rng = np.random.default_rng(seed)
     ids = id_table()
-    pc = ids[(ids["gene_type"] == "protein-coding") & (ids["ensembl_id"] != "")]
-    pc = pc.drop_duplicates("entrez_id").drop_duplicates("symbol").drop_duplicates("ensembl_id")
-    pc = pc.sort_values("entrez_id", key=lambda s: s.astype(int)).reset_index(drop=True)
+    named = ids[(ids["ensembl_id"] != "") & (ids["symbol"] != "")]
+    # protein-coding genes first; other gene types only beyond their number
+    named = named.assign(
+        _pc=(named["gene_type"] != "protein-coding").astype(int),
+        _k=named["entrez_id"].astype(int),
+    ).sort_values(["_pc", "_k"], kind="stable")
+    named = named.drop_duplicates("entrez_id").drop_duplicates("symbol")
+    named = named.drop_duplicates("ensembl_id")
+    n_pc = int((named["_pc"] == 0).sum())
+    pc = named.drop(columns=["_pc", "_k"]).reset_index(drop=True)
     if n_genes < 50 or n_genes > len(pc):
         raise ValidationError("genes", n_genes, f"must be between 50 and {len(pc)}")
     gs = load_gene_sets("go-bp")
@@ -125,13 +132,14 @@ def simulate_counts(
             raise ValidationError("pathways", p, "is not a GO biological-process id of go-bp")
         for g in gs.sets[p]:
             pathway_of.setdefault(g, p)
-    candidates = pc[pc["entrez_id"].isin(pathway_of)].index.to_numpy()
+    candidates = pc.index[(pc.index < n_pc) & pc["entrez_id"].isin(pathway_of)].to_numpy()
     if n_de < 0 or n_de > min(len(candidates), n_genes // 2):
         raise ValidationError(
             "de", n_de, f"must be between 0 and {min(len(candidates), n_genes // 2)}"
         )
     de_rows = rng.choice(candidates, size=n_de, replace=False) if n_de else np.array([], int)
-    rest = np.setdiff1d(pc.index.to_numpy(), de_rows)
+    pool = pc.index.to_numpy()[: max(n_pc, n_genes)]
+    rest = np.setdiff1d(pool, de_rows)
     other = rng.choice(rest, size=n_genes - n_de, replace=False)
     rows = np.sort(np.concatenate([de_rows, other]))
     genes = pc.loc[rows].reset_index(drop=True)
