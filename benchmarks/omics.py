@@ -9,9 +9,10 @@ changed genes) written to CSV once per size. Timing rule, the same for both prog
 wall-clock seconds of the analysis only (counts already in memory:
 ``differential_expression`` in Python; ``DESeqDataSetFromMatrix`` + ``DESeq`` + ``results``
 inside R, timed with ``system.time``), median of ``--repeats`` runs, the two programs
-alternating. Both use one core (pydeseq2 ``n_cpus=1``; DESeq2 without BiocParallel). The table prints the ratio pydeseq2 / DESeq2 and
-the parity figures of the last run (size factors, log2 FC for base mean > 10, Spearman of
-p-values, DEG Jaccard at |log2 FC| >= 1 and padj <= 0.05).
+alternating. Both use one core (pydeseq2 ``n_cpus=1``; DESeq2 without BiocParallel).
+The table prints the ratio pydeseq2 / DESeq2 and the parity figures of the last run (size
+factors, log2 FC for base mean > 10, Spearman of p-values, DEG Jaccard at |log2 FC| >= 1
+and padj <= 0.05).
 """
 
 from __future__ import annotations
