@@ -31,7 +31,11 @@ HERE = Path(__file__).resolve().parents[1] / "reference"
 DATA = HERE / "data" / "omics"
 FRESH = os.environ.get("MST_R_REFERENCE_DIR")
 DIRS = [HERE] + ([Path(FRESH)] if FRESH else [])
-CASES = {"example": ("condition", "B", "A"), "sim4v2": ("condition", "MST", "healthy")}
+CASES = {
+    "example": ("~condition", "condition", "B", "A"),
+    "sim4v2": ("~condition", "condition", "MST", "healthy"),
+    "sim4v4batch": ("~batch + condition", "condition", "MST", "healthy"),
+}
 
 
 def ref(name: str, where: Path = HERE) -> dict[str, Any]:
@@ -47,8 +51,8 @@ def case(request: pytest.FixtureRequest) -> tuple[str, DEResult]:
     name = request.param
     counts = pd.read_csv(DATA / f"{name}_counts.csv", index_col=0)
     samples = pd.read_csv(DATA / f"{name}_samples.csv", index_col=0, dtype=str)
-    factor, test, reference = CASES[name]
-    res = differential_expression(counts, samples, f"~{factor}", f"{factor},{test},{reference}")
+    design, factor, test, reference = CASES[name]
+    res = differential_expression(counts, samples, design, f"{factor},{test},{reference}")
     return name, res
 
 
@@ -136,6 +140,7 @@ def test_fresh_reference_equals_committed() -> None:
     for name in (
         "ref_omics_de_example.json",
         "ref_omics_de_sim4v2.json",
+        "ref_omics_de_sim4v4batch.json",
         "ref_omics_lowess.json",
         "ref_omics_ora.json",
     ):

@@ -50,18 +50,23 @@ meta <- list(r_version = R.version.string,
              deseq2 = as.character(packageVersion("DESeq2")))
 
 # ---------------------------------------------------------------- DESeq2
-de_case <- function(prefix, factor, test, ref, alpha = 0.05, lfc = 1) {
+de_case <- function(prefix, factor, test, ref, alpha = 0.05, lfc = 1, design = NULL) {
   counts <- as.matrix(read.csv(file.path(datadir, paste0(prefix, "_counts.csv")),
                                row.names = 1, check.names = FALSE))
   samples <- read.csv(file.path(datadir, paste0(prefix, "_samples.csv")),
                       stringsAsFactors = FALSE)
   samples[[factor]] <- relevel(factor(samples[[factor]]), ref = ref)
-  dds <- DESeqDataSetFromMatrix(counts, samples, as.formula(paste("~", factor)))
+  if (is.null(design)) design <- paste("~", factor)
+  for (v in setdiff(all.vars(as.formula(design)), factor)) {
+    samples[[v]] <- factor(samples[[v]], levels = unique(samples[[v]]))
+  }
+  dds <- DESeqDataSetFromMatrix(counts, samples, as.formula(design))
   dds <- DESeq(dds, quiet = TRUE)
   res <- results(dds, contrast = c(factor, test, ref), alpha = alpha)
   md <- metadata(res)
   deg <- !is.na(res$padj) & res$padj <= alpha & abs(res$log2FoldChange) >= lfc
-  list(meta = meta, contrast = c(factor, test, ref), alpha = alpha, lfc_threshold = lfc,
+  list(meta = meta, design = design, contrast = c(factor, test, ref), alpha = alpha,
+       lfc_threshold = lfc,
        samples = arr(colnames(dds)), size_factors = arr(unname(sizeFactors(dds))),
        gene_id = arr(rownames(res)), base_mean = arr(res$baseMean),
        log2fc = arr(res$log2FoldChange), lfc_se = arr(res$lfcSE), stat = arr(res$stat),
@@ -76,6 +81,8 @@ de_case <- function(prefix, factor, test, ref, alpha = 0.05, lfc = 1) {
 }
 write_json(de_case("example", "condition", "B", "A"), "ref_omics_de_example.json")
 write_json(de_case("sim4v2", "condition", "MST", "healthy"), "ref_omics_de_sim4v2.json")
+write_json(de_case("sim4v4batch", "condition", "MST", "healthy", design = "~ batch + condition"),
+           "ref_omics_de_sim4v4batch.json")
 
 # ---------------------------------------------------------------- R lowess (independent filtering)
 set.seed(17)
