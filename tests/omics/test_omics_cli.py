@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mst.cli.main import app
+from mst.domain import Cohort
 
 runner = CliRunner()
 
@@ -112,22 +113,51 @@ def test_enrich_gsea_with_a_user_gmt(study: dict[str, Path], tmp_path: Path) -> 
     assert res["MY_UP"]["pvalue"] < 0.05
 
 
-def test_report_renders_the_figure4_panels(study: dict[str, Path], tmp_path: Path) -> None:
+def _registry(tmp_path: Path, cohort: Cohort) -> str:
+    from mst.registry import open_registry
+
+    url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    with open_registry(url) as reg:
+        reg.import_cohort(cohort)
+    return url
+
+
+def test_report_renders_the_figure4_panels_with_registry_patients(
+    study: dict[str, Path], tmp_path: Path, small_cohort: Cohort
+) -> None:
+    url = _registry(tmp_path, small_cohort)
+    sheet = pd.read_csv(study["samples"], dtype=str, keep_default_na=False)
+    sheet["patient_id"] = ["C01-0001", "C01-0002", "C02-0001", "", "", ""]
+    s = tmp_path / "s.csv"
+    sheet.to_csv(s, index=False)
     html_path = tmp_path / "omics.html"
     code, out, err = run(
-        "omics", "report", str(study["counts"]), "--samples", str(study["samples"]),
-        "--out", str(html_path),
+        "omics", "report", str(study["counts"]), "--samples", str(s),
+        "--out", str(html_path), "--db", url,
     )  # fmt: skip
     assert code == 0, err
     html = html_path.read_text()
     assert html.count("<svg") == 5  # volcano, MA, PCA, heatmap, dot plot
     for marker in ("Volcano", "MA plot", "PCA of VST counts", "Top ", "Enriched pathways"):
         assert marker in html
-    assert "C01-0003" in html  # the registry link of the sample
+    assert "C02-0001" in html and "vital_status" in html  # registry link of the samples
     assert 'id="top-degs"' in html and 'id="enrichment"' in html
     summary = json.loads(out)
     de = pd.read_csv(study["de"])
     assert summary["n_up"] == int((de["direction"] == "up").sum())
+
+
+def test_report_refuses_a_patient_missing_from_the_registry(
+    study: dict[str, Path], tmp_path: Path, small_cohort: Cohort
+) -> None:
+    url = _registry(tmp_path, small_cohort)
+    code, _, err = run(
+        "omics", "report", str(study["counts"]), "--samples", str(study["samples"]),
+        "--out", str(tmp_path / "o.html"), "--db", url,
+    )  # fmt: skip
+    assert code == 2
+    assert "sample MST03, patient_id: 'C01-0003' rejected — is not a patient of the registry" in err
+    assert not (tmp_path / "o.html").exists()
 
 
 @pytest.mark.parametrize(

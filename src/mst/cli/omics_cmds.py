@@ -235,8 +235,17 @@ def report_cmd(
     de_out: Annotated[
         Path | None, typer.Option("--de-out", help="Also write the DE table.")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Registry URL: check patient_id values and show the patients."),
+    ] = None,
 ) -> None:
-    """Run DE (+ enrichment) and write the Figure 4-style HTML report."""
+    """Run DE (+ enrichment) and write the Figure 4-style HTML report.
+
+    With --db, every non-blank patient_id of the sample sheet must be a registry patient
+    (visible to the caller); the report then shows center, age, diagnosis, courses and vital
+    status next to each sample.
+    """
     from mst.omics.pipeline import annotate, enrich_table, run_de
     from mst.omics.report import OmicsReportInput, render_report
 
@@ -244,7 +253,16 @@ def report_cmd(
     if de_out is not None:
         _check_out(de_out, (".csv",), "de-out")
     opts = _de_options(lfc, padj, alpha, False, False, False, False, True)
+    registry = None
+    if db is not None:  # fail fast, before the model is fitted
+        from mst.omics.io import read_sample_sheet
+
+        factor = contrast.split(",")[0].strip() or "condition"
+        registry = _with_registry(read_sample_sheet(samples, condition=factor).table, db)
     res, _, meta = run_de(counts, samples, design, contrast, **opts)
+    if registry is not None:
+        extra = [c for c in registry.columns if c not in meta.columns]
+        meta = meta.join(registry[extra])
     table = annotate(res.table)
     if de_out is not None:
         table.to_csv(de_out, index=False, lineterminator="\n")
@@ -271,6 +289,39 @@ def report_cmd(
             "enriched_sets": None if enrich is None else int((enrich["padj"] <= 0.05).sum()),
         }
     )
+
+
+def _with_registry(meta: Any, db: str) -> Any:
+    """Sample sheet with the registry patients' center, age, diagnosis, courses, status."""
+    from mst.registry import open_registry
+
+    if "patient_id" not in meta.columns:
+        raise ValidationError("patient_id", None, "--db needs a patient_id column in the sheet")
+    out = meta.copy()
+    cols: dict[str, list[str]] = {
+        "center": [], "age": [], "diagnosis": [], "courses": [], "vital_status": []
+    }  # fmt: skip
+    with open_registry(db) as reg:
+        for sid, pid in out["patient_id"].items():
+            pid = "" if pid is None or isinstance(pid, float) else str(pid).strip()
+            if not pid:
+                for v in cols.values():
+                    v.append("")
+                continue
+            hits = [p for p in reg.patient_summaries(query=pid) if p.id == pid]
+            if not hits:
+                raise ValidationError(
+                    f"sample {sid}, patient_id", pid, "is not a patient of the registry"
+                )
+            p = hits[0]
+            cols["center"].append(p.center_id)
+            cols["age"].append(str(p.age))
+            cols["diagnosis"].append(p.diagnosis)
+            cols["courses"].append(str(p.courses))
+            cols["vital_status"].append("alive" if p.alive else f"died {p.death_date}")
+    for k, v in cols.items():
+        out[k] = v
+    return out
 
 
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:

@@ -146,7 +146,7 @@ def _sample_name(column: str) -> str:
 
 def _to_counts(body: pd.DataFrame, path: Path, first_data_line: int) -> pd.DataFrame:
     """String frame (index = gene, columns = samples) -> int64 frame, or a named error."""
-    for j, col in enumerate(body.columns):
+    for col in body.columns:
         values = body[col]
         miss = values.isna() | (values.astype(str).str.strip() == "")
         if miss.any():
@@ -176,7 +176,6 @@ def _to_counts(body: pd.DataFrame, path: Path, first_data_line: int) -> pd.DataF
             raise ValidationError(
                 f"{path.name} row {i + first_data_line} ({body.index[i]}), sample {col}", raw, rule
             )
-        del j
     try:
         return body.apply(lambda s: s.str.strip().astype(np.int64))
     except OverflowError as exc:
