@@ -14,6 +14,7 @@ from scipy.spatial.distance import pdist
 
 UP, DOWN, NS = "#c0392b", "#1f4e79", "#b8b8b8"
 GROUP_COLORS = ["#2e8b57", "#8e44ad", "#d35400", "#1f77b4", "#7f8c8d", "#e6ab02"]
+GROUP_NAMES = ["green", "purple", "orange", "blue", "grey", "yellow"]
 
 
 def svg(fig: Figure) -> str:
@@ -122,8 +123,9 @@ def heatmap(vst: pd.DataFrame, table: pd.DataFrame, groups: pd.Series, n_genes: 
     axh.set_yticks(range(zz.shape[0]), list(labels), fontsize=6)
     cax = fig.add_subplot(gs[2, 1])
     fig.colorbar(im, cax=cax, label="z-score (VST)")
-    handles = "  ".join(f"{g}" for g in colors)
-    axd.set_title(f"Top {len(zz)} DEGs; samples clustered ({handles})", fontsize=8, loc="left")
+    names = dict(zip(GROUP_COLORS, GROUP_NAMES, strict=True))
+    legend = ", ".join(f"{g} {names[c]}" for g, c in colors.items())
+    axd.set_title(f"Top {len(zz)} DEGs, samples clustered (bar: {legend})", fontsize=8, loc="left")
     return fig
 
 
