@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -112,26 +113,32 @@ def load_gene_sets(spec: str | Path) -> GeneSets:
         An unknown collection name that is not an existing file.
     """
     if str(spec) == "go-bp":
-        ref = resources.files("mst.data").joinpath("omics/go_bp.gmt.gz")
-        sets, desc = _parse_gmt(gzip.decompress(ref.read_bytes()).decode("utf-8"), "go_bp.gmt.gz")
-        meta = annotation_meta()
-        return GeneSets(
-            name="go-bp",
-            sets=sets,
-            descriptions=desc,
-            id_type="entrez",
-            source={
-                "collection": "Gene Ontology biological process (GOALL: genes annotated to the "
-                "term or a descendant; all evidence codes)",
-                "org_hs_eg_db": meta["org_hs_eg_db"],
-                "go_db": meta["go_db"],
-                "go_source_date": meta["go_source_date"],
-                "licence": "CC BY 4.0 (Gene Ontology Consortium)",
-            },
-        )
+        return _go_bp()
     p = Path(spec)
     if p.suffix.lower() not in {".gmt", ".gz"} and not p.exists():
         raise ValidationError(
             "gene-sets", str(spec), f"must be one of {list(DEFAULT_COLLECTIONS)} or a .gmt file"
         )
     return read_gmt(p)
+
+
+@lru_cache(maxsize=1)
+def _go_bp() -> GeneSets:
+    """The shipped GO BP collection (parsed once per process; treat as read-only)."""
+    ref = resources.files("mst.data").joinpath("omics/go_bp.gmt.gz")
+    sets, desc = _parse_gmt(gzip.decompress(ref.read_bytes()).decode("utf-8"), "go_bp.gmt.gz")
+    meta = annotation_meta()
+    return GeneSets(
+        name="go-bp",
+        sets=sets,
+        descriptions=desc,
+        id_type="entrez",
+        source={
+            "collection": "Gene Ontology biological process (GOALL: genes annotated to the "
+            "term or a descendant; all evidence codes)",
+            "org_hs_eg_db": meta["org_hs_eg_db"],
+            "go_db": meta["go_db"],
+            "go_source_date": meta["go_source_date"],
+            "licence": "CC BY 4.0 (Gene Ontology Consortium)",
+        },
+    )
