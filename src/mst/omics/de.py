@@ -370,13 +370,14 @@ def differential_expression(
         )
         _wald_test_deseq2(ds, dds.min_mu)
         ds.summary()
+        res = ds.results_df.copy()  # MLE results, before any shrinkage replaces them
         shrunk = None
         if shrink:
             coeff = f"{contrast.factor}[T.{contrast.test}]"
             ds.lfc_shrink(coeff=coeff)
             shrunk = (
                 ds.LFC[coeff].to_numpy() / np.log(2),
-                ds.SE.to_numpy() / np.log(2) if hasattr(ds.SE, "to_numpy") else ds.SE / np.log(2),
+                np.asarray(ds.SE, dtype=float) / np.log(2),
             )
         vst_df = None
         if vst:
@@ -389,7 +390,6 @@ def differential_expression(
         if msg and msg not in notes:
             notes.append(msg)
 
-    res = ds.results_df
     base_mean = res["baseMean"].to_numpy(dtype=float)
     pvalue = res["pvalue"].to_numpy(dtype=float)
     if independent_filter:
