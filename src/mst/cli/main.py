@@ -14,6 +14,7 @@ from mst.cli import (
     federated_cmds,
     monitoring_cmds,
     myeloma_cmds,  # issue 18
+    omics_cmds,  # issue 17
     protocol_cmds,
     registry_cmds,
     regression_cmds,
@@ -45,6 +46,7 @@ for _module in (
     web_cmds,
     myeloma_cmds,  # issue 18
     federated_cmds,  # issue 19: mst federated simulate | link | node | run | report
+    omics_cmds,  # issue 17: mst omics simulate | de | enrich | report
 ):
     _module.register(app, stats_app)
 
