@@ -24,9 +24,12 @@ from scipy import stats as sps
 
 from mst.errors import ValidationError
 from mst.stats._design import check_design, complete_rows, design_from_columns
+from mst.stats.cox import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
 
 FloatArray = NDArray[np.float64]
 _EPS = np.finfo(np.float64).eps
+#: iterations run (beyond max_iter if needed) to diagnose a diverging coefficient
+_DIAGNOSE_ITER = 60
 
 
 def _censoring_km_before(
@@ -240,6 +243,8 @@ class FineGrayResult:
         Rows dropped for missing values.
     references : dict
         Reference levels of categorical covariates.
+    convergence : str
+        The stopping rule that was applied (crr's, or a relative-change tolerance).
     """
 
     names: list[str]
@@ -262,6 +267,7 @@ class FineGrayResult:
     alpha: float = 0.05
     n_dropped: int = 0
     references: dict[str, str] = field(default_factory=dict)
+    convergence: str = ""
 
     @property
     def hr(self) -> FloatArray:
@@ -355,6 +361,7 @@ def finegray_fit(
     max_iter: int = 10,
     alpha: float = 0.05,
     variance: bool = True,
+    tol: float | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on arrays (same arguments and stopping rule as crr).
 
@@ -381,6 +388,10 @@ def finegray_fit(
         Confidence intervals at level 1 - alpha.
     variance : bool
         Compute the sandwich variance (needed for SE and prediction).
+    tol : float, optional
+        Stop instead when the relative change of the log pseudo-likelihood and of every
+        coefficient (relative to max(|b|, 1)) is at most ``tol`` (e.g. 1e-9); crr's rule
+        is used when ``None``. The rule applied is stated in ``convergence``.
 
     Returns
     -------
@@ -423,23 +434,44 @@ def finegray_fit(
     order = np.argsort(t, kind="stable")
     Xs = Xa[order]
     P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
+    scale = Xa.std(axis=0)
     b = np.zeros(p)
     converged = False
+    checked = False
     it = 0
+    last_step = np.full(p, np.inf)
+    prev_lik = np.inf
     cur = _sums(P, Xs, b, True)
-    for it in range(max_iter + 1):
+    # beyond max_iter the iteration goes on only to tell a diverging coefficient (an
+    # error naming it) from slow convergence; it never counts as converged
+    limit = max(max_iter, _DIAGNOSE_ITER)
+    for it in range(limit + 1):
         lik, sc = -cur.ll, -cur.score
-        if np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol:
-            converged = True
+        crr_ok = bool(
+            np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol
+        )
+        rel_ll = abs(prev_lik - lik) / max(abs(lik), 1.0) if np.isfinite(prev_lik) else np.inf
+        if not checked and (crr_ok or rel_ll <= LOGLIK_EPS):
+            checked = True
+            assert cur.info is not None
+            bad = diverging(b, _solve(cur.info, cur.score), scale, names)
+            if bad:
+                raise MonotoneLikelihoodError(
+                    bad, "Fine-Gray pseudo", "crr stops there and reports a large finite value"
+                )
+        if tol is None:
+            done = crr_ok
+        else:
+            done = checked and rel_ll <= tol and bool(
+                np.all(np.abs(last_step) <= tol * np.maximum(np.abs(b), 1.0))
+            )
+        if done:
+            converged = it <= max_iter
             break
-        if it == max_iter:
+        if it == limit or (checked and it >= max_iter):
             break
-        try:
-            step = -np.linalg.solve(cur.info, sc)
-        except np.linalg.LinAlgError as exc:
-            raise ValidationError(
-                "covariates", "singular information", "the model is not identifiable"
-            ) from exc
+        assert cur.info is not None
+        step = _solve(cur.info, cur.score)
         halv = 0
         bn = b + step
         fbn = -_sums(P, Xs, bn, False).ll
@@ -451,15 +483,23 @@ def finegray_fit(
             if halv > 20:
                 break
         if halv > 20:
+            if tol is not None and checked and rel_ll <= tol and it <= max_iter:
+                converged = True  # no further decrease is representable: at the optimum
             break
         b = bn
+        last_step = step
+        prev_lik = lik
         cur = _sums(P, Xs, b, True)
+    rule = (
+        f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"
+        if tol is None
+        else f"relative change of loglik and coefficients <= {tol:g}"
+    )
     if not converged:
         raise ValidationError(
             "model",
-            f"{it} iterations",
-            "Fine-Gray Newton iteration did not converge (crr's rule; raise "
-            "max_iter, or check for a covariate that separates the events)",
+            f"{max_iter} iterations",
+            f"Fine-Gray Newton iteration did not converge ({rule}); raise max_iter",
         )
     assert cur.info is not None
     if variance:
@@ -494,6 +534,7 @@ def finegray_fit(
         converged=converged,
         iterations=it,
         alpha=alpha,
+        convergence=rule,
     )
 
 
