@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mst.stats.cox import cox_fit
-from mst.stats.finegray import finegray_fit
+from mst.stats.cox_model import cox_fit
+from mst.stats.finegray_model import finegray_fit
 
 
 def simulate(n: int, p: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

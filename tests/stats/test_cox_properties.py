@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mst.errors import ValidationError
-from mst.stats.cox import CoxResult, MonotoneLikelihoodError, cox, cox_fit, cox_univariate
-from mst.stats.finegray import finegray_fit
+from mst.stats.cox_model import CoxResult, MonotoneLikelihoodError, cox, cox_fit, cox_univariate
+from mst.stats.finegray_model import finegray_fit
 
 
 def _data(n: int = 200, seed: int = 3, ties: bool = True) -> pd.DataFrame:

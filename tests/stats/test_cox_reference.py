@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mst.stats.cox import cox
+from mst.stats.cox_model import cox
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "reference" / "data" / "regression"

@@ -23,16 +23,9 @@ AlphaOpt = Annotated[float, typer.Option("--conf-level", help="Confidence level.
 
 
 def _read(path: Path) -> Any:
-    import pandas as pd
+    from mst.stats.io import read_table
 
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(path)
-    if suffix in (".csv", ".txt", ""):
-        return pd.read_csv(path)
-    raise ValidationError("FILE", str(path), "must be a .csv or .xlsx file")
+    return read_table(path)
 
 
 def _columns(text: str) -> list[str]:
@@ -64,6 +57,9 @@ def _print_table(payload: dict[str, Any], title: str) -> None:
         f"n = {payload['n']}, events = {payload['events']}"
         + (f", rows dropped (missing) = {payload['n_dropped']}" if payload.get("n_dropped") else "")
     )
+    refs = payload.get("references") or {}
+    if refs:
+        typer.echo("reference levels: " + ", ".join(f"{k} = {v}" for k, v in refs.items()))
     width = max([len(k) for k in payload["coef"]] + [9])
     typer.echo(
         f"{'covariate':<{width}}  {'coef':>9}  {'se':>8}  {'HR':>8}  "
@@ -92,7 +88,7 @@ def cox_payload(
     zph: bool = False,
 ) -> dict[str, Any]:
     """Fit the Cox model described by the CLI options and return the JSON payload."""
-    from mst.stats.cox import cox
+    from mst.stats.cox_model import cox
 
     if ties not in ("efron", "breslow"):
         raise ValidationError("--ties", ties, "must be efron or breslow")
@@ -141,7 +137,7 @@ def finegray_payload(
     conf: float,
 ) -> dict[str, Any]:
     """Fit the Fine–Gray model described by the CLI options and return the JSON payload."""
-    from mst.stats.finegray import finegray
+    from mst.stats.finegray_model import finegray
 
     df = _read(path)
     res = finegray(

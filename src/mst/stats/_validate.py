@@ -9,6 +9,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from mst.errors import ValidationError
+from mst.stats._levels import factor_levels
 
 _MAX_ROWS_SHOWN = 10
 
@@ -110,19 +111,30 @@ def as_labels(values: ArrayLike | None, n: int, name: str) -> NDArray[np.object_
     return g
 
 
-def group_levels(g: NDArray[np.object_]) -> list[object]:
-    """Sorted distinct labels (numbers numerically, otherwise as text), like R's factor levels."""
-    levels = list(dict.fromkeys(g.tolist()))
-    try:
-        return sorted(levels)  # type: ignore[type-var]
-    except TypeError:
-        return sorted(levels, key=str)
+def category_order(values: object) -> list[object] | None:
+    """The category order of a pandas Categorical (Series or array); None otherwise."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.cat.categories)
+    if isinstance(values, pd.Categorical):
+        return list(values.categories)
+    return None
 
 
-def group_codes(g: NDArray[np.object_]) -> tuple[list[object], NDArray[np.int64]]:
-    """Sorted levels (as :func:`group_levels`) and the 0-based level index of every row."""
+def group_levels(g: NDArray[np.object_], order: list[object] | None = None) -> list[object]:
+    """Distinct labels in R's ``factor()`` order (numbers numerically, text in R's
+    collation; see :mod:`mst.stats._levels`), or in ``order`` (a Categorical's categories)."""
+    if order is not None:
+        present = set(g.tolist())
+        return [c for c in order if c in present]
+    return factor_levels(g)
+
+
+def group_codes(
+    g: NDArray[np.object_], order: list[object] | None = None
+) -> tuple[list[object], NDArray[np.int64]]:
+    """Levels (as :func:`group_levels`) and the 0-based level index of every row."""
     codes, uniques = pd.factorize(g, sort=False)
-    levels = group_levels(np.asarray(uniques, dtype=object))
+    levels = group_levels(np.asarray(uniques, dtype=object), order)
     pos = {lev: i for i, lev in enumerate(levels)}
     remap = np.array([pos[u] for u in uniques.tolist()], dtype=np.int64)
     return levels, remap[codes]

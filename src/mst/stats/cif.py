@@ -237,7 +237,7 @@ def cumulative_incidence(
         raise ValidationError("cause", cause, f"must be one of the declared codes {list(codes)}")
     g = v.as_labels(group, n, "group")
     curves: dict[str, CIFCurve] = {}
-    levels = ["all"] if g is None else v.group_levels(g)
+    levels = ["all"] if g is None else v.group_levels(g, v.category_order(group))
     for lev in levels:
         m = np.ones(n, dtype=bool) if g is None else (g == lev)
         tab = cif_core(t[m], s[m], cause, censor_code)

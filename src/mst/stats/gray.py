@@ -159,14 +159,14 @@ def gray_test(
     if g is None:
         raise ValidationError("group", None, "a grouping variable is required")
     st = v.as_labels(strata, n, "strata")
-    levels, gi = v.group_codes(g)
+    levels, gi = v.group_codes(g, v.category_order(group))
     ng = len(levels)
     if ng < 2:
         raise ValidationError("group", levels, "needs at least two groups")
     m = np.where(s_raw == censor_code, 0, np.where(s_raw == cause, 1, 2)).astype(np.int64)
     score = np.zeros(ng)
     var = np.zeros((ng, ng))
-    for lev in [None] if st is None else v.group_levels(st):
+    for lev in [None] if st is None else v.group_levels(st, v.category_order(strata)):
         sel = np.ones(n, dtype=bool) if st is None else (st == lev)
         sc, vv = _stratum(t[sel], m[sel], gi[sel], ng, rho)
         score += sc

@@ -362,7 +362,7 @@ def kaplan_meier(
     if g is None:
         return KMResult({"all": _curve("all", t, e, w, conf_type, conf_level)})
     curves: dict[str, KMCurve] = {}
-    for lev in v.group_levels(g):
+    for lev in v.group_levels(g, v.category_order(group)):
         m = g == lev
         curves[str(lev)] = _curve(
             str(lev), t[m], e[m], None if w is None else w[m], conf_type, conf_level

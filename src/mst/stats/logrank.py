@@ -114,14 +114,14 @@ def logrank_test(
     s = v.as_labels(strata, n, "strata")
     if not np.isfinite(rho):
         raise ValidationError("rho", rho, "must be a finite number")
-    levels, gi = v.group_codes(g)
+    levels, gi = v.group_codes(g, v.category_order(group))
     if len(levels) < 2:
         raise ValidationError("group", levels, "needs at least two groups")
     ng = len(levels)
     obs = np.zeros(ng)
     exp = np.zeros(ng)
     var = np.zeros((ng, ng))
-    s_levels = [None] if s is None else v.group_levels(s)
+    s_levels = [None] if s is None else v.group_levels(s, v.category_order(strata))
     for lev in s_levels:
         m = np.ones(n, dtype=bool) if s is None else (s == lev)
         o, ex, vv = _stratum(t[m], e[m], gi[m], ng, rho)

@@ -24,7 +24,8 @@ from scipy import stats as sps
 
 from mst.errors import ValidationError
 from mst.stats._design import check_design, complete_rows, design_from_columns
-from mst.stats.cox import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
+from mst.stats.io import outcome_frame
+from mst.stats.cox_model import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
 
 FloatArray = NDArray[np.float64]
 _EPS = np.finfo(np.float64).eps
@@ -447,9 +448,7 @@ def finegray_fit(
     limit = max(max_iter, _DIAGNOSE_ITER)
     for it in range(limit + 1):
         lik, sc = -cur.ll, -cur.score
-        crr_ok = bool(
-            np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol
-        )
+        crr_ok = bool(np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol)
         rel_ll = abs(prev_lik - lik) / max(abs(lik), 1.0) if np.isfinite(prev_lik) else np.inf
         if not checked and (crr_ok or rel_ll <= LOGLIK_EPS):
             checked = True
@@ -462,8 +461,10 @@ def finegray_fit(
         if tol is None:
             done = crr_ok
         else:
-            done = checked and rel_ll <= tol and bool(
-                np.all(np.abs(last_step) <= tol * np.maximum(np.abs(b), 1.0))
+            done = (
+                checked
+                and rel_ll <= tol
+                and bool(np.all(np.abs(last_step) <= tol * np.maximum(np.abs(b), 1.0)))
             )
         if done:
             converged = it <= max_iter
@@ -577,6 +578,7 @@ def finegray(
         The fitted model.
     """
     base = [time, status] + ([cengroup] if cengroup else [])
+    data = outcome_frame(data, base, [time, status])
     rows = complete_rows(data, base)
     design = design_from_columns(data, covariates, reference, rows)
     sub = data.loc[design.rows]

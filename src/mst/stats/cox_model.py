@@ -21,6 +21,7 @@ from scipy import stats as sps
 
 from mst.errors import ValidationError
 from mst.stats import _regression_cox_core as core
+from mst.stats.io import outcome_frame
 from mst.stats._design import (
     Design,
     check_design,
@@ -568,6 +569,7 @@ def cox(
         raise ValidationError("time/event", None, "give a formula or the time and event columns")
     strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
     base = [c for c in (start, time, event, cluster) if c is not None] + strata_cols
+    data = outcome_frame(data, base, [c for c in (start, time, event) if c is not None])
     rows = complete_rows(data, base)
     if formula is not None:
         design: Design = design_from_formula(data, parse_surv_formula(formula).rhs, rows)
