@@ -10,8 +10,9 @@ Seed 002 (002 Methods, "Statistical analysis") uses univariate and multivariate 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -20,8 +21,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from mst.errors import ValidationError
+from mst.stats import _cox_extras as _extras
 from mst.stats import _regression_cox_core as core
-from mst.stats.io import outcome_frame
 from mst.stats._design import (
     Design,
     check_design,
@@ -30,8 +31,31 @@ from mst.stats._design import (
     design_from_formula,
     parse_surv_formula,
 )
+from mst.stats.io import outcome_frame
 
 Ties = Literal["efron", "breslow"]
+Residual = Literal["martingale", "deviance", "score", "schoenfeld", "dfbeta"]
+
+
+@dataclass(frozen=True)
+class _CoxData:
+    """What a fitted model keeps of its data (for residuals, prediction and tests)."""
+
+    prep: list[Any]
+    xs: list[Any]
+    stop: NDArray[np.float64]
+    event: NDArray[np.bool_]
+    start: NDArray[np.float64] | None
+    strata: NDArray[np.intp]
+    strata_labels: list[str]
+    Xc: NDArray[np.float64]
+    means: NDArray[np.float64]
+    index: pd.Index
+
+
+def _term_of(name: str) -> str:
+    """Term of a design column: ``grp[b]`` belongs to ``grp``."""
+    return name.split("[", 1)[0] if name.endswith("]") and "[" in name else name
 
 
 @dataclass(frozen=True)
@@ -93,10 +117,17 @@ class CoxResult:
     references: dict[str, str] = field(default_factory=dict)
     _problem: Any = field(default=None, repr=False, compare=False)
 
-    def zph(self, transform: Literal["km", "identity", "rank", "log"] = "km") -> pd.DataFrame:
+    def _data(self, what: str) -> _CoxData:
+        if self._problem is None:
+            raise ValidationError(what, None, "needs a model fitted by this package")
+        return self._problem  # type: ignore[no-any-return]
+
+    def zph(
+        self, transform: Literal["km", "identity", "rank", "log"] = "km", terms: bool = True
+    ) -> pd.DataFrame:
         """Test of proportional hazards from scaled Schoenfeld residuals (R ``cox.zph``).
 
-        For each covariate, the score test of adding ``x·g(t)`` to the model, where g is the
+        For each term, the score test of adding ``x·g(t)`` to the model, where g is the
         transformed time (default: 1 - Kaplan–Meier just before t), using the full
         information matrix as ``survival::cox.zph`` (survival >= 3.0) does; plus the global
         test on ``p`` degrees of freedom.
@@ -105,30 +136,267 @@ class CoxResult:
         ----------
         transform : {"km", "identity", "rank", "log"}
             Time transform g.
+        terms : bool
+            As R's default ``terms=TRUE``: the dummies of one categorical covariate are
+            tested together (one row per covariate, df = number of dummies); ``False``
+            gives one row per design column.
 
         Returns
         -------
         DataFrame
-            Index: the covariates and ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
+            Index: the terms (or columns) and ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
         """
-        if self._problem is None:
-            raise ValidationError("zph", None, "needs a model fitted by this package")
-        prep, xs, stop, event, start = self._problem
-        times = _zph_times(stop, event, start, transform)
-        gt = [times[np.searchsorted(np.unique(stop[event]), S.times)] for S in prep]
-        u, imat = core.zph_score_info(prep, xs, self.coef, gt)
+        d = self._data("zph")
+        times = _zph_times(d.stop, d.event, d.start, transform)
+        ut = np.unique(d.stop[d.event])
+        gt = [times[np.searchsorted(ut, S.times)] for S in d.prep]
+        u, imat = core.zph_score_info(d.prep, d.xs, self.coef, gt)
         p = self.coef.size
         u[:p] = 0.0
-        rows = []
-        for j in range(p):
-            kk = [*range(p), p + j]
+        groups: dict[str, list[int]] = {}
+        for j, name in enumerate(self.names):
+            groups.setdefault(_term_of(name) if terms else name, []).append(j)
+        rows, dfs = [], []
+        for cols in groups.values():
+            kk = [*range(p), *(p + j for j in cols)]
             uu = u[kk]
             rows.append(float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu)))
+            dfs.append(len(cols))
         rows.append(float(u @ np.linalg.solve(imat, u)))
-        df = [1] * p + [p]
+        dfs.append(p)
         return pd.DataFrame(
-            {"chisq": rows, "df": df, "p": sps.chi2.sf(rows, df)},
-            index=pd.Index([*self.names, "GLOBAL"], name="covariate"),
+            {"chisq": rows, "df": dfs, "p": sps.chi2.sf(rows, dfs)},
+            index=pd.Index([*groups, "GLOBAL"], name="term" if terms else "covariate"),
+        )
+
+    def zph_residuals(
+        self, transform: Literal["km", "identity", "rank", "log"] = "km"
+    ) -> pd.DataFrame:
+        """Scaled Schoenfeld residuals (R ``cox.zph(fit)$y``) with the transformed time.
+
+        Returns
+        -------
+        DataFrame
+            One row per event: ``time``, ``g`` (transformed time) and one column per
+            covariate (β_j + scaled residual, the quantity ``plot(cox.zph(fit))`` smooths).
+        """
+        d = self._data("zph_residuals")
+        r, t, _ = _extras.schoenfeld(d.prep, d.xs, self.coef)
+        g = _zph_times(d.stop, d.event, d.start, transform)
+        ut = np.unique(d.stop[d.event])
+        gv = g[np.searchsorted(ut, t)]
+        scaled = r @ _inv_naive(self) * self.events + self.coef
+        out = pd.DataFrame(scaled, columns=self.names)
+        out.insert(0, "g", gv)
+        out.insert(0, "time", t)
+        return out
+
+    def plot_zph(self, term: str | None = None, ax: Any = None) -> Any:
+        """Plot the scaled Schoenfeld residuals of one covariate against transformed time,
+        with a lowess-free running-mean smooth and the fitted coefficient (as
+        ``plot(cox.zph(fit))``); returns the matplotlib Axes (never shows it)."""
+        from mst.stats.plotting import zph_plot
+
+        return zph_plot(self, term, ax)
+
+    # --- analyst API ---------------------------------------------------------------
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion −2·loglik + 2·p (R ``AIC(fit)``)."""
+        return float(-2.0 * self.loglik[1] + 2.0 * self.coef.size)
+
+    @functools.cached_property
+    def concordance(self) -> float:
+        """Harrell's C of the linear predictor (R ``concordance(fit)$concordance``).
+
+        Right-censored data only (for ``(start, stop]`` rows it is NaN, as the pairs are
+        not defined by one time per patient); within strata when the model has strata.
+        """
+        d = self._data("concordance")
+        if d.start is not None:
+            return float("nan")
+        return _extras.concordance(d.stop, d.event, d.Xc @ self.coef, d.strata)[0]
+
+    def baseline_hazard(self) -> pd.DataFrame:
+        """Baseline cumulative hazard at the covariate means (R ``basehaz(fit)``).
+
+        Efron-adjusted increments for tied deaths when ``ties="efron"`` (as
+        ``survfit.coxph``). One row per distinct event time (per stratum).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``time``, ``hazard`` (increment), ``cumhaz``, ``survival``,
+            ``n_risk``, ``n_event`` and ``strata`` when the model has strata.
+        """
+        d = self._data("baseline_hazard")
+        parts = []
+        for S, h in zip(d.prep, _extras.baseline_hazard(d.prep, d.xs, self.coef), strict=True):
+            label = d.strata_labels[int(d.strata[S.rows[0]])]
+            cum = np.cumsum(h.hazard)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "time": h.times,
+                        "hazard": h.hazard,
+                        "cumhaz": cum,
+                        "survival": np.exp(-cum),
+                        "n_risk": h.n_risk,
+                        "n_event": h.n_event,
+                        "strata": label,
+                    }
+                )
+            )
+        out = pd.concat(parts, ignore_index=True)
+        if len(d.strata_labels) == 1:
+            out = out.drop(columns="strata")
+        return out
+
+    def baseline_survival(self) -> pd.DataFrame:
+        """Baseline survival exp(−cumhaz) at the covariate means (see
+        :meth:`baseline_hazard`)."""
+        return self.baseline_hazard()[["time", "survival"]]
+
+    def _design_rows(self, x: ArrayLike | pd.DataFrame) -> NDArray[np.float64]:
+        if isinstance(x, pd.DataFrame):
+            missing = [c for c in self.names if c not in x.columns]
+            if missing:
+                raise ValidationError(
+                    "x", None, f"needs the design columns {', '.join(self.names)}"
+                )
+            xa = x[self.names].to_numpy(dtype=np.float64)
+        else:
+            xa = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if xa.ndim != 2 or xa.shape[1] != self.coef.size:
+            raise ValidationError(
+                "x", None, f"needs {self.coef.size} columns ({', '.join(self.names)})"
+            )
+        return xa
+
+    def predict(
+        self,
+        x: ArrayLike | pd.DataFrame | None = None,
+        type: Literal["lp", "risk", "survival", "median"] = "lp",
+        times: ArrayLike | None = None,
+    ) -> pd.Series | pd.DataFrame:
+        """Predictions for covariate rows (R ``predict.coxph`` / ``survfit(fit, newdata)``).
+
+        Parameters
+        ----------
+        x : array_like or DataFrame, optional
+            Rows of the design (columns as :attr:`names`; dummies included); default: the
+            rows the model was fitted on.
+        type : {"lp", "risk", "survival", "median"}
+            ``lp`` = linear predictor centred at the covariate means (as R), ``risk`` =
+            exp(lp) (partial hazard), ``survival`` = predicted survival curves (unstratified
+            models), ``median`` = median survival time of each row (NaN when not reached).
+        times : array_like, optional
+            For ``survival``: the times (default: the event times).
+
+        Returns
+        -------
+        Series or DataFrame
+            One value per row; survival curves as a DataFrame indexed by time.
+        """
+        d = self._data("predict")
+        xa = d.Xc + d.means if x is None else self._design_rows(x)
+        lp = (xa - d.means) @ self.coef
+        if type == "lp":
+            return pd.Series(lp, name="lp")
+        if type == "risk":
+            return pd.Series(np.exp(lp), name="risk")
+        if type not in ("survival", "median"):
+            raise ValidationError("type", type, "must be lp, risk, survival or median")
+        if len(d.strata_labels) > 1:
+            raise ValidationError(
+                "predict", type, "survival curves of a stratified model: use baseline_hazard()"
+            )
+        base = self.baseline_hazard()
+        if type == "median":
+            from mst.stats.km import survival_quantile
+
+            return pd.Series(
+                [
+                    survival_quantile(
+                        base.time.to_numpy(), np.exp(-base.cumhaz.to_numpy() * np.exp(v))
+                    )
+                    for v in lp
+                ],
+                name="median",
+            )
+        grid = base.time.to_numpy() if times is None else np.asarray(times, dtype=np.float64)
+        k = np.searchsorted(base.time.to_numpy(), grid, side="right") - 1
+        H = np.where(k >= 0, base.cumhaz.to_numpy()[np.clip(k, 0, None)], 0.0)
+        return pd.DataFrame(np.exp(-np.outer(H, np.exp(lp))), index=pd.Index(grid, name="time"))
+
+    def residuals(self, type: Residual = "martingale") -> pd.Series | pd.DataFrame:
+        """Residuals as R ``residuals(fit, type=)``.
+
+        Parameters
+        ----------
+        type : {"martingale", "deviance", "score", "schoenfeld", "dfbeta"}
+            ``dfbeta`` = score residuals times the model-based variance (R's default).
+
+        Returns
+        -------
+        Series or DataFrame
+            Indexed by the rows of the fitted data (Schoenfeld: one row per event, ordered
+            by time, indexed by the event's row; columns = covariates).
+        """
+        d = self._data("residuals")
+        n = d.stop.size
+        if type in ("martingale", "deviance"):
+            m = _extras.martingale(d.prep, d.xs, self.coef, n)
+            if type == "deviance":
+                m = _extras.deviance(m, d.event)
+            return pd.Series(m, index=d.index, name=type)
+        if type in ("score", "dfbeta"):
+            sc = core.score_residuals(d.prep, d.Xc, self.coef)
+            if type == "dfbeta":
+                sc = sc @ _inv_naive(self)
+            return pd.DataFrame(sc, index=d.index, columns=self.names)
+        if type == "schoenfeld":
+            r, t, rows = _extras.schoenfeld(d.prep, d.xs, self.coef)
+            out = pd.DataFrame(r, index=d.index[rows], columns=self.names)
+            out.insert(0, "time", t)
+            return out
+        raise ValidationError(
+            "type", type, "must be martingale, deviance, score, schoenfeld or dfbeta"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficient table (as :meth:`summary_frame`), one row per design column."""
+        return self.summary_frame()
+
+    def summary(self) -> str:
+        """A text summary as R ``summary(coxph)``: n, events, reference levels, the
+        coefficient table, concordance, AIC and the three global tests."""
+        from mst.stats._summary import cox_text
+
+        return cox_text(self)
+
+    def print_summary(self, file: Any = None) -> None:
+        """Write :meth:`summary` to ``file`` (default: standard output), as lifelines'
+        ``print_summary``."""
+        import sys
+
+        print(self.summary(), file=file or sys.stdout)
+
+    def plot(
+        self, x: ArrayLike | pd.DataFrame, names: Sequence[str] | None = None, ax: Any = None
+    ) -> Any:
+        """Predicted survival curves for covariate rows (R ``plot(survfit(fit, newdata))``);
+        returns the matplotlib Axes and never shows it."""
+        from mst.stats.plotting import curves_plot
+
+        pred = self.predict(x, type="survival")
+        labels = list(names) if names is not None else [f"row {j + 1}" for j in pred.columns]
+        return curves_plot(pred.index.to_numpy(), pred.to_numpy(), labels, "Survival", ax)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CoxResult n={self.n} events={self.events} ties={self.ties} "
+            f"covariates={', '.join(self.names)} loglik={self.loglik[1]:.4f}>"
         )
 
     @property
@@ -166,7 +434,7 @@ class CoxResult:
         stat = {"score": self.score_test, "wald": self.wald_test, "lr": self.lr_test}[which]
         return float(sps.chi2.sf(stat, self.df))
 
-    def summary(self) -> pd.DataFrame:
+    def summary_frame(self) -> pd.DataFrame:
         """Table with coef, HR, se, z, p and the confidence interval, one row per covariate."""
         return pd.DataFrame(
             {
@@ -204,6 +472,8 @@ class CoxResult:
             },
             "references": self.references,
             "converged": self.converged,
+            "concordance": self.concordance,
+            "aic": self.aic,
         }
 
 
@@ -418,6 +688,7 @@ def cox_fit(
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
     check_design(Xa, names)
     sc = _codes(strata, n)
+    strata_labels = _labels_of(strata, sc)
     Xc = Xa - Xa.mean(axis=0)
     prep = core.prepare(stop, ev, st, sc, ties == "efron")
     if not prep:
@@ -450,7 +721,9 @@ def cox_fit(
     se = np.sqrt(np.diag(var))
     wald = float(beta @ np.linalg.solve(var, beta))
     return CoxResult(
-        _problem=(prep, xs, stop, ev, st),
+        _problem=_CoxData(
+            prep, xs, stop, ev, st, sc, strata_labels, Xc, Xa.mean(axis=0), pd.RangeIndex(n)
+        ),
         names=names,
         coef=beta,
         se=se,
@@ -468,6 +741,27 @@ def cox_fit(
         iterations=iters,
         alpha=alpha,
     )
+
+
+def _labels_of(v: ArrayLike | None, codes: NDArray[np.intp]) -> list[str]:
+    """Label of each stratum code (``"all"`` without strata)."""
+    if v is None:
+        return ["all"]
+    a = np.asarray(v, dtype=object)
+    first = {}
+    for i, c in enumerate(codes.tolist()):
+        first.setdefault(c, i)
+    return [
+        ", ".join(map(str, a[first[c]])) if a.ndim == 2 else str(a[first[c]]) for c in sorted(first)
+    ]
+
+
+def _inv_naive(res: CoxResult) -> NDArray[np.float64]:
+    """Model-based variance (inverse information) of a fit."""
+    if not res.robust:
+        return res.var
+    d = res._data("variance")
+    return _inv(core.evaluate(d.prep, d.xs, res.coef).info)
 
 
 def _inv(m: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -590,7 +884,10 @@ def cox(
         names=design.names,
         alpha=alpha,
     )
-    return _with(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)
+    res = _with(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)
+    if res._problem is not None:
+        object.__setattr__(res, "_problem", replace(res._problem, index=sub.index))
+    return res
 
 
 def _with(res: CoxResult, **kw: Any) -> CoxResult:

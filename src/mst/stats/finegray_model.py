@@ -23,9 +23,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from mst.errors import ValidationError
-from mst.stats._design import check_design, complete_rows, design_from_columns
-from mst.stats.io import outcome_frame
+from mst.stats._design import (
+    check_design,
+    complete_rows,
+    design_from_columns,
+    design_from_formula,
+    parse_surv_formula,
+)
 from mst.stats.cox_model import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
+from mst.stats.io import outcome_frame
 
 FloatArray = NDArray[np.float64]
 _EPS = np.finfo(np.float64).eps
@@ -311,7 +317,40 @@ class FineGrayResult:
         lam = np.cumsum(self.bfitj)[:, None] * np.exp(xa @ self.coef)[None, :]
         return pd.DataFrame(1.0 - np.exp(-lam), index=pd.Index(self.uftime, name="time"))
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> str:
+        """Text summary: n, events, reference levels, coefficient table, stopping rule."""
+        from mst.stats._summary import finegray_text
+
+        return finegray_text(self)
+
+    def print_summary(self, file: Any = None) -> None:
+        """Write :meth:`summary` to ``file`` (default: standard output)."""
+        import sys
+
+        print(self.summary(), file=file or sys.stdout)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficient table (see :meth:`summary_frame`)."""
+        return self.summary_frame()
+
+    def plot(self, x: ArrayLike, names: Sequence[str] | None = None, ax: Any = None) -> Any:
+        """Predicted cumulative incidence of the cause for covariate rows (crr's predict);
+        returns the matplotlib Axes and never shows it."""
+        from mst.stats.plotting import curves_plot
+
+        pred = self.predict(x)
+        labels = list(names) if names is not None else [f"row {j + 1}" for j in pred.columns]
+        return curves_plot(
+            pred.index.to_numpy(), pred.to_numpy(), labels, "Cumulative incidence", ax
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<FineGrayResult cause={self.cause} n={self.n} events={self.events} "
+            f"competing={self.competing} covariates={', '.join(self.names)}>"
+        )
+
+    def summary_frame(self) -> pd.DataFrame:
         """Table with coef, sHR, se, p and the confidence interval."""
         return pd.DataFrame(
             {
@@ -346,6 +385,8 @@ class FineGrayResult:
             "loglik_null": self.loglik_null,
             "references": self.references,
             "converged": self.converged,
+            "convergence": self.convergence,
+            "iterations": self.iterations,
         }
 
 
@@ -541,10 +582,11 @@ def finegray_fit(
 
 def finegray(
     data: pd.DataFrame,
+    formula: str | None = None,
     *,
-    time: str,
-    status: str,
-    covariates: Sequence[str],
+    time: str | None = None,
+    status: str | None = None,
+    covariates: Sequence[str] | None = None,
     cause: int = 1,
     cencode: int = 0,
     cengroup: str | None = None,
@@ -559,6 +601,9 @@ def finegray(
     ----------
     data : DataFrame
         One row per patient.
+    formula : str, optional
+        ``"Surv(time, status) ~ age + arm"`` (formulaic syntax on the right, as
+        :func:`mst.stats.cox`); replaces ``time``, ``status`` and ``covariates``.
     time, status : str
         Time column and status column (0 censored, 1, 2, … causes).
     covariates : sequence of str
@@ -577,10 +622,25 @@ def finegray(
     FineGrayResult
         The fitted model.
     """
+    rhs = None
+    if formula is not None:
+        f = parse_surv_formula(formula)
+        if f.start is not None or f.strata or f.cluster:
+            raise ValidationError(
+                "formula", formula, "Fine-Gray takes Surv(time, status) ~ covariates only"
+            )
+        time, status, rhs = f.stop, f.event, f.rhs
+    if time is None or status is None:
+        raise ValidationError("time/status", None, "give a formula or the time and status columns")
     base = [time, status] + ([cengroup] if cengroup else [])
     data = outcome_frame(data, base, [time, status])
     rows = complete_rows(data, base)
-    design = design_from_columns(data, covariates, reference, rows)
+    if rhs is not None:
+        design = design_from_formula(data, rhs, rows)
+    else:
+        if not covariates:
+            raise ValidationError("covariates", None, "at least one covariate is needed")
+        design = design_from_columns(data, covariates, reference, rows)
     sub = data.loc[design.rows]
     res = finegray_fit(
         design.X,

@@ -8,6 +8,7 @@ so n = 10^6 runs in about a second.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -113,13 +114,16 @@ def _stratum(
 
 
 def gray_test(
-    time: ArrayLike,
-    status: ArrayLike,
-    group: ArrayLike,
+    time: ArrayLike | str | None = None,
+    status: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
     cause: int = 1,
     strata: ArrayLike | None = None,
     rho: float = 0.0,
     censor_code: int = 0,
+    *,
+    data: Any = None,
+    formula: str | None = None,
 ) -> GrayResult:
     """Gray's test comparing the cumulative incidence of ``cause`` among groups.
 
@@ -140,12 +144,22 @@ def gray_test(
     censor_code : int
         Censoring code (0).
 
+    data : DataFrame, optional
+        With ``data``, ``time``/``status``/``group``/``strata`` are column names.
+    formula : str, optional
+        ``"Surv(time, status) ~ group + strata(s)"`` (needs ``data``).
+
     Returns
     -------
     GrayResult
         Statistic, df = k - 1 and p-value as ``cuminc(...)$Tests`` (the p-value is taken
         from the upper tail directly; R's ``1 - pchisq`` agrees to ~1e-16 absolute).
     """
+    from mst.stats.io import survival_inputs
+
+    time, status, group, strata, _, _ = survival_inputs(
+        data, formula, time, status, group, strata, None
+    )
     t = v.as_time(time)
     n = t.size
     s_raw = np.asarray(status, dtype=np.float64)

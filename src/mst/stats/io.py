@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,7 +171,7 @@ def outcome_columns(
     df: pd.DataFrame,
     time: str,
     status: str,
-    codes: tuple[int, ...],
+    codes: tuple[int, ...] | None,
     group: str | None = None,
     strata: str | None = None,
 ) -> tuple[
@@ -215,6 +216,8 @@ def outcome_columns(
             t[neg][0].item(),
             "follow-up time must be >= 0",
         )
+    if codes is None:  # any integer code (competing-risks status read with data=)
+        codes = tuple(int(c) for c in np.unique(s[np.isfinite(s) & (s == np.round(s))]))
     bad = ~np.isin(s, np.asarray(codes, dtype=np.float64))
     if bad.any():
         raise ValidationError(
@@ -238,3 +241,58 @@ def outcome_columns(
         labels.append(_labels(df[col], g))
     t = v.as_time(t, time)
     return t, s.astype(np.int64), labels[0], labels[1], int(outside.sum())
+
+
+def survival_inputs(
+    data: object,
+    formula: str | None,
+    time: object,
+    event: object,
+    group: object,
+    strata: object,
+    codes: tuple[int, ...] | None,
+    entry: object = None,
+) -> tuple[Any, Any, Any, Any, Any, str | None]:
+    """Resolve ``data=`` + column names or a ``Surv(time, event) ~ group`` formula.
+
+    Without ``data`` and ``formula`` the arguments are returned unchanged (arrays). With
+    them, the columns are read by :func:`outcome_columns` (same codings and errors as the
+    CLI); ``Surv(entry, time, event)`` gives left-truncated data, ``strata(col)`` a
+    stratum column, and at most one other term names the group column.
+
+    Returns
+    -------
+    (time, event, group, strata, entry, group_name)
+    """
+    if data is None and formula is None:
+        return time, event, group, strata, entry, None
+    if data is None:
+        raise ValidationError("data", None, "a formula needs data=")
+    if formula is not None:
+        from mst.stats._design import parse_surv_formula
+
+        f = parse_surv_formula(formula)
+        terms = [t.strip() for t in f.rhs.split("+") if t.strip()] if f.rhs else []
+        if len(terms) > 1:
+            raise ValidationError(
+                "formula", formula, "takes one grouping column (and strata(...)) on the right"
+            )
+        if f.cluster:
+            raise ValidationError("formula", formula, "cluster() applies to the Cox model only")
+        time, event, entry = f.stop, f.event, f.start
+        group = terms[0] if terms else None
+        strata = f.strata[0] if f.strata else None
+        if len(f.strata) > 1:
+            raise ValidationError("formula", formula, "one strata() column")
+    for name, val in (("time", time), ("event", event), ("group", group), ("strata", strata)):
+        if val is not None and not isinstance(val, str):
+            raise ValidationError(name, None, "with data=, give column names")
+    if not isinstance(time, str) or not isinstance(event, str):
+        raise ValidationError("time/event", None, "give the time and event column names")
+    df = check_frame(data, time, event, group, strata, entry)  # type: ignore[arg-type]
+    t, e, g, st, _ = outcome_columns(df, time, event, codes, group, strata)  # type: ignore[arg-type]
+    ent = None
+    if entry is not None:
+        both = df[[time, event]].isna().all(axis=1).to_numpy()
+        ent = numeric_column(df, entry)[~both]  # type: ignore[arg-type]
+    return t, e, g, st, ent, group if isinstance(group, str) else None

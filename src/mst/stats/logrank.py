@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -75,11 +76,14 @@ def _stratum(
 
 
 def logrank_test(
-    time: ArrayLike,
-    event: ArrayLike,
-    group: ArrayLike,
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
     strata: ArrayLike | None = None,
     rho: float = 0.0,
+    *,
+    data: Any = None,
+    formula: str | None = None,
 ) -> LogRankResult:
     """Compare survival curves of k groups (R ``survdiff(Surv(time, event) ~ group [+ strata()],
     rho=)``).
@@ -97,6 +101,11 @@ def logrank_test(
     rho : float
         Fleming–Harrington weight S(t-)^rho, S the pooled Kaplan–Meier of the stratum.
 
+    data : DataFrame, optional
+        With ``data``, ``time``/``event``/``group``/``strata`` are column names.
+    formula : str, optional
+        ``"Surv(time, event) ~ group + strata(s)"`` (needs ``data``).
+
     Returns
     -------
     LogRankResult
@@ -104,6 +113,11 @@ def logrank_test(
         ``df`` = (number of groups with E > 0) - 1, p from the chi-square upper tail.
         Statistic and p are NaN when the variance matrix is singular (R stops there).
     """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, strata, _, _ = survival_inputs(
+        data, formula, time, event, group, strata, (0, 1)
+    )
     t = v.as_time(time)
     e = v.as_event(event)
     n = t.size
