@@ -17,6 +17,8 @@ from mst.stats.km import kaplan_meier as kaplan_meier
 from mst.stats.km import km_core as km_core
 from mst.stats.logrank import LogRankResult as LogRankResult
 from mst.stats.logrank import logrank_test as logrank_test
+from mst.stats.logrank import pairwise_logrank as pairwise_logrank
+from mst.stats.logrank import trend_logrank as trend_logrank
 
 # --- competing risks: cumulative incidence, Gray's test ---
 # isort: split

@@ -7,6 +7,7 @@ checks and the same plain-words errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     CSV/TSV/TXT (byte-order mark, UTF-8 or the declared ``encoding``; ``,`` ``;`` tab or
     ``|`` sniffed) or XLSX; ``NA``, blank, ``#N/A`` … are missing; duplicate or unnamed
     headers, binary files, 0-byte and header-only files are refused
-    (:func:`mst.io.tabular.read_table_text`). Columns whose cells are all numbers become
+    (:func:`mst.io.tabular.read_table_text`). In a ``;``-delimited file a decimal comma is
+    read as R's ``read.csv2`` reads it (``1,5`` = 1.5). Columns whose cells are all numbers become
     numbers, columns of TRUE/FALSE become logical; every other column stays text.
 
     Parameters
@@ -50,6 +52,8 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         raise ValidationError(
             str(path), None, f"has a header ({', '.join(map(str, raw.columns))}) but no data rows"
         )
+    if _semicolon_file(Path(path), encoding):
+        raw = _decimal_commas(raw)
     out = to_numbers(raw)
     for col in out.columns:  # TRUE/FALSE columns are logical, as pandas and R read them
         cells = out[col]
@@ -59,6 +63,39 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
                 out[col] = cells.map(lambda x: None if x is None else str(x).lower() == "true")
                 if cells.notna().all():
                     out[col] = out[col].astype(bool)
+    return out
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+(,\d+)?$")
+
+
+def _semicolon_file(path: Path, encoding: str | None) -> bool:
+    if path.suffix.lower() not in (".csv", ".txt"):
+        return False
+    from mst.io.tabular import decode_bytes, sniff_delimiter
+
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    try:
+        text = decode_bytes(head, str(path), encoding)
+    except ValidationError:
+        return False
+    return sniff_delimiter(text.split("\n", 1)[0]) == ";"
+
+
+def _decimal_commas(raw: pd.DataFrame) -> pd.DataFrame:
+    """In a ``;``-delimited file, ``1,5`` is one and a half (R ``read.csv2``): columns whose
+    every cell is a number with a decimal comma become numbers."""
+    out = raw.copy()
+    for col in out.columns:
+        cells = out[col].dropna()
+        text = cells.map(str)
+        if (
+            len(text)
+            and text.map(lambda x: bool(_DECIMAL_COMMA.match(x))).all()
+            and text.str.contains(",").any()
+        ):
+            out[col] = out[col].map(lambda x: None if x is None else str(x).replace(",", "."))
     return out
 
 

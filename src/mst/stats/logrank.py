@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
@@ -161,3 +162,109 @@ def logrank_test(
     return LogRankResult(
         [str(x) for x in levels], counts, obs, exp, var, stat, df, p, float(rho), name
     )
+
+
+def pairwise_logrank(
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
+    strata: ArrayLike | None = None,
+    rho: float = 0.0,
+    adjust: str = "holm",
+    *,
+    data: Any = None,
+    formula: str | None = None,
+) -> pd.DataFrame:
+    """Log-rank test for every pair of groups (``survdiff`` on each two-group subset).
+
+    Parameters
+    ----------
+    time, event, group, strata, rho, data, formula
+        As :func:`logrank_test`.
+    adjust : {"holm", "bonferroni", "none"}
+        Multiplicity adjustment of the p-values (R ``p.adjust``).
+
+    Returns
+    -------
+    DataFrame
+        One row per pair: ``group_a``, ``group_b``, ``chisq``, ``p``, ``p_adjusted``.
+    """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, strata, _, _ = survival_inputs(
+        data, formula, time, event, group, strata, (0, 1)
+    )
+    if adjust not in ("holm", "bonferroni", "none"):
+        raise ValidationError("adjust", adjust, "must be holm, bonferroni or none")
+    t = v.as_time(time)
+    e = v.as_event(event)
+    n = t.size
+    g = v.as_labels(group, n, "group")
+    if g is None:
+        raise ValidationError("group", None, "a grouping variable is required")
+    s = v.as_labels(strata, n, "strata")
+    levels = v.group_levels(g, v.category_order(group))
+    rows = []
+    for i, a in enumerate(levels):
+        for b in levels[i + 1 :]:
+            m = (g == a) | (g == b)
+            r = logrank_test(t[m], e[m], g[m], None if s is None else s[m], rho)
+            rows.append({"group_a": str(a), "group_b": str(b), "chisq": r.statistic, "p": r.p})
+    out = pd.DataFrame(rows, columns=["group_a", "group_b", "chisq", "p"])
+    p = out["p"].to_numpy(dtype=np.float64)
+    k = p.size
+    if adjust == "bonferroni":
+        adj = np.minimum(p * k, 1.0)
+    elif adjust == "holm":
+        o = np.argsort(p, kind="stable")
+        stepped = np.maximum.accumulate(p[o] * (k - np.arange(k)))
+        adj = np.empty(k)
+        adj[o] = np.minimum(stepped, 1.0)
+    else:
+        adj = p.copy()
+    return out.assign(p_adjusted=adj)
+
+
+def trend_logrank(
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
+    scores: ArrayLike | None = None,
+    strata: ArrayLike | None = None,
+    *,
+    data: Any = None,
+    formula: str | None = None,
+) -> tuple[float, float]:
+    """Log-rank test for trend across ordered groups (1 df).
+
+    ``U = Σ s_g (O_g − E_g)``, ``Var U = sᵀ V s`` with the ``survdiff`` variance V; the
+    statistic is U² / Var U. Default scores: the numeric group values when the groups are
+    numbers, else 1, 2, … in the level order (R ``factor()`` or a Categorical's order).
+
+    Returns
+    -------
+    (chisq, p) : tuple of float
+    """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, strata, _, _ = survival_inputs(
+        data, formula, time, event, group, strata, (0, 1)
+    )
+    r = logrank_test(time, event, group, strata)
+    if scores is None:
+        try:
+            sc = np.array([float(x) for x in r.groups])
+        except ValueError:
+            sc = np.arange(1.0, len(r.groups) + 1)
+    else:
+        sc = np.asarray(scores, dtype=np.float64)
+        if sc.shape != (len(r.groups),):
+            raise ValidationError(
+                "scores", None, f"need one score per group ({', '.join(r.groups)})"
+            )
+    u = float(sc @ (r.observed - r.expected))
+    var = float(sc @ r.variance @ sc)
+    if var <= 0:
+        return float("nan"), float("nan")
+    stat = u * u / var
+    return stat, float(chi2.sf(stat, 1))
