@@ -54,6 +54,7 @@ def km_core(
     event: NDArray[np.int64] | NDArray[np.float64],
     weights: NDArray[np.float64] | None = None,
     entry: NDArray[np.float64] | None = None,
+    presorted: bool = False,
 ) -> KMTable:
     """Kaplan–Meier estimate from clean arrays (no validation; vectorised, O(n log n)).
 
@@ -68,6 +69,8 @@ def km_core(
         ``n_event`` are sums of weights, as in ``survfit(..., weights=)``.
     entry : ndarray of float, optional
         Left-truncation times (< time): at risk on (entry, time].
+    presorted : bool
+        ``time`` is already sorted (skips the sort).
 
     Returns
     -------
@@ -76,7 +79,8 @@ def km_core(
     """
     time = np.asarray(time, dtype=np.float64)
     ev = np.asarray(event, dtype=np.float64)
-    order = np.argsort(time, kind="stable")
+    # ties are aggregated below, so the order within a tied time does not matter
+    order = np.arange(time.size) if presorted else np.argsort(time)
     t = time[order]
     if weights is None:
         w_ev = ev[order]
@@ -460,6 +464,32 @@ class KMResult:
         return f"<KMResult {inner}>"
 
 
+def _group_tables(
+    t: NDArray[np.float64], e: NDArray[np.int64], codes: NDArray[np.int64], ng: int
+) -> list[KMTable]:
+    """Kaplan–Meier tables of every group from one sort of the times (O(n) after it).
+
+    Each row's distinct-time index comes from one hash pass (:func:`_validate.time_index`);
+    events and censorings are then counted per (time, group) cell by one ``bincount``, so
+    no sort of the rows, per-group split or gather is needed.
+    """
+    ut, ti = v.time_index(t)
+    cell = ((ti * ng + codes) << 1) | e
+    cnt = np.bincount(cell, minlength=ut.size * ng * 2).reshape(ut.size, ng, 2)
+    dth = cnt[:, :, 1].astype(np.float64)
+    tot = dth + cnt[:, :, 0]
+    risk = np.cumsum(tot[::-1], axis=0)[::-1]
+    out = []
+    for k in range(ng):
+        keep = tot[:, k] > 0
+        n_risk, d = risk[keep, k], dth[keep, k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surv = np.cumprod(np.where(n_risk > 0, (n_risk - d) / n_risk, 1.0))
+            term = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+        out.append(KMTable(ut[keep], n_risk, d, tot[keep, k] - d, surv, np.cumsum(term)))
+    return out
+
+
 def _curve(
     label: str,
     t: NDArray[np.float64],
@@ -468,15 +498,22 @@ def _curve(
     conf_type: str,
     conf_level: float,
     entry: NDArray[np.float64] | None = None,
+    presorted: bool = False,
 ) -> KMCurve:
-    tab = km_core(t, e, w, entry)
+    tab = km_core(t, e, w, entry, presorted)
+    return _curve_from_table(label, int(t.size), tab, conf_type, conf_level)
+
+
+def _curve_from_table(
+    label: str, n: int, tab: KMTable, conf_type: str, conf_level: float
+) -> KMCurve:
     se_log = np.sqrt(tab.greenwood)
     with np.errstate(invalid="ignore"):
         std_err = np.where(tab.surv == 0, np.nan, tab.surv * se_log)
     lower, upper = confidence_band(tab.surv, se_log, conf_type, conf_level)
     return KMCurve(
         label=label,
-        n=int(t.size),
+        n=n,
         table=tab,
         std_err=std_err,
         lower=lower,
@@ -561,15 +598,30 @@ def kaplan_meier(
     if g is None:
         return KMResult({"all": _curve("all", t, e, w, conf_type, conf_level, en)}, gname)
     curves: dict[str, KMCurve] = {}
-    for lev in v.group_levels(g, v.category_order(group)):
-        m = g == lev
+    levels, codes = v.group_codes(g, v.category_order(group))
+    if w is None and en is None:
+        for k, (lev, tab) in enumerate(
+            zip(levels, _group_tables(t, e, codes, len(levels)), strict=True)
+        ):
+            curves[str(lev)] = _curve_from_table(
+                str(lev), int((codes == k).sum()), tab, conf_type, conf_level
+            )
+        return KMResult(curves, gname)
+    # one sort for all groups: a group's rows, taken in the global order, are sorted too
+    o = np.argsort(t)
+    ts, es, cs = t[o], e[o], codes[o]
+    ws = None if w is None else w[o]
+    ens = None if en is None else en[o]
+    for k, lev in enumerate(levels):
+        m = cs == k
         curves[str(lev)] = _curve(
             str(lev),
-            t[m],
-            e[m],
-            None if w is None else w[m],
+            ts[m],
+            es[m],
+            None if ws is None else ws[m],
             conf_type,
             conf_level,
-            None if en is None else en[m],
+            None if ens is None else ens[m],
+            presorted=True,
         )
     return KMResult(curves, gname)

@@ -47,15 +47,14 @@ class LogRankResult:
 def _stratum(
     t: NDArray[np.float64], e: NDArray[np.int64], gi: NDArray[np.int64], ng: int, rho: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    order = np.argsort(t, kind="stable")
-    t, e, gi = t[order], e[order], gi[order]
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    ntime = starts.size
-    tidx = np.repeat(np.arange(ntime), np.diff(np.r_[starts, t.size]))
-    # per-time, per-group counts of subjects and of events
-    cell = tidx * ng + gi
-    cnt = np.bincount(cell, minlength=ntime * ng).reshape(ntime, ng).astype(np.float64)
-    dth = np.bincount(cell, weights=e.astype(np.float64), minlength=ntime * ng).reshape(ntime, ng)
+    # each row's distinct-time index from one hash pass (no sort of the rows), then the
+    # subjects and events of every (time, group) cell from one bincount
+    ut, tidx = v.time_index(t)
+    ntime = ut.size
+    both = np.bincount(((tidx * ng + gi) << 1) | e, minlength=ntime * ng * 2)
+    both = both.reshape(ntime, ng, 2)
+    dth = both[:, :, 1].astype(np.float64)
+    cnt = dth + both[:, :, 0]
     risk = np.cumsum(cnt[::-1], axis=0)[::-1]  # at risk per group
     n = risk.sum(axis=1)
     d = dth.sum(axis=1)
