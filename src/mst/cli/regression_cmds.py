@@ -135,6 +135,7 @@ def finegray_payload(
     cengroup: str | None,
     reference: list[str] | None,
     conf: float,
+    tol: float | None = None,
 ) -> dict[str, Any]:
     """Fit the Fine–Gray model described by the CLI options and return the JSON payload."""
     from mst.stats.finegray_model import finegray
@@ -150,6 +151,8 @@ def finegray_payload(
         cengroup=cengroup,
         reference=_references(reference),
         alpha=_level(conf),
+        tol=tol,
+        max_iter=10 if tol is None else 100,
     )
     out = res.to_dict()
     out.update(
@@ -212,8 +215,15 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             payload,
             f"Cox model ({payload['ties']} ties" + (", robust SE)" if payload["robust"] else ")"),
         )
+        typer.echo(
+            f"Concordance = {payload['concordance']:.4f}, AIC = {payload['aic']:.2f}; "
+            + "; ".join(
+                f"{k} test = {v['statistic']:.3f} on {v['df']} df, p = {v['p']:.4g}"
+                for k, v in payload["tests"].items()
+            )
+        )
         if zph:
-            typer.echo("Proportional hazards (cox.zph, KM time transform):")
+            typer.echo("Proportional hazards (cox.zph, KM time transform, per term):")
             for k, r in payload["zph"].items():
                 typer.echo(f"  {k:<20} chisq = {r['chisq']:.3f}, df = {r['df']}, p = {r['p']:.4g}")
 
@@ -233,13 +243,26 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         ] = None,
         reference: RefOpt = None,
         conf_level: AlphaOpt = 0.95,
+        tol: Annotated[
+            float | None,
+            typer.Option(
+                "--tol",
+                help="Stop at this relative change of loglik and coefficients (e.g. 1e-9) "
+                "instead of crr's rule.",
+            ),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Fine–Gray subdistribution hazards model (as R cmprsk::crr)."""
+        if tol is not None and not 0 < tol < 1e-2:
+            raise ValidationError("--tol", tol, "must be a small positive number, e.g. 1e-9")
         payload = finegray_payload(
-            file, time, status, cause, covariates, cencode, cengroup, reference, conf_level
+            file, time, status, cause, covariates, cencode, cengroup, reference, conf_level, tol
         )
         if json_out:
             emit_json(payload)
         else:
             _print_table(payload, f"Fine-Gray model, cause {cause}")
+            typer.echo(
+                f"converged by {payload['convergence']} in {payload['iterations']} iterations"
+            )

@@ -87,9 +87,11 @@ def prepare(
 
 def _risk_sums(S: _Stratum, w: FloatArray) -> FloatArray:
     """Sum of ``w`` (rows × q) over the risk set at each event time of the stratum."""
-    rc = np.cumsum(w[::-1], axis=0)[::-1]  # rows are already sorted by stop
-    rc = np.vstack([rc, np.zeros((1, w.shape[1]))])
-    tot = rc[S.k_stop]
+    # rows are sorted by stop and k_stop is strictly increasing (every event time has a
+    # row): sum each block between consecutive event times, then a reverse cumulative sum
+    # over the blocks — no n-row temporary
+    blocks = np.add.reduceat(w, S.k_stop, axis=0)
+    tot = np.cumsum(blocks[::-1], axis=0)[::-1]
     if S.has_start:
         wa = w[S.start_order]
         ra = np.cumsum(wa[::-1], axis=0)[::-1]
@@ -143,8 +145,10 @@ def evaluate(
         e_raw = x @ beta
         c = e_raw.max()
         e = np.exp(e_raw - c)
-        ex = e[:, None] * x
-        R = _risk_sums(S, np.column_stack([e, ex]))
+        w = np.empty((x.shape[0], p + 1))
+        w[:, 0] = e
+        np.multiply(x, e[:, None], out=w[:, 1:])
+        R = _risk_sums(S, w)
         S0, S1 = R[:, 0], R[:, 1:]
         ee = e[S.ev_pos]
         # sums over the tied deaths at each time (for Efron's correction)

@@ -133,9 +133,12 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
     eta = X @ beta
     c = float(eta.max())
     e = np.exp(eta - c)
-    w = np.column_stack([e, e[:, None] * X])
-    rev = np.vstack([np.cumsum(w[::-1], axis=0)[::-1], np.zeros((1, w.shape[1]))])
-    S = rev[P.first].copy()
+    w = np.empty((X.shape[0], X.shape[1] + 1))
+    w[:, 0] = e
+    np.multiply(X, e[:, None], out=w[:, 1:])
+    # subjects with time >= u_m: block sums between consecutive failure times (P.first is
+    # strictly increasing), then a reverse cumulative sum over the blocks
+    S = np.cumsum(np.add.reduceat(w, P.first, axis=0)[::-1], axis=0)[::-1]
     B = []
     for g in range(P.G):
         cg = P.comp[g]
@@ -594,6 +597,7 @@ def finegray(
     alpha: float = 0.05,
     gtol: float = 1e-6,
     max_iter: int = 10,
+    tol: float | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on a data frame (e.g. ``crs_days`` / ``crs_status``).
 
@@ -614,7 +618,7 @@ def finegray(
         Column defining censoring groups.
     reference : mapping, optional
         Reference level per categorical covariate.
-    alpha, gtol, max_iter
+    alpha, gtol, max_iter, tol
         As in :func:`finegray_fit`.
 
     Returns
@@ -653,6 +657,7 @@ def finegray(
         alpha=alpha,
         gtol=gtol,
         max_iter=max_iter,
+        tol=tol,
     )
     from dataclasses import replace
 
