@@ -66,15 +66,16 @@ def cif_core(
     if time.size == 0:
         e = np.empty(0)
         return CIFTable(e, e, e, e, e, float("nan"))
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    st = status[order]
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    ut = t[starts]
-    nsub = np.diff(np.r_[starts, t.size]).astype(np.float64)
-    d1 = np.add.reduceat((st == cause).astype(np.float64), starts)
-    dall = np.add.reduceat((st != censor_code).astype(np.float64), starts)
-    d2 = dall - d1
+    # distinct times by one hash pass; counts per (time, kind) by one bincount
+    ut, ti = v.time_index(time)
+    kind = np.where(status == cause, 2, np.where(status == censor_code, 0, 1))
+    cnt = np.bincount(ti * 3 + kind, minlength=ut.size * 3).reshape(ut.size, 3)
+    cnt = cnt.astype(np.float64)
+    nsub = cnt.sum(axis=1)
+    d1 = cnt[:, 2]
+    d2 = cnt[:, 1]
+    dall = d1 + d2
+
     n = np.cumsum(nsub[::-1])[::-1]
     # all-cause Kaplan–Meier: before (fk) and after (fkn) each time
     fkn = np.cumprod((n - dall) / n)
@@ -99,7 +100,7 @@ def cif_core(
     v2 = np.cumsum(inv * b2 * w2 + inv * b1 * w1)
     v3 = np.cumsum(inv * inv * w2 + inv * inv * w1)
     var = v1 + f * f * v3 - 2.0 * f * v2
-    return CIFTable(ut[use1], f[use1], var[use1], n[use1], d1[use1], float(t[-1]))
+    return CIFTable(ut[use1], f[use1], var[use1], n[use1], d1[use1], float(ut[-1]))
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,8 @@ class CIFCurve:
     def n_at_risk(self, times: ArrayLike) -> NDArray[np.float64]:
         """Patients still under follow-up (no event of any cause, not censored) at times."""
         q = np.asarray(times, dtype=np.float64)
-        return (self.risk_times.size - np.searchsorted(self.risk_times, q, side="left")).astype(
-            np.float64
-        )
+        srt = np.sort(self.risk_times)
+        return (srt.size - np.searchsorted(srt, q, side="left")).astype(np.float64)
 
     def to_frame(self) -> pd.DataFrame:
         """The curve as a table: ``time``, ``n_risk``, ``n_event``, ``cif``, ``variance``,
@@ -320,10 +320,11 @@ def cumulative_incidence(
     levels = ["all"] if g is None else v.group_levels(g, v.category_order(group))
     for lev in levels:
         m = np.ones(n, dtype=bool) if g is None else (g == lev)
-        tab = cif_core(t[m], s[m], cause, censor_code)
+        tm = t[m]
+        tab = cif_core(tm, s[m], cause, censor_code)
         lo, up = cif_confidence(tab.cif, tab.variance, conf_level)
         curves[str(lev)] = CIFCurve(
-            str(lev), cause, int(m.sum()), tab, lo, up, conf_level, np.sort(t[m])
+            str(lev), cause, int(m.sum()), tab, lo, up, conf_level, tm
         )
     gray = None
     if g is not None and len(levels) > 1:

@@ -52,16 +52,15 @@ def _stratum(
 
     ``m`` codes 0 = censored, 1 = cause of interest, 2 = competing cause.
     """
-    order = np.argsort(t, kind="stable")
-    t, m, gi = t[order], m[order], gi[order]
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    nt = starts.size
-    tidx = np.repeat(np.arange(nt), np.diff(np.r_[starts, t.size]))
-    cell = tidx * ng + gi
-    size = nt * ng
-    cnt = np.bincount(cell, minlength=size).reshape(nt, ng).astype(np.float64)
-    d1 = np.bincount(cell, weights=(m == 1).astype(np.float64), minlength=size).reshape(nt, ng)
-    d2 = np.bincount(cell, weights=(m == 2).astype(np.float64), minlength=size).reshape(nt, ng)
+    # distinct times by one hash pass (no sort of the rows); subjects, cause-1 and
+    # competing events per (time, group) cell by one bincount
+    ut, tidx = v.time_index(t)
+    nt = ut.size
+    cell3 = (tidx * ng + gi) * 3 + m
+    both = np.bincount(cell3, minlength=nt * ng * 3).reshape(nt, ng, 3).astype(np.float64)
+    d1 = both[:, :, 1]
+    d2 = both[:, :, 2]
+    cnt = both.sum(axis=2)
     rs = np.cumsum(cnt[::-1], axis=0)[::-1]
     # keep only times with at least one failure (censorings alone contribute nothing)
     ev = (d1.sum(axis=1) + d2.sum(axis=1)) > 0
