@@ -115,13 +115,34 @@ class CoxEval:
     info: FloatArray
 
 
+class _Rows(tuple):  # type: ignore[type-arg]
+    """``(x, xe)`` of one stratum, plus ``xT``: the same rows as a (p, n) array, the layout
+    in which the per-iteration sums over rows run contiguously."""
+
+    xT: FloatArray  # noqa: N815
+
+
 def split(strata: list[_Stratum], X: FloatArray) -> list[tuple[FloatArray, FloatArray]]:
     """Covariate rows of each stratum (sorted) and of its events (copied once per fit)."""
-    out = []
+    out: list[tuple[FloatArray, FloatArray]] = []
     for S in strata:
         x = np.ascontiguousarray(X[S.rows])
-        out.append((x, np.ascontiguousarray(x[S.ev_pos])))
+        rows = _Rows((x, np.ascontiguousarray(x[S.ev_pos])))
+        rows.xT = np.ascontiguousarray(x.T)
+        out.append(rows)
     return out
+
+
+def _risk_sums_t(S: _Stratum, w: FloatArray) -> FloatArray:
+    """As :func:`_risk_sums` for ``w`` laid out (q, rows); returns (event times, q)."""
+    blocks = np.add.reduceat(w, S.k_stop, axis=1)
+    tot = np.cumsum(blocks[:, ::-1], axis=1)[:, ::-1]
+    if S.has_start:
+        wa = w[:, S.start_order]
+        ra = np.cumsum(wa[:, ::-1], axis=1)[:, ::-1]
+        ra = np.hstack([ra, np.zeros((w.shape[0], 1))])
+        tot = tot - ra[:, S.k_start]
+    return tot.T
 
 
 def _group_sum(v: FloatArray, S: _Stratum) -> FloatArray:
@@ -141,14 +162,18 @@ def evaluate(
     ll = 0.0
     U = np.zeros(p)
     info = np.zeros((p, p))
-    for S, (x, xe) in zip(strata, xs, strict=True):
-        e_raw = x @ beta
+    for S, rows in zip(strata, xs, strict=True):
+        x, xe = rows
+        xT = getattr(rows, "xT", None)
+        if xT is None:
+            xT = np.ascontiguousarray(x.T)
+        e_raw = beta @ xT
         c = e_raw.max()
         e = np.exp(e_raw - c)
-        w = np.empty((x.shape[0], p + 1))
-        w[:, 0] = e
-        np.multiply(x, e[:, None], out=w[:, 1:])
-        R = _risk_sums(S, w)
+        w = np.empty((p + 1, x.shape[0]))
+        w[0] = e
+        np.multiply(xT, e, out=w[1:])
+        R = _risk_sums_t(S, w)
         S0, S1 = R[:, 0], R[:, 1:]
         ee = e[S.ev_pos]
         # sums over the tied deaths at each time (for Efron's correction)
@@ -165,7 +190,7 @@ def evaluate(
             a = np.bincount(g, weights=1.0 / den, minlength=nk)
             b = np.bincount(g, weights=f / den, minlength=nk)
             A = _per_row(S, a[:, None])[:, 0]
-            info += (x.T * (e * A)) @ x
+            info += (xT * (e * A)) @ x
             info -= (xe * (ee * b[g])[:, None]).T @ xe
             info -= xbar.T @ xbar
     return CoxEval(ll, U, info)

@@ -323,9 +323,7 @@ def cumulative_incidence(
         tm = t[m]
         tab = cif_core(tm, s[m], cause, censor_code)
         lo, up = cif_confidence(tab.cif, tab.variance, conf_level)
-        curves[str(lev)] = CIFCurve(
-            str(lev), cause, int(m.sum()), tab, lo, up, conf_level, tm
-        )
+        curves[str(lev)] = CIFCurve(str(lev), cause, int(m.sum()), tab, lo, up, conf_level, tm)
     gray = None
     if g is not None and len(levels) > 1:
         gray = gray_test(t, s, g, cause=cause, strata=strata, rho=rho, censor_code=censor_code)
