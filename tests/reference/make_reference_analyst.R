@@ -54,7 +54,9 @@ cox_block <- function(ties) {
   nd <- data.frame(age = newx[, 1], sex = newx[, 2], ph.ecog = newx[, 3])
   ps <- survfit(f, newdata = nd)
   times <- c(100, 200, 365, 500)
+  z <- cox.zph(f, transform = "km")
   list(ties = ties, coef = unname(coef(f)), aic = AIC(f),
+       zph_y = unname(z$y), zph_time = unname(z$time),
        concordance = unname(concordance(f)$concordance),
        basehaz_time = sf$time[ev], basehaz_cumhaz = sf$cumhaz[ev],
        martingale = unname(residuals(f, type = "martingale")),

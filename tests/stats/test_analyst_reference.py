@@ -95,6 +95,12 @@ def test_cox_extras_match_r(ref: dict[str, Any], ties: str, fits: dict[str, Any]
     surv = f.predict(x, type="survival", times=r["pred_times"]).to_numpy()
     np.testing.assert_allclose(surv, r["pred_surv"], rtol=1e-6)
     np.testing.assert_allclose(f.predict(x, type="median"), np.ravel(r["pred_median"]))
+    zr = f.zph_residuals()  # the points plot(cox.zph(fit)) draws
+    np.testing.assert_allclose(zr.time, r["zph_time"])
+    np.testing.assert_allclose(zr[f.names], r["zph_y"], rtol=1e-6, atol=1e-8)
+    if ties == "efron":
+        ax = f.plot_zph("age")
+        assert ax.get_ylabel() == "Beta(t) for age"
 
 
 @pytest.mark.parametrize("ref", REFS)
