@@ -12,10 +12,8 @@ import typer
 from mst.cli.common import emit_json, handle_errors, to_json
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="Registry SQLAlchemy URL.")]
-FromOpt = Annotated[
-    Path | None,
-    typer.Option("--from", help="Exchange file (CSV/XLSX) or flat table (CSV/XLSX/SAV)."),
-]
+FromOpt = Annotated[Path | None, typer.Option(
+    "--from", help="Exchange file (CSV/XLSX) or flat table (CSV/XLSX/SAV).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of pseudonyms and date shifts.")]
 
 
@@ -28,13 +26,8 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as prog:
+    with Progress(TextColumn("{task.description:<22}"), BarColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task("starting", total=total)
         first = [True]
 
@@ -58,13 +51,8 @@ def _counter(quiet: bool) -> Iterator[Callable[[str | None, int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as prog:
+    with Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task("starting", total=1)
 
         def bar(name: str | None, k: int) -> None:
@@ -86,23 +74,16 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="HTML report to write.")],
         db: DbOpt = None,
         src: FromOpt = None,
-        mapping: Annotated[
-            Path | None,
-            typer.Option("--mapping", help="Mapping file for a non-standard flat table."),
-        ] = None,
-        dictionary: Annotated[
-            Path | None,
-            typer.Option(
-                "--dictionary", help="REDCap data dictionary (--from is then a REDCap export)."
-            ),
+        mapping: Annotated[Path | None, typer.Option(
+            "--mapping", help="Mapping file for a non-standard flat table.")] = None,
+        dictionary: Annotated[Path | None, typer.Option(
+            "--dictionary", help="REDCap data dictionary (--from is then a REDCap export).")
         ] = None,
         by: Annotated[str | None, typer.Option("--by", help="Grouping column.")] = None,
         config: Annotated[Path | None, typer.Option("--config", help="report.toml")] = None,
         pdf: Annotated[Path | None, typer.Option("--pdf", help="Also write a PDF.")] = None,
-        json_out: Annotated[
-            Path | None,
-            typer.Option("--json", help="Every number as JSON (default: next to the HTML)."),
-        ] = None,
+        json_out: Annotated[Path | None, typer.Option(
+            "--json", help="Every number as JSON (default: next to the HTML).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
         """Cohort outcome report: Tables 1-2, KM/CIF figures, Cox, Fine-Gray, courses."""
@@ -118,18 +99,11 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             if pdf is not None:
                 step("PDF")
                 rep.write_pdf(pdf)
-        emit_json(
-            {
-                "html": out,
-                "json": json_out or out.with_suffix(".json"),
-                "pdf": pdf,
-                "n": rep.numbers["n"],
-                "figures": len(rep.figures),
-                "excluded": rep.numbers["quality"]["n_excluded"],
-                "inconsistent": rep.numbers["quality"]["n_inconsistent"],
-                "import_rejections": len(inp.rejections),
-            }
-        )
+        emit_json({"html": out, "json": json_out or out.with_suffix(".json"), "pdf": pdf,
+                   "n": rep.numbers["n"], "figures": len(rep.figures),
+                   "excluded": rep.numbers["quality"]["n_excluded"],
+                   "inconsistent": rep.numbers["quality"]["n_inconsistent"],
+                   "import_rejections": len(inp.rejections)})
 
     @app.command("fhir")
     @handle_errors
@@ -137,10 +111,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Bundle JSON to write.")],
         db: DbOpt = None,
         src: FromOpt = None,
-        deidentify: Annotated[
-            bool,
-            typer.Option("--deidentify", help="Pseudonymous ids, shifted dates, no birth date."),
-        ] = False,
+        deidentify: Annotated[bool, typer.Option(
+            "--deidentify", help="Pseudonymous ids, shifted dates, no birth date.")] = False,
         seed: SeedOpt = 0,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
     ) -> None:
@@ -154,21 +126,13 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             cohort, _ = deidentify_cohort(cohort, seed)
         with _counter(quiet) as bar:
             bar("building bundle", len(cohort.records))
-            bundle = cohort_bundle(
-                cohort, include_birth_date=not deidentify, progress=lambda k: bar(None, k)
-            )
+            bundle = cohort_bundle(cohort, include_birth_date=not deidentify,
+                                   progress=lambda k: bar(None, k))
             bar("validating (R4B)", len(bundle["entry"]))
             n = validate_bundle(bundle, progress=lambda k: bar(None, k))
             out.write_text(to_json(bundle) + "\n", encoding="utf-8")
-        emit_json(
-            {
-                "out": out,
-                "entries": n,
-                "patients": len(cohort.records),
-                "deidentified": deidentify,
-                "fhir_version": "4.0.1 (fhir.resources R4B)",
-            }
-        )
+        emit_json({"out": out, "entries": n, "patients": len(cohort.records),
+                   "deidentified": deidentify, "fhir_version": "4.0.1 (fhir.resources R4B)"})
 
     @app.command("deidentify")
     @handle_errors
@@ -184,14 +148,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
 
         cohort, _ = deidentify_cohort(load_cohort(None, src), seed)
         write_cohort(cohort, out)
-        emit_json(
-            {
-                "out": out,
-                "patients": len(cohort.records),
-                "removed": ["birth_date", "event detail", "center names"],
-                "changed": ["patient and donor ids", "dates (per-patient shift)"],
-            }
-        )
+        emit_json({"out": out, "patients": len(cohort.records),
+                   "removed": ["birth_date", "event detail", "center names"],
+                   "changed": ["patient and donor ids", "dates (per-patient shift)"]})
 
     @app.command("import-table")
     @handle_errors
@@ -199,15 +158,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="CSV, XLSX, SAV or REDCap CSV export.")],
         out: Annotated[Path, typer.Option("--out", help="Flat table (.csv/.xlsx/.sav).")],
         mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping file.")] = None,
-        dictionary: Annotated[
-            Path | None,
-            typer.Option(
-                "--dictionary", help="REDCap data dictionary (makes FILE a REDCap export)."
-            ),
-        ] = None,
-        rejections: Annotated[
-            Path | None, typer.Option("--rejections", help="Write the rejected cells as CSV.")
-        ] = None,
+        dictionary: Annotated[Path | None, typer.Option(
+            "--dictionary", help="REDCap data dictionary (makes FILE a REDCap export).")] = None,
+        rejections: Annotated[Path | None, typer.Option(
+            "--rejections", help="Write the rejected cells as CSV.")] = None,
     ) -> None:
         """Import a flat table (with a column mapping); rejected rows are listed, not fatal."""
         import pandas as pd
@@ -222,7 +176,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         else:
             write_flat_table(res.table, out)
         if rejections is not None:
-            pd.DataFrame(
-                [r.to_dict() for r in res.rejections], columns=["row", "column", "value", "rule"]
-            ).to_csv(rejections, index=False)
+            pd.DataFrame([r.to_dict() for r in res.rejections],
+                         columns=["row", "column", "value", "rule"]).to_csv(rejections,
+                                                                           index=False)
         emit_json({"out": out, **res.to_dict()})

@@ -257,7 +257,8 @@ def parse_text_table(
                     raise ValidationError(
                         f"{source}, row {line_no}, column {names[j]}",
                         None,
-                        f"cell of {len(c)} characters is longer than the limit ({max_field_chars})",
+                        f"cell of {len(c)} characters is longer than the limit "
+                        f"({max_field_chars})",
                     )
             cells = [_cell(c, tokens) for c in raw] + [None] * (len(names) - len(raw))
             rows.append(cells)

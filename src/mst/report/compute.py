@@ -27,16 +27,15 @@ def add_derived_columns(df: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
 
     out = df.copy()
     gt = endpoint_rules().courses_gt  # 002 Table 1: more than three courses
-    if "n_courses" in out.columns and (
-        "courses_gt3" not in out.columns or out["courses_gt3"].isna().all()
-    ):
+    if "n_courses" in out.columns and ("courses_gt3" not in out.columns
+                                       or out["courses_gt3"].isna().all()):
         n = pd.to_numeric(out["n_courses"], errors="coerce")
-        out["courses_gt3"] = pd.array(
-            [None if pd.isna(v) else bool(v > gt) for v in n], dtype="boolean"
-        )
+        out["courses_gt3"] = pd.array([None if pd.isna(v) else bool(v > gt) for v in n],
+                                      dtype="boolean")
     for ep in ("os", "lfs", "crs"):
         months = f"{ep}_months"
-        if f"{ep}_days" in out.columns and (months not in out.columns or out[months].isna().all()):
+        if f"{ep}_days" in out.columns and (months not in out.columns
+                                            or out[months].isna().all()):
             out[f"{ep}_months"] = pd.to_numeric(out[f"{ep}_days"]).astype(float) / DAYS_PER_MONTH
     if "donor_age" in out.columns and "donor_age_group" not in out.columns:
         a = pd.to_numeric(out["donor_age"], errors="coerce")
@@ -172,9 +171,8 @@ def cif_block(
     return out, (res, (t, s, g))
 
 
-def _fallback_row(
-    data: pd.DataFrame, by: str, var: str, groups: list[str], reason: str
-) -> dict[str, Any]:
+def _fallback_row(data: pd.DataFrame, by: str, var: str, groups: list[str], reason: str
+                  ) -> dict[str, Any]:
     """Categorical row with Pearson's chi-square when the exact test is refused (too large)."""
     from mst.stats import chisq_test
 
@@ -183,41 +181,27 @@ def _fallback_row(
     ok = col.notna()
     levels = sorted(col[ok].unique().tolist(), key=lambda x: (str(type(x)), x))
     g = sub[by].astype(str)
-    counts = np.array(
-        [[int(((col == lev) & ok & (g == gr)).sum()) for gr in groups] for lev in levels],
-        dtype=np.int64,
-    )
+    counts = np.array([[int(((col == lev) & ok & (g == gr)).sum()) for gr in groups]
+                       for lev in levels], dtype=np.int64)
     tt = chisq_test(counts)
     tot, tot_g = int(counts.sum()), counts.sum(axis=0)
     rows = []
     for i, lev in enumerate(levels):
         k = int(counts[i].sum())
-        row: dict[str, Any] = {"level": lev, ALL: f"{k} ({100 * k / tot:.2f})", "count": {ALL: k}}
+        row: dict[str, Any] = {"level": lev, ALL: f"{k} ({100 * k / tot:.2f})",
+                               "count": {ALL: k}}
         for j, gr in enumerate(groups):
             kj = int(counts[i, j])
             row[gr] = f"{kj} ({100 * kj / max(int(tot_g[j]), 1):.2f})"
             row["count"][gr] = kj
         rows.append(row)
-    return {
-        "variable": var,
-        "kind": "categorical",
-        "summary": "n (%)",
-        "test": f"{tt.test} ({reason})",
-        "p": _f(tt.p),
-        "statistic": _f(tt.statistic),
-        "n_missing": int((~ok).sum()),
-        "levels": rows,
-        "values": {},
-    }
+    return {"variable": var, "kind": "categorical", "summary": "n (%)",
+            "test": f"{tt.test} ({reason})", "p": _f(tt.p), "statistic": _f(tt.statistic),
+            "n_missing": int((~ok).sum()), "levels": rows, "values": {}}
 
 
-def describe(
-    data: pd.DataFrame,
-    by: str,
-    variables: Sequence[str],
-    categorical: Sequence[str],
-    exact_max_n: int = 100,
-) -> dict[str, Any]:
+def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
+             categorical: Sequence[str], exact_max_n: int = 100) -> dict[str, Any]:
     """Table 1/2 as :func:`mst.stats.table1` (``to_dict`` form), variable by variable.
 
     A categorical variable whose exact test :func:`mst.stats.table1` refuses (table too
@@ -233,38 +217,27 @@ def describe(
     sub = data[data[by].notna()]
     for v in variables:
         col = sub[v]
-        if (
-            v in categorical
-            or not pd.api.types.is_numeric_dtype(col.dtype)
-            or pd.api.types.is_bool_dtype(col.dtype)
-        ) and len(sub) > exact_max_n:
+        if (v in categorical or not pd.api.types.is_numeric_dtype(col.dtype)
+                or pd.api.types.is_bool_dtype(col.dtype)) and len(sub) > exact_max_n:
             tab = pd.crosstab(col, sub[by].astype(str)).to_numpy()
             big = tab.shape[0] > 2 or tab.shape[1] > 2
             if big and tab.shape[0] >= 2 and np.any(expected_counts(tab) < 5):
                 if head is None:
                     head = table1(data.assign(_one="all"), by, ["_one"]).to_dict()
-                rows.append(
-                    _fallback_row(
-                        data,
-                        by,
-                        v,
-                        head["groups"],
-                        f"Fisher-Freeman-Halton not attempted for n > {exact_max_n}",
-                    )
-                )
+                rows.append(_fallback_row(
+                    data, by, v, head["groups"],
+                    f"Fisher-Freeman-Halton not attempted for n > {exact_max_n}"))
                 continue
         try:
             with warnings.catch_warnings():  # scipy: Shapiro-Wilk p approximate for N > 5000
-                warnings.filterwarnings(
-                    "ignore", message=".*shapiro.*N > 5000", category=UserWarning
-                )
+                warnings.filterwarnings("ignore", message=".*shapiro.*N > 5000",
+                                        category=UserWarning)
                 t = table1(data, by, [v], [v] if v in categorical else None).to_dict()
         except ValidationError as exc:
             if head is None:
                 head = table1(data.assign(_one="all"), by, ["_one"]).to_dict()
-            rows.append(
-                _fallback_row(data, by, v, head["groups"], f"exact test refused: {exc.rule}")
-            )
+            rows.append(_fallback_row(data, by, v, head["groups"],
+                                      f"exact test refused: {exc.rule}"))
             continue
         head = head or t
         rows.extend(t["variables"])
@@ -492,7 +465,8 @@ def compute_report(
     for name, variables in (("table1", cfg.table1), ("table2", cfg.table2)):
         use = [v for v in variables if v in data.columns and data[v].notna().any()]
         num[f"{name}_not_reported"] = [v for v in variables if v not in use]
-        tab = describe(data, cfg.by, use, [c for c in cfg.categorical if c in use], cfg.exact_max_n)
+        tab = describe(data, cfg.by, use, [c for c in cfg.categorical if c in use],
+                       cfg.exact_max_n)
         an.tables[name] = tab
         num[name] = tab
     step("Kaplan-Meier")

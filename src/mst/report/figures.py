@@ -37,22 +37,15 @@ def _at_risk(times: np.ndarray, ticks: np.ndarray) -> list[int]:
     return [int(s.size - np.searchsorted(s, t, side="left")) for t in ticks]
 
 
-def _risk_table(
-    fig: Figure,
-    ax: Any,
-    axt: Any,
-    labels: Sequence[str],
-    data: dict[str, np.ndarray],
-    ticks: np.ndarray,
-) -> None:
+def _risk_table(fig: Figure, ax: Any, axt: Any, labels: Sequence[str],
+                data: dict[str, np.ndarray], ticks: np.ndarray) -> None:
     axt.set_xlim(ax.get_xlim())
     axt.set_ylim(-0.5, len(labels) - 0.5)
     for k, lab in enumerate(labels):
         y = len(labels) - 1 - k
         for t, n in zip(ticks, _at_risk(data[lab], ticks), strict=True):
-            axt.text(
-                t, y, str(n), ha="center", va="center", fontsize=7, color=COLORS[k % len(COLORS)]
-            )
+            axt.text(t, y, str(n), ha="center", va="center", fontsize=7,
+                     color=COLORS[k % len(COLORS)])
     axt.set_yticks(range(len(labels)))
     axt.set_yticklabels(list(reversed(labels)), fontsize=7)
     axt.set_xticks([])
@@ -68,14 +61,8 @@ def _frame(n_groups: int) -> tuple[Figure, Any, Any]:
     return fig, fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
 
 
-def km_figure(
-    result: Any,
-    data: tuple[np.ndarray, np.ndarray, Any],
-    title: str,
-    unit: str,
-    p_text: str | None = None,
-    ylabel: str = "Probability",
-) -> Figure:
+def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
+              unit: str, p_text: str | None = None, ylabel: str = "Probability") -> Figure:
     """Kaplan–Meier curves of a :class:`mst.stats.KMResult` with the number at risk.
 
     ``data`` is the ``(time, event, group)`` arrays the result was fitted on.
@@ -92,15 +79,8 @@ def km_figure(
         lo = np.concatenate([[1.0], c.lower])
         hi = np.concatenate([[1.0], c.upper])
         ax.step(x, y, where="post", color=col, lw=1.4, label=f"{lab} (n = {c.n})")
-        ax.fill_between(
-            x,
-            np.nan_to_num(lo, nan=0.0),
-            np.nan_to_num(hi, nan=1.0),
-            step="post",
-            color=col,
-            alpha=0.12,
-            lw=0,
-        )
+        ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0),
+                        step="post", color=col, alpha=0.12, lw=0)
         cens = c.table.n_censor > 0
         ax.plot(c.time[cens], c.surv[cens], ls="none", marker="|", ms=5, mew=0.8, color=col)
     ticks = _ticks(tmax, unit)
@@ -119,13 +99,8 @@ def km_figure(
     return fig
 
 
-def cif_figure(
-    result: Any,
-    data: tuple[np.ndarray, np.ndarray, Any],
-    title: str,
-    unit: str,
-    p_text: str | None = None,
-) -> Figure:
+def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
+               unit: str, p_text: str | None = None) -> Figure:
     """Cumulative incidence curves of a :class:`mst.stats.CIFResult` with the number at risk."""
     labels = list(result.curves)
     fig, ax, axt = _frame(len(labels))
@@ -139,22 +114,13 @@ def cif_figure(
         tail = [last] if c.time.size == 0 or last > c.time[-1] else []
         x = np.concatenate([[0.0], c.time, tail])
         y = np.concatenate([[0.0], c.cif, c.cif[-1:] if tail and c.cif.size else [0.0] * len(tail)])
-        lo = np.concatenate(
-            [[0.0], c.lower, c.lower[-1:] if tail and c.lower.size else [0.0] * len(tail)]
-        )
-        hi = np.concatenate(
-            [[0.0], c.upper, c.upper[-1:] if tail and c.upper.size else [0.0] * len(tail)]
-        )
+        lo = np.concatenate([[0.0], c.lower,
+                             c.lower[-1:] if tail and c.lower.size else [0.0] * len(tail)])
+        hi = np.concatenate([[0.0], c.upper,
+                             c.upper[-1:] if tail and c.upper.size else [0.0] * len(tail)])
         ax.step(x, y, where="post", color=col, lw=1.4, label=f"{lab} (n = {c.n})")
-        ax.fill_between(
-            x,
-            np.nan_to_num(lo, nan=0.0),
-            np.nan_to_num(hi, nan=0.0),
-            step="post",
-            color=col,
-            alpha=0.12,
-            lw=0,
-        )
+        ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
+                        step="post", color=col, alpha=0.12, lw=0)
         tg = t_all if g is None else t_all[g == lab]
         sg = s_all if g is None else s_all[g == lab]
         ct = np.unique(tg[sg == 0])
@@ -204,21 +170,14 @@ def forest_figure(data: pd.DataFrame, title: str) -> Figure:
     ax.set_ylim(-0.7, len(d) - 0.3)
     multi = d["model"].nunique() > 1
     ax.set_yticks(y)
-    ax.set_yticklabels(
-        [f"{m}: {t}" if multi else str(t) for m, t in zip(d["model"], d["term"], strict=True)],
-        fontsize=7,
-    )
+    ax.set_yticklabels([f"{m}: {t}" if multi else str(t)
+                        for m, t in zip(d["model"], d["term"], strict=True)], fontsize=7)
     ax.set_xlabel("Hazard ratio (95% CI, log scale)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
     for yy, h, a, b, p in zip(y, hr, lo, hi, d["p"].to_numpy(float), strict=True):
-        ax.annotate(
-            f"{h:.2f} ({a:.2f}-{b:.2f})  {format_p(p)}",
-            xy=(1.02, yy),
-            xycoords=("axes fraction", "data"),
-            va="center",
-            fontsize=7,
-        )
+        ax.annotate(f"{h:.2f} ({a:.2f}-{b:.2f})  {format_p(p)}", xy=(1.02, yy),
+                    xycoords=("axes fraction", "data"), va="center", fontsize=7)
     ax.set_title(title, fontsize=9, loc="left")
     return fig
 

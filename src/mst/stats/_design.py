@@ -194,7 +194,7 @@ def design_from_columns(
             ref = str(reference.get(col, levels[0] if levels else ""))
             if ref not in levels:
                 raise ValidationError(
-                    f"reference[{col}]", ref, f"must be one of the levels {levels}"
+                    f"reference[{col}]", ref, f"must be one of the levels {', '.join(levels)}"
                 )
             vals = s.astype(str).to_numpy()
             for lvl in levels:
