@@ -180,3 +180,22 @@ def test_holm_adjustment() -> None:
     o = np.argsort(p)
     expect = np.minimum(np.maximum.accumulate(p[o] * np.array([3, 2, 1])), 1)
     np.testing.assert_allclose(np.sort(holm.p_adjusted.to_numpy()), np.sort(expect))
+
+
+def test_concordance_counts_equal_the_pair_definition() -> None:
+    from mst.stats._cox_extras import concordance
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        n = int(rng.integers(2, 30))
+        t = rng.integers(0, 6, n).astype(float)
+        d = rng.random(n) < 0.6
+        r = rng.integers(0, 4, n).astype(float)
+        conc = disc = tie = 0
+        for i in np.flatnonzero(d):
+            later = (t > t[i]) | ((t == t[i]) & ~d)
+            conc += int((later & (r < r[i])).sum())
+            tie += int((later & (r == r[i])).sum())
+            disc += int((later & (r > r[i])).sum())
+        got = concordance(t, d, r, np.zeros(n, dtype=np.intp))
+        assert got[1:4] == (conc, disc, tie)

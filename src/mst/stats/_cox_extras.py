@@ -144,58 +144,49 @@ def concordance(
     A pair is comparable when the shorter time is an event (an event and a censoring at the
     same time are comparable, two events at the same time are "tied on time" and left out).
     Higher risk with the shorter time is concordant; equal risk counts one half.
+
+    Vectorised: the rows are ordered by time (latest first, censorings before events at a
+    tie); the comparable partners of an event are then a prefix of that order, and the
+    partners with a smaller risk are counted over the dyadic blocks that tile the prefix
+    (one sort and a binary search per level, O(n log² n), no Python loop over rows).
     """
     conc = disc = tie_x = tie_y = 0.0
     for s in np.unique(strata):
         m = strata == s
-        t, d, r = time[m], event[m], risk[m]
-        ur, rk = np.unique(r, return_inverse=True)
-        size = ur.size
-        tree = np.zeros(size + 1)
-        # process times from largest to smallest; at each time: first the censored rows
-        # (they are at risk for the events at the same time), then query the events,
-        # then add the events
-        order = np.lexsort((d, -t))
-        total = 0.0
-        ut_rows = order
-        i = 0
-        n = ut_rows.size
-        while i < n:
-            j = i
-            ti = t[ut_rows[i]]
-            while j < n and t[ut_rows[j]] == ti:
-                j += 1
-            block = ut_rows[i:j]
-            cens = block[~d[block]]
-            evs = block[d[block]]
-            for k in cens:
-                _add(tree, rk[k] + 1)
-                total += 1
-            for k in evs:
-                less = _sum(tree, rk[k])  # strictly smaller risk among those later
-                le = _sum(tree, rk[k] + 1)
-                conc += less
-                tie_x += le - less
-                disc += total - le
-            tie_y += float(evs.size * (evs.size - 1) / 2)
-            for k in evs:
-                _add(tree, rk[k] + 1)
-                total += 1
-            i = j
+        t, d, r = time[m], event[m].astype(bool), risk[m]
+        order = np.lexsort((d, -t))  # latest first; censored before events at a tie
+        t, d, r = t[order], d[order], r[order]
+        n = t.size
+        _, rk = np.unique(r, return_inverse=True)
+        rk = rk.astype(np.int64)
+        u = int(rk.max()) + 1 if n else 1
+        ev = np.flatnonzero(d)
+        if ev.size == 0:
+            continue
+        # prefix length of each event: rows later than it, plus censorings at its time
+        first_event_at = np.searchsorted(-t, -t[ev], side="left")  # start of the time block
+        cens_at = np.searchsorted(-t, -t[ev], side="right") - first_event_at  # block size
+        # within a time block the censorings come first, then the tied events
+        _, blk = np.unique(-t[ev], return_inverse=True)
+        n_ev_block = np.bincount(blk)
+        b = first_event_at + (cens_at - n_ev_block[blk])
+        tie_y += float((n_ev_block * (n_ev_block - 1) / 2).sum())
+        q = rk[ev]
+        less = np.zeros(ev.size)
+        le = np.zeros(ev.size)
+        pos = np.arange(n, dtype=np.int64)
+        level = 0
+        while (1 << level) <= n:
+            sel = ((b >> level) & 1) == 1
+            if sel.any():
+                keys = np.sort((pos >> level) * u + rk)
+                base = ((b[sel] >> (level + 1)) << 1) * u
+                lo = np.searchsorted(keys, base, side="left")
+                less[sel] += np.searchsorted(keys, base + q[sel], side="left") - lo
+                le[sel] += np.searchsorted(keys, base + q[sel], side="right") - lo
+            level += 1
+        conc += float(less.sum())
+        tie_x += float((le - less).sum())
+        disc += float((b - le).sum())
     c = (conc + tie_x / 2) / (conc + disc + tie_x) if conc + disc + tie_x > 0 else np.nan
     return float(c), conc, disc, tie_x, tie_y
-
-
-def _add(tree: FloatArray, i: int) -> None:
-    n = tree.size - 1
-    while i <= n:
-        tree[i] += 1
-        i += i & (-i)
-
-
-def _sum(tree: FloatArray, i: int) -> float:
-    s = 0.0
-    while i > 0:
-        s += tree[i]
-        i -= i & (-i)
-    return s
