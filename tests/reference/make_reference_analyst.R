@@ -70,6 +70,15 @@ cox_block <- function(ties) {
        pred_surv = unname(summary(ps, times = times)$surv),
        pred_median = unname(quantile(ps, 0.5)$quantile))
 }
+lung$w <- 0.5 + (seq_len(nrow(lung)) %% 4) / 2
+for (ties in c("efron", "breslow")) {
+  f <- coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung, ties = ties,
+             weights = w, control = ctrl)
+  out[[paste0("cox_weighted_", ties)]] <- list(coef = unname(coef(f)),
+    naive_se = unname(sqrt(diag(if (is.null(f$naive.var)) f$var else f$naive.var))),
+    robust_default = !is.null(f$naive.var),
+    loglik = unname(f$loglik), score = unname(f$score))
+}
 out$cox_lung_efron <- cox_block("efron")
 out$cox_lung_breslow <- cox_block("breslow")
 

@@ -120,15 +120,20 @@ class _Rows(tuple):  # type: ignore[type-arg]
     in which the per-iteration sums over rows run contiguously."""
 
     xT: FloatArray  # noqa: N815
+    wt: FloatArray | None
 
 
-def split(strata: list[_Stratum], X: FloatArray) -> list[tuple[FloatArray, FloatArray]]:
-    """Covariate rows of each stratum (sorted) and of its events (copied once per fit)."""
+def split(
+    strata: list[_Stratum], X: FloatArray, weights: FloatArray | None = None
+) -> list[tuple[FloatArray, FloatArray]]:
+    """Covariate rows of each stratum (sorted) and of its events (copied once per fit);
+    optional case weights travel with them."""
     out: list[tuple[FloatArray, FloatArray]] = []
     for S in strata:
         x = np.ascontiguousarray(X[S.rows])
         rows = _Rows((x, np.ascontiguousarray(x[S.ev_pos])))
         rows.xT = np.ascontiguousarray(x.T)
+        rows.wt = None if weights is None else np.ascontiguousarray(weights[S.rows])
         out.append(rows)
     return out
 
@@ -167,9 +172,12 @@ def evaluate(
         xT = getattr(rows, "xT", None)
         if xT is None:
             xT = np.ascontiguousarray(x.T)
+        wt = getattr(rows, "wt", None)
         e_raw = beta @ xT
         c = e_raw.max()
         e = np.exp(e_raw - c)
+        if wt is not None:  # case weights: the risk weights become w·exp(η)
+            e = wt * e
         w = np.empty((p + 1, x.shape[0]))
         w[0] = e
         np.multiply(xT, e, out=w[1:])
@@ -184,15 +192,24 @@ def evaluate(
         g = S.ev_group
         den = S0[g] - f * D0[g]
         xbar = (S1[g] - f[:, None] * D1[g]) / den[:, None]
-        ll += float(e_raw[S.ev_pos].sum() - np.log(den).sum() - c * S.ev_pos.size)
-        U += xe.sum(axis=0) - xbar.sum(axis=0)
+        if wt is None:
+            ll += float(e_raw[S.ev_pos].sum() - np.log(den).sum() - c * S.ev_pos.size)
+            U += xe.sum(axis=0) - xbar.sum(axis=0)
+            mw = None
+        else:
+            # as R coxph: each tied death's term carries the mean weight of the deaths
+            we = wt[S.ev_pos]
+            mw = (np.bincount(g, weights=we, minlength=nk) / S.d)[g]
+            ll += float(we @ e_raw[S.ev_pos] - mw @ (np.log(den) + c))
+            U += we @ xe - mw @ xbar
         if need_info:
-            a = np.bincount(g, weights=1.0 / den, minlength=nk)
-            b = np.bincount(g, weights=f / den, minlength=nk)
+            inv = 1.0 / den if mw is None else mw / den
+            a = np.bincount(g, weights=inv, minlength=nk)
+            b = np.bincount(g, weights=f * inv, minlength=nk)
             A = _per_row(S, a[:, None])[:, 0]
             info += (xT * (e * A)) @ x
             info -= (xe * (ee * b[g])[:, None]).T @ xe
-            info -= xbar.T @ xbar
+            info -= (xbar if mw is None else xbar * mw[:, None]).T @ xbar
     return CoxEval(ll, U, info)
 
 

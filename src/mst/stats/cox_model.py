@@ -115,11 +115,14 @@ class CoxResult:
     alpha: float = 0.05
     n_dropped: int = 0
     references: dict[str, str] = field(default_factory=dict)
+    weighted: bool = False
     _problem: Any = field(default=None, repr=False, compare=False)
 
     def _data(self, what: str) -> _CoxData:
         if self._problem is None:
             raise ValidationError(what, None, "needs a model fitted by this package")
+        if self.weighted:
+            raise ValidationError(what, None, "is not implemented for case-weighted fits")
         return self._problem  # type: ignore[no-any-return]
 
     def zph(
@@ -212,6 +215,8 @@ class CoxResult:
         Right-censored data only (for ``(start, stop]`` rows it is NaN, as the pairs are
         not defined by one time per patient); within strata when the model has strata.
         """
+        if self.weighted:
+            return float("nan")
         d = self._data("concordance")
         if d.start is not None:
             return float("nan")
@@ -632,6 +637,7 @@ def cox_fit(
     alpha: float = 0.05,
     max_iter: int = 50,
     tol: float = 1e-12,
+    weights: ArrayLike | None = None,
 ) -> CoxResult:
     """Fit a Cox model on arrays.
 
@@ -661,6 +667,11 @@ def cox_fit(
         Maximum Newton iterations.
     tol : float
         Relative convergence tolerance on the log partial likelihood.
+    weights : array_like, optional
+        Case weights (> 0), as ``coxph(weights=)`` with model-based variance: the risk set
+        sums w·exp(xβ), each death counts w, tied deaths carry their mean weight (Efron as
+        R). Robust variance, residuals, zph, baseline hazard and concordance are refused
+        for weighted fits (not implemented).
 
     Returns
     -------
@@ -689,11 +700,23 @@ def cox_fit(
     check_design(Xa, names)
     sc = _codes(strata, n)
     strata_labels = _labels_of(strata, sc)
+    wts = None
+    if weights is not None:
+        from mst.stats._validate import as_weights
+
+        wts = as_weights(weights, n, "weights")
+        if (wts <= 0).any():
+            i = int(np.flatnonzero(wts <= 0)[0])
+            raise ValidationError(f"weights (row {i + 1})", float(wts[i]), "must be > 0")
+        if robust or cluster is not None:
+            raise ValidationError(
+                "weights", None, "robust variance with case weights is not implemented"
+            )
     Xc = Xa - Xa.mean(axis=0)
     prep = core.prepare(stop, ev, st, sc, ties == "efron")
     if not prep:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
-    xs = core.split(prep, Xc)
+    xs = core.split(prep, Xc, wts)
     beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names)
     if not ok:
         raise ValidationError(
@@ -740,6 +763,7 @@ def cox_fit(
         converged=ok,
         iterations=iters,
         alpha=alpha,
+        weighted=wts is not None,
     )
 
 
@@ -828,6 +852,7 @@ def cox(
     ties: Ties = "efron",
     reference: Mapping[str, str] | None = None,
     alpha: float = 0.05,
+    weights: str | None = None,
 ) -> CoxResult:
     """Fit a Cox model on a data frame, from a formula or from column names.
 
@@ -848,6 +873,8 @@ def cox(
         Reference level per categorical covariate (column-list form).
     alpha : float
         Confidence intervals at level 1 - alpha.
+    weights : str, optional
+        Column of case weights (> 0), as ``coxph(weights=)``; see :func:`cox_fit`.
 
     Returns
     -------
@@ -862,8 +889,8 @@ def cox(
     if time is None or event is None:
         raise ValidationError("time/event", None, "give a formula or the time and event columns")
     strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
-    base = [c for c in (start, time, event, cluster) if c is not None] + strata_cols
-    data = outcome_frame(data, base, [c for c in (start, time, event) if c is not None])
+    base = [c for c in (start, time, event, cluster, weights) if c is not None] + strata_cols
+    data = outcome_frame(data, base, [c for c in (start, time, event, weights) if c is not None])
     rows = complete_rows(data, base)
     if formula is not None:
         design: Design = design_from_formula(data, parse_surv_formula(formula).rhs, rows)
@@ -883,6 +910,7 @@ def cox(
         ties=ties,
         names=design.names,
         alpha=alpha,
+        weights=sub[weights].to_numpy(dtype=np.float64) if weights else None,
     )
     res = _with(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)
     if res._problem is not None:
