@@ -218,3 +218,20 @@ def test_plots_return_axes_and_numeric_groups_get_a_risk_table() -> None:
     ci = cumulative_incidence("t", "e", cause=1, group="dose", data=df)
     ax2 = ci.plot(labels={"1": "1 course", "2": "2 courses"})
     assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["1 course", "2 courses"]
+
+
+def test_cli_weights_and_finegray_tolerance(frame: pd.DataFrame, tmp_path: Path) -> None:
+    p = tmp_path / "w.csv"
+    df = frame.assign(w=[1.0, 2.0, 1.5, 1.0, 0.5, 1.0, 2.0, 1.0, 1.0, 1.5, 1.0, 2.0])
+    df.to_csv(p, index=False)
+    res = runner.invoke(app, ["stats", "cox", str(p), *COMMANDS["cox"], "--weights", "w", "--json"])
+    assert res.exit_code == 0, res.output
+    fit = cox(df, time="time", event="event", covariates=["grp", "x"], weights="w")
+    out = json.loads(res.stdout)
+    assert out["coef"]["x"] == pytest.approx(float(fit.coef[-1]), rel=1e-12)
+    assert out["concordance"] is None  # not defined for weighted fits here
+    res = runner.invoke(
+        app, ["stats", "finegray", str(p), *COMMANDS["finegray"], "--tol", "1e-9", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["convergence"].startswith("relative change")

@@ -86,6 +86,7 @@ def cox_payload(
     reference: list[str] | None,
     conf: float,
     zph: bool = False,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Fit the Cox model described by the CLI options and return the JSON payload."""
     from mst.stats.cox_model import cox
@@ -105,6 +106,7 @@ def cox_payload(
         ties=ties,
         reference=_references(reference),
         alpha=_level(conf),
+        weights=weights,
     )  # type: ignore[arg-type]
     out = res.to_dict()
     out.update(
@@ -114,6 +116,7 @@ def cox_payload(
             "strata": strata,
             "start": start,
             "cluster": cluster,
+            "weights": weights,
             "method": "Cox proportional hazards (R survival::coxph)",
         }
     )
@@ -191,6 +194,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         zph: Annotated[
             bool, typer.Option("--zph", help="Add the proportional-hazards test (as R cox.zph).")
         ] = False,
+        weights: Annotated[
+            str | None, typer.Option("--weights", help="Case-weight column (as coxph weights=).")
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Cox proportional hazards model (Efron ties; as R coxph)."""
@@ -207,6 +213,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             reference,
             conf_level,
             zph,
+            weights,
         )
         if json_out:
             emit_json(payload)
@@ -215,8 +222,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             payload,
             f"Cox model ({payload['ties']} ties" + (", robust SE)" if payload["robust"] else ")"),
         )
+        conc = payload["concordance"]
         typer.echo(
-            f"Concordance = {payload['concordance']:.4f}, AIC = {payload['aic']:.2f}; "
+            f"Concordance = {'NA' if conc != conc else format(conc, '.4f')}, "
+            f"AIC = {payload['aic']:.2f}; "
             + "; ".join(
                 f"{k} test = {v['statistic']:.3f} on {v['df']} df, p = {v['p']:.4g}"
                 for k, v in payload["tests"].items()
