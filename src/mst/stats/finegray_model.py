@@ -487,6 +487,7 @@ def finegray_fit(
     last_step = np.full(p, np.inf)
     prev_lik = np.inf
     cur = _sums(P, Xs, b, True)
+    null = cur.ll  # the log pseudo-likelihood at beta = 0
     # beyond max_iter the iteration goes on only to tell a diverging coefficient (an
     # error naming it) from slow convergence; it never counts as converged
     limit = max(max_iter, _DIAGNOSE_ITER)
@@ -519,12 +520,16 @@ def finegray_fit(
         step = _solve(cur.info, cur.score)
         halv = 0
         bn = b + step
-        fbn = -_sums(P, Xs, bn, False).ll
+        # the candidate is evaluated with its information: it is nearly always accepted,
+        # so the next iteration needs no second pass over the data
+        cand = _sums(P, Xs, bn, True)
+        fbn = -cand.ll
         while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc):
             halv += 1
             step = step * 0.5
             bn = b + step
-            fbn = -_sums(P, Xs, bn, False).ll
+            cand = _sums(P, Xs, bn, False)
+            fbn = -cand.ll
             if halv > 20:
                 break
         if halv > 20:
@@ -534,7 +539,7 @@ def finegray_fit(
         b = bn
         last_step = step
         prev_lik = lik
-        cur = _sums(P, Xs, b, True)
+        cur = cand if cand.info is not None else _sums(P, Xs, b, True)
     rule = (
         f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"
         if tol is None
@@ -558,7 +563,6 @@ def finegray_fit(
         var = hinv @ (U.T @ U) @ hinv.T
     else:
         var = np.full((p, p), np.nan)
-    null = _sums(P, Xs, np.zeros(p), False).ll
     bfitj = P.d / (cur.S0 * np.exp(float((Xs @ b).max())))
     return FineGrayResult(
         names=names,
