@@ -1,12 +1,15 @@
 """Benchmark: mst Fine–Gray vs R cmprsk::crr, mst Cox vs lifelines and R survival::coxph.
 
-Run:  python benchmarks/cox_finegray.py            (full: crr at n = 20,000 takes minutes)
-      python benchmarks/cox_finegray.py --quick    (smaller peers, for a smoke run)
+Run:  python benchmarks/cox_finegray.py                 (n = 10^6, p = 10; crr at 5,000)
+      python benchmarks/cox_finegray.py --n 200000      (a smaller large case)
 
-Every peer fits the same simulated data in the same run; the table shows the fit times
-(R: inside R, without reading the file), the speed-up and the largest relative difference
-of the coefficients from ours. R is skipped when ``Rscript`` is not on the PATH,
-lifelines when it is not installed.
+Every program fits the same simulated data in the same run, timed by one rule for all
+(``benchmarks/_timing.py``: median of 3, programs alternating; R inside R, without reading
+the file). The table shows the seconds, the ratio to the first row of each block and the
+largest relative difference of the coefficients from that row. Fine–Gray is shown with
+crr's stopping rule and with a 1e-9 relative-change rule (stated in the output), and
+against mst's own Cox fit at the large size. R is skipped when ``Rscript`` is not on the
+PATH, lifelines when it is not installed.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from _timing import RULE, alternate
 
-from mst.stats.cox import cox_fit
-from mst.stats.finegray import finegray_fit
+from mst.stats.cox_model import cox_fit
+from mst.stats.finegray_model import finegray_fit
 
 
 def simulate(n: int, p: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,17 +42,8 @@ def simulate(n: int, p: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.
     return X, t, s
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
-def run_r(X: np.ndarray, t: np.ndarray, s: np.ndarray, model: str) -> tuple[float, np.ndarray]:
-    """Fit in R; returns (seconds inside R, coefficients)."""
+def run_r(X: np.ndarray, t: np.ndarray, s: np.ndarray, model: str) -> tuple[str, float, Any]:
+    """Fit in R; returns ("self-timed", seconds inside R, coefficients)."""
     with tempfile.TemporaryDirectory() as d:
         f = Path(d) / "data.csv"
         cols = [f"x{i + 1}" for i in range(X.shape[1])]
@@ -66,18 +61,22 @@ def run_r(X: np.ndarray, t: np.ndarray, s: np.ndarray, model: str) -> tuple[floa
         out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
                              check=True).stdout.split()
     vals = np.array([float(v) for v in out])
-    return float(vals[0]), vals[1:]
+    return "self-timed", float(vals[0]), vals[1:]
 
 
-def run_lifelines(X: np.ndarray, t: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray]:
+def lifelines_program(X: np.ndarray, t: np.ndarray, s: np.ndarray) -> Any:
     import pandas as pd
     from lifelines import CoxPHFitter
 
     df = pd.DataFrame(X, columns=[f"x{i + 1}" for i in range(X.shape[1])])
     df["time"], df["event"] = t, (s > 0).astype(int)
-    cph = CoxPHFitter()
-    sec, _ = timed(lambda: cph.fit(df, "time", "event"), 1)
-    return sec, cph.params_.to_numpy()
+
+    def fit() -> np.ndarray:
+        cph = CoxPHFitter()
+        cph.fit(df, "time", "event")
+        return cph.params_.to_numpy()
+
+    return fit
 
 
 def rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,56 +85,70 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller sizes for the slow peers")
+    ap.add_argument("--n", type=int, default=1_000_000, help="rows of the large case")
+    ap.add_argument("--p", type=int, default=10, help="covariates of the large case")
+    ap.add_argument("--crr-n", type=int, default=5_000, help="n of the crr comparison (O(n²))")
+    ap.add_argument("--skip-r", action="store_true")
+    ap.add_argument("--skip-lifelines", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     args = ap.parse_args()
-    have_r = shutil.which("Rscript") is not None
+    have_r = shutil.which("Rscript") is not None and not args.skip_r
     try:
         import lifelines  # noqa: F401
-        have_ll = True
+
+        have_ll = not args.skip_lifelines
     except ImportError:
         have_ll = False
+    rows: list[dict[str, Any]] = []
 
-    fg_cases = [(5000, 5), (20_000, 5)] if not args.quick else [(2000, 5), (5000, 5)]
-    fg_cases.append((1_000_000, 10))
-    cox_cases = [(20_000, 5), (1_000_000, 10)] if not args.quick else [(20_000, 5)]
-    rows = []
-    for n, p in fg_cases:
-        X, t, s = simulate(n, p)
-        sec, fit = timed(lambda X=X, t=t, s=s: finegray_fit(X, t, s), 1 if n > 1e5 else 3)
-        row = {"model": "Fine-Gray", "n": n, "p": p, "mst_s": sec, "peer": "-",
-               "peer_s": None, "speedup": None, "max_rel_diff": None}
-        if have_r and n <= 20_000:
-            rs, rc = run_r(X, t, s, "crr")
-            row.update(peer="R crr", peer_s=rs, speedup=rs / sec,
-                       max_rel_diff=rel(fit.coef, rc))  # type: ignore[attr-defined]
-        rows.append(row)
-    for n, p in cox_cases:
-        X, t, s = simulate(n, p, seed=2)
-        e = (s > 0).astype(int)
-        sec, fit = timed(lambda X=X, t=t, e=e: cox_fit(X, t, e), 1 if n > 1e5 else 3)
-        peers = []
-        if have_ll:
-            peers.append(("lifelines", lambda X=X, t=t, s=s: run_lifelines(X, t, s)))
-        if have_r:
-            peers.append(("R coxph", lambda X=X, t=t, s=s: run_r(X, t, s, "coxph")))
-        if not peers:
-            rows.append({"model": "Cox", "n": n, "p": p, "mst_s": sec, "peer": "-",
-                         "peer_s": None, "speedup": None, "max_rel_diff": None})
-        for name, fn in peers:
-            ps, pc = fn()
-            rows.append({"model": "Cox", "n": n, "p": p, "mst_s": sec, "peer": name,
-                         "peer_s": ps, "speedup": ps / sec,
-                         "max_rel_diff": rel(fit.coef, pc)})  # type: ignore[attr-defined]
+    def add(model: str, n: int, p: int, res: dict[str, tuple[float, Any]], ref: str) -> None:
+        base_s, base_c = res[ref]
+        for name, (sec, coef) in res.items():
+            rows.append({"model": model, "n": n, "p": p, "program": name, "seconds": sec,
+                         "relative_to": ref, "ratio": sec / base_s,
+                         "max_rel_diff": rel(np.asarray(coef), np.asarray(base_c))})
 
-    fmt = "{:<10} {:>9} {:>3} {:>10} {:>11} {:>10} {:>9} {:>12}"
-    print(fmt.format("model", "n", "p", "mst (s)", "peer", "peer (s)", "speed-up",
-                     "max rel diff"))
+    # Fine-Gray against crr (crr is O(n^2): small n only)
+    X, t, s = simulate(args.crr_n, 5)
+    progs: dict[str, Any] = {
+        "mst finegray (crr rule)": lambda: finegray_fit(X, t, s).coef,
+        "mst finegray (tol 1e-9)": lambda: finegray_fit(X, t, s, tol=1e-9, max_iter=50).coef,
+    }
+    if have_r:
+        progs["R cmprsk::crr"] = lambda: run_r(X, t, s, "crr")
+    add("Fine-Gray", args.crr_n, 5, alternate(progs), "mst finegray (crr rule)")
+
+    # the large case: Cox against coxph and lifelines; Fine-Gray against mst's own Cox
+    X, t, s = simulate(args.n, args.p, seed=2)
+    e = (s > 0).astype(int)
+    progs = {"mst cox": lambda: cox_fit(X, t, e).coef}
+    if have_r:
+        progs["R survival::coxph"] = lambda: run_r(X, t, s, "coxph")
+    if have_ll:
+        progs["lifelines CoxPHFitter"] = lifelines_program(X, t, s)
+    add("Cox (Efron)", args.n, args.p, alternate(progs), "mst cox")
+    Xf, tf, sf = simulate(args.n, args.p)
+    ef = (sf > 0).astype(int)
+    progs = {
+        "mst cox (same data)": lambda: cox_fit(Xf, tf, ef, ties="breslow").coef,
+        "mst finegray (tol 1e-9)": lambda: finegray_fit(
+            Xf, tf, sf, tol=1e-9, max_iter=50
+        ).coef,
+    }
+    res = alternate(progs)
+    fg = finegray_fit(Xf, tf, sf, tol=1e-9, max_iter=50)
+    add("Fine-Gray vs Cox", args.n, args.p, res, "mst cox (same data)")
+    rows[-1]["max_rel_diff"] = None  # different models: coefficients are not comparable
+
+    print(f"timing: {RULE}")
+    print(f"Fine-Gray at n = {args.n:,}: {fg.iterations} Newton iterations, stopping rule: "
+          f"{fg.convergence}; crr's own rule is in the row 'crr rule'.\n")
+    fmt = "{:<17} {:>9} {:>3} {:<25} {:>9} {:>14} {:>12}"
+    print(fmt.format("model", "n", "p", "program", "seconds", "x first row", "max rel diff"))
     for r in rows:
-        print(fmt.format(r["model"], r["n"], r["p"], f"{r['mst_s']:.3f}", r["peer"],
-                         "-" if r["peer_s"] is None else f"{r['peer_s']:.2f}",
-                         "-" if r["speedup"] is None else f"{r['speedup']:.0f}x",
-                         "-" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"))
+        diff = "-" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+        print(fmt.format(r["model"], f"{r['n']:,}", r["p"], r["program"], f"{r['seconds']:.2f}",
+                         f"{r['ratio']:.2f}", diff))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -61,8 +61,8 @@ def simulate(per_node: int, seed: int = 19) -> pd.DataFrame:
 
 def pooled_fit(df: pd.DataFrame, analysis: str, opts: Options) -> dict[str, Any]:
     """The pooled fit on the table in memory (``mst stats`` without reading a file)."""
-    from mst.stats.cox import cox
-    from mst.stats.finegray import finegray
+    from mst.stats.cox_model import cox
+    from mst.stats.finegray_model import finegray
 
     if analysis == "cox":
         return cox(df, time=opts.time, event=opts.event, covariates=opts.covariates).to_dict()

@@ -9,7 +9,8 @@ table with the seconds and the agreement of the results.
 
 lifelines' Aalen–Johansen fitter jitters tied times (randomly) and has no Gray test; it is
 run on a subsample (``--aj-n``) because it is too slow at 10^6. Times are wall-clock
-seconds of the estimation only (no file reading).
+seconds of the estimation only (no file reading), timed by the rule of
+``benchmarks/_timing.py`` (median of 3, programs alternating) for every program.
 """
 
 from __future__ import annotations
@@ -19,24 +20,15 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import RULE, alternate
 
 from mst.stats import cumulative_incidence, kaplan_meier, logrank_test
-
-
-def timed(f: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def make_data(n: int, seed: int = 20231122) -> dict[str, np.ndarray]:
@@ -51,7 +43,7 @@ def make_data(n: int, seed: int = 20231122) -> dict[str, np.ndarray]:
     return {"time": t, "status": status, "event": (status > 0).astype(int), "group": g}
 
 
-def run_mst(d: dict[str, np.ndarray], grid: np.ndarray) -> dict[str, Any]:
+def mst_programs(d: dict[str, np.ndarray]) -> tuple[Callable[[], Any], Callable[[], Any]]:
     def km() -> tuple[Any, Any]:
         return (kaplan_meier(d["time"], d["event"], d["group"]),
                 logrank_test(d["time"], d["event"], d["group"]))
@@ -59,14 +51,18 @@ def run_mst(d: dict[str, np.ndarray], grid: np.ndarray) -> dict[str, Any]:
     def cif() -> Any:
         return cumulative_incidence(d["time"], d["status"], 1, d["group"], codes=(0, 1, 2))
 
-    t_km, (res, lr) = timed(km, 3)
-    t_cif, cres = timed(cif, 3)
-    return {"km_s": t_km, "cif_s": t_cif, "logrank": lr.statistic,
-            "gray": cres.gray.statistic,
+    return km, cif
+
+
+def mst_result(km: tuple[Any, Any], cres: Any, grid: np.ndarray) -> dict[str, Any]:
+    res, lr = km
+    return {"logrank": lr.statistic, "gray": cres.gray.statistic,
             "surv": res["1"].at(grid)["survival"], "cif": cres["1"].at(grid)["cif"]}
 
 
-def run_lifelines(d: dict[str, np.ndarray], grid: np.ndarray, aj_n: int) -> dict[str, Any]:
+def lifelines_programs(
+    d: dict[str, np.ndarray], aj_n: int
+) -> tuple[Callable[[], Any], Callable[[], Any]]:
     from lifelines import AalenJohansenFitter, KaplanMeierFitter
     from lifelines.statistics import logrank_test as ll_logrank
 
@@ -78,8 +74,6 @@ def run_lifelines(d: dict[str, np.ndarray], grid: np.ndarray, aj_n: int) -> dict
         lr = ll_logrank(d["time"][~m], d["time"][m], d["event"][~m], d["event"][m])
         return fits, lr
 
-    t_km, (fits, lr) = timed(km)
-    surv = fits[1].survival_function_at_times(grid).to_numpy()
     sub = slice(0, aj_n)
     ds = {k: v[sub] for k, v in d.items()}
     ms = ds["group"] == 1
@@ -90,13 +84,17 @@ def run_lifelines(d: dict[str, np.ndarray], grid: np.ndarray, aj_n: int) -> dict
             return AalenJohansenFitter(seed=1).fit(ds["time"][ms], ds["status"][ms],
                                                    event_of_interest=1)
 
-    t_cif, aj = timed(cif)
-    return {"km_s": t_km, "cif_s": t_cif, "logrank": float(lr.test_statistic), "gray": None,
-            "surv": surv, "cif_note": f"n={aj_n}, one group, jittered ties, no Gray test",
-            "aj": aj}
+    return km, cif
 
 
-def run_sksurv(d: dict[str, np.ndarray], grid: np.ndarray) -> dict[str, Any]:
+def lifelines_result(km: tuple[Any, Any], grid: np.ndarray, aj_n: int) -> dict[str, Any]:
+    fits, lr = km
+    return {"logrank": float(lr.test_statistic), "gray": None,
+            "surv": fits[1].survival_function_at_times(grid).to_numpy(),
+            "cif_note": f"n={aj_n}, one group, jittered ties, no Gray test"}
+
+
+def sksurv_programs(d: dict[str, np.ndarray]) -> tuple[Callable[[], Any], Callable[[], Any]]:
     from sksurv.compare import compare_survival
     from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
 
@@ -109,24 +107,23 @@ def run_sksurv(d: dict[str, np.ndarray], grid: np.ndarray) -> dict[str, Any]:
                                        conf_type="log-log") for k in (0, 1)]
         return fits, compare_survival(y, d["group"])
 
-    t_km, (fits, lr) = timed(km)
-    tt, ss = fits[1][0], fits[1][1]
-    idx = np.searchsorted(tt, grid, side="right") - 1
-    surv = np.where(idx < 0, 1.0, ss[np.clip(idx, 0, None)])
-    m = d["group"] == 1
-
     def cif() -> Any:
         return [cumulative_incidence_competing_risks(d["status"][d["group"] == k],
                                                      d["time"][d["group"] == k])
                 for k in (0, 1)]
 
-    t_cif, cr = timed(cif)
+    return km, cif
+
+
+def sksurv_result(km: tuple[Any, Any], cr: Any, grid: np.ndarray) -> dict[str, Any]:
+    fits, lr = km
+    tt, ss = fits[1][0], fits[1][1]
+    idx = np.searchsorted(tt, grid, side="right") - 1
+    surv = np.where(idx < 0, 1.0, ss[np.clip(idx, 0, None)])
     ct, cc = cr[1][0], cr[1][1][1]
     idx = np.searchsorted(ct, grid, side="right") - 1
     cifv = np.where(idx < 0, 0.0, cc[np.clip(idx, 0, None)])
-    del m
-    return {"km_s": t_km, "cif_s": t_cif, "logrank": float(lr[0]), "gray": None,
-            "surv": surv, "cif": cifv}
+    return {"logrank": float(lr[0]), "gray": None, "surv": surv, "cif": cifv}
 
 
 R_SCRIPT = r"""
@@ -149,19 +146,26 @@ cat(sprintf(fmt,
 """
 
 
-def run_r(d: dict[str, np.ndarray], grid: np.ndarray) -> dict[str, Any] | None:
-    if shutil.which("Rscript") is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        csv, out, script = Path(tmp, "d.csv"), Path(tmp, "out.json"), Path(tmp, "b.R")
-        np.savetxt(csv, np.column_stack([d["time"], d["status"], d["event"], d["group"]]),
+class RRunner:
+    """Writes the data once; each call runs Rscript, which times KM and CIF inside R."""
+
+    def __init__(self, d: dict[str, np.ndarray], grid: np.ndarray) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.csv = Path(self.tmp.name, "d.csv")
+        self.script = Path(self.tmp.name, "b.R")
+        np.savetxt(self.csv, np.column_stack([d["time"], d["status"], d["event"], d["group"]]),
                    delimiter=",", header="time,status,event,group", comments="",
                    fmt=["%.1f", "%d", "%d", "%d"])
-        script.write_text(R_SCRIPT)
-        grid_s = ",".join(f"{x:g}" for x in grid)
-        subprocess.run(["Rscript", str(script), str(csv), str(out), grid_s], check=True,
-                       capture_output=True)
-        return json.loads(out.read_text())
+        self.script.write_text(R_SCRIPT)
+        self.grid = ",".join(f"{x:g}" for x in grid)
+        self.last: dict[str, Any] = {}
+
+    def run(self) -> dict[str, Any]:
+        out = Path(self.tmp.name, "out.json")
+        subprocess.run(["Rscript", str(self.script), str(self.csv), str(out), self.grid],
+                       check=True, capture_output=True)
+        self.last = json.loads(out.read_text())
+        return self.last
 
 
 def main() -> None:
@@ -174,37 +178,54 @@ def main() -> None:
     args = ap.parse_args()
     d = make_data(args.n)
     grid = np.array([12.0, 36.0, 60.0])
-    results: dict[str, dict[str, Any] | None] = {"mst": run_mst(d, grid)}
+    km_p: dict[str, Callable[[], Any]] = {}
+    cif_p: dict[str, Callable[[], Any]] = {}
+    km_p["mst"], cif_p["mst"] = mst_programs(d)
     if not args.skip_lifelines:
-        results["lifelines"] = run_lifelines(d, grid, args.aj_n)
+        km_p["lifelines"], cif_p["lifelines"] = lifelines_programs(d, args.aj_n)
     if not args.skip_sksurv:
-        results["scikit-survival"] = run_sksurv(d, grid)
-    if not args.skip_r:
-        results["R survival/cmprsk"] = run_r(d, grid)
+        km_p["scikit-survival"], cif_p["scikit-survival"] = sksurv_programs(d)
+    r = None if args.skip_r or shutil.which("Rscript") is None else RRunner(d, grid)
+    if r is not None:
+        km_p["R survival/cmprsk"] = lambda: ("self-timed", r.run()["km_s"], r.last)
+    km_t = alternate(km_p)
+    if r is not None:
+        cif_p["R survival/cmprsk"] = lambda: ("self-timed", r.run()["cif_s"], r.last)
+    cif_t = alternate(cif_p)
+    results: dict[str, dict[str, Any]] = {}
+    for name in km_t:
+        if name == "mst":
+            res = mst_result(km_t[name][1], cif_t[name][1], grid)
+        elif name == "lifelines":
+            res = lifelines_result(km_t[name][1], grid, args.aj_n)
+        elif name == "scikit-survival":
+            res = sksurv_result(km_t[name][1], cif_t[name][1], grid)
+        else:
+            res = dict(cif_t[name][1])
+        res["km_s"], res["cif_s"] = km_t[name][0], cif_t[name][0]
+        results[name] = res
     ref = results["mst"]
-    assert ref is not None
-    print(f"n = {args.n:,}, 2 groups, ties (times rounded to 0.1), 3 causes codes 0/1/2\n")
-    head = (f"{'tool':<20} {'KM+log-rank s':>14} {'CIF+Gray s':>11} {'log-rank chi2':>16} "
-            f"{'Gray chi2':>12} {'max|dS| vs mst':>15} {'max|dF| vs mst':>15}")
+    print(f"n = {args.n:,}, 2 groups, ties (times rounded to 0.1), 3 causes codes 0/1/2")
+    print(f"timing: {RULE}\n")
+    head = (f"{'tool':<20} {'KM+log-rank s':>14} {'x mst':>6} {'CIF+Gray s':>11} {'x mst':>6} "
+            f"{'log-rank chi2':>16} {'Gray chi2':>12} {'max|dS|':>9} {'max|dF|':>9}")
     print(head)
     print("-" * len(head))
-    for name, r in results.items():
-        if r is None:
-            print(f"{name:<20} {'(Rscript not found)':>14}")
-            continue
-        ds = float(np.max(np.abs(np.asarray(r["surv"]) - ref["surv"])))
-        df_ = (float(np.max(np.abs(np.asarray(r["cif"]) - ref["cif"])))
-               if r.get("cif") is not None else float("nan"))
-        gray = f"{r['gray']:.6f}" if r.get("gray") is not None else "n/a"
-        cif_s = f"{r['cif_s']:.3f}" + ("*" if "cif_note" in r else "")
-        print(f"{name:<20} {r['km_s']:>14.3f} {cif_s:>11} {r['logrank']:>16.6f} {gray:>12} "
-              f"{ds:>15.2e} {df_:>15.2e}")
-    for name, r in results.items():
-        if r is not None and "cif_note" in r:
-            print(f"\n* {name}: CIF timed on {r['cif_note']}.")
-    print("\nmst timings are the best of 3; KM includes both group curves with log-log CI, "
-          "medians and the log-rank test; CIF includes both group curves, variances and "
-          "Gray's test.")
+    for name, r_ in results.items():
+        ds = float(np.max(np.abs(np.asarray(r_["surv"]) - ref["surv"])))
+        df_ = (float(np.max(np.abs(np.asarray(r_["cif"]) - ref["cif"])))
+               if r_.get("cif") is not None else float("nan"))
+        gray = f"{r_['gray']:.6f}" if r_.get("gray") is not None else "n/a"
+        cif_s = f"{r_['cif_s']:.3f}" + ("*" if "cif_note" in r_ else "")
+        print(f"{name:<20} {r_['km_s']:>14.3f} {r_['km_s'] / ref['km_s']:>6.1f} {cif_s:>11} "
+              f"{r_['cif_s'] / ref['cif_s']:>6.1f} {r_['logrank']:>16.6f} {gray:>12} "
+              f"{ds:>9.1e} {df_:>9.1e}")
+    for name, r_ in results.items():
+        if "cif_note" in r_:
+            print(f"\n* {name}: CIF timed on {r_['cif_note']} (its ratio is not comparable).")
+    print("\nKM includes both group curves with log-log CI, medians and the log-rank test; "
+          "CIF includes both group curves, variances and Gray's test. R times are measured "
+          "inside R (system.time), without reading the file.")
 
 
 if __name__ == "__main__":

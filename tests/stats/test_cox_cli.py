@@ -18,7 +18,7 @@ KEYS = {"coef", "se", "hr", "lower", "upper", "p", "n", "events"}
 
 
 def test_cox_json_matches_the_library() -> None:
-    from mst.stats.cox import cox
+    from mst.stats.cox_model import cox
 
     res = runner.invoke(
         app,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mst.stats.finegray import finegray
+from mst.stats.finegray_model import finegray
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "reference" / "data" / "regression"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mst.errors import ValidationError
-from mst.stats.cox import cox
+from mst.stats.cox_model import cox
 from mst.stats.forest import forest_data, forest_plot
 from mst.stats.landmark import landmark_table
 from mst.stats.timedep import course_days, split_at_times

@@ -197,7 +197,8 @@ def test_bad_at_option(lung_csv: Path) -> None:
 
 def test_boolean_event_column_with_gaps(tmp_path: Path) -> None:
     p = tmp_path / "b.csv"
-    p.write_text("t,e\n1,True\n2,False\n,\n4,True\n")
+    # row 3 has no outcome (outside the analysed population); a blank line is no row at all
+    p.write_text("id,t,e\na,1,True\nb,2,False\nc,,\n\nd,4,True\n")
     code, out, err = run("stats", "km", str(p), "--time", "t", "--event", "e", "--json")
     assert code == 0, err
     d = json.loads(out)

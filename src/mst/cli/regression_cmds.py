@@ -23,16 +23,9 @@ AlphaOpt = Annotated[float, typer.Option("--conf-level", help="Confidence level.
 
 
 def _read(path: Path) -> Any:
-    import pandas as pd
+    from mst.stats.io import read_table
 
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(path)
-    if suffix in (".csv", ".txt", ""):
-        return pd.read_csv(path)
-    raise ValidationError("FILE", str(path), "must be a .csv or .xlsx file")
+    return read_table(path)
 
 
 def _columns(text: str) -> list[str]:
@@ -64,6 +57,9 @@ def _print_table(payload: dict[str, Any], title: str) -> None:
         f"n = {payload['n']}, events = {payload['events']}"
         + (f", rows dropped (missing) = {payload['n_dropped']}" if payload.get("n_dropped") else "")
     )
+    refs = payload.get("references") or {}
+    if refs:
+        typer.echo("reference levels: " + ", ".join(f"{k} = {v}" for k, v in refs.items()))
     width = max([len(k) for k in payload["coef"]] + [9])
     typer.echo(
         f"{'covariate':<{width}}  {'coef':>9}  {'se':>8}  {'HR':>8}  "
@@ -90,9 +86,10 @@ def cox_payload(
     reference: list[str] | None,
     conf: float,
     zph: bool = False,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Fit the Cox model described by the CLI options and return the JSON payload."""
-    from mst.stats.cox import cox
+    from mst.stats.cox_model import cox
 
     if ties not in ("efron", "breslow"):
         raise ValidationError("--ties", ties, "must be efron or breslow")
@@ -109,6 +106,7 @@ def cox_payload(
         ties=ties,
         reference=_references(reference),
         alpha=_level(conf),
+        weights=weights,
     )  # type: ignore[arg-type]
     out = res.to_dict()
     out.update(
@@ -118,6 +116,7 @@ def cox_payload(
             "strata": strata,
             "start": start,
             "cluster": cluster,
+            "weights": weights,
             "method": "Cox proportional hazards (R survival::coxph)",
         }
     )
@@ -139,9 +138,10 @@ def finegray_payload(
     cengroup: str | None,
     reference: list[str] | None,
     conf: float,
+    tol: float | None = None,
 ) -> dict[str, Any]:
     """Fit the Fine–Gray model described by the CLI options and return the JSON payload."""
-    from mst.stats.finegray import finegray
+    from mst.stats.finegray_model import finegray
 
     df = _read(path)
     res = finegray(
@@ -154,6 +154,8 @@ def finegray_payload(
         cengroup=cengroup,
         reference=_references(reference),
         alpha=_level(conf),
+        tol=tol,
+        max_iter=10 if tol is None else 100,
     )
     out = res.to_dict()
     out.update(
@@ -192,6 +194,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         zph: Annotated[
             bool, typer.Option("--zph", help="Add the proportional-hazards test (as R cox.zph).")
         ] = False,
+        weights: Annotated[
+            str | None, typer.Option("--weights", help="Case-weight column (as coxph weights=).")
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Cox proportional hazards model (Efron ties; as R coxph)."""
@@ -208,6 +213,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             reference,
             conf_level,
             zph,
+            weights,
         )
         if json_out:
             emit_json(payload)
@@ -216,8 +222,17 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             payload,
             f"Cox model ({payload['ties']} ties" + (", robust SE)" if payload["robust"] else ")"),
         )
+        conc = payload["concordance"]
+        typer.echo(
+            f"Concordance = {'NA' if conc != conc else format(conc, '.4f')}, "
+            f"AIC = {payload['aic']:.2f}; "
+            + "; ".join(
+                f"{k} test = {v['statistic']:.3f} on {v['df']} df, p = {v['p']:.4g}"
+                for k, v in payload["tests"].items()
+            )
+        )
         if zph:
-            typer.echo("Proportional hazards (cox.zph, KM time transform):")
+            typer.echo("Proportional hazards (cox.zph, KM time transform, per term):")
             for k, r in payload["zph"].items():
                 typer.echo(f"  {k:<20} chisq = {r['chisq']:.3f}, df = {r['df']}, p = {r['p']:.4g}")
 
@@ -237,13 +252,26 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         ] = None,
         reference: RefOpt = None,
         conf_level: AlphaOpt = 0.95,
+        tol: Annotated[
+            float | None,
+            typer.Option(
+                "--tol",
+                help="Stop at this relative change of loglik and coefficients (e.g. 1e-9) "
+                "instead of crr's rule.",
+            ),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Fine–Gray subdistribution hazards model (as R cmprsk::crr)."""
+        if tol is not None and not 0 < tol < 1e-2:
+            raise ValidationError("--tol", tol, "must be a small positive number, e.g. 1e-9")
         payload = finegray_payload(
-            file, time, status, cause, covariates, cencode, cengroup, reference, conf_level
+            file, time, status, cause, covariates, cencode, cengroup, reference, conf_level, tol
         )
         if json_out:
             emit_json(payload)
         else:
             _print_table(payload, f"Fine-Gray model, cause {cause}")
+            typer.echo(
+                f"converged by {payload['convergence']} in {payload['iterations']} iterations"
+            )

@@ -5,7 +5,8 @@
   The coordinator adds the centers' counts and hands the pooled count table to the very
   functions of :mod:`mst.stats` the pooled analysis uses.
 * Cox (Efron or Breslow, strata, robust) and Fine–Gray: the coordinator runs the Newton
-  iterations of :func:`mst.stats.cox.cox_fit` and :func:`mst.stats.finegray.finegray_fit`
+  iterations of :func:`mst.stats.cox_model.cox_fit` and
+  :func:`mst.stats.finegray_model.finegray_fit`
   (same start, step halving and stopping rules); each evaluation of the partial likelihood
   asks every node for its per-time-point sums at the current β and forms the pooled risk-set
   sums by reverse cumulation. The robust (sandwich) variances use the per-patient score
@@ -511,7 +512,7 @@ def cox_payload(
     ``cluster`` may only be the column that splits the centers (``split_by``): a sandwich
     with clusters spanning centers would need patient-level cluster labels.
     """
-    from mst.stats.cox import CoxResult
+    from mst.stats.cox_model import CoxResult
 
     if ties not in ("efron", "breslow"):
         raise ValidationError("--ties", ties, "must be efron or breslow")
@@ -697,7 +698,7 @@ def finegray_payload(
     max_iter: int = 10,
 ) -> dict[str, Any]:
     """Federated Fine–Gray model, keys as ``mst stats finegray --json``."""
-    from mst.stats.finegray import FineGrayResult
+    from mst.stats.finegray_model import FineGrayResult
 
     if not 0 < conf < 1:
         raise ValidationError("--conf-level", conf, "must be in (0, 1)")

@@ -373,8 +373,8 @@ def _regression(
     df: pd.DataFrame, cfg: ReportConfig, out: dict[str, Any], forest: dict[str, pd.DataFrame],
     guard: Callable[[str, Callable[[], Any]], Any],
 ) -> None:
-    from mst.stats.cox import cox, cox_univariate
-    from mst.stats.finegray import finegray
+    from mst.stats.cox_model import cox, cox_univariate
+    from mst.stats.finegray_model import finegray
     from mst.stats.forest import forest_data
 
     covs, dropped = _usable(df, cfg.covariates)
@@ -440,7 +440,7 @@ def _immortal_time(
     an: Analyses,
 ) -> dict[str, Any]:
     """Naive vs time-dependent vs landmark analysis of "> 3 courses" (002 Limitations)."""
-    from mst.stats.cox import cox
+    from mst.stats.cox_model import cox
     from mst.stats.forest import forest_data
 
     out: dict[str, Any] = {"source": "002 Limitations (immortal time bias)"}

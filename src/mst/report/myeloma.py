@@ -215,7 +215,7 @@ def compute_myeloma(
 def _cycles_td(data: pd.DataFrame, course_days: Mapping[str, Sequence[float]] | None
                ) -> dict[str, Any]:
     """Naive Cox on the cycle count vs the count as a time-dependent covariate (as for AML)."""
-    from mst.stats.cox import cox
+    from mst.stats.cox_model import cox
 
     def _model_dict(res: Any) -> dict[str, Any]:
         d = res.to_dict()

@@ -1,7 +1,8 @@
 """Design matrices for the regression models: covariate lists, categorical coding, formulas.
 
 String (and categorical / object) columns become treatment-coded dummy columns named
-``col[level]``; the reference level is the first one in sorted order unless a reference is
+``col[level]``; the reference level is the first level in R's ``factor()`` order (a pandas
+``Categorical`` keeps its own order; see :mod:`mst.stats._levels`) unless a reference is
 given. Boolean columns become 0/1. Rows with a missing value in any used column are dropped
 (as R's ``na.omit``) and counted.
 """
@@ -17,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from mst.errors import ValidationError
+from mst.stats._levels import factor_levels
 
 _SURV = re.compile(r"^\s*Surv\s*\(([^)]*)\)\s*$")
 _SPECIAL = re.compile(r"^\s*(strata|cluster)\s*\(\s*([^)]+?)\s*\)\s*$")
@@ -188,11 +190,11 @@ def design_from_columns(
             blocks.append(s.to_numpy(dtype=np.float64)[:, None])
             names.append(col)
         elif _is_categorical(s):
-            levels = sorted({str(v) for v in s})
+            levels = [str(v) for v in factor_levels(s)]
             ref = str(reference.get(col, levels[0] if levels else ""))
             if ref not in levels:
                 raise ValidationError(
-                    f"reference[{col}]", ref, f"must be one of the levels {levels}"
+                    f"reference[{col}]", ref, f"must be one of the levels {', '.join(levels)}"
                 )
             vals = s.astype(str).to_numpy()
             for lvl in levels:
@@ -250,6 +252,15 @@ def design_from_formula(
     if rows is not None:
         keep &= rows
     sub = df.loc[keep].reset_index(drop=True)
+    refs: dict[str, str] = {}
+    for c in used:
+        col = sub[c]
+        if pd.api.types.is_bool_dtype(col) or not _is_categorical(col):
+            continue
+        levels = factor_levels(col)
+        sub[c] = pd.Categorical(col, categories=levels)
+        if levels:
+            refs[c] = str(levels[0])
     try:
         mm = formulaic.model_matrix("1 + " + rhs, sub, na_action="raise")
     except Exception as exc:  # formulaic raises many types for unknown names / bad syntax
@@ -260,7 +271,14 @@ def design_from_formula(
     for c in cols:
         m = _FORMULAIC_LEVEL.match(c)
         names.append(f"{m.group(1) or m.group(2)}[{m.group(3)}]" if m else c)
-    return Design(np.ascontiguousarray(X), names, keep, {})
+    explicit = {m.group(1) or m.group(2) for c in cols if (m := _FORMULAIC_LEVEL.match(c))}
+    refs = {k: v for k, v in refs.items() if k in explicit and not _has_contrast(rhs, k)}
+    return Design(np.ascontiguousarray(X), names, keep, refs)
+
+
+def _has_contrast(rhs: str, col: str) -> bool:
+    """True when the formula sets the coding of ``col`` itself (``C(col, ...)``)."""
+    return re.search(r"C\(\s*" + re.escape(col) + r"\s*,", rhs) is not None
 
 
 def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:

@@ -87,9 +87,11 @@ def prepare(
 
 def _risk_sums(S: _Stratum, w: FloatArray) -> FloatArray:
     """Sum of ``w`` (rows × q) over the risk set at each event time of the stratum."""
-    rc = np.cumsum(w[::-1], axis=0)[::-1]  # rows are already sorted by stop
-    rc = np.vstack([rc, np.zeros((1, w.shape[1]))])
-    tot = rc[S.k_stop]
+    # rows are sorted by stop and k_stop is strictly increasing (every event time has a
+    # row): sum each block between consecutive event times, then a reverse cumulative sum
+    # over the blocks — no n-row temporary
+    blocks = np.add.reduceat(w, S.k_stop, axis=0)
+    tot = np.cumsum(blocks[::-1], axis=0)[::-1]
     if S.has_start:
         wa = w[S.start_order]
         ra = np.cumsum(wa[::-1], axis=0)[::-1]
@@ -113,13 +115,39 @@ class CoxEval:
     info: FloatArray
 
 
-def split(strata: list[_Stratum], X: FloatArray) -> list[tuple[FloatArray, FloatArray]]:
-    """Covariate rows of each stratum (sorted) and of its events (copied once per fit)."""
-    out = []
+class _Rows(tuple):  # type: ignore[type-arg]
+    """``(x, xe)`` of one stratum, plus ``xT``: the same rows as a (p, n) array, the layout
+    in which the per-iteration sums over rows run contiguously."""
+
+    xT: FloatArray  # noqa: N815
+    wt: FloatArray | None
+
+
+def split(
+    strata: list[_Stratum], X: FloatArray, weights: FloatArray | None = None
+) -> list[tuple[FloatArray, FloatArray]]:
+    """Covariate rows of each stratum (sorted) and of its events (copied once per fit);
+    optional case weights travel with them."""
+    out: list[tuple[FloatArray, FloatArray]] = []
     for S in strata:
         x = np.ascontiguousarray(X[S.rows])
-        out.append((x, np.ascontiguousarray(x[S.ev_pos])))
+        rows = _Rows((x, np.ascontiguousarray(x[S.ev_pos])))
+        rows.xT = np.ascontiguousarray(x.T)
+        rows.wt = None if weights is None else np.ascontiguousarray(weights[S.rows])
+        out.append(rows)
     return out
+
+
+def _risk_sums_t(S: _Stratum, w: FloatArray) -> FloatArray:
+    """As :func:`_risk_sums` for ``w`` laid out (q, rows); returns (event times, q)."""
+    blocks = np.add.reduceat(w, S.k_stop, axis=1)
+    tot = np.cumsum(blocks[:, ::-1], axis=1)[:, ::-1]
+    if S.has_start:
+        wa = w[:, S.start_order]
+        ra = np.cumsum(wa[:, ::-1], axis=1)[:, ::-1]
+        ra = np.hstack([ra, np.zeros((w.shape[0], 1))])
+        tot = tot - ra[:, S.k_start]
+    return tot.T
 
 
 def _group_sum(v: FloatArray, S: _Stratum) -> FloatArray:
@@ -139,12 +167,21 @@ def evaluate(
     ll = 0.0
     U = np.zeros(p)
     info = np.zeros((p, p))
-    for S, (x, xe) in zip(strata, xs, strict=True):
-        e_raw = x @ beta
+    for S, rows in zip(strata, xs, strict=True):
+        x, xe = rows
+        xT = getattr(rows, "xT", None)
+        if xT is None:
+            xT = np.ascontiguousarray(x.T)
+        wt = getattr(rows, "wt", None)
+        e_raw = beta @ xT
         c = e_raw.max()
         e = np.exp(e_raw - c)
-        ex = e[:, None] * x
-        R = _risk_sums(S, np.column_stack([e, ex]))
+        if wt is not None:  # case weights: the risk weights become w·exp(η)
+            e = wt * e
+        w = np.empty((p + 1, x.shape[0]))
+        w[0] = e
+        np.multiply(xT, e, out=w[1:])
+        R = _risk_sums_t(S, w)
         S0, S1 = R[:, 0], R[:, 1:]
         ee = e[S.ev_pos]
         # sums over the tied deaths at each time (for Efron's correction)
@@ -155,15 +192,24 @@ def evaluate(
         g = S.ev_group
         den = S0[g] - f * D0[g]
         xbar = (S1[g] - f[:, None] * D1[g]) / den[:, None]
-        ll += float(e_raw[S.ev_pos].sum() - np.log(den).sum() - c * S.ev_pos.size)
-        U += xe.sum(axis=0) - xbar.sum(axis=0)
+        if wt is None:
+            ll += float(e_raw[S.ev_pos].sum() - np.log(den).sum() - c * S.ev_pos.size)
+            U += xe.sum(axis=0) - xbar.sum(axis=0)
+            mw = None
+        else:
+            # as R coxph: each tied death's term carries the mean weight of the deaths
+            we = wt[S.ev_pos]
+            mw = (np.bincount(g, weights=we, minlength=nk) / S.d)[g]
+            ll += float(we @ e_raw[S.ev_pos] - mw @ (np.log(den) + c))
+            U += we @ xe - mw @ xbar
         if need_info:
-            a = np.bincount(g, weights=1.0 / den, minlength=nk)
-            b = np.bincount(g, weights=f / den, minlength=nk)
+            inv = 1.0 / den if mw is None else mw / den
+            a = np.bincount(g, weights=inv, minlength=nk)
+            b = np.bincount(g, weights=f * inv, minlength=nk)
             A = _per_row(S, a[:, None])[:, 0]
-            info += (x.T * (e * A)) @ x
+            info += (xT * (e * A)) @ x
             info -= (xe * (ee * b[g])[:, None]).T @ xe
-            info -= xbar.T @ xbar
+            info -= (xbar if mw is None else xbar * mw[:, None]).T @ xbar
     return CoxEval(ll, U, info)
 
 

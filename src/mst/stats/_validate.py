@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from mst.errors import ValidationError
+from mst.stats._levels import factor_levels
 
 _MAX_ROWS_SHOWN = 10
 
@@ -97,10 +99,22 @@ def same_length(n: int, **arrays: object) -> None:
             raise ValidationError(name, m, f"must have the same length as time ({n})")
 
 
-def as_labels(values: ArrayLike | None, n: int, name: str) -> NDArray[np.object_] | None:
-    """Check group/strata labels: no missing values; returns an object array or None."""
+def as_labels(values: ArrayLike | None, n: int, name: str) -> NDArray[Any] | None:
+    """Check group/strata labels: no missing values; returns an array or None (numeric
+    labels stay a numeric array, anything else becomes an object array)."""
     if values is None:
         return None
+    if not isinstance(values, pd.Categorical | pd.Series):
+        raw = np.asarray(values)
+        if raw.dtype.kind in "biuf":
+            if raw.shape != (n,):
+                raise ValidationError(name, raw.shape, f"must have length {n}")
+            if raw.dtype.kind == "f" and np.isnan(raw).any():
+                miss = np.isnan(raw)
+                raise ValidationError(
+                    f"{name} ({_rows(miss)})", None, "group label must not be missing"
+                )
+            return raw
     g = np.asarray(values, dtype=object)
     if g.shape != (n,):
         raise ValidationError(name, g.shape, f"must have length {n}")
@@ -110,19 +124,64 @@ def as_labels(values: ArrayLike | None, n: int, name: str) -> NDArray[np.object_
     return g
 
 
-def group_levels(g: NDArray[np.object_]) -> list[object]:
-    """Sorted distinct labels (numbers numerically, otherwise as text), like R's factor levels."""
-    levels = list(dict.fromkeys(g.tolist()))
-    try:
-        return sorted(levels)  # type: ignore[type-var]
-    except TypeError:
-        return sorted(levels, key=str)
+def category_order(values: object) -> list[object] | None:
+    """The category order of a pandas Categorical (Series or array); None otherwise."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.cat.categories)
+    if isinstance(values, pd.Categorical):
+        return list(values.categories)
+    return None
 
 
-def group_codes(g: NDArray[np.object_]) -> tuple[list[object], NDArray[np.int64]]:
-    """Sorted levels (as :func:`group_levels`) and the 0-based level index of every row."""
+def group_levels(g: NDArray[np.object_], order: list[object] | None = None) -> list[object]:
+    """Distinct labels in R's ``factor()`` order (numbers numerically, text in R's
+    collation; see :mod:`mst.stats._levels`), or in ``order`` (a Categorical's categories)."""
+    if order is not None:
+        present = set(g.tolist())
+        return [c for c in order if c in present]
+    if g.dtype.kind in "biuf":
+        return list(np.unique(g).tolist())
+    return factor_levels(g)
+
+
+def group_codes(
+    g: NDArray[np.object_], order: list[object] | None = None
+) -> tuple[list[object], NDArray[np.int64]]:
+    """Levels (as :func:`group_levels`) and the 0-based level index of every row."""
+    if g.dtype.kind in "biu" and order is None and g.size:
+        # integer labels: O(n) by counting instead of sorting
+        lo = int(g.min())
+        span = int(g.max()) - lo + 1
+        if span <= max(1024, g.size):
+            shifted = g.astype(np.int64) - lo
+            present = np.flatnonzero(np.bincount(shifted, minlength=span))
+            lookup = np.full(span, -1, dtype=np.int64)
+            lookup[present] = np.arange(present.size)
+            vals = (present + lo).tolist()
+            if g.dtype.kind == "b":
+                vals = [bool(x) for x in vals]
+            return vals, lookup[shifted]
+    if g.dtype.kind in "biuf" and order is None:
+        uniq, inv = np.unique(g, return_inverse=True)
+        return list(uniq.tolist()), inv.astype(np.int64)
     codes, uniques = pd.factorize(g, sort=False)
-    levels = group_levels(np.asarray(uniques, dtype=object))
+    levels = group_levels(np.asarray(uniques, dtype=object), order)
     pos = {lev: i for i, lev in enumerate(levels)}
     remap = np.array([pos[u] for u in uniques.tolist()], dtype=np.int64)
     return levels, remap[codes]
+
+
+def time_index(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Sorted distinct times and each row's index into them, without sorting the rows.
+
+    A hash factorisation (``pandas.factorize``) finds the distinct times in one O(n)
+    pass; only the distinct times are sorted, and each row's index is a lookup in that
+    small table. With tied times (registry data in days or months) this is several times
+    faster than an argsort of the rows followed by gathers.
+    """
+    codes, uniq = pd.factorize(t, sort=False)
+    uniq = np.asarray(uniq, dtype=np.float64)
+    order = np.argsort(uniq)
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    return uniq[order], rank[codes]

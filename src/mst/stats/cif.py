@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
@@ -63,15 +66,16 @@ def cif_core(
     if time.size == 0:
         e = np.empty(0)
         return CIFTable(e, e, e, e, e, float("nan"))
-    order = np.argsort(time, kind="stable")
-    t = time[order]
-    st = status[order]
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    ut = t[starts]
-    nsub = np.diff(np.r_[starts, t.size]).astype(np.float64)
-    d1 = np.add.reduceat((st == cause).astype(np.float64), starts)
-    dall = np.add.reduceat((st != censor_code).astype(np.float64), starts)
-    d2 = dall - d1
+    # distinct times by one hash pass; counts per (time, kind) by one bincount
+    ut, ti = v.time_index(time)
+    kind = np.where(status == cause, 2, np.where(status == censor_code, 0, 1))
+    cnt = np.bincount(ti * 3 + kind, minlength=ut.size * 3).reshape(ut.size, 3)
+    cnt = cnt.astype(np.float64)
+    nsub = cnt.sum(axis=1)
+    d1 = cnt[:, 2]
+    d2 = cnt[:, 1]
+    dall = d1 + d2
+
     n = np.cumsum(nsub[::-1])[::-1]
     # all-cause Kaplan–Meier: before (fk) and after (fkn) each time
     fkn = np.cumprod((n - dall) / n)
@@ -96,7 +100,7 @@ def cif_core(
     v2 = np.cumsum(inv * b2 * w2 + inv * b1 * w1)
     v3 = np.cumsum(inv * inv * w2 + inv * inv * w1)
     var = v1 + f * f * v3 - 2.0 * f * v2
-    return CIFTable(ut[use1], f[use1], var[use1], n[use1], d1[use1], float(t[-1]))
+    return CIFTable(ut[use1], f[use1], var[use1], n[use1], d1[use1], float(ut[-1]))
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,28 @@ class CIFCurve:
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
     conf_level: float
+    risk_times: NDArray[np.float64] = field(default_factory=lambda: np.empty(0), repr=False)
+
+    def n_at_risk(self, times: ArrayLike) -> NDArray[np.float64]:
+        """Patients still under follow-up (no event of any cause, not censored) at times."""
+        q = np.asarray(times, dtype=np.float64)
+        srt = np.sort(self.risk_times)
+        return (srt.size - np.searchsorted(srt, q, side="left")).astype(np.float64)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The curve as a table: ``time``, ``n_risk``, ``n_event``, ``cif``, ``variance``,
+        ``lower``, ``upper`` at each jump of the cause."""
+        return pd.DataFrame(
+            {
+                "time": self.time,
+                "n_risk": self.table.n_risk,
+                "n_event": self.table.n_event,
+                "cif": self.cif,
+                "variance": self.variance,
+                "lower": self.lower,
+                "upper": self.upper,
+            }
+        )
 
     @property
     def time(self) -> NDArray[np.float64]:
@@ -177,10 +203,52 @@ class CIFResult:
     def __getitem__(self, label: str) -> CIFCurve:
         return self.curves[label]
 
+    def to_frame(self) -> pd.DataFrame:
+        """All curves stacked with a ``group`` column (see :meth:`CIFCurve.to_frame`)."""
+        return pd.concat(
+            [c.to_frame().assign(group=k) for k, c in self.curves.items()], ignore_index=True
+        )
+
+    def summary(self) -> str:
+        """Text summary: n, events and final incidence per group, Gray's test."""
+        from mst.stats._summary import cif_text
+
+        return cif_text(self)
+
+    def print_summary(self, file: Any = None) -> None:
+        """Write :meth:`summary` to ``file`` (default: standard output)."""
+        import sys
+
+        print(self.summary(), file=file or sys.stdout)
+
+    def plot(
+        self,
+        ax: Any = None,
+        at_risk: bool = True,
+        ci: bool = True,
+        censor_marks: bool = False,
+        labels: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Step plot of the cumulative incidence with CI bands and a numbers-at-risk table
+        (patients still event-free and under follow-up); returns the matplotlib Axes and
+        never shows it. Censor marks are not drawn (the curve jumps only at events of the
+        cause). See :meth:`mst.stats.km.KMResult.plot` for the arguments."""
+        from mst.stats.plotting import step_plot
+
+        del censor_marks
+        return step_plot(self, "cif", ax, at_risk, ci, False, labels, **kwargs)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(
+            f"{k}: n={c.n}, events={int(c.table.n_event.sum())}" for k, c in self.curves.items()
+        )
+        return f"<CIFResult cause={self.cause} {inner}>"
+
 
 def cumulative_incidence(
-    time: ArrayLike,
-    status: ArrayLike,
+    time: ArrayLike | str | None = None,
+    status: ArrayLike | str | None = None,
     cause: int = 1,
     group: ArrayLike | None = None,
     strata: ArrayLike | None = None,
@@ -188,6 +256,9 @@ def cumulative_incidence(
     censor_code: int = 0,
     rho: float = 0.0,
     conf_level: float = 0.95,
+    *,
+    data: Any = None,
+    formula: str | None = None,
 ) -> CIFResult:
     """Cumulative incidence of ``cause`` by group, with Gray's test when there are groups.
 
@@ -214,6 +285,11 @@ def cumulative_incidence(
     conf_level : float
         Coverage of the pointwise intervals.
 
+    data : DataFrame, optional
+        With ``data``, ``time``/``status``/``group``/``strata`` are column names.
+    formula : str, optional
+        ``"Surv(time, status) ~ group + strata(s)"`` (needs ``data``).
+
     Returns
     -------
     CIFResult
@@ -221,7 +297,11 @@ def cumulative_incidence(
         :class:`mst.stats.gray.GrayResult` or ``None`` with one group.
     """
     from mst.stats.gray import gray_test
+    from mst.stats.io import survival_inputs
 
+    time, status, group, strata, _, _ = survival_inputs(
+        data, formula, time, status, group, strata, codes
+    )
     t = v.as_time(time)
     n = t.size
     if n == 0:
@@ -237,12 +317,13 @@ def cumulative_incidence(
         raise ValidationError("cause", cause, f"must be one of the declared codes {list(codes)}")
     g = v.as_labels(group, n, "group")
     curves: dict[str, CIFCurve] = {}
-    levels = ["all"] if g is None else v.group_levels(g)
+    levels = ["all"] if g is None else v.group_levels(g, v.category_order(group))
     for lev in levels:
         m = np.ones(n, dtype=bool) if g is None else (g == lev)
-        tab = cif_core(t[m], s[m], cause, censor_code)
+        tm = t[m]
+        tab = cif_core(tm, s[m], cause, censor_code)
         lo, up = cif_confidence(tab.cif, tab.variance, conf_level)
-        curves[str(lev)] = CIFCurve(str(lev), cause, int(m.sum()), tab, lo, up, conf_level)
+        curves[str(lev)] = CIFCurve(str(lev), cause, int(m.sum()), tab, lo, up, conf_level, tm)
     gray = None
     if g is not None and len(levels) > 1:
         gray = gray_test(t, s, g, cause=cause, strata=strata, rho=rho, censor_code=censor_code)

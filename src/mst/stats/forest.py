@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from mst.errors import ValidationError
-from mst.stats.cox import CoxResult
-from mst.stats.finegray import FineGrayResult
+from mst.stats.cox_model import CoxResult
+from mst.stats.finegray_model import FineGrayResult
 
 FOREST_COLUMNS = ["model", "term", "hr", "lower", "upper", "p", "n", "events"]
 
@@ -27,7 +27,7 @@ def forest_data(
     Parameters
     ----------
     results : CoxResult, FineGrayResult, DataFrame, or a sequence of them
-        Fitted models, or the table of :func:`mst.stats.cox.cox_univariate`.
+        Fitted models, or the table of :func:`mst.stats.cox_model.cox_univariate`.
     labels : sequence of str, optional
         Model labels (default ``"model 1"``, …, or ``"univariate"`` for a screening table).
 

@@ -7,10 +7,12 @@ adds input checks, groups, confidence intervals and medians.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
@@ -51,6 +53,8 @@ def km_core(
     time: NDArray[np.float64],
     event: NDArray[np.int64] | NDArray[np.float64],
     weights: NDArray[np.float64] | None = None,
+    entry: NDArray[np.float64] | None = None,
+    presorted: bool = False,
 ) -> KMTable:
     """Kaplan–Meier estimate from clean arrays (no validation; vectorised, O(n log n)).
 
@@ -63,6 +67,10 @@ def km_core(
     weights : ndarray of float, optional
         Case weights (>= 0); ``None`` = unweighted. With weights, ``n_risk`` and
         ``n_event`` are sums of weights, as in ``survfit(..., weights=)``.
+    entry : ndarray of float, optional
+        Left-truncation times (< time): at risk on (entry, time].
+    presorted : bool
+        ``time`` is already sorted (skips the sort).
 
     Returns
     -------
@@ -71,7 +79,8 @@ def km_core(
     """
     time = np.asarray(time, dtype=np.float64)
     ev = np.asarray(event, dtype=np.float64)
-    order = np.argsort(time, kind="stable")
+    # ties are aggregated below, so the order within a tied time does not matter
+    order = np.arange(time.size) if presorted else np.argsort(time)
     t = time[order]
     if weights is None:
         w_ev = ev[order]
@@ -88,6 +97,12 @@ def km_core(
     d = np.add.reduceat(w_ev, starts)
     tot = np.add.reduceat(w_all, starts)
     n_risk = np.cumsum(tot[::-1])[::-1]
+    if entry is not None:
+        ent = np.asarray(entry, dtype=np.float64)[order]
+        eo = np.argsort(ent, kind="stable")
+        w_en = w_all[eo]
+        tail = np.r_[np.cumsum(w_en[::-1])[::-1], 0.0]
+        n_risk = n_risk - tail[np.searchsorted(ent[eo], ut, side="left")]
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(np.where(n_risk > 0, (n_risk - d) / n_risk, 1.0))
         term = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
@@ -245,6 +260,77 @@ class KMCurve:
         """Number of events."""
         return self.table.n_event
 
+    @property
+    def cumhaz(self) -> NDArray[np.float64]:
+        """Nelson–Aalen cumulative hazard sum d/n (R ``survfit(...)$cumhaz``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inc = np.where(self.n_risk > 0, self.n_event / self.n_risk, 0.0)
+        return np.cumsum(inc)
+
+    @property
+    def std_cumhaz(self) -> NDArray[np.float64]:
+        """Standard error of the Nelson–Aalen estimate sqrt(sum d/n²) (R ``std.chaz``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inc = np.where(self.n_risk > 0, self.n_event / self.n_risk**2, 0.0)
+        return np.sqrt(np.cumsum(inc))
+
+    def rmst(self, tau: float) -> tuple[float, float]:
+        """Restricted mean survival time up to ``tau`` and its standard error.
+
+        The area under the Kaplan–Meier curve on [0, tau]; the variance is the Greenwood-
+        type sum ``Σ A_k² d_k / (n_k (n_k − d_k))`` over event times ≤ tau, ``A_k`` being
+        the area from t_k to tau — as R ``print(survfit, rmean = tau)`` and ``survRM2``.
+
+        Parameters
+        ----------
+        tau : float
+            Truncation time (> 0).
+
+        Returns
+        -------
+        (rmst, se) : tuple of float
+        """
+        if not np.isfinite(tau) or tau <= 0:
+            raise ValidationError("tau", tau, "must be a positive time")
+        t = self.time
+        keep = t <= tau
+        knots = np.r_[0.0, t[keep], tau]
+        heights = np.r_[1.0, self.surv[keep]]
+        widths = np.diff(knots)
+        pieces = heights * widths
+        area = float(pieces.sum())
+        # area after each event time (from t_k to tau)
+        after = np.cumsum(pieces[::-1])[::-1][1:]
+        d = self.n_event[keep]
+        n = self.n_risk[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where((d > 0) & (n - d > 0), d / (n * (n - d)), 0.0)
+        return area, float(np.sqrt(np.sum(after**2 * h)))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The curve as a table (R ``summary(survfit)`` columns, every distinct time).
+
+        Returns
+        -------
+        DataFrame
+            ``time``, ``n_risk``, ``n_event``, ``n_censor``, ``survival``, ``std_err``,
+            ``lower``, ``upper``, ``cumhaz`` (Nelson–Aalen), ``std_cumhaz``.
+        """
+        return pd.DataFrame(
+            {
+                "time": self.time,
+                "n_risk": self.n_risk,
+                "n_event": self.n_event,
+                "n_censor": self.table.n_censor,
+                "survival": self.surv,
+                "std_err": self.std_err,
+                "lower": self.lower,
+                "upper": self.upper,
+                "cumhaz": self.cumhaz,
+                "std_cumhaz": self.std_cumhaz,
+            }
+        )
+
     def quantile(self, p: float) -> tuple[float, float, float]:
         """Estimate and CI of the time at which S falls to ``1 - p``."""
         return (
@@ -285,9 +371,123 @@ class KMResult:
     """Kaplan–Meier curves by group (a single group is labelled ``"all"``)."""
 
     curves: dict[str, KMCurve] = field(default_factory=dict)
+    group: str | None = None
 
     def __getitem__(self, label: str) -> KMCurve:
         return self.curves[label]
+
+    def to_frame(self) -> pd.DataFrame:
+        """All curves stacked, with a ``group`` column (see :meth:`KMCurve.to_frame`)."""
+        return pd.concat(
+            [c.to_frame().assign(group=k) for k, c in self.curves.items()], ignore_index=True
+        )
+
+    @property
+    def survival_function(self) -> pd.DataFrame:
+        """S(t) per group, one column per group, indexed by every distinct time (carried
+        forward), as lifelines' ``survival_function_``."""
+        times = np.unique(np.concatenate([c.time for c in self.curves.values()]))
+        out = {}
+        for k, c in self.curves.items():
+            i = np.searchsorted(c.time, times, side="right") - 1
+            out[k] = np.where(i >= 0, c.surv[np.clip(i, 0, None)], 1.0)
+        return pd.DataFrame(out, index=pd.Index(times, name="time"))
+
+    def at_risk(self, times: ArrayLike) -> pd.DataFrame:
+        """Numbers at risk per group at the given times (the plot's risk table)."""
+        q = np.asarray(times, dtype=np.float64)
+        return pd.DataFrame(
+            {k: c.at(q)["n_risk"] for k, c in self.curves.items()},
+            index=pd.Index(q, name="time"),
+        ).T
+
+    def rmst(self, tau: float) -> pd.DataFrame:
+        """Restricted mean survival time per group (see :meth:`KMCurve.rmst`)."""
+        rows = {k: c.rmst(tau) for k, c in self.curves.items()}
+        return pd.DataFrame(
+            {"rmst": [r[0] for r in rows.values()], "se": [r[1] for r in rows.values()]},
+            index=pd.Index(list(rows), name="group"),
+        ).assign(tau=float(tau))
+
+    def summary(self) -> str:
+        """Text summary: n, events, median and its CI per group (as ``print(survfit)``)."""
+        from mst.stats._summary import km_text
+
+        return km_text(self)
+
+    def print_summary(self, file: Any = None) -> None:
+        """Write :meth:`summary` to ``file`` (default: standard output)."""
+        import sys
+
+        print(self.summary(), file=file or sys.stdout)
+
+    def plot(
+        self,
+        ax: Any = None,
+        at_risk: bool = True,
+        ci: bool = True,
+        censor_marks: bool = True,
+        labels: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Step plot of the curves with CI bands, censor marks and a numbers-at-risk table.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure when omitted).
+        at_risk : bool
+            Add the numbers-at-risk table below the axis (as lifelines'
+            ``add_at_risk_counts``).
+        ci : bool
+            Shade the pointwise confidence band.
+        censor_marks : bool
+            Mark censoring times with ``+``.
+        labels : mapping, optional
+            Human labels of the groups for the legend and the risk table.
+        **kwargs
+            ``xlabel``, ``ylabel``, ``title``, ``times`` (risk-table times).
+
+        Returns
+        -------
+        matplotlib Axes
+            The axes (never shown; the caller saves or displays the figure).
+        """
+        from mst.stats.plotting import step_plot
+
+        return step_plot(self, "survival", ax, at_risk, ci, censor_marks, labels, **kwargs)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(
+            f"{k}: n={c.n}, events={int(c.n_event.sum())}" for k, c in self.curves.items()
+        )
+        return f"<KMResult {inner}>"
+
+
+def _group_tables(
+    t: NDArray[np.float64], e: NDArray[np.int64], codes: NDArray[np.int64], ng: int
+) -> list[KMTable]:
+    """Kaplan–Meier tables of every group from one sort of the times (O(n) after it).
+
+    Each row's distinct-time index comes from one hash pass (:func:`_validate.time_index`);
+    events and censorings are then counted per (time, group) cell by one ``bincount``, so
+    no sort of the rows, per-group split or gather is needed.
+    """
+    ut, ti = v.time_index(t)
+    cell = ((ti * ng + codes) << 1) | e
+    cnt = np.bincount(cell, minlength=ut.size * ng * 2).reshape(ut.size, ng, 2)
+    dth = cnt[:, :, 1].astype(np.float64)
+    tot = dth + cnt[:, :, 0]
+    risk = np.cumsum(tot[::-1], axis=0)[::-1]
+    out = []
+    for k in range(ng):
+        keep = tot[:, k] > 0
+        n_risk, d = risk[keep, k], dth[keep, k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surv = np.cumprod(np.where(n_risk > 0, (n_risk - d) / n_risk, 1.0))
+            term = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+        out.append(KMTable(ut[keep], n_risk, d, tot[keep, k] - d, surv, np.cumsum(term)))
+    return out
 
 
 def _curve(
@@ -297,15 +497,23 @@ def _curve(
     w: NDArray[np.float64] | None,
     conf_type: str,
     conf_level: float,
+    entry: NDArray[np.float64] | None = None,
+    presorted: bool = False,
 ) -> KMCurve:
-    tab = km_core(t, e, w)
+    tab = km_core(t, e, w, entry, presorted)
+    return _curve_from_table(label, int(t.size), tab, conf_type, conf_level)
+
+
+def _curve_from_table(
+    label: str, n: int, tab: KMTable, conf_type: str, conf_level: float
+) -> KMCurve:
     se_log = np.sqrt(tab.greenwood)
     with np.errstate(invalid="ignore"):
         std_err = np.where(tab.surv == 0, np.nan, tab.surv * se_log)
     lower, upper = confidence_band(tab.surv, se_log, conf_type, conf_level)
     return KMCurve(
         label=label,
-        n=int(t.size),
+        n=n,
         table=tab,
         std_err=std_err,
         lower=lower,
@@ -319,12 +527,16 @@ def _curve(
 
 
 def kaplan_meier(
-    time: ArrayLike,
-    event: ArrayLike,
-    group: ArrayLike | None = None,
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
     conf_type: ConfType = "log-log",
     conf_level: float = 0.95,
     weights: ArrayLike | None = None,
+    *,
+    data: pd.DataFrame | None = None,
+    formula: str | None = None,
+    entry: ArrayLike | str | None = None,
 ) -> KMResult:
     """Kaplan–Meier estimates by group, as R ``survfit(Surv(time, event) ~ group)``.
 
@@ -342,6 +554,15 @@ def kaplan_meier(
         Coverage of the pointwise intervals and of the median CI.
     weights : array_like, optional
         Case weights.
+    data : DataFrame, optional
+        With ``data``, ``time``/``event``/``group``/``entry`` are column names (read with
+        the same codings and checks as ``mst stats km``).
+    formula : str, optional
+        ``"Surv(time, event) ~ group"``, ``"Surv(time, event) ~ 1"`` or, for left
+        truncation, ``"Surv(entry, time, event) ~ group"`` (needs ``data``).
+    entry : array_like or str, optional
+        Delayed-entry (left-truncation) times: a patient is at risk on (entry, time], as
+        R ``survfit(Surv(entry, time, event) ~ 1)``.
 
     Returns
     -------
@@ -349,22 +570,58 @@ def kaplan_meier(
         ``result[label]`` is a :class:`KMCurve` with ``time``, ``surv``, ``std_err``
         (Greenwood SE of S), ``lower``, ``upper``, ``n_risk``, ``median`` and its CI.
     """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, _, entry, gname = survival_inputs(
+        data, formula, time, event, group, None, (0, 1), entry
+    )
+    if time is None or event is None:
+        raise ValidationError("time/event", None, "give the follow-up times and events")
     t = v.as_time(time)
     e = v.as_event(event)
     n = t.size
     v.same_length(n, event=e)
     w = None if weights is None else v.as_weights(weights, n)
     g = v.as_labels(group, n, "group")
+    en = None
+    if entry is not None:
+        en = v.as_time(entry, "entry")
+        v.same_length(n, entry=en)
+        bad = en >= t
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValidationError(f"entry (row {i + 1})", en[i], "must be < the follow-up time")
     if n == 0:
         raise ValidationError("time", "[]", "no observations")
     if conf_type not in CONF_TYPES:
         raise ValidationError("conf_type", conf_type, f"must be one of {list(CONF_TYPES)}")
     if g is None:
-        return KMResult({"all": _curve("all", t, e, w, conf_type, conf_level)})
+        return KMResult({"all": _curve("all", t, e, w, conf_type, conf_level, en)}, gname)
     curves: dict[str, KMCurve] = {}
-    for lev in v.group_levels(g):
-        m = g == lev
+    levels, codes = v.group_codes(g, v.category_order(group))
+    if w is None and en is None:
+        for k, (lev, tab) in enumerate(
+            zip(levels, _group_tables(t, e, codes, len(levels)), strict=True)
+        ):
+            curves[str(lev)] = _curve_from_table(
+                str(lev), int((codes == k).sum()), tab, conf_type, conf_level
+            )
+        return KMResult(curves, gname)
+    # one sort for all groups: a group's rows, taken in the global order, are sorted too
+    o = np.argsort(t)
+    ts, es, cs = t[o], e[o], codes[o]
+    ws = None if w is None else w[o]
+    ens = None if en is None else en[o]
+    for k, lev in enumerate(levels):
+        m = cs == k
         curves[str(lev)] = _curve(
-            str(lev), t[m], e[m], None if w is None else w[m], conf_type, conf_level
+            str(lev),
+            ts[m],
+            es[m],
+            None if ws is None else ws[m],
+            conf_type,
+            conf_level,
+            None if ens is None else ens[m],
+            presorted=True,
         )
-    return KMResult(curves)
+    return KMResult(curves, gname)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
@@ -45,15 +47,14 @@ class LogRankResult:
 def _stratum(
     t: NDArray[np.float64], e: NDArray[np.int64], gi: NDArray[np.int64], ng: int, rho: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    order = np.argsort(t, kind="stable")
-    t, e, gi = t[order], e[order], gi[order]
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    ntime = starts.size
-    tidx = np.repeat(np.arange(ntime), np.diff(np.r_[starts, t.size]))
-    # per-time, per-group counts of subjects and of events
-    cell = tidx * ng + gi
-    cnt = np.bincount(cell, minlength=ntime * ng).reshape(ntime, ng).astype(np.float64)
-    dth = np.bincount(cell, weights=e.astype(np.float64), minlength=ntime * ng).reshape(ntime, ng)
+    # each row's distinct-time index from one hash pass (no sort of the rows), then the
+    # subjects and events of every (time, group) cell from one bincount
+    ut, tidx = v.time_index(t)
+    ntime = ut.size
+    both = np.bincount(((tidx * ng + gi) << 1) | e, minlength=ntime * ng * 2)
+    both = both.reshape(ntime, ng, 2)
+    dth = both[:, :, 1].astype(np.float64)
+    cnt = dth + both[:, :, 0]
     risk = np.cumsum(cnt[::-1], axis=0)[::-1]  # at risk per group
     n = risk.sum(axis=1)
     d = dth.sum(axis=1)
@@ -75,11 +76,14 @@ def _stratum(
 
 
 def logrank_test(
-    time: ArrayLike,
-    event: ArrayLike,
-    group: ArrayLike,
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
     strata: ArrayLike | None = None,
     rho: float = 0.0,
+    *,
+    data: Any = None,
+    formula: str | None = None,
 ) -> LogRankResult:
     """Compare survival curves of k groups (R ``survdiff(Surv(time, event) ~ group [+ strata()],
     rho=)``).
@@ -97,6 +101,11 @@ def logrank_test(
     rho : float
         Fleming–Harrington weight S(t-)^rho, S the pooled Kaplan–Meier of the stratum.
 
+    data : DataFrame, optional
+        With ``data``, ``time``/``event``/``group``/``strata`` are column names.
+    formula : str, optional
+        ``"Surv(time, event) ~ group + strata(s)"`` (needs ``data``).
+
     Returns
     -------
     LogRankResult
@@ -104,6 +113,11 @@ def logrank_test(
         ``df`` = (number of groups with E > 0) - 1, p from the chi-square upper tail.
         Statistic and p are NaN when the variance matrix is singular (R stops there).
     """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, strata, _, _ = survival_inputs(
+        data, formula, time, event, group, strata, (0, 1)
+    )
     t = v.as_time(time)
     e = v.as_event(event)
     n = t.size
@@ -114,14 +128,14 @@ def logrank_test(
     s = v.as_labels(strata, n, "strata")
     if not np.isfinite(rho):
         raise ValidationError("rho", rho, "must be a finite number")
-    levels, gi = v.group_codes(g)
+    levels, gi = v.group_codes(g, v.category_order(group))
     if len(levels) < 2:
         raise ValidationError("group", levels, "needs at least two groups")
     ng = len(levels)
     obs = np.zeros(ng)
     exp = np.zeros(ng)
     var = np.zeros((ng, ng))
-    s_levels = [None] if s is None else v.group_levels(s)
+    s_levels = [None] if s is None else v.group_levels(s, v.category_order(strata))
     for lev in s_levels:
         m = np.ones(n, dtype=bool) if s is None else (s == lev)
         o, ex, vv = _stratum(t[m], e[m], gi[m], ng, rho)
@@ -147,3 +161,109 @@ def logrank_test(
     return LogRankResult(
         [str(x) for x in levels], counts, obs, exp, var, stat, df, p, float(rho), name
     )
+
+
+def pairwise_logrank(
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
+    strata: ArrayLike | None = None,
+    rho: float = 0.0,
+    adjust: str = "holm",
+    *,
+    data: Any = None,
+    formula: str | None = None,
+) -> pd.DataFrame:
+    """Log-rank test for every pair of groups (``survdiff`` on each two-group subset).
+
+    Parameters
+    ----------
+    time, event, group, strata, rho, data, formula
+        As :func:`logrank_test`.
+    adjust : {"holm", "bonferroni", "none"}
+        Multiplicity adjustment of the p-values (R ``p.adjust``).
+
+    Returns
+    -------
+    DataFrame
+        One row per pair: ``group_a``, ``group_b``, ``chisq``, ``p``, ``p_adjusted``.
+    """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, strata, _, _ = survival_inputs(
+        data, formula, time, event, group, strata, (0, 1)
+    )
+    if adjust not in ("holm", "bonferroni", "none"):
+        raise ValidationError("adjust", adjust, "must be holm, bonferroni or none")
+    t = v.as_time(time)
+    e = v.as_event(event)
+    n = t.size
+    g = v.as_labels(group, n, "group")
+    if g is None:
+        raise ValidationError("group", None, "a grouping variable is required")
+    s = v.as_labels(strata, n, "strata")
+    levels = v.group_levels(g, v.category_order(group))
+    rows = []
+    for i, a in enumerate(levels):
+        for b in levels[i + 1 :]:
+            m = (g == a) | (g == b)
+            r = logrank_test(t[m], e[m], g[m], None if s is None else s[m], rho)
+            rows.append({"group_a": str(a), "group_b": str(b), "chisq": r.statistic, "p": r.p})
+    out = pd.DataFrame(rows, columns=["group_a", "group_b", "chisq", "p"])
+    p = out["p"].to_numpy(dtype=np.float64)
+    k = p.size
+    if adjust == "bonferroni":
+        adj = np.minimum(p * k, 1.0)
+    elif adjust == "holm":
+        o = np.argsort(p, kind="stable")
+        stepped = np.maximum.accumulate(p[o] * (k - np.arange(k)))
+        adj = np.empty(k)
+        adj[o] = np.minimum(stepped, 1.0)
+    else:
+        adj = p.copy()
+    return out.assign(p_adjusted=adj)
+
+
+def trend_logrank(
+    time: ArrayLike | str | None = None,
+    event: ArrayLike | str | None = None,
+    group: ArrayLike | str | None = None,
+    scores: ArrayLike | None = None,
+    strata: ArrayLike | None = None,
+    *,
+    data: Any = None,
+    formula: str | None = None,
+) -> tuple[float, float]:
+    """Log-rank test for trend across ordered groups (1 df).
+
+    ``U = Σ s_g (O_g − E_g)``, ``Var U = sᵀ V s`` with the ``survdiff`` variance V; the
+    statistic is U² / Var U. Default scores: the numeric group values when the groups are
+    numbers, else 1, 2, … in the level order (R ``factor()`` or a Categorical's order).
+
+    Returns
+    -------
+    (chisq, p) : tuple of float
+    """
+    from mst.stats.io import survival_inputs
+
+    time, event, group, strata, _, _ = survival_inputs(
+        data, formula, time, event, group, strata, (0, 1)
+    )
+    r = logrank_test(time, event, group, strata)
+    if scores is None:
+        try:
+            sc = np.array([float(x) for x in r.groups])
+        except ValueError:
+            sc = np.arange(1.0, len(r.groups) + 1)
+    else:
+        sc = np.asarray(scores, dtype=np.float64)
+        if sc.shape != (len(r.groups),):
+            raise ValidationError(
+                "scores", None, f"need one score per group ({', '.join(r.groups)})"
+            )
+    u = float(sc @ (r.observed - r.expected))
+    var = float(sc @ r.variance @ sc)
+    if var <= 0:
+        return float("nan"), float("nan")
+    stat = u * u / var
+    return stat, float(chi2.sf(stat, 1))

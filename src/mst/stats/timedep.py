@@ -6,7 +6,7 @@ courses over the whole follow-up credits the survival that made them possible to
 courses (immortal time bias, 002 "Limitations"). Splitting each patient's follow-up at the
 start of each course, with a covariate that counts the courses received so far, gives each
 period of follow-up the exposure the patient actually had then; fit the result with
-:func:`mst.stats.cox.cox` using ``start``.
+:func:`mst.stats.cox_model.cox` using ``start``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ Seed 002 (002 Methods, "Statistical analysis") uses univariate and multivariate 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -20,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from mst.errors import ValidationError
+from mst.stats import _cox_extras as _extras
 from mst.stats import _regression_cox_core as core
 from mst.stats._design import (
     Design,
@@ -29,8 +31,31 @@ from mst.stats._design import (
     design_from_formula,
     parse_surv_formula,
 )
+from mst.stats.io import outcome_frame
 
 Ties = Literal["efron", "breslow"]
+Residual = Literal["martingale", "deviance", "score", "schoenfeld", "dfbeta"]
+
+
+@dataclass(frozen=True)
+class _CoxData:
+    """What a fitted model keeps of its data (for residuals, prediction and tests)."""
+
+    prep: list[Any]
+    xs: list[Any]
+    stop: NDArray[np.float64]
+    event: NDArray[np.bool_]
+    start: NDArray[np.float64] | None
+    strata: NDArray[np.intp]
+    strata_labels: list[str]
+    Xc: NDArray[np.float64]
+    means: NDArray[np.float64]
+    index: pd.Index
+
+
+def _term_of(name: str) -> str:
+    """Term of a design column: ``grp[b]`` belongs to ``grp``."""
+    return name.split("[", 1)[0] if name.endswith("]") and "[" in name else name
 
 
 @dataclass(frozen=True)
@@ -90,12 +115,22 @@ class CoxResult:
     alpha: float = 0.05
     n_dropped: int = 0
     references: dict[str, str] = field(default_factory=dict)
+    weighted: bool = False
     _problem: Any = field(default=None, repr=False, compare=False)
 
-    def zph(self, transform: Literal["km", "identity", "rank", "log"] = "km") -> pd.DataFrame:
+    def _data(self, what: str) -> _CoxData:
+        if self._problem is None:
+            raise ValidationError(what, None, "needs a model fitted by this package")
+        if self.weighted:
+            raise ValidationError(what, None, "is not implemented for case-weighted fits")
+        return self._problem  # type: ignore[no-any-return]
+
+    def zph(
+        self, transform: Literal["km", "identity", "rank", "log"] = "km", terms: bool = True
+    ) -> pd.DataFrame:
         """Test of proportional hazards from scaled Schoenfeld residuals (R ``cox.zph``).
 
-        For each covariate, the score test of adding ``x·g(t)`` to the model, where g is the
+        For each term, the score test of adding ``x·g(t)`` to the model, where g is the
         transformed time (default: 1 - Kaplan–Meier just before t), using the full
         information matrix as ``survival::cox.zph`` (survival >= 3.0) does; plus the global
         test on ``p`` degrees of freedom.
@@ -104,30 +139,269 @@ class CoxResult:
         ----------
         transform : {"km", "identity", "rank", "log"}
             Time transform g.
+        terms : bool
+            As R's default ``terms=TRUE``: the dummies of one categorical covariate are
+            tested together (one row per covariate, df = number of dummies); ``False``
+            gives one row per design column.
 
         Returns
         -------
         DataFrame
-            Index: the covariates and ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
+            Index: the terms (or columns) and ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
         """
-        if self._problem is None:
-            raise ValidationError("zph", None, "needs a model fitted by this package")
-        prep, xs, stop, event, start = self._problem
-        times = _zph_times(stop, event, start, transform)
-        gt = [times[np.searchsorted(np.unique(stop[event]), S.times)] for S in prep]
-        u, imat = core.zph_score_info(prep, xs, self.coef, gt)
+        d = self._data("zph")
+        times = _zph_times(d.stop, d.event, d.start, transform)
+        ut = np.unique(d.stop[d.event])
+        gt = [times[np.searchsorted(ut, S.times)] for S in d.prep]
+        u, imat = core.zph_score_info(d.prep, d.xs, self.coef, gt)
         p = self.coef.size
         u[:p] = 0.0
-        rows = []
-        for j in range(p):
-            kk = [*range(p), p + j]
+        groups: dict[str, list[int]] = {}
+        for j, name in enumerate(self.names):
+            groups.setdefault(_term_of(name) if terms else name, []).append(j)
+        rows, dfs = [], []
+        for cols in groups.values():
+            kk = [*range(p), *(p + j for j in cols)]
             uu = u[kk]
             rows.append(float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu)))
+            dfs.append(len(cols))
         rows.append(float(u @ np.linalg.solve(imat, u)))
-        df = [1] * p + [p]
+        dfs.append(p)
         return pd.DataFrame(
-            {"chisq": rows, "df": df, "p": sps.chi2.sf(rows, df)},
-            index=pd.Index([*self.names, "GLOBAL"], name="covariate"),
+            {"chisq": rows, "df": dfs, "p": sps.chi2.sf(rows, dfs)},
+            index=pd.Index([*groups, "GLOBAL"], name="term" if terms else "covariate"),
+        )
+
+    def zph_residuals(
+        self, transform: Literal["km", "identity", "rank", "log"] = "km"
+    ) -> pd.DataFrame:
+        """Scaled Schoenfeld residuals (R ``cox.zph(fit)$y``) with the transformed time.
+
+        Returns
+        -------
+        DataFrame
+            One row per event: ``time``, ``g`` (transformed time) and one column per
+            covariate (β_j + scaled residual, the quantity ``plot(cox.zph(fit))`` smooths).
+        """
+        d = self._data("zph_residuals")
+        r, t, _ = _extras.schoenfeld(d.prep, d.xs, self.coef)
+        g = _zph_times(d.stop, d.event, d.start, transform)
+        ut = np.unique(d.stop[d.event])
+        gv = g[np.searchsorted(ut, t)]
+        scaled = r @ _inv_naive(self) * self.events + self.coef
+        out = pd.DataFrame(scaled, columns=self.names)
+        out.insert(0, "g", gv)
+        out.insert(0, "time", t)
+        return out
+
+    def plot_zph(self, term: str | None = None, ax: Any = None) -> Any:
+        """Plot the scaled Schoenfeld residuals of one covariate against transformed time,
+        with a lowess-free running-mean smooth and the fitted coefficient (as
+        ``plot(cox.zph(fit))``); returns the matplotlib Axes (never shows it)."""
+        from mst.stats.plotting import zph_plot
+
+        return zph_plot(self, term, ax)
+
+    # --- analyst API ---------------------------------------------------------------
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion −2·loglik + 2·p (R ``AIC(fit)``)."""
+        return float(-2.0 * self.loglik[1] + 2.0 * self.coef.size)
+
+    @functools.cached_property
+    def concordance(self) -> float:
+        """Harrell's C of the linear predictor (R ``concordance(fit)$concordance``).
+
+        Right-censored data only (for ``(start, stop]`` rows it is NaN, as the pairs are
+        not defined by one time per patient); within strata when the model has strata.
+        """
+        if self.weighted:
+            return float("nan")
+        d = self._data("concordance")
+        if d.start is not None:
+            return float("nan")
+        return _extras.concordance(d.stop, d.event, d.Xc @ self.coef, d.strata)[0]
+
+    def baseline_hazard(self) -> pd.DataFrame:
+        """Baseline cumulative hazard at the covariate means (R ``basehaz(fit)``).
+
+        Efron-adjusted increments for tied deaths when ``ties="efron"`` (as
+        ``survfit.coxph``). One row per distinct event time (per stratum).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``time``, ``hazard`` (increment), ``cumhaz``, ``survival``,
+            ``n_risk``, ``n_event`` and ``strata`` when the model has strata.
+        """
+        d = self._data("baseline_hazard")
+        parts = []
+        for S, h in zip(d.prep, _extras.baseline_hazard(d.prep, d.xs, self.coef), strict=True):
+            label = d.strata_labels[int(d.strata[S.rows[0]])]
+            cum = np.cumsum(h.hazard)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "time": h.times,
+                        "hazard": h.hazard,
+                        "cumhaz": cum,
+                        "survival": np.exp(-cum),
+                        "n_risk": h.n_risk,
+                        "n_event": h.n_event,
+                        "strata": label,
+                    }
+                )
+            )
+        out = pd.concat(parts, ignore_index=True)
+        if len(d.strata_labels) == 1:
+            out = out.drop(columns="strata")
+        return out
+
+    def baseline_survival(self) -> pd.DataFrame:
+        """Baseline survival exp(−cumhaz) at the covariate means (see
+        :meth:`baseline_hazard`)."""
+        return self.baseline_hazard()[["time", "survival"]]
+
+    def _design_rows(self, x: ArrayLike | pd.DataFrame) -> NDArray[np.float64]:
+        if isinstance(x, pd.DataFrame):
+            missing = [c for c in self.names if c not in x.columns]
+            if missing:
+                raise ValidationError(
+                    "x", None, f"needs the design columns {', '.join(self.names)}"
+                )
+            xa = x[self.names].to_numpy(dtype=np.float64)
+        else:
+            xa = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if xa.ndim != 2 or xa.shape[1] != self.coef.size:
+            raise ValidationError(
+                "x", None, f"needs {self.coef.size} columns ({', '.join(self.names)})"
+            )
+        return xa
+
+    def predict(
+        self,
+        x: ArrayLike | pd.DataFrame | None = None,
+        type: Literal["lp", "risk", "survival", "median"] = "lp",
+        times: ArrayLike | None = None,
+    ) -> pd.Series | pd.DataFrame:
+        """Predictions for covariate rows (R ``predict.coxph`` / ``survfit(fit, newdata)``).
+
+        Parameters
+        ----------
+        x : array_like or DataFrame, optional
+            Rows of the design (columns as :attr:`names`; dummies included); default: the
+            rows the model was fitted on.
+        type : {"lp", "risk", "survival", "median"}
+            ``lp`` = linear predictor centred at the covariate means (as R), ``risk`` =
+            exp(lp) (partial hazard), ``survival`` = predicted survival curves (unstratified
+            models), ``median`` = median survival time of each row (NaN when not reached).
+        times : array_like, optional
+            For ``survival``: the times (default: the event times).
+
+        Returns
+        -------
+        Series or DataFrame
+            One value per row; survival curves as a DataFrame indexed by time.
+        """
+        d = self._data("predict")
+        xa = d.Xc + d.means if x is None else self._design_rows(x)
+        lp = (xa - d.means) @ self.coef
+        if type == "lp":
+            return pd.Series(lp, name="lp")
+        if type == "risk":
+            return pd.Series(np.exp(lp), name="risk")
+        if type not in ("survival", "median"):
+            raise ValidationError("type", type, "must be lp, risk, survival or median")
+        if len(d.strata_labels) > 1:
+            raise ValidationError(
+                "predict", type, "survival curves of a stratified model: use baseline_hazard()"
+            )
+        base = self.baseline_hazard()
+        if type == "median":
+            from mst.stats.km import survival_quantile
+
+            return pd.Series(
+                [
+                    survival_quantile(
+                        base.time.to_numpy(), np.exp(-base.cumhaz.to_numpy() * np.exp(v))
+                    )
+                    for v in lp
+                ],
+                name="median",
+            )
+        grid = base.time.to_numpy() if times is None else np.asarray(times, dtype=np.float64)
+        k = np.searchsorted(base.time.to_numpy(), grid, side="right") - 1
+        H = np.where(k >= 0, base.cumhaz.to_numpy()[np.clip(k, 0, None)], 0.0)
+        return pd.DataFrame(np.exp(-np.outer(H, np.exp(lp))), index=pd.Index(grid, name="time"))
+
+    def residuals(self, type: Residual = "martingale") -> pd.Series | pd.DataFrame:
+        """Residuals as R ``residuals(fit, type=)``.
+
+        Parameters
+        ----------
+        type : {"martingale", "deviance", "score", "schoenfeld", "dfbeta"}
+            ``dfbeta`` = score residuals times the model-based variance (R's default).
+
+        Returns
+        -------
+        Series or DataFrame
+            Indexed by the rows of the fitted data (Schoenfeld: one row per event, ordered
+            by time, indexed by the event's row; columns = covariates).
+        """
+        d = self._data("residuals")
+        n = d.stop.size
+        if type in ("martingale", "deviance"):
+            m = _extras.martingale(d.prep, d.xs, self.coef, n)
+            if type == "deviance":
+                m = _extras.deviance(m, d.event)
+            return pd.Series(m, index=d.index, name=type)
+        if type in ("score", "dfbeta"):
+            sc = core.score_residuals(d.prep, d.Xc, self.coef)
+            if type == "dfbeta":
+                sc = sc @ _inv_naive(self)
+            return pd.DataFrame(sc, index=d.index, columns=self.names)
+        if type == "schoenfeld":
+            r, t, rows = _extras.schoenfeld(d.prep, d.xs, self.coef)
+            out = pd.DataFrame(r, index=d.index[rows], columns=self.names)
+            out.insert(0, "time", t)
+            return out
+        raise ValidationError(
+            "type", type, "must be martingale, deviance, score, schoenfeld or dfbeta"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficient table (as :meth:`summary_frame`), one row per design column."""
+        return self.summary_frame()
+
+    def summary(self) -> str:
+        """A text summary as R ``summary(coxph)``: n, events, reference levels, the
+        coefficient table, concordance, AIC and the three global tests."""
+        from mst.stats._summary import cox_text
+
+        return cox_text(self)
+
+    def print_summary(self, file: Any = None) -> None:
+        """Write :meth:`summary` to ``file`` (default: standard output), as lifelines'
+        ``print_summary``."""
+        import sys
+
+        print(self.summary(), file=file or sys.stdout)
+
+    def plot(
+        self, x: ArrayLike | pd.DataFrame, names: Sequence[str] | None = None, ax: Any = None
+    ) -> Any:
+        """Predicted survival curves for covariate rows (R ``plot(survfit(fit, newdata))``);
+        returns the matplotlib Axes and never shows it."""
+        from mst.stats.plotting import curves_plot
+
+        pred = self.predict(x, type="survival")
+        labels = list(names) if names is not None else [f"row {j + 1}" for j in pred.columns]
+        return curves_plot(pred.index.to_numpy(), pred.to_numpy(), labels, "Survival", ax)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CoxResult n={self.n} events={self.events} ties={self.ties} "
+            f"covariates={', '.join(self.names)} loglik={self.loglik[1]:.4f}>"
         )
 
     @property
@@ -165,7 +439,7 @@ class CoxResult:
         stat = {"score": self.score_test, "wald": self.wald_test, "lr": self.lr_test}[which]
         return float(sps.chi2.sf(stat, self.df))
 
-    def summary(self) -> pd.DataFrame:
+    def summary_frame(self) -> pd.DataFrame:
         """Table with coef, HR, se, z, p and the confidence interval, one row per covariate."""
         return pd.DataFrame(
             {
@@ -203,6 +477,8 @@ class CoxResult:
             },
             "references": self.references,
             "converged": self.converged,
+            "concordance": self.concordance,
+            "aic": self.aic,
         }
 
 
@@ -241,24 +517,83 @@ def _zph_times(
     return g - g_ev.mean()
 
 
+#: R ``coxph.control(eps=)``: the log-likelihood has converged when |1 - old/new| <= this.
+LOGLIK_EPS = 1e-9
+#: A coefficient is "infinite" when the next Newton step still moves it by more than this
+#: fraction of max(1, |standardised coefficient|) once the log-likelihood has converged
+#: (R ``coxph``'s check ``abs(u %*% var) > toler.inf * abs(coef)``, on the covariate's scale).
+INF_TOLERANCE = 1e-3
+
+
+_R_NOTE = "R coxph warns 'Loglik converged before variable'"
+
+
+class MonotoneLikelihoodError(ValidationError):
+    """The likelihood keeps increasing along a covariate: its estimate is infinite.
+
+    Attributes
+    ----------
+    covariates : list of str
+        The covariates whose coefficients diverge.
+    """
+
+    def __init__(self, covariates: list[str], model: str, r_note: str) -> None:
+        self.covariates = covariates
+        super().__init__(
+            "covariates",
+            ", ".join(covariates),
+            f"monotone likelihood: the {model} log-likelihood converged while the "
+            "coefficient keeps growing (the covariate separates the events, so its "
+            f"estimate is infinite; {r_note}). Merge "
+            "sparse levels, drop the covariate or use a penalised model",
+        )
+
+
+def _solve(info: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Newton step info⁻¹·score, scaled for conditioning; lstsq when singular."""
+    d = np.sqrt(np.clip(np.diag(info), np.finfo(float).tiny, None))
+    a = info / np.outer(d, d)
+    try:
+        return np.linalg.solve(a, score / d) / d
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, score / d, rcond=None)[0] / d
+
+
+def diverging(
+    beta: NDArray[np.float64],
+    next_step: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    names: Sequence[str],
+) -> list[str]:
+    """Covariates whose coefficient still moves once the log-likelihood has converged.
+
+    The decision is made where the log-likelihood first meets R's rule
+    (:data:`LOGLIK_EPS`), i.e. while the separated coefficient is still moderate (its
+    standardised value is about 20), so the next step (about 1 on the standardised scale
+    for a diverging coefficient, about 1e-8 for a finite one) is computed without
+    round-off trouble and the verdict does not depend on the order of the rows.
+    """
+    s = np.abs(next_step) * scale
+    b = np.abs(beta) * scale
+    bad = ~np.isfinite(s) | (s > INF_TOLERANCE * np.maximum(1.0, b))
+    return [names[j] for j in np.flatnonzero(bad)]
+
+
 def _newton(
-    prep: list[Any], X: list[Any], max_iter: int, tol: float
+    prep: list[Any],
+    X: list[Any],
+    max_iter: int,
+    tol: float,
+    scale: NDArray[np.float64],
+    names: Sequence[str],
 ) -> tuple[NDArray[np.float64], core.CoxEval, core.CoxEval, int, bool]:
     p = X[0][0].shape[1]
     beta = np.zeros(p)
     ev0 = core.evaluate(prep, X, beta)
     cur = ev0
+    checked = False
     for it in range(1, max_iter + 1):
-        try:
-            step = np.linalg.solve(cur.info, cur.score)
-        except np.linalg.LinAlgError as exc:
-            raise ValidationError(
-                "covariates",
-                "singular information",
-                "Newton-Raphson did not converge: the model is not "
-                "identifiable (collinear covariates, or a covariate that "
-                "separates the events)",
-            ) from exc
+        step = _solve(cur.info, cur.score)
         new_beta = beta + step
         new = core.evaluate(prep, X, new_beta)
         halvings = 0
@@ -271,9 +606,17 @@ def _newton(
             new = core.evaluate(prep, X, new_beta, need_info=False)
         if halvings:
             new = core.evaluate(prep, X, new_beta)
-        done = abs(new.loglik - cur.loglik) <= tol * max(abs(new.loglik), 1.0) and np.max(
-            np.abs(step)
-        ) <= 1e-7 * max(1.0, float(np.max(np.abs(new_beta))))
+        rel = abs(1.0 - cur.loglik / new.loglik) if new.loglik != 0 else 0.0
+        if not checked and rel <= LOGLIK_EPS:
+            checked = True
+            bad = diverging(new_beta, _solve(new.info, new.score), scale, names)
+            if bad:
+                raise MonotoneLikelihoodError(bad, "Cox partial", _R_NOTE)
+        done = (
+            checked
+            and abs(new.loglik - cur.loglik) <= tol * max(abs(new.loglik), 1.0)
+            and np.max(np.abs(step)) <= 1e-7 * max(1.0, float(np.max(np.abs(new_beta))))
+        )
         beta, cur = new_beta, new
         if done:
             return beta, ev0, cur, it, True
@@ -294,6 +637,7 @@ def cox_fit(
     alpha: float = 0.05,
     max_iter: int = 50,
     tol: float = 1e-12,
+    weights: ArrayLike | None = None,
 ) -> CoxResult:
     """Fit a Cox model on arrays.
 
@@ -323,6 +667,11 @@ def cox_fit(
         Maximum Newton iterations.
     tol : float
         Relative convergence tolerance on the log partial likelihood.
+    weights : array_like, optional
+        Case weights (> 0), as ``coxph(weights=)`` with model-based variance: the risk set
+        sums w·exp(xβ), each death counts w, tied deaths carry their mean weight (Efron as
+        R). Robust variance, residuals, zph, baseline hazard and concordance are refused
+        for weighted fits (not implemented).
 
     Returns
     -------
@@ -350,30 +699,37 @@ def cox_fit(
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
     check_design(Xa, names)
     sc = _codes(strata, n)
+    strata_labels = _labels_of(strata, sc)
+    wts = None
+    if weights is not None:
+        from mst.stats._validate import as_weights
+
+        wts = as_weights(weights, n, "weights")
+        if (wts <= 0).any():
+            i = int(np.flatnonzero(wts <= 0)[0])
+            raise ValidationError(f"weights (row {i + 1})", float(wts[i]), "must be > 0")
+        if robust or cluster is not None:
+            raise ValidationError(
+                "weights", None, "robust variance with case weights is not implemented"
+            )
     Xc = Xa - Xa.mean(axis=0)
     prep = core.prepare(stop, ev, st, sc, ties == "efron")
     if not prep:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
-    xs = core.split(prep, Xc)
-    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol)
+    xs = core.split(prep, Xc, wts)
+    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names)
     if not ok:
         raise ValidationError(
             "model",
             f"{iters} iterations",
-            "Newton-Raphson did not converge (check for a covariate that "
-            "separates the events, or raise max_iter)",
+            "Newton-Raphson did not converge (raise max_iter, or check for a covariate "
+            "that separates the events)",
         )
     naive = _inv(fin.info)
     diag = np.diag(naive)
     bad = [names[j] for j in range(p) if not (np.isfinite(diag[j]) and diag[j] > 0)]
     if bad:
-        raise ValidationError(
-            "model",
-            ", ".join(bad),
-            "the information matrix is singular at the estimate: the covariate separates "
-            "the events (monotone likelihood; the coefficient tends to infinity, as R's "
-            "'Loglik converged before variable' warning)",
-        )
+        raise MonotoneLikelihoodError(bad, "Cox partial", _R_NOTE)
     score0 = float(ev0.score @ _inv(ev0.info) @ ev0.score)
     robust = robust or cluster is not None
     var = naive
@@ -388,7 +744,9 @@ def cox_fit(
     se = np.sqrt(np.diag(var))
     wald = float(beta @ np.linalg.solve(var, beta))
     return CoxResult(
-        _problem=(prep, xs, stop, ev, st),
+        _problem=_CoxData(
+            prep, xs, stop, ev, st, sc, strata_labels, Xc, Xa.mean(axis=0), pd.RangeIndex(n)
+        ),
         names=names,
         coef=beta,
         se=se,
@@ -405,7 +763,29 @@ def cox_fit(
         converged=ok,
         iterations=iters,
         alpha=alpha,
+        weighted=wts is not None,
     )
+
+
+def _labels_of(v: ArrayLike | None, codes: NDArray[np.intp]) -> list[str]:
+    """Label of each stratum code (``"all"`` without strata)."""
+    if v is None:
+        return ["all"]
+    a = np.asarray(v, dtype=object)
+    first = {}
+    for i, c in enumerate(codes.tolist()):
+        first.setdefault(c, i)
+    return [
+        ", ".join(map(str, a[first[c]])) if a.ndim == 2 else str(a[first[c]]) for c in sorted(first)
+    ]
+
+
+def _inv_naive(res: CoxResult) -> NDArray[np.float64]:
+    """Model-based variance (inverse information) of a fit."""
+    if not res.robust:
+        return res.var
+    d = res._data("variance")
+    return _inv(core.evaluate(d.prep, d.xs, res.coef).info)
 
 
 def _inv(m: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -472,6 +852,7 @@ def cox(
     ties: Ties = "efron",
     reference: Mapping[str, str] | None = None,
     alpha: float = 0.05,
+    weights: str | None = None,
 ) -> CoxResult:
     """Fit a Cox model on a data frame, from a formula or from column names.
 
@@ -492,6 +873,8 @@ def cox(
         Reference level per categorical covariate (column-list form).
     alpha : float
         Confidence intervals at level 1 - alpha.
+    weights : str, optional
+        Column of case weights (> 0), as ``coxph(weights=)``; see :func:`cox_fit`.
 
     Returns
     -------
@@ -506,7 +889,8 @@ def cox(
     if time is None or event is None:
         raise ValidationError("time/event", None, "give a formula or the time and event columns")
     strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
-    base = [c for c in (start, time, event, cluster) if c is not None] + strata_cols
+    base = [c for c in (start, time, event, cluster, weights) if c is not None] + strata_cols
+    data = outcome_frame(data, base, [c for c in (start, time, event, weights) if c is not None])
     rows = complete_rows(data, base)
     if formula is not None:
         design: Design = design_from_formula(data, parse_surv_formula(formula).rhs, rows)
@@ -526,8 +910,12 @@ def cox(
         ties=ties,
         names=design.names,
         alpha=alpha,
+        weights=sub[weights].to_numpy(dtype=np.float64) if weights else None,
     )
-    return _with(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)
+    res = _with(res, n_dropped=int(len(data) - design.rows.sum()), references=design.references)
+    if res._problem is not None:
+        object.__setattr__(res, "_problem", replace(res._problem, index=sub.index))
+    return res
 
 
 def _with(res: CoxResult, **kw: Any) -> CoxResult:

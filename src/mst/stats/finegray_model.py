@@ -23,10 +23,20 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from mst.errors import ValidationError
-from mst.stats._design import check_design, complete_rows, design_from_columns
+from mst.stats._design import (
+    check_design,
+    complete_rows,
+    design_from_columns,
+    design_from_formula,
+    parse_surv_formula,
+)
+from mst.stats.cox_model import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
+from mst.stats.io import outcome_frame
 
 FloatArray = NDArray[np.float64]
 _EPS = np.finfo(np.float64).eps
+#: iterations run (beyond max_iter if needed) to diagnose a diverging coefficient
+_DIAGNOSE_ITER = 60
 
 
 def _censoring_km_before(
@@ -123,9 +133,12 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
     eta = X @ beta
     c = float(eta.max())
     e = np.exp(eta - c)
-    w = np.column_stack([e, e[:, None] * X])
-    rev = np.vstack([np.cumsum(w[::-1], axis=0)[::-1], np.zeros((1, w.shape[1]))])
-    S = rev[P.first].copy()
+    w = np.empty((X.shape[0], X.shape[1] + 1))
+    w[:, 0] = e
+    np.multiply(X, e[:, None], out=w[:, 1:])
+    # subjects with time >= u_m: block sums between consecutive failure times (P.first is
+    # strictly increasing), then a reverse cumulative sum over the blocks
+    S = np.cumsum(np.add.reduceat(w, P.first, axis=0)[::-1], axis=0)[::-1]
     B = []
     for g in range(P.G):
         cg = P.comp[g]
@@ -240,6 +253,8 @@ class FineGrayResult:
         Rows dropped for missing values.
     references : dict
         Reference levels of categorical covariates.
+    convergence : str
+        The stopping rule that was applied (crr's, or a relative-change tolerance).
     """
 
     names: list[str]
@@ -262,6 +277,7 @@ class FineGrayResult:
     alpha: float = 0.05
     n_dropped: int = 0
     references: dict[str, str] = field(default_factory=dict)
+    convergence: str = ""
 
     @property
     def hr(self) -> FloatArray:
@@ -304,7 +320,40 @@ class FineGrayResult:
         lam = np.cumsum(self.bfitj)[:, None] * np.exp(xa @ self.coef)[None, :]
         return pd.DataFrame(1.0 - np.exp(-lam), index=pd.Index(self.uftime, name="time"))
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> str:
+        """Text summary: n, events, reference levels, coefficient table, stopping rule."""
+        from mst.stats._summary import finegray_text
+
+        return finegray_text(self)
+
+    def print_summary(self, file: Any = None) -> None:
+        """Write :meth:`summary` to ``file`` (default: standard output)."""
+        import sys
+
+        print(self.summary(), file=file or sys.stdout)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficient table (see :meth:`summary_frame`)."""
+        return self.summary_frame()
+
+    def plot(self, x: ArrayLike, names: Sequence[str] | None = None, ax: Any = None) -> Any:
+        """Predicted cumulative incidence of the cause for covariate rows (crr's predict);
+        returns the matplotlib Axes and never shows it."""
+        from mst.stats.plotting import curves_plot
+
+        pred = self.predict(x)
+        labels = list(names) if names is not None else [f"row {j + 1}" for j in pred.columns]
+        return curves_plot(
+            pred.index.to_numpy(), pred.to_numpy(), labels, "Cumulative incidence", ax
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<FineGrayResult cause={self.cause} n={self.n} events={self.events} "
+            f"competing={self.competing} covariates={', '.join(self.names)}>"
+        )
+
+    def summary_frame(self) -> pd.DataFrame:
         """Table with coef, sHR, se, p and the confidence interval."""
         return pd.DataFrame(
             {
@@ -339,6 +388,8 @@ class FineGrayResult:
             "loglik_null": self.loglik_null,
             "references": self.references,
             "converged": self.converged,
+            "convergence": self.convergence,
+            "iterations": self.iterations,
         }
 
 
@@ -355,6 +406,7 @@ def finegray_fit(
     max_iter: int = 10,
     alpha: float = 0.05,
     variance: bool = True,
+    tol: float | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on arrays (same arguments and stopping rule as crr).
 
@@ -381,6 +433,10 @@ def finegray_fit(
         Confidence intervals at level 1 - alpha.
     variance : bool
         Compute the sandwich variance (needed for SE and prediction).
+    tol : float, optional
+        Stop instead when the relative change of the log pseudo-likelihood and of every
+        coefficient (relative to max(|b|, 1)) is at most ``tol`` (e.g. 1e-9); crr's rule
+        is used when ``None``. The rule applied is stated in ``convergence``.
 
     Returns
     -------
@@ -423,43 +479,77 @@ def finegray_fit(
     order = np.argsort(t, kind="stable")
     Xs = Xa[order]
     P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
+    scale = Xa.std(axis=0)
     b = np.zeros(p)
     converged = False
+    checked = False
     it = 0
+    last_step = np.full(p, np.inf)
+    prev_lik = np.inf
     cur = _sums(P, Xs, b, True)
-    for it in range(max_iter + 1):
+    null = cur.ll  # the log pseudo-likelihood at beta = 0
+    # beyond max_iter the iteration goes on only to tell a diverging coefficient (an
+    # error naming it) from slow convergence; it never counts as converged
+    limit = max(max_iter, _DIAGNOSE_ITER)
+    for it in range(limit + 1):
         lik, sc = -cur.ll, -cur.score
-        if np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol:
-            converged = True
+        crr_ok = bool(np.max(np.abs(sc) * np.maximum(np.abs(b), 1.0)) < max(abs(lik), 1.0) * gtol)
+        rel_ll = abs(prev_lik - lik) / max(abs(lik), 1.0) if np.isfinite(prev_lik) else np.inf
+        if not checked and (crr_ok or rel_ll <= LOGLIK_EPS):
+            checked = True
+            assert cur.info is not None
+            bad = diverging(b, _solve(cur.info, cur.score), scale, names)
+            if bad:
+                raise MonotoneLikelihoodError(
+                    bad, "Fine-Gray pseudo", "crr stops there and reports a large finite value"
+                )
+        if tol is None:
+            done = crr_ok
+        else:
+            done = (
+                checked
+                and rel_ll <= tol
+                and bool(np.all(np.abs(last_step) <= tol * np.maximum(np.abs(b), 1.0)))
+            )
+        if done:
+            converged = it <= max_iter
             break
-        if it == max_iter:
+        if it == limit or (checked and it >= max_iter):
             break
-        try:
-            step = -np.linalg.solve(cur.info, sc)
-        except np.linalg.LinAlgError as exc:
-            raise ValidationError(
-                "covariates", "singular information", "the model is not identifiable"
-            ) from exc
+        assert cur.info is not None
+        step = _solve(cur.info, cur.score)
         halv = 0
         bn = b + step
-        fbn = -_sums(P, Xs, bn, False).ll
+        # the candidate is evaluated with its information: it is nearly always accepted,
+        # so the next iteration needs no second pass over the data
+        cand = _sums(P, Xs, bn, True)
+        fbn = -cand.ll
         while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc):
             halv += 1
             step = step * 0.5
             bn = b + step
-            fbn = -_sums(P, Xs, bn, False).ll
+            cand = _sums(P, Xs, bn, False)
+            fbn = -cand.ll
             if halv > 20:
                 break
         if halv > 20:
+            if tol is not None and checked and rel_ll <= tol and it <= max_iter:
+                converged = True  # no further decrease is representable: at the optimum
             break
         b = bn
-        cur = _sums(P, Xs, b, True)
+        last_step = step
+        prev_lik = lik
+        cur = cand if cand.info is not None else _sums(P, Xs, b, True)
+    rule = (
+        f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"
+        if tol is None
+        else f"relative change of loglik and coefficients <= {tol:g}"
+    )
     if not converged:
         raise ValidationError(
             "model",
-            f"{it} iterations",
-            "Fine-Gray Newton iteration did not converge (crr's rule; raise "
-            "max_iter, or check for a covariate that separates the events)",
+            f"{max_iter} iterations",
+            f"Fine-Gray Newton iteration did not converge ({rule}); raise max_iter",
         )
     assert cur.info is not None
     if variance:
@@ -473,7 +563,6 @@ def finegray_fit(
         var = hinv @ (U.T @ U) @ hinv.T
     else:
         var = np.full((p, p), np.nan)
-    null = _sums(P, Xs, np.zeros(p), False).ll
     bfitj = P.d / (cur.S0 * np.exp(float((Xs @ b).max())))
     return FineGrayResult(
         names=names,
@@ -494,15 +583,17 @@ def finegray_fit(
         converged=converged,
         iterations=it,
         alpha=alpha,
+        convergence=rule,
     )
 
 
 def finegray(
     data: pd.DataFrame,
+    formula: str | None = None,
     *,
-    time: str,
-    status: str,
-    covariates: Sequence[str],
+    time: str | None = None,
+    status: str | None = None,
+    covariates: Sequence[str] | None = None,
     cause: int = 1,
     cencode: int = 0,
     cengroup: str | None = None,
@@ -510,6 +601,7 @@ def finegray(
     alpha: float = 0.05,
     gtol: float = 1e-6,
     max_iter: int = 10,
+    tol: float | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on a data frame (e.g. ``crs_days`` / ``crs_status``).
 
@@ -517,6 +609,9 @@ def finegray(
     ----------
     data : DataFrame
         One row per patient.
+    formula : str, optional
+        ``"Surv(time, status) ~ age + arm"`` (formulaic syntax on the right, as
+        :func:`mst.stats.cox`); replaces ``time``, ``status`` and ``covariates``.
     time, status : str
         Time column and status column (0 censored, 1, 2, … causes).
     covariates : sequence of str
@@ -527,7 +622,7 @@ def finegray(
         Column defining censoring groups.
     reference : mapping, optional
         Reference level per categorical covariate.
-    alpha, gtol, max_iter
+    alpha, gtol, max_iter, tol
         As in :func:`finegray_fit`.
 
     Returns
@@ -535,9 +630,25 @@ def finegray(
     FineGrayResult
         The fitted model.
     """
+    rhs = None
+    if formula is not None:
+        f = parse_surv_formula(formula)
+        if f.start is not None or f.strata or f.cluster:
+            raise ValidationError(
+                "formula", formula, "Fine-Gray takes Surv(time, status) ~ covariates only"
+            )
+        time, status, rhs = f.stop, f.event, f.rhs
+    if time is None or status is None:
+        raise ValidationError("time/status", None, "give a formula or the time and status columns")
     base = [time, status] + ([cengroup] if cengroup else [])
+    data = outcome_frame(data, base, [time, status])
     rows = complete_rows(data, base)
-    design = design_from_columns(data, covariates, reference, rows)
+    if rhs is not None:
+        design = design_from_formula(data, rhs, rows)
+    else:
+        if not covariates:
+            raise ValidationError("covariates", None, "at least one covariate is needed")
+        design = design_from_columns(data, covariates, reference, rows)
     sub = data.loc[design.rows]
     res = finegray_fit(
         design.X,
@@ -550,6 +661,7 @@ def finegray(
         alpha=alpha,
         gtol=gtol,
         max_iter=max_iter,
+        tol=tol,
     )
     from dataclasses import replace
 
