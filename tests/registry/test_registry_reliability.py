@@ -372,7 +372,8 @@ def test_exports_are_audited(tmp_path: Path, small_cohort: Cohort) -> None:
     runner = CliRunner()
     for args in (
         ["export", "--out", str(tmp_path / "e.csv")],
-        ["fhir", "--out", str(tmp_path / "b.json"), "--deidentify", "--quiet"],
+        ["fhir", "--out", str(tmp_path / "b.json"), "--deidentify", "--quiet",
+         "--timezone", "Europe/Berlin"],
     ):
         res = runner.invoke(app, [*args, "--db", url])
         assert res.exit_code == 0, res.output
