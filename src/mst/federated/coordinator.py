@@ -652,6 +652,7 @@ def cox_payload(
             "strata": ",".join(strata) if strata else None,
             "start": None,
             "cluster": cluster,
+            "weights": None,  # case weights are not federated
             "method": "Cox proportional hazards (R survival::coxph)",
         }
     )
@@ -885,6 +886,9 @@ def finegray_payload(
         alpha=1.0 - conf,
         n_dropped=n_dropped,
         references=spec.references,
+        convergence=(
+            f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"
+        ),
     )
     out = res.to_dict()
     out.update(

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from mst.errors import ValidationError
 from mst.stats._design import _is_categorical, complete_rows
+from mst.stats._levels import r_sort
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ def pooled_spec(
             )
         kinds[col] = distinct[0]
         if kinds[col] == "categorical":
-            lv = sorted({lvl for cc in counts_by_center.values() for lvl in cc.get(col, {})})
+            # R's factor() order, as the pooled mst.stats fit (mst.stats._levels.r_sort)
+            lv = r_sort({lvl for cc in counts_by_center.values() for lvl in cc.get(col, {})})
             ref = str(reference.get(col, lv[0] if lv else ""))
             if ref not in lv:
                 raise ValidationError(f"reference[{col}]", ref, f"must be one of the levels {lv}")

@@ -215,7 +215,7 @@ class CoxResult:
         Right-censored data only (for ``(start, stop]`` rows it is NaN, as the pairs are
         not defined by one time per patient); within strata when the model has strata.
         """
-        if self.weighted:
+        if self.weighted or self._problem is None:  # weighted, or built from aggregates
             return float("nan")
         d = self._data("concordance")
         if d.start is not None:
