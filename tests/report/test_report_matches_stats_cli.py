@@ -31,14 +31,18 @@ def _close(a: Any, b: Any) -> None:
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, equal_nan=True)
 
 
+REFS = ("--reference", "age_group=60-70", "--reference", "sex=F", "--reference", "donor_sex=F")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     d = tmp_path_factory.mktemp("report")
     df = add_derived_columns(build_flat_table(simulate_cohort(80, seed=11)), ReportConfig())
     write_flat_table(df[df.columns[:-1]], d / "flat.csv")
     df.to_csv(d / "table.csv", index=False, date_format="%Y-%m-%d")
-    # the CLI's reference levels (first in sorted order); the report's default is the
-    # clinical order of mst.labels (tested in test_report_labels.py)
+    # the same reference levels are given to the report and to the CLI (whose default is
+    # R's factor order; the report's default is the clinical order of mst.labels, tested in
+    # test_report_labels.py)
     (d / "cfg.toml").write_text('reference = {age_group = "60-70", sex = "F", '
                                 'donor_sex = "F"}\n', encoding="utf-8")
     res = runner.invoke(app, ["report", "--from", str(d / "table.csv"), "--config",
@@ -118,7 +122,7 @@ def test_followup_equals_stats_followup(built: tuple[Path, dict[str, Any]]) -> N
 def test_cox_equals_stats_cox(built: tuple[Path, dict[str, Any]], ep: str) -> None:
     path, num = built
     cli = _cli("stats", "cox", str(path), "--time", f"{ep}_months", "--event", f"{ep}_event",
-               "--covariates", COVS, "--json")
+               "--covariates", COVS, *REFS, "--json")
     rep = num["regression"][f"cox_{ep}_multivariate"]
     for k in ("hr", "lower", "upper", "p"):
         assert set(rep[k]) == set(cli[k])
@@ -131,7 +135,7 @@ def test_finegray_equals_stats_finegray(built: tuple[Path, dict[str, Any]], name
     path, num = built
     res = runner.invoke(app, ["stats", "finegray", str(path), "--time", "crs_months",
                               "--status", "crs_status", "--cause", str(cause),
-                              "--covariates", COVS, "--json"])
+                              "--covariates", COVS, *REFS, "--json"])
     rep = num["regression"][f"finegray_{name}"]
     if res.exit_code != 0:  # not estimable: the report says so with the same reason
         assert res.exit_code == 2
