@@ -152,5 +152,5 @@ def test_alerts_text_is_labelled_with_evidence() -> None:
     res = runner.invoke(app, ["alerts", "--from", str(EX / "alerts_gvhd_signs.csv")])
     assert res.exit_code == 0, res.output
     assert "\t" not in res.stdout
-    assert "2026-12-20  patient VG-GVHD-1  [warning] gvhd_suspicion" in res.stdout
+    assert "2025-12-20  patient VG-GVHD-1  [warning] gvhd_suspicion" in res.stdout
     assert "(004 §2.3)" in res.stdout and "  - rash" in res.stdout
