@@ -110,56 +110,13 @@ def km_payload(
     rho: float,
 ) -> dict[str, Any]:
     """Federated Kaplan–Meier (+ log-rank), keys as ``mst stats km --json``."""
-    from mst.stats.km import kaplan_meier
-    from mst.stats.logrank import logrank_test
+    from mst.stats.payloads import km_json
 
     t, e, g, s, excluded = pooled_outcome(fed, time, event, (0, 1), group, strata)
-    if t.size == 0:
-        raise ValidationError(time, None, "no rows to analyse")
-    res = kaplan_meier(t, e, g, conf_type=conf_type, conf_level=conf_level)  # type: ignore[arg-type]
-    groups: dict[str, Any] = {}
-    for label, c in res.curves.items():
-        block: dict[str, Any] = {
-            "n": c.n,
-            "events": int(c.n_event.sum()),
-            "times": c.time,
-            "survival": c.surv,
-            "std_err": c.std_err,
-            "lower": c.lower,
-            "upper": c.upper,
-            "n_risk": c.n_risk,
-            "n_event": c.n_event,
-            "median": c.median,
-            "median_lower": c.median_lower,
-            "median_upper": c.median_upper,
-        }
-        if at:
-            block["at"] = c.at(at)
-        groups[label] = block
-    out: dict[str, Any] = {
-        "time": time,
-        "event": event,
-        "group": group,
-        "n": int(t.size),
-        "excluded_rows": excluded,
-        "conf_type": conf_type,
-        "conf_level": conf_level,
-        "groups": groups,
-        "method": "Kaplan-Meier, Greenwood SE (R survival::survfit)",
-    }
-    if g is not None and len(res.curves) > 1:
-        lr = logrank_test(t, e, g, strata=s, rho=rho)
-        out["logrank"] = {
-            "statistic": lr.statistic,
-            "df": lr.df,
-            "p": lr.p,
-            "test": lr.test,
-            "rho": lr.rho,
-            "groups": lr.groups,
-            "observed": lr.observed,
-            "expected": lr.expected,
-        }
-    return out
+    return km_json(
+        t, e, g, s, excluded, time=time, event=event, group=group, at=at,
+        conf_type=conf_type, conf_level=conf_level, rho=rho,
+    )
 
 
 def cif_payload(
@@ -176,52 +133,15 @@ def cif_payload(
     conf_level: float,
 ) -> dict[str, Any]:
     """Federated cumulative incidence (+ Gray's test), keys as ``mst stats cif --json``."""
-    from mst.stats.cif import cumulative_incidence
+    from mst.stats.payloads import cif_json
 
     if censor not in codes:
         raise ValidationError("--censor", censor, f"must be one of the codes {list(codes)}")
     t, s, g, st, excluded = pooled_outcome(fed, time, status, codes, group, strata)
-    if t.size == 0:
-        raise ValidationError(time, None, "no rows to analyse")
-    res = cumulative_incidence(
-        t, s, cause, g, st, codes=codes, censor_code=censor, rho=rho, conf_level=conf_level
+    return cif_json(
+        t, s, g, st, excluded, time=time, status=status, cause=cause, group=group,
+        codes=codes, censor=censor, at=at, rho=rho, conf_level=conf_level,
     )
-    groups: dict[str, Any] = {}
-    for label, c in res.curves.items():
-        block: dict[str, Any] = {
-            "n": c.n,
-            "events": int(c.table.n_event.sum()),
-            "times": c.time,
-            "cif": c.cif,
-            "variance": c.variance,
-            "lower": c.lower,
-            "upper": c.upper,
-            "n_risk": c.table.n_risk,
-        }
-        if at:
-            block["at"] = c.at(at)
-        groups[label] = block
-    out: dict[str, Any] = {
-        "time": time,
-        "status": status,
-        "cause": cause,
-        "group": group,
-        "n": int(t.size),
-        "excluded_rows": excluded,
-        "groups": groups,
-        "method": "Aalen-Johansen, variance as R cmprsk::cuminc",
-    }
-    if res.gray is not None:
-        gr = res.gray
-        out["gray"] = {
-            "statistic": gr.statistic,
-            "df": gr.df,
-            "p": gr.p,
-            "test": gr.test,
-            "rho": gr.rho,
-            "groups": gr.groups,
-        }
-    return out
 
 
 def followup_payload(fed: Federation, time: str, event: str) -> dict[str, Any]:
