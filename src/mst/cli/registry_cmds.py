@@ -206,7 +206,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         with open_registry(db) as reg:
             cohort = reg.load_cohort(center_id=center)
             write_cohort(cohort, out)
-            reg.record_activity(
+            reg.audit_event(
                 "export",
                 "registry",
                 out.name,

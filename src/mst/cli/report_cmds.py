@@ -188,7 +188,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             from mst.registry import open_registry
 
             with open_registry(db) as reg:
-                reg.record_activity(
+                reg.audit_event(
                     "deidentified_export" if deidentify else "export",
                     "registry",
                     out.name,

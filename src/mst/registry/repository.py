@@ -296,32 +296,6 @@ class Repository:
             q = q.with_for_update()
         return {c: (int(n), h) for c, n, h in s.execute(q)}
 
-    def record_activity(
-        self,
-        action: str,
-        entity: str,
-        key: str,
-        details: dict[str, Any] | None = None,
-        center_id: str | None = None,
-    ) -> None:
-        """Audit something that is not a change of a record: an export, a login.
-
-        Parameters
-        ----------
-        action : str
-            E.g. ``"export"``, ``"deidentified_export"``, ``"login"``, ``"login_failed"``.
-        entity : str
-            What it concerns (``"registry"``, ``"user"``).
-        key : str
-            Its key (a file name, a user name).
-        details : dict, optional
-            Stored as the row's ``after`` JSON.
-        center_id : str, optional
-            The center's chain; rows of no center go to the ``*`` chain.
-        """
-        with self._tx(write=True) as s:
-            self._audit(s, action, entity, key, None, None, details, center_id)
-
     def verify_audit(self) -> ChainReport:
         """Recompute the audit hash chains and name the first broken row.
 
@@ -1039,11 +1013,30 @@ class Repository:
             return list(rows)
 
     def audit_event(
-        self, action: str, entity: str, key: str, detail: dict[str, Any] | None = None
+        self,
+        action: str,
+        entity: str,
+        key: str,
+        detail: dict[str, Any] | None = None,
+        center_id: str | None = None,
     ) -> None:
-        """Write one audit row that is not a record change (e.g. a login); own transaction."""
+        """Audit something that is not a change of a record (a login, an export).
+
+        Parameters
+        ----------
+        action : str
+            E.g. ``"login"``, ``"export"``, ``"deidentified_export"``.
+        entity : str
+            What it concerns (``"user"``, ``"registry"``).
+        key : str
+            Its key (a user name, a file name).
+        detail : dict, optional
+            Stored as the row's ``after`` JSON.
+        center_id : str, optional
+            The center's chain; rows of no center go to the ``*`` chain.
+        """
         with self._tx(write=True) as s:
-            self._audit(s, action, entity, key, None, None, detail)
+            self._audit(s, action, entity, key, None, None, detail, center_id)
 
 
 #: Audit entities that are not patient data (excluded from :meth:`Repository.registry_version`).
