@@ -37,7 +37,7 @@ from mst.domain import (
     parse,
 )
 from mst.errors import ConsistencyError, ValidationError
-from mst.io.tabular import MISSING_TOKENS, decode_bytes
+from mst.io.tabular import MISSING_TOKENS, check_header, decode_bytes
 
 #: Columns of each record type, in file order. The patient's own id is in
 #: ``patient_id``, a center's in ``center_id`` and a donor's in ``donor_id``.
@@ -300,9 +300,7 @@ def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
                 "row 1", None, "the header must contain a record_type column (is this an "
                 "exchange file written by mst export?)"
             )
-        dup = [f for f in set(fieldnames) if fieldnames.count(f) > 1]
-        if dup:
-            raise ValidationError("row 1", dup[0], "column name used twice in the header")
+        check_header(list(fieldnames), "row 1")  # unnamed or repeated columns
         unknown = [f for f in fieldnames if f not in _KNOWN_COLUMNS]
         if unknown:
             raise ValidationError(

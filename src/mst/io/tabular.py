@@ -167,7 +167,20 @@ def sniff_delimiter(text: str, suffix: str = ".csv") -> str:
     return best if counts[best] > 0 else ","
 
 
-def _check_header(names: list[str], source: str) -> list[str]:
+def check_header(names: list[str], source: str) -> list[str]:
+    """Stripped header names; refuse an unnamed or a repeated column (named in file order).
+
+    Parameters
+    ----------
+    names : list of str
+        The header cells.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    list of str
+    """
     out = [n.strip() if isinstance(n, str) else ("" if n is None else str(n)) for n in names]
     for i, name in enumerate(out, start=1):
         if not name:
@@ -243,7 +256,7 @@ def parse_text_table(
     reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
     try:
         header = next(reader)
-        names = _check_header(header, source)
+        names = check_header(header, source)
         rows: list[list[str | None]] = []
         for line_no, raw in enumerate(reader, start=2):
             if not raw or all(not c.strip() for c in raw):
@@ -320,7 +333,7 @@ def read_workbook(
             raise ValidationError(source, None, "the sheet is empty")
         while header and header[-1] is None:
             header = header[:-1]
-        names = _check_header(list(header), f"{source} [{ws.title}]")
+        names = check_header(list(header), f"{source} [{ws.title}]")
         tokens = MISSING_TOKENS | frozenset(missing)
         rows = []
         for raw in it:
