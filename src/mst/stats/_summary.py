@@ -76,7 +76,8 @@ def cox_text(fit: Any) -> str:
     lines += _coef_table(fit.names, fit.summary_frame(), "HR")
     lines.append(f"(CI at {1 - fit.alpha:.0%})")
     lines.append(
-        f"Concordance = {fmt(fit.concordance, '.4f')}, AIC = {fit.aic:.2f}, "
+        f"Concordance = {fmt(fit.concordance, '.4f')} (se = {fmt(fit.concordance_se, '.4f')}), "
+        f"AIC = {fit.aic:.2f}, "
         f"log-likelihood = {fit.loglik[1]:.4f} (null {fit.loglik[0]:.4f})"
     )
     for k, label in (("lr", "Likelihood ratio"), ("wald", "Wald"), ("score", "Score (log-rank)")):

@@ -81,12 +81,23 @@ class _Prepared:
     n_le: NDArray[np.intp]  # per subject: number of failure times <= t_j
     comp: list[NDArray[np.intp]]  # per group: indices of competing events
     compw: list[FloatArray]  # per group: 1 / G_g(T_j-) of those
+    wt: FloatArray | None = None  # case weights (sorted); d is then the weighted count
 
 
-def _prepare(t: FloatArray, st: NDArray[np.int8], grp: NDArray[np.intp], G: int) -> _Prepared:
+def _prepare(
+    t: FloatArray,
+    st: NDArray[np.int8],
+    grp: NDArray[np.intp],
+    G: int,
+    wt: FloatArray | None = None,
+) -> _Prepared:
+    # the censoring distribution is the unweighted Kaplan-Meier also with case weights,
+    # as survival::finegray (its survfit of the censoring times takes no weights)
     Gm = _censoring_km_before(t, st == 0, grp, G)
     fail = np.flatnonzero(st == 1)
     u, d = np.unique(t[fail], return_counts=True)
+    if wt is not None:
+        d = np.bincount(np.searchsorted(u, t[fail]), weights=wt[fail], minlength=u.size)
     first = np.searchsorted(t, u, side="left")
     Gf = Gm[:, first]
     comp = [np.flatnonzero((st == 2) & (grp == g)) for g in range(G)]
@@ -106,6 +117,7 @@ def _prepare(t: FloatArray, st: NDArray[np.int8], grp: NDArray[np.intp], G: int)
         np.searchsorted(u, t, side="right"),
         comp,
         compw,
+        wt,
     )
 
 
@@ -133,6 +145,8 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
     eta = X @ beta
     c = float(eta.max())
     e = np.exp(eta - c)
+    if P.wt is not None:  # case weights: the risk set sums w·exp(xβ)
+        e = e * P.wt
     w = np.empty((X.shape[0], X.shape[1] + 1))
     w[:, 0] = e
     np.multiply(X, e[:, None], out=w[:, 1:])
@@ -147,8 +161,13 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
         S += P.Gf[g][:, None] * Bg
     S0 = S[:, 0]
     xbar = S[:, 1:] / S0[:, None]
-    ll = float(eta[P.fail].sum() - (P.d * (np.log(S0) + c)).sum())
-    score = X[P.fail].sum(axis=0) - (P.d[:, None] * xbar).sum(axis=0)
+    if P.wt is None:
+        ll = float(eta[P.fail].sum() - (P.d * (np.log(S0) + c)).sum())
+        score = X[P.fail].sum(axis=0) - (P.d[:, None] * xbar).sum(axis=0)
+    else:  # each failure counts its weight
+        wf = P.wt[P.fail]
+        ll = float(wf @ eta[P.fail] - (P.d * (np.log(S0) + c)).sum())
+        score = wf @ X[P.fail] - (P.d[:, None] * xbar).sum(axis=0)
     info = None
     if need_info:
         h = P.d / S0
@@ -163,8 +182,11 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
     return _Sums(ll, score, info, e, S0, xbar, B)
 
 
-def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
-    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p)."""
+def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums, correction: bool = True) -> FloatArray:
+    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p);
+    eta_i only when ``correction`` is false (the censoring distribution taken as known).
+    With case weights the terms are w_i·eta_i + psi_i (psi_i built from the weighted
+    failures and competing events, the censoring martingale of subject i unweighted)."""
     p = X.shape[1]
     e, S0, xbar = s.e, s.S0, s.xbar
     h = P.d / S0
@@ -180,10 +202,13 @@ def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
         W[cg] += bk[:, 0]
         V[cg] += bk[:, 1:]
     U = -(e[:, None] * (X * W[:, None] - V))
-    U[P.fail] += X[P.fail] - xbar[P.fail_m]
+    if P.wt is None:
+        U[P.fail] += X[P.fail] - xbar[P.fail_m]
+    else:
+        U[P.fail] += (X[P.fail] - xbar[P.fail_m]) * P.wt[P.fail][:, None]
     # censoring-martingale correction psi
     cens = np.flatnonzero(P.st == 0)
-    if cens.size:
+    if cens.size and correction:
         uc = np.unique(P.t[cens])
         fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
         mfirst = np.searchsorted(P.u, uc, side="left")  # first failure time >= uc
@@ -195,7 +220,15 @@ def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
             w = np.column_stack([e[cg], e[cg, None] * X[cg]]) * P.compw[g][:, None]
             Bu = _exclusive_cumsum_at(cg, w, fc)
             # as crr (cmprsk >= 2.2-8): only failures of censoring group g enter q_g
-            dg = np.bincount(P.fail_m[P.grp[P.fail] == g], minlength=P.u.size) / S0
+            ing_f = P.grp[P.fail] == g
+            dg = (
+                np.bincount(
+                    P.fail_m[ing_f],
+                    weights=None if P.wt is None else P.wt[P.fail][ing_f],
+                    minlength=P.u.size,
+                )
+                / S0
+            )
             r = np.column_stack([dg, xbar * dg[:, None]]) * P.Gf[g][:, None]
             Rr = np.vstack([np.cumsum(r[::-1], axis=0)[::-1], np.zeros((1, p + 1))])[mfirst]
             q = Bu[:, 1:] * Rr[:, [0]] - Bu[:, [0]] * Rr[:, 1:]
@@ -255,6 +288,13 @@ class FineGrayResult:
         Reference levels of categorical covariates.
     convergence : str
         The stopping rule that was applied (crr's, or a relative-change tolerance).
+    weighted : bool
+        Whether case weights were given.
+    var_fixed_g : ndarray or None
+        The sandwich without the correction for the estimated censoring distribution
+        (H⁻¹ Σ w_i² η_i η_iᵀ H⁻¹): what R ``coxph(..., weights = fgwt, cluster = id)``
+        reports on ``survival::finegray`` data. For comparison only; ``var`` is the
+        variance used.
     """
 
     names: list[str]
@@ -278,6 +318,8 @@ class FineGrayResult:
     n_dropped: int = 0
     references: dict[str, str] = field(default_factory=dict)
     convergence: str = ""
+    weighted: bool = False
+    var_fixed_g: FloatArray | None = field(default=None, repr=False)
 
     @property
     def hr(self) -> FloatArray:
@@ -390,6 +432,7 @@ class FineGrayResult:
             "converged": self.converged,
             "convergence": self.convergence,
             "iterations": self.iterations,
+            "weighted": self.weighted,
         }
 
 
@@ -407,6 +450,7 @@ def finegray_fit(
     alpha: float = 0.05,
     variance: bool = True,
     tol: float | None = None,
+    weights: ArrayLike | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on arrays (same arguments and stopping rule as crr).
 
@@ -437,6 +481,13 @@ def finegray_fit(
         Stop instead when the relative change of the log pseudo-likelihood and of every
         coefficient (relative to max(|b|, 1)) is at most ``tol`` (e.g. 1e-9); crr's rule
         is used when ``None``. The rule applied is stated in ``convergence``.
+    weights : array_like, optional
+        Case weights (> 0), as ``survival::finegray(weights=)`` followed by
+        ``coxph(weights = fgwt)``: the risk set sums w·G(t−)/G(T_j−)·exp(xβ), each failure
+        counts w; the censoring distribution G stays the unweighted Kaplan–Meier (as
+        survival does). The variance is crr's sandwich with the weighted terms
+        (w_i·η_i + ψ_i); ``var_fixed_g`` holds it without ψ (R's robust variance of the
+        expanded data clustered by subject).
 
     Returns
     -------
@@ -466,6 +517,18 @@ def finegray_fit(
     if not 0 < alpha < 1:
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
     check_design(Xa, names)
+    wts = None
+    if weights is not None:
+        from mst.stats._validate import as_weights
+
+        wts = as_weights(weights, n, "weights")
+        if (wts <= 0).any():
+            i = int(np.flatnonzero(wts <= 0)[0])
+            raise ValidationError(
+                f"weights (row {i + 1})",
+                float(wts[i]),
+                "must be > 0 (as coxph; drop the row instead of giving it weight 0)",
+            )
     st = np.where(s == cencode, 0, np.where(s == cause, 1, 2)).astype(np.int8)
     if not (st == 1).any():
         raise ValidationError("status", cause, "no event of the cause of interest")
@@ -478,7 +541,13 @@ def finegray_fit(
         raise ValidationError("cengroup", "missing", "censoring groups must not be missing")
     order = np.argsort(t, kind="stable")
     Xs = Xa[order]
-    P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
+    P = _prepare(
+        t[order],
+        st[order],
+        grp_raw[order],
+        int(grp_raw.max()) + 1,
+        None if wts is None else wts[order],
+    )
     scale = Xa.std(axis=0)
     b = np.zeros(p)
     converged = False
@@ -561,8 +630,11 @@ def finegray_fit(
             ) from exc
         U = _variance_terms(P, Xs, cur)
         var = hinv @ (U.T @ U) @ hinv.T
+        U0 = _variance_terms(P, Xs, cur, correction=False)
+        var_fixed_g = hinv @ (U0.T @ U0) @ hinv.T
     else:
         var = np.full((p, p), np.nan)
+        var_fixed_g = None
     bfitj = P.d / (cur.S0 * np.exp(float((Xs @ b).max())))
     return FineGrayResult(
         names=names,
@@ -584,6 +656,8 @@ def finegray_fit(
         iterations=it,
         alpha=alpha,
         convergence=rule,
+        weighted=wts is not None,
+        var_fixed_g=var_fixed_g,
     )
 
 
@@ -602,6 +676,7 @@ def finegray(
     gtol: float = 1e-6,
     max_iter: int = 10,
     tol: float | None = None,
+    weights: str | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on a data frame (e.g. ``crs_days`` / ``crs_status``).
 
@@ -624,6 +699,9 @@ def finegray(
         Reference level per categorical covariate.
     alpha, gtol, max_iter, tol
         As in :func:`finegray_fit`.
+    weights : str, optional
+        Column of case weights (> 0); see :func:`finegray_fit`. Rows with a missing
+        weight are dropped and counted, as rows with a missing covariate.
 
     Returns
     -------
@@ -640,8 +718,8 @@ def finegray(
         time, status, rhs = f.stop, f.event, f.rhs
     if time is None or status is None:
         raise ValidationError("time/status", None, "give a formula or the time and status columns")
-    base = [time, status] + ([cengroup] if cengroup else [])
-    data = outcome_frame(data, base, [time, status])
+    base = [time, status] + ([cengroup] if cengroup else []) + ([weights] if weights else [])
+    data = outcome_frame(data, base, [time, status] + ([weights] if weights else []))
     rows = complete_rows(data, base)
     if rhs is not None:
         design = design_from_formula(data, rhs, rows)
@@ -662,6 +740,7 @@ def finegray(
         gtol=gtol,
         max_iter=max_iter,
         tol=tol,
+        weights=sub[weights].to_numpy(dtype=np.float64) if weights else None,
     )
     from dataclasses import replace
 
