@@ -212,3 +212,62 @@ def test_cox_exact_all_times_tied(ref: dict[str, Any]) -> None:
     r = ref["cox_exact"]["alltied"]
     df = pd.DataFrame({k: r[k] for k in ("time", "status", "x", "g")})
     _check_exact(cox(df, "Surv(time, status) ~ x + g", ties="exact"), r)
+
+
+# --- Fine-Gray time-varying effects (crr cov2 / tf) -----------------------------------
+
+TF: dict[str, tuple[str, dict[str, Any], list[str], int, str | None]] = {
+    "sim_log": ("sim_ties.csv", {"x1": "log"}, ["x1", "x2", "x3"], 1, None),
+    "sim_log_cengroup": ("sim_ties.csv", {"x1": "log"}, ["x1", "x2", "x3"], 1, "cg"),
+    "sim_step_cause2": ("sim_ties.csv", {"x2": "step:10"}, ["x1", "x2", "x3"], 2, None),
+    "bmt_t_step": (
+        "kmsurv_bmt.csv",
+        {"z1": lambda t: t / 365, "z8": "step:100"},
+        ["z1", "z2", "z8"],
+        1,
+        None,
+    ),
+    "bmt_two_functions": (
+        "kmsurv_bmt.csv",
+        {"z1": ["log", lambda t: t / 365]},
+        ["z1", "z8"],
+        2,
+        None,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tf_fits() -> dict[str, Any]:
+    out = {}
+    for case, (file, tf, cov, cause, cg) in TF.items():
+        df = pd.read_csv(DATA / file)
+        time = "time" if "time" in df else "t2"
+        out[case] = finegray(
+            df, time=time, status="status", covariates=cov, cause=cause, cengroup=cg, tf=tf,
+            gtol=1e-10, max_iter=50,
+        )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("ref", REFS)
+@pytest.mark.parametrize("case", sorted(TF))
+def test_finegray_tf_matches_crr(ref: dict[str, Any], case: str, tf_fits: dict[str, Any]) -> None:
+    r = ref["fg_tf"][case]
+    fit = tf_fits[case]
+    assert len(fit.names) == len(r["names"])
+    assert [n.split("*")[0] for n in fit.names] == [n.split("*")[0] for n in r["names"]]
+    np.testing.assert_allclose(fit.coef, r["coef"], rtol=RTOL)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=RTOL)
+    np.testing.assert_allclose(fit.var, np.array(r["var"]), rtol=RTOL, atol=1e-14)
+    np.testing.assert_allclose(fit.info, np.array(r["inf"]), rtol=RTOL)
+    np.testing.assert_allclose([fit.loglik, fit.loglik_null],
+                               _flat(r["loglik"]) + _flat(r["loglik_null"]), rtol=RTOL)  # fmt: skip
+    np.testing.assert_allclose(fit.uftime, r["uftime"], rtol=1e-12)
+    np.testing.assert_allclose(fit.bfitj, r["bfitj"], rtol=RTOL)
+    if "pred" in r:
+        x1 = np.atleast_2d(np.array(r["newx1"], dtype=float))
+        x2 = np.atleast_2d(np.array(r["newx2"], dtype=float))
+        pred = fit.predict(np.column_stack([x1, x2]))
+        np.testing.assert_allclose(pred.to_numpy(), np.array(r["pred"]).reshape(pred.shape),
+                                   rtol=RTOL)  # fmt: skip
