@@ -95,3 +95,36 @@ def test_cox_exact_ties_cli() -> None:
     np.testing.assert_allclose(list(out["coef"].values()), fit.coef, rtol=1e-12)
     res = runner.invoke(app, [*args, "--robust"])
     assert res.exit_code == 2 and "robust variance is not available with exact ties" in res.output
+
+
+def test_finegray_tf_cli_equals_api(sim_csv: Path) -> None:
+    from mst.stats import finegray
+
+    res = runner.invoke(app, [*_fg(sim_csv, "--tf", "x1:log", "--tf", "x2:step:10"), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    fit = finegray(
+        pd.read_csv(sim_csv), time="time", status="status", covariates=["x1", "x2", "x3"],
+        tf={"x1": "log", "x2": "step:10"},
+    )  # fmt: skip
+    assert list(out["coef"]) == ["x1", "x2", "x3", "x1*log(t)", "x2*I(t>10)"]
+    assert out["time_varying"] == ["x1*log(t)", "x2*I(t>10)"]
+    np.testing.assert_allclose(list(out["se"].values()), fit.se, rtol=1e-12)
+    text = runner.invoke(app, _fg(sim_csv, "--tf", "x1:log")).stdout
+    assert "x1*log(t)" in text
+
+
+@pytest.mark.parametrize(
+    ("tf", "message"),
+    [
+        ("x1", "must be col:function"),
+        ("x1:cube", "must be log, t, sqrt or step:c"),
+        ("x1:step:soon", "step needs a number"),
+        ("nope:log", "nope"),
+        ("x2:step:1000", "0 at every failure time"),
+    ],
+)
+def test_finegray_tf_cli_errors(sim_csv: Path, tf: str, message: str) -> None:
+    res = runner.invoke(app, _fg(sim_csv, "--tf", tf))
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output

@@ -45,6 +45,19 @@ def _references(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _time_functions(items: list[str] | None) -> dict[str, list[str]]:
+    """``--tf col:fn`` items (fn = log, t, sqrt or step:c) as {col: [fn, ...]}."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        col, sep, fn = item.partition(":")
+        if not sep or not col.strip() or not fn.strip():
+            raise ValidationError(
+                "--tf", item, "must be col:function, e.g. age:log or age:step:365"
+            )
+        out.setdefault(col.strip(), []).append(fn.strip())
+    return out
+
+
 def _level(conf: float) -> float:
     if not 0 < conf < 1:
         raise ValidationError("--conf-level", conf, "must be in (0, 1)")
@@ -140,16 +153,19 @@ def finegray_payload(
     conf: float,
     tol: float | None = None,
     weights: str | None = None,
+    tf: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fit the Fine–Gray model described by the CLI options and return the JSON payload."""
     from mst.stats.finegray_model import finegray
 
+    tfs = _time_functions(tf)
     df = _read(path)
     res = finegray(
         df,
         time=time,
         status=status,
         covariates=_columns(covariates),
+        tf=tfs or None,  # type: ignore[arg-type]
         cause=cause,
         cencode=cencode,
         cengroup=cengroup,
@@ -274,6 +290,14 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 help="Case-weight column (> 0; as survival::finegray weights= + coxph).",
             ),
         ] = None,
+        tf: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--tf",
+                help="Time-varying effect as crr cov2/tf: col:log, col:t, col:sqrt or "
+                "col:step:c (col × I(t > c)); repeatable.",
+            ),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Fine–Gray subdistribution hazards model (as R cmprsk::crr)."""
@@ -291,6 +315,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             conf_level,
             tol,
             weights,
+            tf,
         )
         if json_out:
             emit_json(payload)
