@@ -83,3 +83,20 @@ def test_exact_refuses_weights_robust_and_residuals() -> None:
     assert "exact ties" in fit.summary()
     with pytest.raises(ValidationError, match="'efron', 'breslow' or 'exact'"):
         cox(df, time="time", event="event", covariates=["x"], ties="discrete")  # type: ignore[arg-type]
+
+
+def test_exact_separation_is_refused_naming_the_covariate() -> None:
+    from mst.stats import MonotoneLikelihoodError
+
+    # every death has x = 1, every survivor x = 0 at each tied time: beta is infinite
+    df = pd.DataFrame(
+        {
+            "time": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4],
+            "event": [1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0],
+            "x": [1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0],
+            "z": [0.3, -0.2, 0.5, 0.1, 0.9, -0.4, 0.2, 0.7, -0.1, 0.4, 0.0, 0.6],
+        }
+    )
+    with pytest.raises(MonotoneLikelihoodError) as ei:
+        cox(df, time="time", event="event", covariates=["x", "z"], ties="exact")
+    assert ei.value.covariates == ["x"]
