@@ -34,7 +34,8 @@ def test_named_function_equals_callable_and_crr_style_matrix(sim: pd.DataFrame) 
 
 
 def test_constant_weights_with_tf_equal_unweighted(sim: pd.DataFrame) -> None:
-    kw = {"time": "time", "status": "status", "covariates": ["x1", "x2"], "tf": {"x1": "log"}}
+    kw = {"time": "time", "status": "status", "covariates": ["x1", "x2"], "tf": {"x1": "log"},
+          "tol": 1e-10, "max_iter": 50}  # fmt: skip
     a = finegray(sim, **kw)
     b = finegray(sim.assign(w=2.5), weights="w", **kw)
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10)
@@ -85,3 +86,17 @@ def test_tf_only_without_fixed_covariates(sim: pd.DataFrame) -> None:
     assert np.all(np.isfinite(f.se)) and "time-varying terms" in f.summary()
     pred = f.predict([[1.0, 1.0]])
     assert pred.shape == (f.uftime.size, 1) and np.all(np.diff(pred[0].to_numpy()) >= 0)
+
+
+def test_formula_with_tf_and_weights_with_censoring_groups(sim: pd.DataFrame) -> None:
+    a = finegray(sim, "Surv(time, status) ~ x1 + x2", tf={"x1": "log"})
+    b = finegray(sim, time="time", status="status", covariates=["x1", "x2"], tf={"x1": "log"})
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-12)
+    assert a.names == b.names == ["x1", "x2", "x1*log(t)"]
+    # converged to 1e-10 (crr's loose rule may stop one iteration apart on rescaled data)
+    kw = {"time": "time", "status": "status", "covariates": ["x1", "x2"], "cengroup": "cg",
+          "tol": 1e-10, "max_iter": 50}  # fmt: skip
+    c = finegray(sim, **kw)
+    d = finegray(sim.assign(w=3.0), weights="w", **kw)
+    np.testing.assert_allclose(c.coef, d.coef, rtol=1e-10)
+    np.testing.assert_allclose(c.var, d.var, rtol=1e-9)

@@ -111,10 +111,18 @@ def test_finegray_weights_match_survival_finegray(
 
 
 def test_finegray_unit_and_constant_weights_equal_unweighted(sim: pd.DataFrame) -> None:
-    base = finegray(sim, time="time", status="status", covariates=["x1", "x2", "x3"])
-    for c in (1.0, 2.5):
+    kw: dict[str, Any] = {"time": "time", "status": "status", "covariates": ["x1", "x2", "x3"]}
+    base = finegray(sim, **kw)
+    # unit weights: the very same iterations as unweighted (crr's rule)
+    one = finegray(sim.assign(c=1.0), weights="c", **kw)
+    np.testing.assert_allclose(one.coef, base.coef, rtol=1e-12)
+    np.testing.assert_allclose(one.var, base.var, rtol=1e-12)
+    # constant weights: converged to 1e-10 (crr's loose rule may stop one step apart)
+    kw.update(tol=1e-10, max_iter=50)
+    base = finegray(sim, **kw)
+    for c in (2.5,):
         df = sim.assign(c=c)
-        fit = finegray(df, time="time", status="status", covariates=["x1", "x2", "x3"], weights="c")
+        fit = finegray(df, weights="c", **kw)
         np.testing.assert_allclose(fit.coef, base.coef, rtol=1e-10)
         # constant weights scale every influence term alike: the same variance
         np.testing.assert_allclose(fit.var, base.var, rtol=1e-9)
