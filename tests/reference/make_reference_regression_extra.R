@@ -120,7 +120,13 @@ out$concordance <- list(
   lung_strata = conc_block(coxph(Surv(time, status) ~ age + ph.ecog + strata(sex), data = lung,
                                  control = ctrl)),
   lung_weighted = conc_block(coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung,
-                                   weights = w, control = ctrl)))
+                                   weights = w, control = ctrl)),
+  lung_entry = conc_block(coxph(Surv(floor(time * 0.25), time, status) ~ age + sex + ph.ecog,
+                                data = lung, control = ctrl)),
+  jasa1_cluster = conc_block(coxph(Surv(start, stop, event) ~ transplant + age + surgery +
+                                     cluster(id), data = rd("jasa1.csv"), control = ctrl)),
+  lung_cluster_inst = conc_block(coxph(Surv(time, status) ~ age + sex, data = rd("lung.csv"),
+                                       cluster = inst, control = ctrl)))
 
 # ---- 3. Cox exact partial likelihood (ties = "exact") ---------------------------------
 # lung with time in 60-day blocks (tie groups of up to ~20 deaths), with strata; lung in

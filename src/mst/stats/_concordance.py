@@ -83,6 +83,8 @@ def concordance_se(
     risk: FloatArray,
     strata: NDArray[np.intp] | None = None,
     weights: FloatArray | None = None,
+    start: FloatArray | None = None,
+    cluster: NDArray[np.intp] | None = None,
 ) -> Concordance:
     """Harrell's C of ``risk`` (higher = shorter survival) with R's standard error.
 
@@ -96,6 +98,12 @@ def concordance_se(
         Stratum codes: pairs are formed within a stratum.
     weights : ndarray, optional
         Case weights (a pair counts w_i·w_j).
+    start : ndarray, optional
+        Entry times of (start, stop] rows: the partners of an event at t are the rows at
+        risk at t (start < t <= stop), as R's ``concordance`` for counting-process data.
+    cluster : ndarray of int, optional
+        Cluster codes: the influence terms are summed within a cluster before squaring,
+        as R does for a model with ``cluster()``.
 
     Returns
     -------
@@ -112,6 +120,7 @@ def concordance_se(
         t, d, r, w = time[rows], event[rows].astype(bool), risk[rows], w_all[rows]
         order = np.lexsort((d, -t))  # latest first; censorings before events at a tie
         rows, t, d, r, w = rows[order], t[order], d[order], r[order], w[order]
+        a = None if start is None else start[rows]
         m = t.size
         ev = np.flatnonzero(d)
         if ev.size == 0:
@@ -128,7 +137,18 @@ def concordance_se(
         cw = np.concatenate(([0.0], np.cumsum(w)))
         # the event as the shorter member: partners with a smaller / equal / larger risk
         less, le = _dominance(pos, rk, w, b, rk[ev])
-        greater = cw[b] - le
+        prefix = cw[b]
+        if a is not None:
+            # rows that entered at or after the event time are not at risk: all of them
+            # lie in the prefix (their stop is later); remove them
+            so = np.argsort(-a, kind="stable")
+            key = np.empty(m, dtype=np.int64)
+            key[so] = np.arange(m)
+            late = (m - np.searchsorted(np.sort(a), t[ev], side="left")).astype(np.int64)
+            l2, e2 = _dominance(key, rk, w, late, rk[ev])
+            less, le = less - l2, le - e2
+            prefix = prefix - np.concatenate(([0.0], np.cumsum(w[so])))[late]
+        greater = prefix - le
         infl[rows[ev], 0] += less
         infl[rows[ev], 1] += greater
         infl[rows[ev], 2] += le - less
@@ -146,6 +166,15 @@ def concordance_se(
         bo = np.argsort(b, kind="stable")
         cwb = np.concatenate(([0.0], np.cumsum(we[bo])))
         part_all = we.sum() - cwb[np.searchsorted(b[bo], pos, side="right")]
+        if a is not None:
+            # events at or before the row's entry were not compared with it
+            eo = np.argsort(t[ev], kind="stable")
+            ekey = np.empty(ev.size, dtype=np.int64)
+            ekey[eo] = np.arange(ev.size)
+            early = np.searchsorted(t[ev][eo], a, side="right").astype(np.int64)
+            l3, e3 = _dominance(ekey, rk[ev], we, early, rk)
+            part_lt, part_le = part_lt - l3, part_le - e3
+            part_all = part_all - np.concatenate(([0.0], np.cumsum(we[eo])))[early]
         # the event partner has a higher risk than the row: concordant for the pair
         infl[rows, 0] += part_all - part_le
         infl[rows, 1] += part_lt
@@ -165,6 +194,8 @@ def concordance_se(
     # R counts "concordant" with the smaller risk first (reverse = TRUE for coxph)
     somer = (conc - disc) / npair
     dfbeta = w_all * ((infl[:, 0] - infl[:, 1]) / npair - somer / npair * infl.sum(axis=1))
+    if cluster is not None:
+        dfbeta = np.bincount(cluster, weights=dfbeta)
     var = float(dfbeta @ dfbeta) / 4.0
     c = (conc + tie_x / 2.0) / npair
     return Concordance(float(c), float(np.sqrt(var)), conc, disc, tie_x, tie_y - tie_xy, tie_xy)

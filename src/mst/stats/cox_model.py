@@ -53,6 +53,7 @@ class _CoxData:
     means: NDArray[np.float64]
     index: pd.Index
     weights: NDArray[np.float64] | None = None
+    cluster: NDArray[np.intp] | None = None
 
 
 def _term_of(name: str) -> str:
@@ -217,19 +218,23 @@ class CoxResult:
     @functools.cached_property
     def concordance_stats(self) -> Concordance | None:
         """Harrell's C with its standard error and pair counts, as R
-        ``concordance(fit)`` (``None`` for (start, stop] rows or a model built from
-        aggregates). Within strata; case weights as R (a pair counts w_i·w_j)."""
+        ``concordance(fit)`` (``None`` for a model built from aggregates). Within strata;
+        case weights as R (a pair counts w_i·w_j); for (start, stop] rows the partners of
+        an event are the rows at risk at its time, as R; with ``cluster`` the influence
+        terms are summed per cluster (R's SE for a model with ``cluster()``)."""
         d = self._problem
-        if d is None or d.start is not None:
+        if d is None:
             return None
-        return concordance_se(d.stop, d.event, d.Xc @ self.coef, d.strata, d.weights)
+        return concordance_se(
+            d.stop, d.event, d.Xc @ self.coef, d.strata, d.weights, d.start, d.cluster
+        )
 
     @property
     def concordance(self) -> float:
         """Harrell's C of the linear predictor (R ``concordance(fit)$concordance``).
 
-        Right-censored data only (for ``(start, stop]`` rows it is NaN, as the pairs are
-        not defined by one time per patient); within strata when the model has strata.
+        Within strata when the model has strata; for ``(start, stop]`` rows an event is
+        compared with the rows at risk at its time (R's ``concordance`` for such data).
         """
         c = self.concordance_stats
         return float("nan") if c is None else c.concordance
@@ -795,6 +800,7 @@ def cox_fit(
             Xa.mean(axis=0),
             pd.RangeIndex(n),
             wts,
+            None if cluster is None else _codes(cluster, n),
         ),
         names=names,
         coef=beta,
