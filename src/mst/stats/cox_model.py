@@ -85,7 +85,7 @@ class CoxResult:
     n, events : int
         Rows used and number of events.
     ties : str
-        ``"efron"`` or ``"breslow"``.
+        ``"efron"``, ``"breslow"`` or ``"exact"``.
     robust : bool
         Whether ``se`` is the sandwich estimate.
     converged : bool
@@ -699,8 +699,8 @@ def cox_fit(
     weights : array_like, optional
         Case weights (> 0), as ``coxph(weights=)`` with model-based variance: the risk set
         sums w·exp(xβ), each death counts w, tied deaths carry their mean weight (Efron as
-        R). Robust variance, residuals, zph, baseline hazard and concordance are refused
-        for weighted fits (not implemented).
+        R). Robust variance, residuals, zph and baseline hazard are refused for weighted
+        fits (not implemented); the concordance is R's weighted one.
 
     Returns
     -------
