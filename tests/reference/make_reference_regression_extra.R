@@ -60,10 +60,22 @@ fg_weights <- function(cause, w) {
        robust_row_se = unname(sqrt(diag(f$var))), robust_default = !is.null(f$naive.var),
        cluster_id_se = unname(sqrt(diag(fc$var))))
 }
+# weights together with a time-varying effect x1 * log(t): coxph's tt() on the expansion
+fg_weights_tf <- function() {
+  fg <- finegray(Surv(t5, ev) ~ ., data = sim, etype = "c1", weights = w)
+  tt_log <- function(x, t, ...) x * log(t)
+  f <- coxph(Surv(fgstart, fgstop, fgstatus) ~ x1 + x2 + x3 + tt(x1), data = fg,
+             weights = fgwt, ties = "breslow", control = ctrl, tt = tt_log)
+  fc <- coxph(Surv(fgstart, fgstop, fgstatus) ~ x1 + x2 + x3 + tt(x1) + cluster(id), data = fg,
+              weights = fgwt, ties = "breslow", control = ctrl, tt = tt_log)
+  list(cause = 1, coef = unname(coef(f)), loglik = unname(f$loglik),
+       naive_se = unname(sqrt(diag(f$naive.var))), cluster_id_se = unname(sqrt(diag(fc$var))))
+}
 out$fg_weights <- list(
   data = "sim_ties.csv; t5 = time + 0.5 for censored rows; w = 0.5 + (row %% 5) / 4",
   cause1 = fg_weights(1, sim$w), cause2 = fg_weights(2, sim$w),
-  cause1_unweighted = fg_weights(1, rep(1, nrow(sim))))
+  cause1_unweighted = fg_weights(1, rep(1, nrow(sim))),
+  cause1_tf_log = fg_weights_tf())
 
 # ---- 2. Fine-Gray time-varying effects (crr cov2 / tf) --------------------------------
 crr_tf <- function(f, newx1 = NULL, newx2 = NULL) {

@@ -84,7 +84,7 @@ def sim() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("ref", REFS)
-@pytest.mark.parametrize("case", ["cause1", "cause2", "cause1_unweighted"])
+@pytest.mark.parametrize("case", ["cause1", "cause2", "cause1_unweighted", "cause1_tf_log"])
 def test_finegray_weights_match_survival_finegray(
     ref: dict[str, Any], case: str, sim: pd.DataFrame
 ) -> None:
@@ -94,6 +94,7 @@ def test_finegray_weights_match_survival_finegray(
         "Surv(t5, status) ~ x1 + x2 + x3",
         cause=int(_flat(r["cause"])[0]),
         weights=None if case.endswith("unweighted") else "w",
+        tf={"x1": "log"} if case.endswith("tf_log") else None,
         tol=1e-10,
         max_iter=100,
     )
