@@ -100,3 +100,19 @@ def test_exact_separation_is_refused_naming_the_covariate() -> None:
     with pytest.raises(MonotoneLikelihoodError) as ei:
         cox(df, time="time", event="event", covariates=["x", "z"], ties="exact")
     assert ei.value.covariates == ["x"]
+
+
+def test_tie_group_too_wide_for_memory_is_refused() -> None:
+    from mst.stats import _regression_cox_core as core
+    from mst.stats._cox_exact import EXACT_MEMORY_LIMIT, check_size
+
+    n, p = 52_000, 20
+    assert n * p * p > EXACT_MEMORY_LIMIT and 2 * n <= EXACT_LIMIT
+    t = np.arange(1, n + 1, dtype=float)
+    t[1] = 1.0  # two deaths tied at the first time, everyone at risk
+    prep = core.prepare(t, np.ones(n, dtype=bool), None, np.zeros(n, dtype=np.intp), False)
+    check_size(prep, 10)  # 52,000 × 10² is within the limit
+    with pytest.raises(ValidationError) as ei:
+        check_size(prep, p)
+    msg = str(ei.value)
+    assert f"{n} subjects at risk" in msg and "20 covariates" in msg and "20,000,000" in msg

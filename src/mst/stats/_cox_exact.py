@@ -27,9 +27,12 @@ FloatArray = NDArray[np.float64]
 
 #: largest d × m (tied events × subjects at risk) of one tie group that is computed
 EXACT_LIMIT = 10_000_000
+#: largest m × p² (subjects at risk × covariates²) of one tie group (memory of the
+#: second-derivative recursion: a few arrays of m × p × p numbers)
+EXACT_MEMORY_LIMIT = 20_000_000
 
 
-def check_size(strata: list[Any]) -> None:
+def check_size(strata: list[Any], p: int = 1) -> None:
     """Refuse a tie group too large for the exact likelihood, naming it and the limit."""
     for S in strata:
         multi = np.flatnonzero(S.d > 1)
@@ -47,6 +50,17 @@ def check_size(strata: list[Any]) -> None:
                 f"{int(m[j])} subjects at risk; the exact partial likelihood is limited to "
                 f"events × at risk <= {EXACT_LIMIT:,} per tied time "
                 f"(here {int(work[j]):,}): use ties='efron' (R's default)",
+            )
+        j = int(np.argmax(m))
+        if m[j] * p * p > EXACT_MEMORY_LIMIT:
+            k = multi[j]
+            raise ValidationError(
+                "ties",
+                "exact",
+                f"the tie group at time {S.times[k]:g} has {int(m[j])} subjects at risk "
+                f"and the model {p} covariates; the exact partial likelihood is limited to "
+                f"at risk × covariates² <= {EXACT_MEMORY_LIMIT:,} per tied time: "
+                "use ties='efron' (R's default)",
             )
 
 
@@ -112,19 +126,18 @@ def evaluate(
         U += xe.sum(axis=0)
         single = S.d == 1
         if single.any():
-            w = np.column_stack([e, x * e[:, None]])
-            if need_info:
-                w = np.column_stack(
-                    [w, np.einsum("ki,kj->kij", x, x).reshape(-1, p * p) * e[:, None]]
-                )
-            R = core._risk_sums(S, w)[single]
-            S0 = R[:, 0]
-            xbar = R[:, 1 : p + 1] / S0[:, None]
+            R = core._risk_sums(S, np.column_stack([e, x * e[:, None]]))
+            S0 = R[single, 0]
+            xbar = R[single, 1:] / S0[:, None]
             ll -= float((np.log(S0) + c).sum())
             U -= xbar.sum(axis=0)
             if need_info:
-                S2 = R[:, p + 1 :].reshape(-1, p, p) / S0[:, None, None]
-                info += S2.sum(axis=0) - xbar.T @ xbar
+                # Σ_t S2(t)/S0(t) = Σ_rows e·x xᵀ · (sum of 1/S0 over the single-event
+                # times the row is at risk at): no rows × p² array
+                a = np.zeros(S.times.size)
+                a[single] = 1.0 / S0
+                A = core._per_row(S, a[:, None])[:, 0]
+                info += (x.T * (e * A)) @ x - xbar.T @ xbar
         for k in np.flatnonzero(~single):
             t = S.times[k]
             at_risk = np.arange(S.k_stop[k], S.rows.size)

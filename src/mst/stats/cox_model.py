@@ -758,7 +758,7 @@ def cox_fit(
     if ties == "exact":
         from mst.stats import _cox_exact
 
-        _cox_exact.check_size(prep)
+        _cox_exact.check_size(prep, p)
         starts = None if st is None else [st[S.rows] for S in prep]
         evaluate = functools.partial(_cox_exact.evaluate, starts=starts)
     beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names, evaluate)
