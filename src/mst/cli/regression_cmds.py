@@ -176,12 +176,13 @@ def finegray_payload(
         weights=weights,
     )
     out = res.to_dict()
+    if weights:  # (the key is absent without weights, as in the federated payload)
+        out["weights"] = weights
     out.update(
         {
             "time": time,
             "status": status,
             "cengroup": cengroup,
-            "weights": weights,
             "method": "Fine-Gray subdistribution hazards (R cmprsk::crr)",
         }
     )
