@@ -160,9 +160,9 @@ def test_finegray_json() -> None:
                 "--covariates",
                 "trt",
                 "--ties",
-                "exact",
+                "discrete",
             ],
-            "efron or breslow",
+            "efron, breslow or exact",
         ),
         (
             ["cox", "missing.csv", "--time", "t", "--event", "e", "--covariates", "x"],

@@ -229,7 +229,8 @@ def test_cli_weights_and_finegray_tolerance(frame: pd.DataFrame, tmp_path: Path)
     fit = cox(df, time="time", event="event", covariates=["grp", "x"], weights="w")
     out = json.loads(res.stdout)
     assert out["coef"]["x"] == pytest.approx(float(fit.coef[-1]), rel=1e-12)
-    assert out["concordance"] is None  # not defined for weighted fits here
+    # weighted concordance as R (pairs count w_i·w_j; checked in test_regression_extra_reference)
+    assert out["concordance"] == pytest.approx(fit.concordance, rel=1e-12)
     res = runner.invoke(
         app, ["stats", "finegray", str(p), *COMMANDS["finegray"], "--tol", "1e-9", "--json"]
     )

@@ -45,6 +45,19 @@ def _references(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _time_functions(items: list[str] | None) -> dict[str, list[str]]:
+    """``--tf col:fn`` items (fn = log, t, sqrt or step:c) as {col: [fn, ...]}."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        col, sep, fn = item.partition(":")
+        if not sep or not col.strip() or not fn.strip():
+            raise ValidationError(
+                "--tf", item, "must be col:function, e.g. age:log or age:step:365"
+            )
+        out.setdefault(col.strip(), []).append(fn.strip())
+    return out
+
+
 def _level(conf: float) -> float:
     if not 0 < conf < 1:
         raise ValidationError("--conf-level", conf, "must be in (0, 1)")
@@ -91,8 +104,8 @@ def cox_payload(
     """Fit the Cox model described by the CLI options and return the JSON payload."""
     from mst.stats.cox_model import cox
 
-    if ties not in ("efron", "breslow"):
-        raise ValidationError("--ties", ties, "must be efron or breslow")
+    if ties not in ("efron", "breslow", "exact"):
+        raise ValidationError("--ties", ties, "must be efron, breslow or exact")
     df = _read(path)
     res = cox(
         df,
@@ -139,16 +152,20 @@ def finegray_payload(
     reference: list[str] | None,
     conf: float,
     tol: float | None = None,
+    weights: str | None = None,
+    tf: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fit the Fine–Gray model described by the CLI options and return the JSON payload."""
     from mst.stats.finegray_model import finegray
 
+    tfs = _time_functions(tf)
     df = _read(path)
     res = finegray(
         df,
         time=time,
         status=status,
         covariates=_columns(covariates),
+        tf=tfs or None,  # type: ignore[arg-type]
         cause=cause,
         cencode=cencode,
         cengroup=cengroup,
@@ -156,8 +173,11 @@ def finegray_payload(
         alpha=_level(conf),
         tol=tol,
         max_iter=10 if tol is None else 100,
+        weights=weights,
     )
     out = res.to_dict()
+    if weights:  # (the key is absent without weights, as in the federated payload)
+        out["weights"] = weights
     out.update(
         {
             "time": time,
@@ -188,7 +208,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             str | None, typer.Option("--cluster", help="Cluster column (robust SE).")
         ] = None,
         robust: Annotated[bool, typer.Option("--robust", help="Sandwich SE.")] = False,
-        ties: Annotated[str, typer.Option("--ties", help="efron | breslow.")] = "efron",
+        ties: Annotated[
+            str,
+            typer.Option("--ties", help="efron | breslow | exact (R's exact partial likelihood)."),
+        ] = "efron",
         reference: RefOpt = None,
         conf_level: AlphaOpt = 0.95,
         zph: Annotated[
@@ -222,9 +245,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             payload,
             f"Cox model ({payload['ties']} ties" + (", robust SE)" if payload["robust"] else ")"),
         )
-        conc = payload["concordance"]
+        conc, cse = payload["concordance"], payload["concordance_se"]
         typer.echo(
-            f"Concordance = {'NA' if conc != conc else format(conc, '.4f')}, "
+            f"Concordance = {'NA' if conc != conc else format(conc, '.4f')} "
+            f"(se = {'NA' if cse != cse else format(cse, '.4f')}), "
             f"AIC = {payload['aic']:.2f}; "
             + "; ".join(
                 f"{k} test = {v['statistic']:.3f} on {v['df']} df, p = {v['p']:.4g}"
@@ -260,18 +284,48 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 "instead of crr's rule.",
             ),
         ] = None,
+        weights: Annotated[
+            str | None,
+            typer.Option(
+                "--weights",
+                help="Case-weight column (> 0; as survival::finegray weights= + coxph).",
+            ),
+        ] = None,
+        tf: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--tf",
+                help="Time-varying effect as crr cov2/tf: col:log, col:t, col:sqrt or "
+                "col:step:c (col × I(t > c)); repeatable.",
+            ),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Fine–Gray subdistribution hazards model (as R cmprsk::crr)."""
         if tol is not None and not 0 < tol < 1e-2:
             raise ValidationError("--tol", tol, "must be a small positive number, e.g. 1e-9")
         payload = finegray_payload(
-            file, time, status, cause, covariates, cencode, cengroup, reference, conf_level, tol
+            file,
+            time,
+            status,
+            cause,
+            covariates,
+            cencode,
+            cengroup,
+            reference,
+            conf_level,
+            tol,
+            weights,
+            tf,
         )
         if json_out:
             emit_json(payload)
         else:
-            _print_table(payload, f"Fine-Gray model, cause {cause}")
+            _print_table(
+                payload,
+                f"Fine-Gray model, cause {cause}"
+                + (f" (case weights: {weights})" if weights else ""),
+            )
             typer.echo(
                 f"converged by {payload['convergence']} in {payload['iterations']} iterations"
             )

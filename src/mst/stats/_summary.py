@@ -76,7 +76,8 @@ def cox_text(fit: Any) -> str:
     lines += _coef_table(fit.names, fit.summary_frame(), "HR")
     lines.append(f"(CI at {1 - fit.alpha:.0%})")
     lines.append(
-        f"Concordance = {fmt(fit.concordance, '.4f')}, AIC = {fit.aic:.2f}, "
+        f"Concordance = {fmt(fit.concordance, '.4f')} (se = {fmt(fit.concordance_se, '.4f')}), "
+        f"AIC = {fit.aic:.2f}, "
         f"log-likelihood = {fit.loglik[1]:.4f} (null {fit.loglik[0]:.4f})"
     )
     for k, label in (("lr", "Likelihood ratio"), ("wald", "Wald"), ("score", "Score (log-rank)")):
@@ -96,7 +97,15 @@ def finegray_text(fit: Any) -> str:
     ref = references_line(fit.references)
     if ref:
         lines.append(ref)
+    if getattr(fit, "weighted", False):
+        lines.append("case weights (censoring distribution unweighted, as survival::finegray)")
     lines += _coef_table(fit.names, fit.summary_frame(), "sHR")
+    tv = [fit.names[j] for j in getattr(fit, "tf_cols", ())]
+    if tv:
+        lines.append(
+            "time-varying terms (covariate × function of time at each failure time, as crr "
+            "cov2/tf): " + ", ".join(tv)
+        )
     lines.append(f"(CI at {1 - fit.alpha:.0%}; sandwich variance as crr)")
     lines.append(
         f"Pseudo log-likelihood = {fit.loglik:.4f} (null {fit.loglik_null:.4f}); "

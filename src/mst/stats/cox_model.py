@@ -11,7 +11,7 @@ Seed 002 (002 Methods, "Statistical analysis") uses univariate and multivariate 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from scipy import stats as sps
 from mst.errors import ValidationError
 from mst.stats import _cox_extras as _extras
 from mst.stats import _regression_cox_core as core
+from mst.stats._concordance import Concordance, concordance_se
 from mst.stats._design import (
     Design,
     check_design,
@@ -33,7 +34,7 @@ from mst.stats._design import (
 )
 from mst.stats.io import outcome_frame
 
-Ties = Literal["efron", "breslow"]
+Ties = Literal["efron", "breslow", "exact"]
 Residual = Literal["martingale", "deviance", "score", "schoenfeld", "dfbeta"]
 
 
@@ -51,6 +52,8 @@ class _CoxData:
     Xc: NDArray[np.float64]
     means: NDArray[np.float64]
     index: pd.Index
+    weights: NDArray[np.float64] | None = None
+    cluster: NDArray[np.intp] | None = None
 
 
 def _term_of(name: str) -> str:
@@ -82,7 +85,7 @@ class CoxResult:
     n, events : int
         Rows used and number of events.
     ties : str
-        ``"efron"`` or ``"breslow"``.
+        ``"efron"``, ``"breslow"`` or ``"exact"``.
     robust : bool
         Whether ``se`` is the sandwich estimate.
     converged : bool
@@ -123,6 +126,10 @@ class CoxResult:
             raise ValidationError(what, None, "needs a model fitted by this package")
         if self.weighted:
             raise ValidationError(what, None, "is not implemented for case-weighted fits")
+        if self.ties == "exact" and what != "predict":
+            raise ValidationError(
+                what, None, "is not available with exact ties (as in R); refit with ties='efron'"
+            )
         return self._problem  # type: ignore[no-any-return]
 
     def zph(
@@ -209,18 +216,35 @@ class CoxResult:
         return float(-2.0 * self.loglik[1] + 2.0 * self.coef.size)
 
     @functools.cached_property
+    def concordance_stats(self) -> Concordance | None:
+        """Harrell's C with its standard error and pair counts, as R
+        ``concordance(fit)`` (``None`` for a model built from aggregates). Within strata;
+        case weights as R (a pair counts w_i·w_j); for (start, stop] rows the partners of
+        an event are the rows at risk at its time, as R; with ``cluster`` the influence
+        terms are summed per cluster (R's SE for a model with ``cluster()``)."""
+        d = self._problem
+        if d is None:
+            return None
+        return concordance_se(
+            d.stop, d.event, d.Xc @ self.coef, d.strata, d.weights, d.start, d.cluster
+        )
+
+    @property
     def concordance(self) -> float:
         """Harrell's C of the linear predictor (R ``concordance(fit)$concordance``).
 
-        Right-censored data only (for ``(start, stop]`` rows it is NaN, as the pairs are
-        not defined by one time per patient); within strata when the model has strata.
+        Within strata when the model has strata; for ``(start, stop]`` rows an event is
+        compared with the rows at risk at its time (R's ``concordance`` for such data).
         """
-        if self.weighted or self._problem is None:  # weighted, or built from aggregates
-            return float("nan")
-        d = self._data("concordance")
-        if d.start is not None:
-            return float("nan")
-        return _extras.concordance(d.stop, d.event, d.Xc @ self.coef, d.strata)[0]
+        c = self.concordance_stats
+        return float("nan") if c is None else c.concordance
+
+    @property
+    def concordance_se(self) -> float:
+        """Standard error of :attr:`concordance` (R ``sqrt(concordance(fit)$var)``, the
+        ``se(C)`` of ``summary(coxph)``); NaN where the concordance is."""
+        c = self.concordance_stats
+        return float("nan") if c is None else c.se
 
     def baseline_hazard(self) -> pd.DataFrame:
         """Baseline cumulative hazard at the covariate means (R ``basehaz(fit)``).
@@ -478,6 +502,7 @@ class CoxResult:
             "references": self.references,
             "converged": self.converged,
             "concordance": self.concordance,
+            "concordance_se": self.concordance_se,
             "aic": self.aic,
         }
 
@@ -586,16 +611,17 @@ def _newton(
     tol: float,
     scale: NDArray[np.float64],
     names: Sequence[str],
+    evaluate: Callable[..., core.CoxEval] = core.evaluate,
 ) -> tuple[NDArray[np.float64], core.CoxEval, core.CoxEval, int, bool]:
     p = X[0][0].shape[1]
     beta = np.zeros(p)
-    ev0 = core.evaluate(prep, X, beta)
+    ev0 = evaluate(prep, X, beta)
     cur = ev0
     checked = False
     for it in range(1, max_iter + 1):
         step = _solve(cur.info, cur.score)
         new_beta = beta + step
-        new = core.evaluate(prep, X, new_beta)
+        new = evaluate(prep, X, new_beta)
         halvings = 0
         while not np.isfinite(new.loglik) or new.loglik < cur.loglik - 1e-12 * abs(cur.loglik):
             halvings += 1
@@ -603,9 +629,9 @@ def _newton(
                 return beta, ev0, cur, it, False
             step = step / 2
             new_beta = beta + step
-            new = core.evaluate(prep, X, new_beta, need_info=False)
+            new = evaluate(prep, X, new_beta, need_info=False)
         if halvings:
-            new = core.evaluate(prep, X, new_beta)
+            new = evaluate(prep, X, new_beta)
         rel = abs(1.0 - cur.loglik / new.loglik) if new.loglik != 0 else 0.0
         if not checked and rel <= LOGLIK_EPS:
             checked = True
@@ -657,8 +683,11 @@ def cox_fit(
         Cluster labels for the robust variance (implies ``robust=True``).
     robust : bool
         Report the sandwich variance (one cluster per row when ``cluster`` is not given).
-    ties : {"efron", "breslow"}
-        Handling of tied event times.
+    ties : {"efron", "breslow", "exact"}
+        Handling of tied event times; ``"exact"`` is R's exact partial likelihood
+        (discrete / conditional-logistic: every subset of the risk set of the size of the
+        tie group), without case weights or robust variance (as R), and refused when a
+        tie group has more than 10⁷ events × subjects at risk.
     names : sequence of str, optional
         Covariate names.
     alpha : float
@@ -670,8 +699,8 @@ def cox_fit(
     weights : array_like, optional
         Case weights (> 0), as ``coxph(weights=)`` with model-based variance: the risk set
         sums w·exp(xβ), each death counts w, tied deaths carry their mean weight (Efron as
-        R). Robust variance, residuals, zph, baseline hazard and concordance are refused
-        for weighted fits (not implemented).
+        R). Robust variance, residuals, zph and baseline hazard are refused for weighted
+        fits (not implemented); the concordance is R's weighted one.
 
     Returns
     -------
@@ -691,8 +720,16 @@ def cox_fit(
     if st is not None and np.any(st >= stop):
         i = int(np.flatnonzero(st >= stop)[0])
         raise ValidationError(f"start (row {i + 1})", float(st[i]), "must be < stop time")
-    if ties not in ("efron", "breslow"):
-        raise ValidationError("ties", ties, "must be 'efron' or 'breslow'")
+    if ties not in ("efron", "breslow", "exact"):
+        raise ValidationError("ties", ties, "must be 'efron', 'breslow' or 'exact'")
+    if ties == "exact" and weights is not None:
+        raise ValidationError(
+            "weights", None, "case weights are not supported with exact ties (as R coxph)"
+        )
+    if ties == "exact" and (robust or cluster is not None):
+        raise ValidationError(
+            "robust", None, "a robust variance is not available with exact ties (as R coxph)"
+        )
     if not 0 < alpha < 1:
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
     if ev.sum() == 0:
@@ -717,7 +754,14 @@ def cox_fit(
     if not prep:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
     xs = core.split(prep, Xc, wts)
-    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names)
+    evaluate: Callable[..., core.CoxEval] = core.evaluate
+    if ties == "exact":
+        from mst.stats import _cox_exact
+
+        _cox_exact.check_size(prep, p)
+        starts = None if st is None else [st[S.rows] for S in prep]
+        evaluate = functools.partial(_cox_exact.evaluate, starts=starts)
+    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names, evaluate)
     if not ok:
         raise ValidationError(
             "model",
@@ -745,7 +789,18 @@ def cox_fit(
     wald = float(beta @ np.linalg.solve(var, beta))
     return CoxResult(
         _problem=_CoxData(
-            prep, xs, stop, ev, st, sc, strata_labels, Xc, Xa.mean(axis=0), pd.RangeIndex(n)
+            prep,
+            xs,
+            stop,
+            ev,
+            st,
+            sc,
+            strata_labels,
+            Xc,
+            Xa.mean(axis=0),
+            pd.RangeIndex(n),
+            wts,
+            None if cluster is None else _codes(cluster, n),
         ),
         names=names,
         coef=beta,

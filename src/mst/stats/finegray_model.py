@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from mst.errors import ValidationError
+from mst.stats import _finegray_tf
 from mst.stats._design import (
     check_design,
     complete_rows,
@@ -81,12 +82,24 @@ class _Prepared:
     n_le: NDArray[np.intp]  # per subject: number of failure times <= t_j
     comp: list[NDArray[np.intp]]  # per group: indices of competing events
     compw: list[FloatArray]  # per group: 1 / G_g(T_j-) of those
+    wt: FloatArray | None = None  # case weights (sorted); d is then the weighted count
+    tf: Any = None  # time-varying columns (crr's cov2/tf), see _finegray_tf
 
 
-def _prepare(t: FloatArray, st: NDArray[np.int8], grp: NDArray[np.intp], G: int) -> _Prepared:
+def _prepare(
+    t: FloatArray,
+    st: NDArray[np.int8],
+    grp: NDArray[np.intp],
+    G: int,
+    wt: FloatArray | None = None,
+) -> _Prepared:
+    # the censoring distribution is the unweighted Kaplan-Meier also with case weights,
+    # as survival::finegray (its survfit of the censoring times takes no weights)
     Gm = _censoring_km_before(t, st == 0, grp, G)
     fail = np.flatnonzero(st == 1)
     u, d = np.unique(t[fail], return_counts=True)
+    if wt is not None:
+        d = np.bincount(np.searchsorted(u, t[fail]), weights=wt[fail], minlength=u.size)
     first = np.searchsorted(t, u, side="left")
     Gf = Gm[:, first]
     comp = [np.flatnonzero((st == 2) & (grp == g)) for g in range(G)]
@@ -106,6 +119,7 @@ def _prepare(t: FloatArray, st: NDArray[np.int8], grp: NDArray[np.intp], G: int)
         np.searchsorted(u, t, side="right"),
         comp,
         compw,
+        wt,
     )
 
 
@@ -126,13 +140,18 @@ class _Sums:
     S0: FloatArray
     xbar: FloatArray
     B: list[FloatArray]  # per group: [B0 | B1] at each failure time
+    beta: FloatArray | None = None  # the coefficients (kept by the time-varying kernel)
 
 
 def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Sums:
     """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood)."""
+    if P.tf is not None:  # covariates multiplied by functions of time (crr's cov2/tf)
+        return _finegray_tf.sums(P, X, beta, need_info)  # type: ignore[no-any-return]
     eta = X @ beta
     c = float(eta.max())
     e = np.exp(eta - c)
+    if P.wt is not None:  # case weights: the risk set sums w·exp(xβ)
+        e = e * P.wt
     w = np.empty((X.shape[0], X.shape[1] + 1))
     w[:, 0] = e
     np.multiply(X, e[:, None], out=w[:, 1:])
@@ -147,8 +166,13 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
         S += P.Gf[g][:, None] * Bg
     S0 = S[:, 0]
     xbar = S[:, 1:] / S0[:, None]
-    ll = float(eta[P.fail].sum() - (P.d * (np.log(S0) + c)).sum())
-    score = X[P.fail].sum(axis=0) - (P.d[:, None] * xbar).sum(axis=0)
+    if P.wt is None:
+        ll = float(eta[P.fail].sum() - (P.d * (np.log(S0) + c)).sum())
+        score = X[P.fail].sum(axis=0) - (P.d[:, None] * xbar).sum(axis=0)
+    else:  # each failure counts its weight
+        wf = P.wt[P.fail]
+        ll = float(wf @ eta[P.fail] - (P.d * (np.log(S0) + c)).sum())
+        score = wf @ X[P.fail] - (P.d[:, None] * xbar).sum(axis=0)
     info = None
     if need_info:
         h = P.d / S0
@@ -163,8 +187,13 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
     return _Sums(ll, score, info, e, S0, xbar, B)
 
 
-def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
-    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p)."""
+def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums, correction: bool = True) -> FloatArray:
+    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p);
+    eta_i only when ``correction`` is false (the censoring distribution taken as known).
+    With case weights the terms are w_i·eta_i + psi_i (psi_i built from the weighted
+    failures and competing events, the censoring martingale of subject i unweighted)."""
+    if P.tf is not None:
+        return _finegray_tf.variance_terms(P, X, s, correction)
     p = X.shape[1]
     e, S0, xbar = s.e, s.S0, s.xbar
     h = P.d / S0
@@ -180,10 +209,13 @@ def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
         W[cg] += bk[:, 0]
         V[cg] += bk[:, 1:]
     U = -(e[:, None] * (X * W[:, None] - V))
-    U[P.fail] += X[P.fail] - xbar[P.fail_m]
+    if P.wt is None:
+        U[P.fail] += X[P.fail] - xbar[P.fail_m]
+    else:
+        U[P.fail] += (X[P.fail] - xbar[P.fail_m]) * P.wt[P.fail][:, None]
     # censoring-martingale correction psi
     cens = np.flatnonzero(P.st == 0)
-    if cens.size:
+    if cens.size and correction:
         uc = np.unique(P.t[cens])
         fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
         mfirst = np.searchsorted(P.u, uc, side="left")  # first failure time >= uc
@@ -195,7 +227,15 @@ def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums) -> FloatArray:
             w = np.column_stack([e[cg], e[cg, None] * X[cg]]) * P.compw[g][:, None]
             Bu = _exclusive_cumsum_at(cg, w, fc)
             # as crr (cmprsk >= 2.2-8): only failures of censoring group g enter q_g
-            dg = np.bincount(P.fail_m[P.grp[P.fail] == g], minlength=P.u.size) / S0
+            ing_f = P.grp[P.fail] == g
+            dg = (
+                np.bincount(
+                    P.fail_m[ing_f],
+                    weights=None if P.wt is None else P.wt[P.fail][ing_f],
+                    minlength=P.u.size,
+                )
+                / S0
+            )
             r = np.column_stack([dg, xbar * dg[:, None]]) * P.Gf[g][:, None]
             Rr = np.vstack([np.cumsum(r[::-1], axis=0)[::-1], np.zeros((1, p + 1))])[mfirst]
             q = Bu[:, 1:] * Rr[:, [0]] - Bu[:, [0]] * Rr[:, 1:]
@@ -255,6 +295,19 @@ class FineGrayResult:
         Reference levels of categorical covariates.
     convergence : str
         The stopping rule that was applied (crr's, or a relative-change tolerance).
+    weighted : bool
+        Whether case weights were given.
+    var_fixed_g : ndarray or None
+        The sandwich without the correction for the estimated censoring distribution
+        (H⁻¹ Σ w_i² η_i η_iᵀ H⁻¹): what R ``coxph(..., weights = fgwt, cluster = id)``
+        reports on ``survival::finegray`` data. For comparison only; ``var`` is the
+        variance used.
+    tf_cols : tuple of int
+        Columns (of :attr:`names`) that are a covariate times a function of time (crr's
+        ``cov2``), named ``col*label`` (e.g. ``age*log(t)``).
+    tfs : ndarray or None
+        The functions of time at :attr:`uftime` (crr's ``tfs``), one column per entry of
+        ``tf_cols``.
     """
 
     names: list[str]
@@ -278,6 +331,10 @@ class FineGrayResult:
     n_dropped: int = 0
     references: dict[str, str] = field(default_factory=dict)
     convergence: str = ""
+    weighted: bool = False
+    var_fixed_g: FloatArray | None = field(default=None, repr=False)
+    tf_cols: tuple[int, ...] = ()
+    tfs: FloatArray | None = field(default=None, repr=False)
 
     @property
     def hr(self) -> FloatArray:
@@ -305,7 +362,9 @@ class FineGrayResult:
         Parameters
         ----------
         x : array_like, shape (p,) or (m, p)
-            Covariate values, in the order of :attr:`names` (dummies included).
+            Covariate values, in the order of :attr:`names` (dummies included); for a
+            time-varying term ``col*f`` give the value of ``col`` (it is multiplied by
+            f(t) at each time, as crr's ``predict(fit, cov1, cov2)``).
 
         Returns
         -------
@@ -317,7 +376,15 @@ class FineGrayResult:
             raise ValidationError(
                 "x", xa.shape, f"needs {self.coef.size} columns ({', '.join(self.names)})"
             )
-        lam = np.cumsum(self.bfitj)[:, None] * np.exp(xa @ self.coef)[None, :]
+        if self.tfs is None:
+            lam = np.cumsum(self.bfitj)[:, None] * np.exp(xa @ self.coef)[None, :]
+        else:
+            cols = list(self.tf_cols)
+            fixed = np.setdiff1d(np.arange(self.coef.size), cols)
+            lp = (xa[:, fixed] @ self.coef[fixed])[None, :] + self.tfs @ (
+                xa[:, cols] * self.coef[cols]
+            ).T
+            lam = np.cumsum(self.bfitj[:, None] * np.exp(lp), axis=0)
         return pd.DataFrame(1.0 - np.exp(-lam), index=pd.Index(self.uftime, name="time"))
 
     def summary(self) -> str:
@@ -390,6 +457,8 @@ class FineGrayResult:
             "converged": self.converged,
             "convergence": self.convergence,
             "iterations": self.iterations,
+            "weighted": self.weighted,
+            "time_varying": [self.names[j] for j in self.tf_cols],
         }
 
 
@@ -407,6 +476,10 @@ def finegray_fit(
     alpha: float = 0.05,
     variance: bool = True,
     tol: float | None = None,
+    weights: ArrayLike | None = None,
+    cov2: ArrayLike | None = None,
+    tf: Sequence[_finegray_tf.TimeFunction] | Any = None,
+    cov2_names: Sequence[str] | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on arrays (same arguments and stopping rule as crr).
 
@@ -437,6 +510,22 @@ def finegray_fit(
         Stop instead when the relative change of the log pseudo-likelihood and of every
         coefficient (relative to max(|b|, 1)) is at most ``tol`` (e.g. 1e-9); crr's rule
         is used when ``None``. The rule applied is stated in ``convergence``.
+    weights : array_like, optional
+        Case weights (> 0), as ``survival::finegray(weights=)`` followed by
+        ``coxph(weights = fgwt)``: the risk set sums w·G(t−)/G(T_j−)·exp(xβ), each failure
+        counts w; the censoring distribution G stays the unweighted Kaplan–Meier (as
+        survival does). The variance is crr's sandwich with the weighted terms
+        (w_i·η_i + ψ_i); ``var_fixed_g`` holds it without ψ (R's robust variance of the
+        expanded data clustered by subject).
+    cov2 : array_like, shape (n, q), optional
+        Covariates multiplied by functions of time (crr's ``cov2``); they follow the
+        columns of ``X`` in the result.
+    tf : callable or sequence, optional
+        As crr's ``tf``: a function of the distinct failure times returning a (D, q)
+        matrix, or one time function per column of ``cov2`` (``"log"``, ``"t"``,
+        ``"sqrt"``, ``"step:c"`` = I(t > c), or a callable).
+    cov2_names : sequence of str, optional
+        Names of the ``cov2`` columns (the terms are named ``name*label``).
 
     Returns
     -------
@@ -450,6 +539,18 @@ def finegray_fit(
     names = list(names) if names is not None else [f"x{i + 1}" for i in range(p)]
     if len(names) != p:
         raise ValidationError("names", len(names), f"must have one name per column ({p})")
+    X2 = None
+    if cov2 is not None:
+        X2 = np.asarray(cov2, dtype=np.float64)
+        X2 = X2[:, None] if X2.ndim == 1 else X2
+        if X2.shape[0] != n:
+            raise ValidationError("cov2", X2.shape, f"needs {n} rows, as the covariates")
+        if tf is None:
+            raise ValidationError("tf", None, "cov2 needs its functions of time (tf)")
+        if not np.isfinite(X2).all():
+            raise ValidationError("cov2", "inf", "covariates must be finite")
+    elif tf is not None:
+        raise ValidationError("cov2", None, "tf needs the covariates it multiplies (cov2)")
     try:
         t = np.asarray(time, dtype=np.float64)
         s = np.asarray(status, dtype=np.float64)
@@ -465,7 +566,20 @@ def finegray_fit(
         raise ValidationError("status", "non-integer", "status codes must be integers")
     if not 0 < alpha < 1:
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
-    check_design(Xa, names)
+    if p or X2 is None:
+        check_design(Xa, names)
+    wts = None
+    if weights is not None:
+        from mst.stats._validate import as_weights
+
+        wts = as_weights(weights, n, "weights")
+        if (wts <= 0).any():
+            i = int(np.flatnonzero(wts <= 0)[0])
+            raise ValidationError(
+                f"weights (row {i + 1})",
+                float(wts[i]),
+                "must be > 0 (as coxph; drop the row instead of giving it weight 0)",
+            )
     st = np.where(s == cencode, 0, np.where(s == cause, 1, 2)).astype(np.int8)
     if not (st == 1).any():
         raise ValidationError("status", cause, "no event of the cause of interest")
@@ -477,8 +591,24 @@ def finegray_fit(
     if (grp_raw < 0).any():
         raise ValidationError("cengroup", "missing", "censoring groups must not be missing")
     order = np.argsort(t, kind="stable")
+    P = _prepare(
+        t[order],
+        st[order],
+        grp_raw[order],
+        int(grp_raw.max()) + 1,
+        None if wts is None else wts[order],
+    )
+    tf_cols: tuple[int, ...] = ()
+    if X2 is not None:
+        from dataclasses import replace as _replace
+
+        tv, labels = _time_varying(X2, tf, cov2_names, P.u, Xa, names)
+        tf_cols = tuple(int(c) for c in tv.cols)
+        names = names + labels
+        Xa = np.column_stack([Xa, X2])
+        p = Xa.shape[1]
+        P = _replace(P, tf=tv)
     Xs = Xa[order]
-    P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
     scale = Xa.std(axis=0)
     b = np.zeros(p)
     converged = False
@@ -561,8 +691,11 @@ def finegray_fit(
             ) from exc
         U = _variance_terms(P, Xs, cur)
         var = hinv @ (U.T @ U) @ hinv.T
+        U0 = _variance_terms(P, Xs, cur, correction=False)
+        var_fixed_g = hinv @ (U0.T @ U0) @ hinv.T
     else:
         var = np.full((p, p), np.nan)
+        var_fixed_g = None
     bfitj = P.d / (cur.S0 * np.exp(float((Xs @ b).max())))
     return FineGrayResult(
         names=names,
@@ -584,7 +717,66 @@ def finegray_fit(
         iterations=it,
         alpha=alpha,
         convergence=rule,
+        weighted=wts is not None,
+        var_fixed_g=var_fixed_g,
+        tf_cols=tf_cols,
+        tfs=None if P.tf is None else P.tf.tfs,
     )
+
+
+def _time_varying(
+    X2: FloatArray,
+    tf: Any,
+    cov2_names: Sequence[str] | None,
+    uft: FloatArray,
+    X1: FloatArray,
+    names1: list[str],
+) -> tuple[_finegray_tf.TimeVarying, list[str]]:
+    """crr's ``tfs`` matrix at the failure times, checked, and the term names."""
+    q = X2.shape[1]
+    n2 = list(cov2_names) if cov2_names is not None else [f"z{i + 1}" for i in range(q)]
+    if len(n2) != q:
+        raise ValidationError("cov2_names", len(n2), f"must have one name per column ({q})")
+    if callable(tf):  # as crr: tf(uft) -> (D, q)
+        v = np.asarray(tf(uft.copy()), dtype=np.float64)
+        v = v[:, None] if v.ndim == 1 else v
+        if v.shape != (uft.size, q):
+            raise ValidationError(
+                "tf", v.shape, f"must return a ({uft.size}, {q}) matrix (failure times x cov2)"
+            )
+        tfs, labels = v, [f"tf{j + 1}" for j in range(q)]
+    else:
+        specs = list(tf)
+        if len(specs) != q:
+            raise ValidationError("tf", len(specs), f"needs one function per cov2 column ({q})")
+        cols, labels = [], []
+        for name, spec in zip(n2, specs, strict=True):
+            fn, label = _finegray_tf.time_function(spec, f"tf ({name})")
+            cols.append(_finegray_tf.evaluate_tf(fn, uft, f"tf ({name})"))
+            labels.append(label)
+        tfs = np.column_stack(cols)
+    terms = [f"{a}*{b}" for a, b in zip(n2, labels, strict=True)]
+    for j, term in enumerate(terms):
+        x = X2[:, j]
+        if np.ptp(x) == 0:
+            raise ValidationError(
+                "tf", term, "constant covariate (no variation in the analysed rows)"
+            )
+        f = tfs[:, j]
+        if np.all(f == 0):
+            raise ValidationError(
+                "tf", term, "the function of time is 0 at every failure time of the cause"
+            )
+        if np.ptp(f) == 0:
+            same = [nm for k, nm in enumerate(names1) if np.array_equal(X1[:, k], x)]
+            if same:
+                raise ValidationError(
+                    "tf",
+                    term,
+                    f"the function of time takes one value at the {uft.size} failure "
+                    f"time(s), so the term is collinear with {same[0]}",
+                )
+    return _finegray_tf.TimeVarying(np.arange(X1.shape[1], X1.shape[1] + q), tfs), terms
 
 
 def finegray(
@@ -602,6 +794,8 @@ def finegray(
     gtol: float = 1e-6,
     max_iter: int = 10,
     tol: float | None = None,
+    weights: str | None = None,
+    tf: Mapping[str, _finegray_tf.TimeFunction | Sequence[_finegray_tf.TimeFunction]] | None = None,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on a data frame (e.g. ``crs_days`` / ``crs_status``).
 
@@ -624,6 +818,15 @@ def finegray(
         Reference level per categorical covariate.
     alpha, gtol, max_iter, tol
         As in :func:`finegray_fit`.
+    weights : str, optional
+        Column of case weights (> 0); see :func:`finegray_fit`. Rows with a missing
+        weight are dropped and counted, as rows with a missing covariate.
+    tf : mapping, optional
+        Time-varying effects as crr's ``cov2``/``tf``: ``{"age": "log"}`` adds the term
+        ``age*log(t)`` (age × log t at each failure time); functions ``"log"``, ``"t"``,
+        ``"sqrt"``, ``"step:c"`` (I(t > c)) or a callable of the failure times. The
+        column must be numeric (0/1 for a binary factor); it may also be a covariate.
+        A list gives several terms for one column (``{"age": ["log", "t"]}``).
 
     Returns
     -------
@@ -640,15 +843,28 @@ def finegray(
         time, status, rhs = f.stop, f.event, f.rhs
     if time is None or status is None:
         raise ValidationError("time/status", None, "give a formula or the time and status columns")
-    base = [time, status] + ([cengroup] if cengroup else [])
-    data = outcome_frame(data, base, [time, status])
-    rows = complete_rows(data, base)
+    tv = dict(tf or {})
+    tv_cols: list[str] = []
+    tv_specs: list[Any] = []
+    for col, spec in tv.items():
+        for one in spec if isinstance(spec, list | tuple) else [spec]:
+            tv_cols.append(col)
+            tv_specs.append(one)
+    base = [time, status] + ([cengroup] if cengroup else []) + ([weights] if weights else [])
+    data = outcome_frame(
+        data, base + list(tv), [time, status] + ([weights] if weights else []) + list(tv)
+    )
+    rows = complete_rows(data, base + list(tv))
     if rhs is not None:
         design = design_from_formula(data, rhs, rows)
-    else:
-        if not covariates:
-            raise ValidationError("covariates", None, "at least one covariate is needed")
+    elif covariates:
         design = design_from_columns(data, covariates, reference, rows)
+    elif tv:
+        from mst.stats._design import Design
+
+        design = Design(np.zeros((int(rows.sum()), 0)), [], rows, {})
+    else:
+        raise ValidationError("covariates", None, "at least one covariate is needed")
     sub = data.loc[design.rows]
     res = finegray_fit(
         design.X,
@@ -662,6 +878,10 @@ def finegray(
         gtol=gtol,
         max_iter=max_iter,
         tol=tol,
+        weights=sub[weights].to_numpy(dtype=np.float64) if weights else None,
+        cov2=sub[tv_cols].to_numpy(dtype=np.float64) if tv else None,
+        tf=tv_specs if tv else None,
+        cov2_names=tv_cols if tv else None,
     )
     from dataclasses import replace
 
