@@ -40,6 +40,14 @@ def test_default_is_frozen() -> None:
         ({"p_relapse": {"<60": 0.4, "60-70": 0.5}}, "p_relapse"),
         ({"p_early_death": {"<60": 0.1, "60-70": 1.1, ">70": 0.1}}, "p_early_death"),
         ({"accrual_end": "2030-01-01"}, "accrual_end"),
+        ({"hla_model": "linkage"}, "hla_model"),
+        ({"hla_mismatches_10": {"5": 0.5, "11": 0.5}}, "hla_mismatches_10"),
+        ({"hla_mismatches_10": {"5": 0.5, "6": 0.6}}, "hla_mismatches_10"),
+        ({"nausea_vomiting": {"nausea": 0.5}}, "nausea_vomiting"),
+        ({"nausea_vomiting": {"nausea": 0.5, "vomiting": 1.2}}, "nausea_vomiting"),
+        ({"child_age_gap": {"<60": [30, 20], "60-70": [25, 33], ">70": [30, 38]}},
+         "child_age_gap"),
+        ({"unrelated_donor_age": [35, -1]}, "unrelated_donor_age"),
     ],
 )
 def test_bad_overrides_are_rejected(updates: dict, field: str) -> None:  # type: ignore[type-arg]
