@@ -17,11 +17,14 @@ def test_every_parameter_has_a_source() -> None:
     assert "004 §2.2" in sources["mnc_1e8_per_kg"]
 
 
-def test_targets_have_seed_figures_and_ranges() -> None:
+def test_targets_have_seed_figures_and_intervals() -> None:
+    from mst.simulate.calibration_report import target_interval
+
     targets = calibration_targets()
     assert {"cr_rate", "early_death_rate", "os_1y"} <= set(targets)
     for t in targets.values():
-        lo, hi = t["range"]
+        assert "range" not in t  # 002's own interval only, never a range of ours
+        lo, hi, _ = target_interval(t)
         assert lo <= hi and t["seed"] and t["definition"]
 
 
@@ -127,3 +130,23 @@ def test_age_range_parameter_defaults_to_002(tmp_path) -> None:  # type: ignore[
     bad = CliRunner().invoke(app, ["simulate", "--n", "4", "--seed", "3", "--out",
                                    str(tmp_path / "d.csv"), "--under-60", "1"])
     assert bad.exit_code == 2 and "--under-60" in bad.output
+
+
+def test_cli_hla_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from mst.cli.main import app
+
+    runner = CliRunner()
+    counts = {}
+    for model in ("seed_002", "haplotype"):
+        res = runner.invoke(app, ["simulate", "--n", "30", "--seed", "4", "--out",
+                                  str(tmp_path / f"{model}.csv"), "--table",
+                                  str(tmp_path / f"{model}_t.csv"), "--hla-model", model])
+        assert res.exit_code == 0, res.output
+        counts[model] = set(pd.read_csv(tmp_path / f"{model}_t.csv")["hla_mismatches_10"])
+    assert counts["seed_002"] <= {5, 6} and counts["haplotype"] - {5, 6}
+    bad = runner.invoke(app, ["simulate", "--n", "2", "--seed", "4", "--out",
+                              str(tmp_path / "x.csv"), "--hla-model", "linkage"])
+    assert bad.exit_code == 2 and "--hla-model" in bad.output and "Traceback" not in bad.output
