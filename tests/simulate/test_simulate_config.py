@@ -51,6 +51,7 @@ def test_default_is_frozen() -> None:
         ({"child_age_gap": {"<60": [30, 20], "60-70": [25, 33], ">70": [30, 38]}},
          "child_age_gap"),
         ({"unrelated_donor_age": [35, -1]}, "unrelated_donor_age"),
+        ({"other_related_donor_age": [56, 60]}, "other_related_donor_age"),
     ],
 )
 def test_bad_overrides_are_rejected(updates: dict, field: str) -> None:  # type: ignore[type-arg]

@@ -180,6 +180,11 @@ class SimConfig(BaseModel):
         ):
             if not 0 <= a <= b:
                 raise ValidationError(name, [a, b], "must be 0 <= low <= high")
+        a, b = self.other_related_donor_age
+        if b < lo or a > hi:
+            raise ValidationError(
+                "other_related_donor_age", [a, b], f"must overlap donor_age_range [{lo}, {hi}]"
+            )
         if self.unrelated_donor_age[1] < 0:
             raise ValidationError(
                 "unrelated_donor_age", self.unrelated_donor_age, "the SD must be >= 0"
