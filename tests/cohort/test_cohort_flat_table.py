@@ -83,11 +83,11 @@ def test_mismatch_columns_from_recipient_typings(table: pd.DataFrame) -> None:
     assert t["hla_mismatches_10"].notna().all() and t["hla_mismatches_12"].notna().all()
     assert (t["hla_mismatches_10"] <= t["hla_mismatches_12"]).all()
     assert t["hla_mismatches_12"].between(0, 12).all()
-    # a child shares one haplotype: at most one mismatch per locus (002 Table 1: 5/10–6/10)
-    child = t["donor_relationship"] == "child"
-    assert (t.loc[child, "hla_mismatches_10"] <= 5).all()
-    assert (t.loc[child, "hla_mismatches_12"] <= 6).all()
-    assert (t.loc[child, "hla_mismatches_10"] == 5).mean() > 0.5
+    # the simulator's default donors are 5/10 or 6/10 mismatched (002 Table 1), 5/12-7/12
+    # with DPB1 (002 Methods); most are 5/10 (002: 22 of 29)
+    assert t["hla_mismatches_10"].isin([5, 6]).all()
+    assert t["hla_mismatches_12"].between(5, 7).all()
+    assert (t["hla_mismatches_10"] == 5).mean() > 0.5
 
 
 def test_csv_is_stable_and_readable(table: pd.DataFrame, tmp_path: Path) -> None:

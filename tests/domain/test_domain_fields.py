@@ -145,6 +145,10 @@ def test_to_canonical_rejects_nan() -> None:
         ("death", None, "relapse", True),
         ("death", None, None, False),
         ("relapse", None, "relapse", False),
+        ("nausea", None, None, True),  # 002 Supplementary Table 1
+        ("vomiting", None, None, True),
+        ("vomiting", 2, None, False),  # ungraded, like the other adverse events
+        ("emesis", None, None, False),  # unknown kind: refused
     ],
 )
 def test_event_grades_and_causes(kind: str, grade: int | None, cause: str | None, ok: bool) -> None:

@@ -94,6 +94,16 @@ def test_all_patients_rows_and_followup(rep) -> None:  # type: ignore[no-untyped
     assert any(n.startswith("Neutrophil recovery (days)") for n in names)
     ae = _table(doc, "adverse_events")
     assert "Cardiac failure, n (%)" in [x.cells[0] for x in ae.rows]
+    # nausea and vomiting (002 Supplementary Table 1), in 002's order, counted from the table
+    first = [x.cells[0] for x in ae.rows]
+    assert first.index("Elevated liver enzymes, n (%)") < first.index("Nausea, n (%)") \
+        < first.index("Vomiting, n (%)") < first.index("Diarrhea, n (%)")
+    for col, name in (("ae_nausea", "Nausea, n (%)"), ("ae_vomiting", "Vomiting, n (%)")):
+        i = first.index(name)
+        assert [x.cells[0] for x in ae.rows[i + 1:i + 3]] == ["No", "Yes"]
+        assert 0 < int(df[col].sum()) < len(df)
+        assert ae.rows[i + 2].cells[1].startswith(f"{int(df[col].sum())} (")
+    assert "Nausea" in r.html and "Vomiting" in r.html
 
 
 def test_fine_gray_forest_says_subdistribution(rep) -> None:  # type: ignore[no-untyped-def]

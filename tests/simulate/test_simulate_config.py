@@ -17,11 +17,14 @@ def test_every_parameter_has_a_source() -> None:
     assert "004 §2.2" in sources["mnc_1e8_per_kg"]
 
 
-def test_targets_have_seed_figures_and_ranges() -> None:
+def test_targets_have_seed_figures_and_intervals() -> None:
+    from mst.simulate.calibration_report import target_interval
+
     targets = calibration_targets()
     assert {"cr_rate", "early_death_rate", "os_1y"} <= set(targets)
     for t in targets.values():
-        lo, hi = t["range"]
+        assert "range" not in t  # 002's own interval only, never a range of ours
+        lo, hi, _ = target_interval(t)
         assert lo <= hi and t["seed"] and t["definition"]
 
 
@@ -40,6 +43,15 @@ def test_default_is_frozen() -> None:
         ({"p_relapse": {"<60": 0.4, "60-70": 0.5}}, "p_relapse"),
         ({"p_early_death": {"<60": 0.1, "60-70": 1.1, ">70": 0.1}}, "p_early_death"),
         ({"accrual_end": "2030-01-01"}, "accrual_end"),
+        ({"hla_model": "linkage"}, "hla_model"),
+        ({"hla_mismatches_10": {"5": 0.5, "11": 0.5}}, "hla_mismatches_10"),
+        ({"hla_mismatches_10": {"5": 0.5, "6": 0.6}}, "hla_mismatches_10"),
+        ({"nausea_vomiting": {"nausea": 0.5}}, "nausea_vomiting"),
+        ({"nausea_vomiting": {"nausea": 0.5, "vomiting": 1.2}}, "nausea_vomiting"),
+        ({"child_age_gap": {"<60": [30, 20], "60-70": [25, 33], ">70": [30, 38]}},
+         "child_age_gap"),
+        ({"unrelated_donor_age": [35, -1]}, "unrelated_donor_age"),
+        ({"other_related_donor_age": [56, 60]}, "other_related_donor_age"),
     ],
 )
 def test_bad_overrides_are_rejected(updates: dict, field: str) -> None:  # type: ignore[type-arg]
@@ -119,3 +131,23 @@ def test_age_range_parameter_defaults_to_002(tmp_path) -> None:  # type: ignore[
     bad = CliRunner().invoke(app, ["simulate", "--n", "4", "--seed", "3", "--out",
                                    str(tmp_path / "d.csv"), "--under-60", "1"])
     assert bad.exit_code == 2 and "--under-60" in bad.output
+
+
+def test_cli_hla_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from mst.cli.main import app
+
+    runner = CliRunner()
+    counts = {}
+    for model in ("seed_002", "haplotype"):
+        res = runner.invoke(app, ["simulate", "--n", "30", "--seed", "4", "--out",
+                                  str(tmp_path / f"{model}.csv"), "--table",
+                                  str(tmp_path / f"{model}_t.csv"), "--hla-model", model])
+        assert res.exit_code == 0, res.output
+        counts[model] = set(pd.read_csv(tmp_path / f"{model}_t.csv")["hla_mismatches_10"])
+    assert counts["seed_002"] <= {5, 6} and counts["haplotype"] - {5, 6}
+    bad = runner.invoke(app, ["simulate", "--n", "2", "--seed", "4", "--out",
+                              str(tmp_path / "x.csv"), "--hla-model", "linkage"])
+    assert bad.exit_code == 2 and "--hla-model" in bad.output and "Traceback" not in bad.output

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mst.domain import CourseKind, EventKind, LabResult, Product, Relationship
+from mst.donors import hla_mismatch_counts
 from mst.simulate import SimConfig, simulate_cohort
 from mst.simulate.records import bsa_mosteller
 
@@ -53,11 +54,33 @@ def test_donors(cohort) -> None:  # type: ignore[no-untyped-def]
             assert d.kir_genotype and "KIR3DL3" in d.kir_genotype.split(",")
             donor = _alleles(d.hla_typing)
             assert set(donor) == {"A", "B", "C", "DRB1", "DQB1", "DPB1"}
+            counts = hla_mismatch_counts(r.patient.hla_typing, d.hla_typing)
+            assert counts["x10"] in (5, 6)  # 002 Table 1: 5/10 or 6/10 (default hla_model)
+            assert 5 <= counts["x12"] <= 7  # 002 Methods: 5/12 to 7/12 acceptable
             if d.relationship in (Relationship.CHILD, Relationship.SIBLING, Relationship.PARENT):
-                # haploidentical: one allele shared at every locus
-                assert all(set(donor[loc]) & set(recipient[loc]) for loc in donor)
+                # haploidentical: one allele shared at every locus but the one locus with two
+                # mismatches of a 6/10 donor
+                shared = sum(bool(set(donor[loc]) & set(recipient[loc])) for loc in donor)
+                assert shared >= len(donor) - (counts["x10"] - 5)
             if d.relationship is Relationship.SIBLING:
                 assert r.patient.age - 15 <= 55
+
+
+def test_haplotype_hla_model_keeps_whole_haplotypes() -> None:
+    cfg = SimConfig.default().with_updates(hla_model="haplotype")
+    cohort = simulate_cohort(40, 21, config=cfg)
+    default = simulate_cohort(40, 21)
+    counts = set()
+    for r, r0 in zip(cohort.records, default.records, strict=True):
+        # the HLA model changes the typings only, never the clinical course
+        assert r.courses == r0.courses and r.events == r0.events
+        recipient = _alleles(r.patient.hla_typing)
+        for d in r.donors:
+            donor = _alleles(d.hla_typing)
+            counts.add(hla_mismatch_counts(r.patient.hla_typing, d.hla_typing)["x10"])
+            if d.relationship in (Relationship.CHILD, Relationship.SIBLING, Relationship.PARENT):
+                assert all(set(donor[loc]) & set(recipient[loc]) for loc in donor)
+    assert counts - {5, 6}  # haplotype sharing alone gives other counts too
 
 
 def _alleles(gl: str | None) -> dict[str, list[str]]:
@@ -133,7 +156,8 @@ def test_infusions(cohort) -> None:  # type: ignore[no-untyped-def]
             expected = Product.CRYOPRESERVED if inf.donor_id in seen_donors else Product.FRESH
             assert inf.product is expected  # 002 Methods: fresh first, cryopreserved after
             seen_donors.add(inf.donor_id)
-            assert 1.2 < inf.mnc_1e8_per_kg < 8.0 and 0.4 < (inf.cd3_1e8_per_kg or 0) < 2.0
+            # log-normal, median 3.57, sigma 0.34 (002 Table 2 IQR): within about 4 SD
+            assert 0.8 < inf.mnc_1e8_per_kg < 16.0 and 0.4 < (inf.cd3_1e8_per_kg or 0) < 2.0
 
 
 def test_labs(cohort) -> None:  # type: ignore[no-untyped-def]
@@ -235,6 +259,8 @@ def test_consistent_for_any_seed(seed: int) -> None:
         {"p_early_death": {"<60": 1.0, "60-70": 1.0, ">70": 1.0}},
         {"p_missing_lab_day": 0.9, "p_microchimerism": 1.0},
         {"accrual_start": "2025-09-01", "accrual_end": "2025-10-01"},  # heavy censoring
+        {"nausea_vomiting": {"nausea": 1.0, "vomiting": 1.0}, "hla_mismatches_10": {"10": 1.0}},
+        {"hla_mismatches_10": {"0": 1.0}, "p_early_death": {"<60": 1.0, "60-70": 1.0, ">70": 1.0}},
     ],
 )
 def test_extreme_parameters_stay_consistent(updates: dict) -> None:  # type: ignore[type-arg]
@@ -262,3 +288,65 @@ def test_extreme_parameters_have_their_effect() -> None:
         death = r.death
         assert death is not None and len(r.courses) == 1
         assert (death.date - r.courses[0].start_date).days <= 28
+
+
+def test_nausea_and_vomiting_on_chemotherapy_days(cohort) -> None:  # type: ignore[no-untyped-def]
+    n_nausea = n_vomiting = 0
+    for r in cohort.records:
+        kinds = {e.kind for e in r.events}
+        n_nausea += EventKind.NAUSEA in kinds
+        n_vomiting += EventKind.VOMITING in kinds
+        if EventKind.VOMITING in kinds:
+            assert EventKind.NAUSEA in kinds  # one uniform draw: vomiting implies nausea
+        for e in r.events:
+            if e.kind not in (EventKind.NAUSEA, EventKind.VOMITING):
+                continue
+            assert r.patient.last_followup_date is not None
+            assert e.date <= r.patient.last_followup_date
+            # during (or the day after) the chemotherapy of a course
+            assert any(
+                dt.timedelta(0) <= e.date - c.start_date <= dt.timedelta(days=7)
+                for c in r.courses
+            ) or any(x.kind is EventKind.DEATH and x.date == e.date for x in r.events)
+    # 002 Supplementary Table 1: 65.5% and 58.6% (parameters 0.66 / 0.59, before censoring)
+    assert 0.55 < n_nausea / N < 0.75 and 0.48 < n_vomiting / N < 0.68
+
+
+@settings(deadline=None, derandomize=True, max_examples=60)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    target=st.integers(min_value=0, max_value=10),
+    haploidentical=st.booleans(),
+    homozygous=st.booleans(),
+)
+def test_donor_typing_has_the_target_mismatch_count(
+    seed: int, target: int, haploidentical: bool, homozygous: bool
+) -> None:
+    import numpy as np
+
+    from mst.simulate.hla import donor_haplotypes_with_mismatches, gl_string, random_haplotype
+
+    rng = np.random.Generator(np.random.PCG64(seed))
+    h1 = random_haplotype(rng)
+    recipient = (h1, h1 if homozygous else random_haplotype(rng))
+    donor = donor_haplotypes_with_mismatches(
+        rng, recipient, target, haploidentical=haploidentical
+    )
+    counts = hla_mismatch_counts(gl_string(*recipient), gl_string(*donor))
+    assert counts["x10"] == target
+    assert target <= counts["x12"] <= target + 1
+    if haploidentical and target <= 5:
+        assert donor[0] == recipient[0] or donor[0] == recipient[1]
+
+
+@pytest.mark.parametrize("target", [-1, 11])
+def test_donor_typing_target_out_of_range(target: int) -> None:
+    import numpy as np
+
+    from mst.errors import ValidationError
+    from mst.simulate.hla import donor_haplotypes_with_mismatches, random_haplotype
+
+    rng = np.random.Generator(np.random.PCG64(1))
+    recipient = (random_haplotype(rng), random_haplotype(rng))
+    with pytest.raises(ValidationError, match="hla_mismatches_10"):
+        donor_haplotypes_with_mismatches(rng, recipient, target, haploidentical=True)

@@ -40,6 +40,9 @@ def simulate(
     under_60: Annotated[float | None, typer.Option(
         "--under-60", help="Share of patients younger than 60 (default 0: 002 enrolled "
         "patients >= 60 only); the other age groups keep their proportions.")] = None,
+    hla_model: Annotated[str | None, typer.Option(
+        "--hla-model", help="seed_002 (default: every donor 5/10 or 6/10 HLA-mismatched, "
+        "002 Table 1) or haplotype (mismatches from haplotype sharing alone: 2-10/10).")] = None,
 ) -> None:
     """Simulate a synthetic MST cohort calibrated to seed 002 and write it.
 
@@ -67,6 +70,12 @@ def simulate(
         tot = sum(old.values())
         cfg = cfg.with_updates(p_age_group={"<60": under_60, **{
             k: v / tot * (1 - under_60) for k, v in old.items()}})
+    if hla_model is not None:
+        if hla_model not in ("seed_002", "haplotype"):
+            from mst.errors import ValidationError
+
+            raise ValidationError("--hla-model", hla_model, "must be seed_002 or haplotype")
+        cfg = cfg.with_updates(hla_model=hla_model)
     if stdout_is_terminal():  # progress bar on an interactive terminal only
         records = tuple(_records_with_progress(n, seed, centers, cfg))
         cohort = Cohort(centers=simulated_centers(centers, cfg), records=records)

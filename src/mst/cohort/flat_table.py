@@ -75,6 +75,8 @@ COLUMNS: dict[str, str] = {
     "ae_cardiac_failure": "boolean",
     "ae_arrhythmia": "boolean",
     "ae_hepatotoxicity": "boolean",
+    "ae_nausea": "boolean",
+    "ae_vomiting": "boolean",
 }
 
 #: Adverse-event columns (002 Supplementary Table 1) and the clinical event they count.
@@ -87,6 +89,8 @@ AE_COLUMNS: dict[str, EventKind] = {
     "ae_cardiac_failure": EventKind.CARDIAC_FAILURE,
     "ae_arrhythmia": EventKind.ARRHYTHMIA,
     "ae_hepatotoxicity": EventKind.HEPATOTOXICITY,
+    "ae_nausea": EventKind.NAUSEA,
+    "ae_vomiting": EventKind.VOMITING,
 }
 
 MismatchFn = Callable[[str, str], Mapping[str, int]]

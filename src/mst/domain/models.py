@@ -99,6 +99,8 @@ class EventKind(StrEnum):
     CARDIAC_FAILURE = "cardiac_failure"
     ARRHYTHMIA = "arrhythmia"
     HEPATOTOXICITY = "hepatotoxicity"
+    NAUSEA = "nausea"  # 002 Supplementary Table 1 (gastrointestinal symptoms)
+    VOMITING = "vomiting"  # 002 Supplementary Table 1 (gastrointestinal symptoms)
     RELAPSE = "relapse"
     DEATH = "death"
     LOST_TO_FOLLOWUP = "lost_to_followup"

@@ -37,6 +37,8 @@ ADVERSE_EVENTS_DEFAULT = [
     "ae_cardiac_failure",
     "ae_arrhythmia",
     "ae_hepatotoxicity",
+    "ae_nausea",
+    "ae_vomiting",
     "ae_diarrhea",
     "ae_fever",
     "ae_rash",

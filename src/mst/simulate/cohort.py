@@ -50,10 +50,14 @@ def simulated_centers(n_centers: int, config: SimConfig | None = None) -> tuple[
     return tuple(out)
 
 
-def _streams(seed: int, k: int) -> tuple[np.random.Generator, np.random.Generator]:
+def _streams(
+    seed: int, k: int
+) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    # spawn(3) gives the same first two children as spawn(2) did: the clinical and HLA
+    # streams of calibration 2026.11.1 are unchanged; the third (nausea, vomiting) is new.
     base = np.random.SeedSequence(int(seed), spawn_key=(int(k),))
-    clinical, hla = base.spawn(2)
-    return np.random.Generator(np.random.PCG64(clinical)), np.random.Generator(np.random.PCG64(hla))
+    clinical, hla, ae = base.spawn(3)
+    return tuple(np.random.Generator(np.random.PCG64(s)) for s in (clinical, hla, ae))  # type: ignore[return-value]
 
 
 def _center_cumulative(n_centers: int, cfg: SimConfig) -> np.ndarray:
@@ -63,16 +67,18 @@ def _center_cumulative(n_centers: int, cfg: SimConfig) -> np.ndarray:
 
 def _ids(
     n: int, seed: int, n_centers: int, cfg: SimConfig
-) -> Iterator[tuple[int, str, str, np.random.Generator, np.random.Generator]]:
+) -> Iterator[
+    tuple[int, str, str, np.random.Generator, np.random.Generator, np.random.Generator]
+]:
     cum = _center_cumulative(n_centers, cfg)
     counters = [0] * n_centers
     width = 4
     for k in range(n):
-        rng, hla_rng = _streams(seed, k)
+        rng, hla_rng, ae_rng = _streams(seed, k)
         c = min(int(np.searchsorted(cum, rng.random(), side="right")), n_centers - 1)
         counters[c] += 1
         center_id = f"C{c + 1:02d}"
-        yield k, f"{center_id}-{counters[c]:0{width}d}", center_id, rng, hla_rng
+        yield k, f"{center_id}-{counters[c]:0{width}d}", center_id, rng, hla_rng, ae_rng
 
 
 def iter_records(
@@ -84,8 +90,8 @@ def iter_records(
     """
     _check(n, seed, n_centers)
     cfg = config or SimConfig.default()
-    for _, pid, center_id, rng, hla_rng in _ids(n, seed, n_centers, cfg):
-        yield simulate_patient(rng, cfg, pid, center_id, hla_rng)
+    for _, pid, center_id, rng, hla_rng, ae_rng in _ids(n, seed, n_centers, cfg):
+        yield simulate_patient(rng, cfg, pid, center_id, hla_rng, ae_rng)
 
 
 def simulate_cohort(

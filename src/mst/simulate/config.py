@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -75,7 +75,11 @@ class SimConfig(BaseModel):
     nrm_causes: dict[str, float]
     p_relationship: dict[str, float]
     donor_age_range: tuple[int, int]
-    child_age_gap: tuple[int, int]
+    child_age_gap: dict[str, tuple[int, int]]
+    other_related_donor_age: tuple[int, int]
+    unrelated_donor_age: tuple[float, float]
+    hla_model: Literal["seed_002", "haplotype"]
+    hla_mismatches_10: dict[str, float]
     p_other_related_haploidentical: float = Field(ge=0, le=1)
     p_female_donor: float = Field(ge=0, le=1)
     p_second_donor: float = Field(ge=0, le=1)
@@ -99,6 +103,7 @@ class SimConfig(BaseModel):
     lab_noise_sigma: float = Field(ge=0)
     p_missing_lab_day: float = Field(ge=0, lt=1)
     adverse_events: dict[str, float]
+    nausea_vomiting: dict[str, float]
 
     @model_validator(mode="after")
     def _check(self) -> SimConfig:
@@ -120,6 +125,7 @@ class SimConfig(BaseModel):
             "mitoxantrone_mg_m2",
             "cytarabine_induction_mg_m2",
             "cytarabine_consolidation_g_m2",
+            "child_age_gap",
         ):
             keys = set(getattr(self, name))
             if keys != set(AGE_GROUPS):
@@ -135,8 +141,20 @@ class SimConfig(BaseModel):
             "nrm_causes",
             "p_relationship",
             "gvhd_grades",
+            "hla_mismatches_10",
         ):
             _check_distribution(name, getattr(self, name))
+        bad = sorted(set(self.hla_mismatches_10) - {str(k) for k in range(11)})
+        if bad:
+            raise ValidationError(
+                "hla_mismatches_10", bad, "keys must be mismatch counts out of 10 ('0' to '10')"
+            )
+        if set(self.nausea_vomiting) != {"nausea", "vomiting"}:
+            raise ValidationError(
+                "nausea_vomiting",
+                sorted(self.nausea_vomiting),
+                "must have exactly nausea and vomiting",
+            )
         for group, dist in self.p_fitness.items():
             _check_distribution(f"p_fitness.{group}", dist)
         for group, dist in self.consolidations_planned.items():
@@ -146,6 +164,7 @@ class SimConfig(BaseModel):
             ("p_cr_first_induction", self.p_cr_first_induction),
             ("p_relapse", self.p_relapse),
             ("adverse_events", self.adverse_events),
+            ("nausea_vomiting", self.nausea_vomiting),
         ):
             for key, p in values.items():
                 if not 0 <= p <= 1:
@@ -154,6 +173,21 @@ class SimConfig(BaseModel):
         if not 0 < lo <= hi:
             raise ValidationError(
                 "donor_age_range", self.donor_age_range, "must be 0 < low <= high"
+            )
+        for name, (a, b) in (
+            *((f"child_age_gap.{g}", v) for g, v in self.child_age_gap.items()),
+            ("other_related_donor_age", self.other_related_donor_age),
+        ):
+            if not 0 <= a <= b:
+                raise ValidationError(name, [a, b], "must be 0 <= low <= high")
+        a, b = self.other_related_donor_age
+        if b < lo or a > hi:
+            raise ValidationError(
+                "other_related_donor_age", [a, b], f"must overlap donor_age_range [{lo}, {hi}]"
+            )
+        if self.unrelated_donor_age[1] < 0:
+            raise ValidationError(
+                "unrelated_donor_age", self.unrelated_donor_age, "the SD must be >= 0"
             )
         return self
 

@@ -35,8 +35,21 @@ from mst.domain import (
     Sex,
 )
 from mst.simulate.config import SimConfig
-from mst.simulate.hla import Haplotype, gl_string, kir_genotype, random_haplotype
-from mst.simulate.timeline import CourseSpec, choice, lognormal, simulate_timeline, uniform_int
+from mst.simulate.hla import (
+    Haplotype,
+    donor_haplotypes_with_mismatches,
+    gl_string,
+    kir_genotype,
+    random_haplotype,
+)
+from mst.simulate.timeline import (
+    CourseSpec,
+    choice,
+    lognormal,
+    nausea_vomiting,
+    simulate_timeline,
+    uniform_int,
+)
 
 _DAY = dt.timedelta(days=1)
 
@@ -65,6 +78,8 @@ def _donor(
     pid: str,
     age: int,
     recipient: tuple[Haplotype, Haplotype],
+    hla_rng: np.random.Generator,
+    group: str,
 ) -> Donor:
     lo, hi = cfg.donor_age_range
     feasible = dict(cfg.p_relationship)
@@ -75,15 +90,17 @@ def _donor(
     total = sum(feasible.values())
     rel = choice(rng, {k: v / total for k, v in feasible.items()})
     if rel == "child":
-        d_age = min(max(age - uniform_int(rng, cfg.child_age_gap), lo), hi)
+        d_age = min(max(age - uniform_int(rng, cfg.child_age_gap[group]), lo), hi)
     elif rel == "sibling":
         d_age = uniform_int(rng, (max(lo, age - 15), hi))
     elif rel == "parent":
         d_age = uniform_int(rng, (age + lo, hi))
     elif rel == "other_related":
-        d_age = uniform_int(rng, (lo, min(hi, 40)))
+        a, b = cfg.other_related_donor_age
+        d_age = uniform_int(rng, (max(lo, a), min(hi, b)))
     else:
-        d_age = min(max(round(38 + 8 * rng.standard_normal()), lo), hi)
+        mean, sd = cfg.unrelated_donor_age
+        d_age = min(max(round(mean + sd * rng.standard_normal()), lo), hi)
     sex = Sex.FEMALE if rng.random() < cfg.p_female_donor else Sex.MALE
     share = rel in ("child", "sibling", "parent") or (
         rel == "other_related" and rng.random() < cfg.p_other_related_haploidentical
@@ -93,6 +110,14 @@ def _donor(
         haps = (shared, random_haplotype(rng))
     else:
         haps = (random_haplotype(rng), random_haplotype(rng))
+    if cfg.hla_model == "seed_002":
+        # 002 Table 1: every donor 5/10 or 6/10 mismatched. Drawn from the patient's HLA
+        # stream; the draws above still consume the clinical stream, so the clinical course
+        # is the same under either HLA model.
+        target = int(choice(hla_rng, cfg.hla_mismatches_10))
+        haps = donor_haplotypes_with_mismatches(
+            hla_rng, recipient, target, haploidentical=share
+        )
     return Donor(
         id=donor_id,
         patient_id=pid,
@@ -184,7 +209,12 @@ def _increasing(knots: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def simulate_patient(
-    rng: np.random.Generator, cfg: SimConfig, pid: str, center_id: str, hla_rng: np.random.Generator
+    rng: np.random.Generator,
+    cfg: SimConfig,
+    pid: str,
+    center_id: str,
+    hla_rng: np.random.Generator,
+    ae_rng: np.random.Generator,
 ) -> PatientRecord:
     """Simulate one patient record.
 
@@ -198,7 +228,11 @@ def simulate_patient(
         Pseudonymous patient id and center id.
     hla_rng : numpy.random.Generator
         The patient's generator for the recipient HLA haplotypes (a separate stream, so that
-        changes elsewhere in the model leave the typings unchanged).
+        changes elsewhere in the model leave the typings unchanged); with the default
+        ``hla_model`` also the donor typings.
+    ae_rng : numpy.random.Generator
+        The patient's generator for nausea and vomiting (a third stream, so that adding them
+        left every other draw unchanged).
 
     Returns
     -------
@@ -222,10 +256,10 @@ def simulate_patient(
     cutoff_day = (cfg.cutoff_date - dx).days
 
     recipient = recipient_haplotypes(hla_rng)
-    donors = [_donor(rng, cfg, f"{pid}-D1", pid, age, recipient)]
+    donors = [_donor(rng, cfg, f"{pid}-D1", pid, age, recipient, hla_rng, group)]
     second = rng.random() < cfg.p_second_donor
     donors.append(
-        _donor(rng, cfg, f"{pid}-D2", pid, age, recipient)
+        _donor(rng, cfg, f"{pid}-D2", pid, age, recipient, hla_rng, group)
     )  # drawn always (stable stream)
     tl = simulate_timeline(
         rng,
@@ -237,6 +271,7 @@ def simulate_patient(
         second_donor=second,
         cutoff_day=cutoff_day,
     )
+    tl.events.extend(nausea_vomiting(ae_rng, cfg, tl))
 
     # last follow-up: death, loss to follow-up or administrative cut-off
     end = cutoff_day if tl.death_day is None else min(tl.death_day, cutoff_day)

@@ -334,3 +334,42 @@ def _adverse_events(rng: np.random.Generator, cfg: SimConfig, tl: Timeline) -> N
             if tl.death_day is not None:
                 day = min(day, tl.death_day)
             tl.events.append((day, kind))
+
+
+def nausea_vomiting(
+    rng: np.random.Generator, cfg: SimConfig, tl: Timeline
+) -> list[tuple[int, str]]:
+    """Nausea and vomiting (002 Supplementary Table 1) of one patient as ``(day, kind)``.
+
+    One uniform draw decides both (``u < p``), so a patient with the rarer symptom has the
+    commoner one too; both fall on one day of chemotherapy of one course (not after death).
+    Always four draws from ``rng``, whatever the outcome.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The patient's stream for these events.
+    cfg : SimConfig
+        Parameters (``nausea_vomiting``).
+    tl : Timeline
+        The patient's timeline (courses, death day).
+
+    Returns
+    -------
+    list of tuple
+        ``[(day, "nausea"), (day, "vomiting")]`` or fewer.
+    """
+    u = rng.random()
+    k = uniform_int(rng, (0, len(tl.courses) - 1))
+    course = tl.courses[k]
+    day = course.start + uniform_int(rng, (0, course.chemo_days - 1))
+    later = uniform_int(rng, (0, 1))  # vomiting on the same or the next day
+    if tl.death_day is not None:
+        day = min(day, tl.death_day)
+    out = []
+    if u < cfg.nausea_vomiting["nausea"]:
+        out.append((day, "nausea"))
+    if u < cfg.nausea_vomiting["vomiting"]:
+        v = day + later if tl.death_day is None else min(day + later, tl.death_day)
+        out.append((v, "vomiting"))
+    return out
