@@ -174,4 +174,6 @@ def test_bad_files_and_flags(built: dict[str, Any], tmp_path: Path) -> None:
     r = _run(*base, "--omics-enrichment", str(built["paths"]["de"]), "--omics",
              str(built["paths"]["result"]))
     assert r.exit_code == 2 and "de.csv, column nes or query_size" in r.stderr
+    r = _run(*base, "--disease", "myeloma", "--omics", str(built["paths"]["result"]))
+    assert r.exit_code == 2 and "AML cohort report only" in r.stderr
     assert not (tmp_path / "x.html").exists()
