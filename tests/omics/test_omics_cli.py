@@ -133,7 +133,7 @@ def test_report_renders_the_figure4_panels_with_registry_patients(
     html_path = tmp_path / "omics.html"
     code, out, err = run(
         "omics", "report", str(study["counts"]), "--samples", str(s),
-        "--out", str(html_path), "--db", url,
+        "--out", str(html_path), "--db", url, "--result", str(tmp_path / "omics.json"),
     )  # fmt: skip
     assert code == 0, err
     html = html_path.read_text()
@@ -145,6 +145,16 @@ def test_report_renders_the_figure4_panels_with_registry_patients(
     summary = json.loads(out)
     de = pd.read_csv(study["de"])
     assert summary["n_up"] == int((de["direction"] == "up").sum())
+    # the result file for 'mst report --omics' carries the same DE, the VST and the ORA
+    from mst.omics.result import read_result
+
+    res = read_result(tmp_path / "omics.json")
+    assert int((res.table["direction"] == "up").sum()) == summary["n_up"]
+    assert res.samples.loc["MST03", "patient_id"] == "C02-0001"
+    assert res.vst is not None and list(res.vst.columns) == list(sheet["sample_id"])
+    assert res.enrich is not None and res.enrich_info is not None
+    assert res.enrich_info["method"] == "ora"
+    assert int((res.enrich["padj"] <= 0.05).sum()) == summary["enriched_sets"]
 
 
 def test_report_refuses_a_patient_missing_from_the_registry(

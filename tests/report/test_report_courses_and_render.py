@@ -92,6 +92,8 @@ def test_html_is_self_contained(built: dict[str, Any]) -> None:
     for external in ('src="http', "src='http", 'href="http', "<link", "<img"):
         assert external not in text  # no external resource: one file is the whole report
     assert text.count("<svg") == built["summary"]["figures"]
+    assert "Transcriptomic profiling" not in text  # the omics section only with --omics
+    assert "omics" not in built["numbers"] and "omics" not in built["summary"]
     for name in ("log-rank", "Gray", "Fine-Gray", "Kaplan-Meier", "matplotlib",
                  "Data quality", "Number at risk", "Table 2 (continued)", "All patients"):
         assert name in text

@@ -38,6 +38,11 @@ MaxOpt = Annotated[int, typer.Option("--max-size", help="Largest set within the 
 PermOpt = Annotated[int, typer.Option("--permutations", help="GSEA permutations.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (default: a text summary).")]
+ResultOpt = Annotated[
+    Path | None,
+    typer.Option("--result", help="Also write the omics result file (.json) that "
+                  "'mst report --omics' reads (DE, samples, VST of the figure genes)."),
+]
 
 
 def _de_options(
@@ -143,16 +148,24 @@ def de_cmd(
         bool, typer.Option("--no-independent-filter", help="BH over every tested gene.")
     ] = False,
     shrink: Annotated[bool, typer.Option("--shrink", help="Add apeGLM-shrunk log2 FC.")] = False,
+    result: ResultOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Differential expression (DESeq2's method via pydeseq2); writes one row per gene."""
     from mst.omics.pipeline import annotate, de_records, run_de
 
     _check_out(out, (".csv",), "out")
-    opts = _de_options(lfc, padj, alpha, no_cooks, no_refit, no_filter, shrink, False)
-    res, cm, _ = run_de(counts, samples, design, contrast, **opts)
+    if result is not None:
+        _check_out(result, (".json",), "result")
+    opts = _de_options(lfc, padj, alpha, no_cooks, no_refit, no_filter, shrink,
+                       result is not None)  # fmt: skip
+    res, cm, meta = run_de(counts, samples, design, contrast, **opts)
     table = annotate(res.table)
     table.to_csv(out, index=False, lineterminator="\n")
+    if result is not None:
+        from mst.omics.result import build_result, write_result
+
+        write_result(result, build_result(res, table, meta))
     s = res.settings
     if as_json:
         emit_json(
@@ -235,6 +248,7 @@ def report_cmd(
     de_out: Annotated[
         Path | None, typer.Option("--de-out", help="Also write the DE table.")
     ] = None,
+    result: ResultOpt = None,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Registry URL: check patient_id values and show the patients."),
@@ -252,6 +266,8 @@ def report_cmd(
     _check_out(out, (".html", ".htm"), "out")
     if de_out is not None:
         _check_out(de_out, (".csv",), "de-out")
+    if result is not None:
+        _check_out(result, (".json",), "result")
     opts = _de_options(lfc, padj, alpha, False, False, False, False, True)
     registry = None
     if db is not None:  # fail fast, before the model is fitted
@@ -278,12 +294,17 @@ def report_cmd(
     html = render_report(
         OmicsReportInput(de=res, annotated=table, samples=meta, enrich=enrich, enrich_info=info)
     )
+    if result is not None:
+        from mst.omics.result import build_result, write_result
+
+        write_result(result, build_result(res, table, meta, enrich, info))
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     emit_json(
         {
             "out": str(out),
+            "result": None if result is None else str(result),
             "n_up": res.settings["n_up"],
             "n_down": res.settings["n_down"],
             "enriched_sets": None if enrich is None else int((enrich["padj"] <= 0.05).sum()),

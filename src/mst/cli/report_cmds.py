@@ -99,6 +99,28 @@ def _counter(quiet: bool) -> Iterator[Callable[[str | None, int], None]]:
         yield bar
 
 
+def _read_omics(path: Path | None, enrichment: Path | None, disease: str) -> object | None:
+    """The omics result of ``--omics`` (with ``--omics-enrichment`` merged in), or None."""
+    from mst.errors import ValidationError
+
+    if path is None:
+        if enrichment is not None:
+            raise ValidationError("--omics-enrichment", str(enrichment),
+                                  "needs --omics (the DE result it belongs to)")
+        return None
+    if disease.lower() != "aml":
+        raise ValidationError("--omics", str(path), "is part of the AML cohort report only")
+    import dataclasses
+
+    from mst.omics.result import read_enrichment_table, read_result
+
+    res = read_result(path)
+    if enrichment is not None:
+        table, info = read_enrichment_table(enrichment)
+        res = dataclasses.replace(res, enrich=table, enrich_info=info)
+    return res
+
+
 def register(app: typer.Typer, stats_app: typer.Typer) -> None:
     """Register this module's commands on the main app."""
     del stats_app
@@ -124,8 +146,15 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
         disease: Annotated[str, typer.Option(
             "--disease", help="aml (default) or myeloma (seed 003's analyses).")] = "aml",
+        omics: Annotated[Path | None, typer.Option(  # issue 17: transcriptomics section
+            "--omics", help="Omics result file (.json) of 'mst omics de|report … --result': "
+            "adds the section Figure 4 (DE summary, volcano, MA, PCA, heatmap).")] = None,
+        omics_enrichment: Annotated[Path | None, typer.Option(
+            "--omics-enrichment", help="Enrichment table (.csv) of 'mst omics enrich "
+            "--out' for the section's dot plot and top terms (needs --omics).")] = None,
     ) -> None:
         """Cohort outcome report: Tables 1-2, KM/CIF figures, Cox, Fine-Gray, courses."""
+        omics_res = _read_omics(omics, omics_enrichment, disease)
         if disease.lower() != "aml":  # issue 18: the myeloma report (mst.report.myeloma)
             from mst.report.myeloma import run_myeloma_report
 
@@ -134,11 +163,12 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         from mst.report import build_report, load_config, load_input
 
         cfg = load_config(config, by=by)
-        with _progress(10 if pdf else 9, quiet) as step:
+        with _progress((10 if pdf else 9) + (omics_res is not None), quiet) as step:
             step("reading")
             inp = load_input(db, src, mapping, dictionary, sheet=sheet,
                              progress=step.detail)  # type: ignore[attr-defined]
-            rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections)
+            rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections,
+                               omics=omics_res)
             rep.write_html(out)
             rep.write_json(json_out or out.with_suffix(".json"))
             if pdf is not None:
@@ -151,7 +181,10 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                    "skipped_analyses": len(rep.numbers["quality"].get("skipped", [])),
                    "cells_treated_as_missing": len(
                        rep.numbers["quality"].get("invalid_cells", [])),
-                   "import_rejections": len(inp.rejections)})
+                   "import_rejections": len(inp.rejections),
+                   **({} if omics_res is None else {"omics": {
+                       k: rep.numbers["omics"][k] for k in
+                       ("genes_tested", "up", "down", "lfc_threshold", "padj_threshold")}})})
 
     @app.command("fhir")
     @handle_errors

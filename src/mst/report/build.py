@@ -202,6 +202,16 @@ def _figures(an: Analyses, cfg: ReportConfig, progress: Callable[[str], None]
     return list(figs)
 
 
+def _omics_figures(omics: Any, skipped: list[dict[str, str]]) -> list[tuple[str, str, Figure]]:
+    """The omics panels (section "Figure 4"), each drawn or listed as skipped."""
+    from mst.report.omics import omics_figures
+
+    figs = _Figs(skipped)
+    for item in omics_figures(omics):
+        figs.append(item)
+    return list(figs)
+
+
 def render_html(rep: Report, cfg: ReportConfig) -> str:
     """The self-contained HTML page (Jinja2 template, same content as the PDF)."""
     from mst.jsonout import to_json
@@ -214,7 +224,8 @@ def render_html(rep: Report, cfg: ReportConfig) -> str:
 def build_report(df: pd.DataFrame, cfg: ReportConfig | None = None,
                  course_days: Mapping[str, Sequence[float]] | None = None,
                  progress: Callable[[str], None] | None = None,
-                 rejections: Sequence[Mapping[str, Any]] = ()) -> Report:
+                 rejections: Sequence[Mapping[str, Any]] = (),
+                 omics: Any = None) -> Report:
     """Compute, draw and render the cohort report.
 
     Parameters
@@ -229,6 +240,9 @@ def build_report(df: pd.DataFrame, cfg: ReportConfig | None = None,
         Called with each step's name.
     rejections : sequence of dict
         Import rejections to list in the data-quality section.
+    omics : mst.omics.result.OmicsResult, optional
+        A transcriptomic comparison (``mst omics … --result``): adds the section
+        "Figure 4. Transcriptomic profiling" and the key ``omics`` of the numbers.
 
     Returns
     -------
@@ -241,6 +255,12 @@ def build_report(df: pd.DataFrame, cfg: ReportConfig | None = None,
     an.numbers["software"] = v
     rep = Report(an.numbers, methods=methods_text(cfg, v, course_days is not None))
     rep.figures = _figures(an, cfg, step)
+    if omics is not None:
+        from mst.omics.result import summary
+
+        step("omics")
+        an.numbers["omics"] = summary(omics)
+        rep.figures += _omics_figures(omics, an.numbers["quality"].setdefault("skipped", []))
     step("HTML")
     rep.html = render_html(rep, cfg)
     return rep

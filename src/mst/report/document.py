@@ -421,4 +421,8 @@ def build_document(numbers: Mapping[str, Any], cfg: ReportConfig, methods: str,
              "the landmark by the courses received by then."),
         courses_table(n.get("immortal_time", {}), cfg),
         *fig_blocks("forest_immortal"), *fig_blocks("km_landmark")]))
+    if n.get("omics"):  # issue 17: optional transcriptomics section (mst report --omics)
+        from mst.report.omics import SECTION_TITLE, omics_blocks
+
+        s.append(Section(SECTION_TITLE, omics_blocks(n["omics"], figs)))
     return Document(cfg.title, s)
