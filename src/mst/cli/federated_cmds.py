@@ -72,6 +72,36 @@ TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a center's answer.")
 ]
 WorkOpt = Annotated[Path, typer.Option("--work-dir", help="Coordinator's working directory.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="flower: Flower's simulation runtime (Ray), one virtual node per center; "
+        "in-process: the same messages without Ray (fast, for tests).",
+    ),
+]
+ENGINES = {
+    "flower": "Flower simulation runtime (Ray; one virtual SuperNode per center)",
+    "in-process": "in-process transport (same messages as Flower, without Ray)",
+}
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValidationError("--engine", engine, f"must be one of {', '.join(ENGINES)}")
+
+
+def _simulate(df: Any, split_by: str, policy: Any, engine: str, work: Any) -> tuple[Any, Any]:
+    """Run ``work(federation)`` on one machine with the chosen engine."""
+    _check_engine(engine)
+    if engine == "flower":
+        from mst.federated.flower_simulation import run_flower_simulation
+
+        return run_flower_simulation(df, split_by, work, policy)
+    from mst.federated.simulation import simulated_federation
+
+    fed, _ = simulated_federation(df, split_by, policy)
+    return work(fed), fed
 
 
 def _floats(text: str | None, name: str) -> list[float]:
@@ -188,30 +218,31 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         categorical: CatOpt = None,
         min_cell: MinCellOpt = 1,
         coarsen_months: CoarsenOpt = None,
+        engine: EngineOpt = "flower",
         as_json: JsonOpt = False,
     ) -> None:
         """Run the federation on one machine and print the federated and the pooled result.
 
-        One in-process node per center exchanges the same messages as in a deployment.
+        Flower's simulation runtime runs one virtual node per center (Ray actors); the
+        nodes exchange the same messages as in a deployment.
         """
         from mst.federated.analyses import coarsened_table, run_federated, run_pooled
         from mst.federated.disclosure import DisclosurePolicy
-        from mst.federated.simulation import simulated_federation
         from mst.stats.io import read_table
 
         _check_analysis(analysis)
-        opts = _options(
-            **{
-                k: v
-                for k, v in locals().items()
-                if k
-                not in ("source", "analysis", "split_by", "min_cell", "coarsen_months", "as_json")
-            }
-        )
+        _check_engine(engine)
+        skip = ("source", "analysis", "split_by", "min_cell", "coarsen_months", "engine", "as_json")
+        opts = _options(**{k: v for k, v in locals().items() if k not in skip})
         df = read_table(source)
         policy = DisclosurePolicy(min_cell=min_cell, coarsen_months=coarsen_months)
-        fed, _ = simulated_federation(df, split_by, policy)
-        federated = run_federated(fed, analysis, opts, split_by=split_by)
+        federated, fed = _simulate(
+            df,
+            split_by,
+            policy,
+            engine,
+            lambda f: run_federated(f, analysis, opts, split_by=split_by),
+        )
         pooled = run_pooled(coarsened_table(df, opts.time, coarsen_months), analysis, opts)
         info = {
             "centers": fed.centers,
@@ -220,7 +251,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "bytes_to_nodes": fed.bytes_to_nodes,
             "bytes_from_nodes": fed.bytes_from_nodes,
             "disclosure": policy.describe(),
-            "engine": "in-process transport (same messages as the Flower deployment)",
+            "engine": ENGINES[engine],
             "note": (
                 "times coarsened to a grid of "
                 f"{coarsen_months:g} months: both results are on the coarsened times"
@@ -479,6 +510,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         work_dir: WorkOpt = Path(".mst-federated-coordinator"),
         min_cell: MinCellOpt = 1,
         coarsen_months: CoarsenOpt = None,
+        engine: EngineOpt = "flower",
     ) -> None:
         """Write the multi-center outcome report (HTML) computed from aggregates only.
 
@@ -495,22 +527,26 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         if source is not None:
             from mst.federated.analyses import run_federated
             from mst.federated.disclosure import DisclosurePolicy
-            from mst.federated.simulation import simulated_federation
             from mst.stats.io import read_table
 
             policy = DisclosurePolicy(min_cell=min_cell, coarsen_months=coarsen_months)
-            fed, _ = simulated_federation(read_table(source), split_by, policy)
-            results = [
-                run_federated(fed, a["analysis"], a["options"], split_by=split_by)
-                for a in REPORT_ANALYSES
-            ]
+            results, fed = _simulate(
+                read_table(source),
+                split_by,
+                policy,
+                engine,
+                lambda f: [
+                    run_federated(f, a["analysis"], a["options"], split_by=split_by)
+                    for a in REPORT_ANALYSES
+                ],
+            )
             info = {
                 "centers": fed.centers,
                 "missing_centers": fed.missing,
                 "policies": fed.policies,
                 "queries": fed.queries,
                 "bytes_from_nodes": fed.bytes_from_nodes,
-                "engine": "simulation (in-process transport)",
+                "engine": ENGINES[engine],
             }
         else:
             res = _submit(
