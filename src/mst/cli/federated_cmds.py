@@ -251,6 +251,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "bytes_to_nodes": fed.bytes_to_nodes,
             "bytes_from_nodes": fed.bytes_from_nodes,
             "disclosure": policy.describe(),
+            "notes": fed.notes,
             "engine": ENGINES[engine],
             "note": (
                 "times coarsened to a grid of "
@@ -484,6 +485,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 "bytes_from_nodes",
             )
         }
+        fed["notes"] = res.get("notes", [])
         if as_json:
             emit_json({**payload, "federation": fed})
             return
@@ -546,6 +548,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 "policies": fed.policies,
                 "queries": fed.queries,
                 "bytes_from_nodes": fed.bytes_from_nodes,
+                "notes": fed.notes,
                 "engine": ENGINES[engine],
             }
         else:
@@ -566,5 +569,6 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 for k in ("centers", "missing_centers", "policies", "queries", "bytes_from_nodes")
             }
             info["engine"] = f"Flower deployment runtime (SuperLink {link})"
+            info["notes"] = res.get("notes", [])
         out.write_text(render_report(results, info), encoding="utf-8")
         typer.echo(f"wrote {out}")

@@ -48,6 +48,8 @@ class Federation:
     bytes_from_nodes: int = 0
     queries: int = 0
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what the coordinator could not compute and why (e.g. a statistic a center refused)
+    notes: list[str] = field(default_factory=list)
     _started: bool = False
 
     def _one(

@@ -192,6 +192,7 @@ def main(grid: Grid, context: Context) -> None:
             "bytes_to_nodes": fed.bytes_to_nodes,
             "bytes_from_nodes": fed.bytes_from_nodes,
             "queries": fed.queries,
+            "notes": fed.notes,
         }
     except MstError as exc:
         out = {"error": str(exc)}

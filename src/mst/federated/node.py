@@ -30,6 +30,7 @@ HANDLERS: dict[str, Handler] = {
     "regression_moments": agg.regression_moments,
     "cox_cells": agg.cox_cells,
     "cox_residuals": agg.cox_residuals,
+    "cox_concordance_cells": agg.cox_concordance_cells,
     "finegray_counts": agg.finegray_counts,
     "finegray_cells": agg.finegray_cells,
     "finegray_residuals": agg.finegray_residuals,
