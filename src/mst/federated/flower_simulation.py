@@ -41,33 +41,43 @@ def ray_available() -> bool:
 
 
 def _client_app(
-    data_dir: str, centers: list[str], policies: dict[str, tuple[int, float | None]]
+    data_dir: str, centers: list[str], policies: dict[str, tuple[int, float | None, bool]]
 ) -> Any:
     """A ClientApp whose virtual node ``partition-id = i`` is center ``centers[i]``."""
     from flwr.app import ConfigRecord, Context, Message, RecordDict
+    from flwr.client.mod import secaggplus_mod
     from flwr.clientapp import ClientApp
 
-    from mst.federated.flower_app import FIELD, RECORD
+    from mst.federated.flower_app import FIELD, RECORD, secure_reply
 
     app = ClientApp()
     nodes: dict[str, Any] = {}  # per actor process: the center's node, built once
 
+    def node(center: str) -> Any:
+        from mst.federated.node import Node
+
+        if center not in nodes:
+            table = pd.read_pickle(Path(data_dir) / f"{centers.index(center)}.pkl")
+            min_cell, months, secure_only = policies[center]
+            nodes[center] = Node(center, table, DisclosurePolicy(min_cell, months, secure_only))
+        return nodes[center]
+
+    @app.train(mods=[secaggplus_mod])
+    def secure_answer(msg: Message, context: Context) -> Message:
+        center = centers[int(context.node_config["partition-id"])]
+        return secure_reply(msg, node(center).handle, center)
+
     @app.query()
     def answer(msg: Message, context: Context) -> Message:
         from mst.errors import MstError
-        from mst.federated.node import Node
         from mst.federated.wire import encode
 
         center = centers[int(context.node_config["partition-id"])]
         try:
-            if center not in nodes:
-                table = pd.read_pickle(Path(data_dir) / f"{centers.index(center)}.pkl")
-                min_cell, months = policies[center]
-                nodes[center] = Node(center, table, DisclosurePolicy(min_cell, months))
             data = msg.content[RECORD][FIELD]
             if not isinstance(data, bytes):
                 raise FederationError("coordinator", "query without bytes")
-            reply = nodes[center].handle(data)
+            reply = node(center).handle(data)
         except MstError as exc:
             reply = encode({"center": center, "error": str(exc)})
         return Message(RecordDict({RECORD: ConfigRecord({FIELD: reply})}), reply_to=msg)
@@ -83,6 +93,7 @@ def run_flower_simulation(
     observer: Observer | None = None,
     timeout: float = 300.0,
     num_cpus: int | None = None,
+    secure: bool = False,
 ) -> tuple[T, Federation]:
     """Run ``work(federation)`` in a ServerApp over Flower's simulation runtime.
 
@@ -102,6 +113,8 @@ def run_flower_simulation(
         Seconds to wait for each node's answer.
     num_cpus : int, optional
         CPUs Ray may use (default: all of this machine's, at most the number of centers).
+    secure : bool
+        Receive the counts only as totals through Flower's SecAgg+ (:mod:`mst.federated.secure`).
 
     Returns
     -------
@@ -130,7 +143,7 @@ def run_flower_simulation(
 
     parts = split_table(df, split_by)
     centers = sorted(parts)
-    pol: dict[str, tuple[int, float | None]] = {}
+    pol: dict[str, tuple[int, float | None, bool]] = {}
     for c in centers:
         if isinstance(policies, DisclosurePolicy):
             p = policies
@@ -138,7 +151,7 @@ def run_flower_simulation(
             p = policies[c]
         else:
             p = DisclosurePolicy(min_cell=1)
-        pol[c] = (p.min_cell, p.coarsen_months)
+        pol[c] = (p.min_cell, p.coarsen_months, p.secure_only)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mst-flower-sim-") as tmp:
         os.chmod(tmp, 0o700)
@@ -149,7 +162,7 @@ def run_flower_simulation(
         @server.main()
         def main(grid: Grid, context: Context) -> None:
             try:
-                fed = flower_federation(grid, centers, timeout, False, timeout)
+                fed = flower_federation(grid, centers, timeout, False, timeout, secure)
                 if observer is not None:
                     inner = fed.send_many
                     assert inner is not None
