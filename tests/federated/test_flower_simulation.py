@@ -78,3 +78,35 @@ def test_cli_simulate_runs_on_flower(flat_csv: Path) -> None:
     out = json.loads(res.output)
     assert out["federation"]["engine"].startswith("Flower simulation runtime (Ray")
     assert_same(out["federated"], out["pooled"])
+
+
+def test_secagg_plus_totals_equal_pooled(flat: pd.DataFrame) -> None:
+    """Flower's SecAgg+ (SecAggPlusWorkflow + secaggplus_mod) over the simulation runtime:
+    the centers release counts only through it (--secure-aggregation-only), the coordinator
+    receives labels in the clear and counts only as SecAgg+ totals, and the exact
+    fixed-point encoding keeps the result equal to the pooled analysis (to the last bit)."""
+    from mst.federated.analyses import coarsened_table
+    from mst.federated.disclosure import DisclosurePolicy
+    from mst.federated.flower_simulation import run_flower_simulation
+    from mst.federated.wire import decode
+
+    plain: list[dict[str, Any]] = []
+    analyses = [
+        ("km", Options(time="os_months", event="os_event", group="age_group", at=[12.0])),
+        ("cif", Options(time="crs_days", status="crs_status", group="age_group")),
+    ]
+    results, fed = run_flower_simulation(
+        flat,
+        "center_id",
+        lambda f: [run_federated(f, a, o) for a, o in analyses],
+        DisclosurePolicy(min_cell=1, coarsen_months=1, secure_only=True),
+        observer=lambda c, data: plain.append(decode(data, c)),
+        secure=True,
+    )
+    assert fed.secure_rounds == 2
+    # in the clear: only the labels round (no count, no center's vector)
+    assert {m["kind"] for m in plain} == {"outcome_labels"}
+    assert not any("count" in m or "secure_vector" in m for m in plain)
+    for (analysis, opts), got in zip(analyses, results, strict=True):
+        want = run_pooled(coarsened_table(flat, opts.time, 1), analysis, opts)
+        assert_same(as_json(got), as_json(want), rtol=0.0, path=analysis)
