@@ -43,8 +43,6 @@ def assert_same(fed: Any, pooled: Any, rtol: float = 1e-8, path: str = "") -> No
         assert isinstance(fed, dict), path
         assert set(fed) == set(pooled), f"{path}: keys differ {set(fed) ^ set(pooled)}"
         for k in pooled:
-            if k in ("concordance", "concordance_se") and fed[k] is None:  # needs patient
-                continue  # pairs: not federated
             assert_same(fed[k], pooled[k], rtol, f"{path}/{k}")
     elif isinstance(pooled, list):
         assert isinstance(fed, list) and len(fed) == len(pooled), f"{path}: lengths differ"

@@ -13,6 +13,9 @@ from mst.cli.main import app
 from .conftest import assert_same
 
 runner = CliRunner()
+#: the fast tests use the in-process transport; Flower's simulation runtime (Ray, the default
+#: engine) is tested in test_flower_simulation.py (slow)
+FAST = ["--engine", "in-process"]
 
 
 @pytest.mark.parametrize(
@@ -45,7 +48,9 @@ runner = CliRunner()
     ],
 )
 def test_simulate_prints_federated_and_pooled(flat_csv: Path, args: list[str]) -> None:
-    res = runner.invoke(app, ["federated", "simulate", "--from", str(flat_csv), *args, "--json"])
+    res = runner.invoke(
+        app, ["federated", "simulate", "--from", str(flat_csv), *FAST, *args, "--json"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert set(out) == {"federated", "pooled", "federation"}
@@ -65,7 +70,9 @@ def test_simulate_with_coarsening_says_so(flat_csv: Path) -> None:
         "--coarsen-months",
         "3",
     ]
-    res = runner.invoke(app, ["federated", "simulate", "--from", str(flat_csv), *args, "--json"])
+    res = runner.invoke(
+        app, ["federated", "simulate", "--from", str(flat_csv), *FAST, *args, "--json"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert_same(out["federated"], out["pooled"])
@@ -118,7 +125,7 @@ def test_simulate_with_coarsening_says_so(flat_csv: Path) -> None:
 def test_bad_input_exits_2_with_a_plain_message(
     flat_csv: Path, args: list[str], message: str
 ) -> None:
-    res = runner.invoke(app, ["federated", "simulate", "--from", str(flat_csv), *args])
+    res = runner.invoke(app, ["federated", "simulate", "--from", str(flat_csv), *FAST, *args])
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
@@ -126,7 +133,9 @@ def test_bad_input_exits_2_with_a_plain_message(
 
 def test_report_from_a_table(flat_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    res = runner.invoke(app, ["federated", "report", "--from", str(flat_csv), "--out", str(out)])
+    res = runner.invoke(
+        app, ["federated", "report", "--from", str(flat_csv), *FAST, "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert "no patient row left any center" in text
@@ -160,6 +169,7 @@ def test_report_from_a_table(flat_csv: Path, tmp_path: Path) -> None:
             "--ca: ",
         ),
         (["report", "--out", "r.html"], "give exactly one: --link (deployment) or --from"),
+        (["simulate", "--from", "x.csv", "--analysis", "km", "--engine", "ray"], "--engine"),
     ],
 )
 def test_deployment_commands_refuse_incomplete_options(args: list[str], message: str) -> None:

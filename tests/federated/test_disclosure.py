@@ -158,3 +158,33 @@ def test_every_query_is_audited(trial: pd.DataFrame) -> None:
     with pytest.raises(FederationError):
         run_federated(fed, "km", QUERIES["km"])
     assert logs["C01"][-1][0] == "refused"
+
+
+def test_concordance_needs_covariate_patterns_of_min_cell(trial: pd.DataFrame) -> None:
+    """Harrell's C needs counts per (time point, status, risk score): with categorical
+    covariates they leave the node (cells >= K, compared with the pooled C in the test
+    above); with a continuous covariate every pattern is one patient, so the node refuses
+    that one query and the coordinator reports the model without a concordance, saying why."""
+    rng = np.random.default_rng(3)
+    df = trial.assign(age=np.round(rng.uniform(40, 80, len(trial)), 3))
+    opts = Options(time="os_days", event="os_event", covariates=["arm", "age"])
+    seen: list[tuple[str, bytes]] = []
+    fed, _ = simulated_federation(
+        df,
+        "center_id",
+        DisclosurePolicy(min_cell=K, coarsen_months=12),
+        observer=lambda c, b: seen.append((c, b)),
+    )
+    got = as_json(run_federated(fed, "cox", opts))
+    assert got["concordance"] is None and got["concordance_se"] is None
+    assert len(fed.notes) == 1
+    assert "concordance not computed: center C01: refused" in fed.notes[0]
+    assert "one covariate pattern" in fed.notes[0]
+    sizes = df["center_id"].value_counts().to_dict()
+    for center, data in seen:
+        if "error" not in decode(data, center):
+            _check_message(center, data, sizes[center], set(df["patient_id"]))
+    pooled = as_json(run_pooled(coarsened_table(df, "os_days", 12), "cox", opts))
+    assert isinstance(pooled["concordance"], float)
+    released = {"concordance": pooled["concordance"], "concordance_se": pooled["concordance_se"]}
+    assert_same({**got, **released}, pooled)

@@ -9,12 +9,14 @@ Slow (Flower starts a fresh ClientApp process for every message): run with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +35,8 @@ pytestmark = [
 ]
 
 CENTERS = ["C01", "C02", "C03"]
+#: the ``mst`` command line (this interpreter, this checkout's ``mst``)
+MST = [sys.executable, "-c", "from mst.cli.main import main; main()"]
 ANALYSES: list[tuple[str, Options]] = [
     ("km", Options(time="os_months", event="os_event", group="age_group", at=[12.0])),
     ("cif", Options(time="crs_months", status="crs_status", group="age_group")),
@@ -94,7 +98,6 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 
     work = tmp_path_factory.mktemp("flower")
     urls, pooled = _registries(work)
-    tls = deploy.make_tls(work / "tls")
     port = _free_port()
     env = deploy.python_env()
     procs: list[subprocess.Popen[bytes]] = []
@@ -109,14 +112,18 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             )
         )
 
-    (work / "link").mkdir()
-    start(deploy.superlink_command(work / "link", tls, "127.0.0.1", port), "superlink")
+    # the coordinator's SuperLink, started as a user would (it creates its CA on first use)
+    start(
+        [*MST, "federated", "link", "--state-dir", str(work / "link"), "--port", str(port)], "link"
+    )
+    ca = work / "link" / "tls" / "ca.pem"
+    deadline = time.monotonic() + 120
+    while not ca.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
     for c in CENTERS:
         start(
             [
-                sys.executable,
-                "-c",
-                "from mst.cli.main import main; main()",
+                *MST,
                 "federated",
                 "node",
                 "--db",
@@ -128,7 +135,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                 "--min-cell",
                 "1",
                 "--ca",
-                str(tls["ca"]),
+                str(ca),
                 "--state-dir",
                 str(work / f"node-{c}"),
                 "--port",
@@ -138,7 +145,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         )
     try:
         deploy.wait_for_port("127.0.0.1", port, 120)
-        yield {"work": work, "port": port, "ca": tls["ca"], "pooled": pooled, "urls": urls}
+        yield {"work": work, "port": port, "ca": ca, "pooled": pooled, "urls": urls}
     finally:
         for p in procs:
             with contextlib.suppress(ProcessLookupError):
@@ -197,3 +204,56 @@ def test_missing_center_is_named(federation: dict[str, Any]) -> None:
         _run(federation, km, [*CENTERS, "C04"], wait=15)
     res = _run(federation, km, [*CENTERS, "C04"], allow_missing=True, wait=15)
     assert res["missing_centers"] == ["C04"] and res["centers"] == CENTERS
+
+
+def _mst(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``mst ARGS --json`` as a user would (a new process); its JSON output."""
+    from mst.federated import deploy
+
+    proc = subprocess.run(
+        [*MST, *args], env=env or deploy.python_env(), capture_output=True, text=True, timeout=3000
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_cli_run_and_report_equal_mst_stats_on_the_pooled_table(
+    federation: dict[str, Any],
+) -> None:
+    """`mst federated run` at the coordinator (CLI) against the nodes started with
+    `mst federated node --link` (CLI): the JSON equals `mst stats` (CLI) on the pooled table;
+    `mst federated report --out` writes the report from the same federation."""
+    work: Path = federation["work"]
+    pooled_csv = work / "pooled.csv"
+    federation["pooled"].to_csv(pooled_csv, index=False)
+    link = ["--link", f"127.0.0.1:{federation['port']}", "--ca", str(federation["ca"])]
+    link += ["--centers", ",".join(CENTERS), "--work-dir", str(work / "cli-coordinator")]
+    cox = ["--time", "os_days", "--event", "os_event", "--covariates", "age_group,courses_gt3"]
+    cox += ["--strata", "center_id", "--robust", "--json"]
+    got = _mst("federated", "run", "cox", *link, *cox)
+    fed = got.pop("federation")
+    assert fed["centers"] == CENTERS and fed["missing_centers"] == [] and fed["queries"] > 3
+    want = _mst("stats", "cox", str(pooled_csv), *cox)
+    assert isinstance(want["concordance"], float)
+    assert_same(got, want)
+    km = ["--time", "os_months", "--event", "os_event", "--group", "age_group", "--at", "12"]
+    got = _mst("federated", "run", "km", *link, *km, "--json")
+    got.pop("federation")
+    assert_same(got, _mst("stats", "km", str(pooled_csv), *km, "--json"))
+
+    out = work / "report.html"
+    from mst.federated import deploy
+
+    proc = subprocess.run(
+        [*MST, "federated", "report", "--out", str(out), *link],
+        env=deploy.python_env(),
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "Flower deployment runtime" in text and "C01, C02, C03" in text
+    # the report's Cox model is the stratified robust fit compared above
+    hr = next(iter(want["hr"].values()))
+    assert f"{hr:.3g}" in text and f"{want['concordance']:.3g}" in text

@@ -72,6 +72,50 @@ TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a center's answer.")
 ]
 WorkOpt = Annotated[Path, typer.Option("--work-dir", help="Coordinator's working directory.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="flower: Flower's simulation runtime (Ray), one virtual node per center; "
+        "in-process: the same messages without Ray (fast, for tests).",
+    ),
+]
+SecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--secure-aggregation",
+        help="Receive the counts only as totals over the centers, through Flower's SecAgg+ "
+        "(km, cif, followup; every center must use the same --coarsen-months grid).",
+    ),
+]
+ENGINES = {
+    "flower": "Flower simulation runtime (Ray; one virtual SuperNode per center)",
+    "in-process": "in-process transport (same messages as Flower, without Ray)",
+}
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValidationError("--engine", engine, f"must be one of {', '.join(ENGINES)}")
+
+
+def _simulate(
+    df: Any, split_by: str, policy: Any, engine: str, work: Any, secure: bool = False
+) -> tuple[Any, Any]:
+    """Run ``work(federation)`` on one machine with the chosen engine."""
+    _check_engine(engine)
+    if engine == "flower":
+        from mst.federated.flower_simulation import run_flower_simulation
+
+        return run_flower_simulation(df, split_by, work, policy, secure=secure)
+    if secure:
+        raise ValidationError(
+            "--secure-aggregation", None, "SecAgg+ runs on Flower: use --engine flower"
+        )
+    from mst.federated.simulation import simulated_federation
+
+    fed, _ = simulated_federation(df, split_by, policy)
+    return work(fed), fed
 
 
 def _floats(text: str | None, name: str) -> list[float]:
@@ -188,30 +232,42 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         categorical: CatOpt = None,
         min_cell: MinCellOpt = 1,
         coarsen_months: CoarsenOpt = None,
+        engine: EngineOpt = "flower",
+        secure_aggregation: SecureOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Run the federation on one machine and print the federated and the pooled result.
 
-        One in-process node per center exchanges the same messages as in a deployment.
+        Flower's simulation runtime runs one virtual node per center (Ray actors); the
+        nodes exchange the same messages as in a deployment.
         """
         from mst.federated.analyses import coarsened_table, run_federated, run_pooled
         from mst.federated.disclosure import DisclosurePolicy
-        from mst.federated.simulation import simulated_federation
         from mst.stats.io import read_table
 
         _check_analysis(analysis)
-        opts = _options(
-            **{
-                k: v
-                for k, v in locals().items()
-                if k
-                not in ("source", "analysis", "split_by", "min_cell", "coarsen_months", "as_json")
-            }
+        _check_engine(engine)
+        skip = (
+            "source",
+            "analysis",
+            "split_by",
+            "min_cell",
+            "coarsen_months",
+            "engine",
+            "secure_aggregation",
+            "as_json",
         )
+        opts = _options(**{k: v for k, v in locals().items() if k not in skip})
         df = read_table(source)
         policy = DisclosurePolicy(min_cell=min_cell, coarsen_months=coarsen_months)
-        fed, _ = simulated_federation(df, split_by, policy)
-        federated = run_federated(fed, analysis, opts, split_by=split_by)
+        federated, fed = _simulate(
+            df,
+            split_by,
+            policy,
+            engine,
+            lambda f: run_federated(f, analysis, opts, split_by=split_by),
+            secure_aggregation,
+        )
         pooled = run_pooled(coarsened_table(df, opts.time, coarsen_months), analysis, opts)
         info = {
             "centers": fed.centers,
@@ -220,7 +276,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "bytes_to_nodes": fed.bytes_to_nodes,
             "bytes_from_nodes": fed.bytes_from_nodes,
             "disclosure": policy.describe(),
-            "engine": "in-process transport (same messages as the Flower deployment)",
+            "notes": fed.notes,
+            "secure_aggregation_rounds": fed.secure_rounds,
+            "engine": ENGINES[engine],
             "note": (
                 "times coarsened to a grid of "
                 f"{coarsen_months:g} months: both results are on the coarsened times"
@@ -281,6 +339,13 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             Path | None, typer.Option("--state-dir", help="Node socket and cache.")
         ] = None,
         port: Annotated[int, typer.Option("--port", help="SuperNode's local API port.")] = 9094,
+        secure_only: Annotated[
+            bool,
+            typer.Option(
+                "--secure-aggregation-only",
+                help="Release counts only through SecAgg+ (refuse plain queries with numbers).",
+            ),
+        ] = False,
     ) -> None:
         """Run this center's node (a SuperNode answering from this registry).
 
@@ -300,7 +365,9 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 None,
                 "give the SuperLink's CA certificate (or --insecure for loopback tests)",
             )
-        policy = DisclosurePolicy(min_cell=min_cell, coarsen_months=coarsen_months)
+        policy = DisclosurePolicy(
+            min_cell=min_cell, coarsen_months=coarsen_months, secure_only=secure_only
+        )
         with open_registry(db, center_scope=[center]) as reg:  # creates/upgrades the schema
             if center not in {c.id for c in reg.centers()}:
                 raise ValidationError("--center", center, "is not a center of this registry")
@@ -310,7 +377,15 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         service = NodeService(sdir / "node.sock", node)
         threading.Thread(target=service.serve_forever, daemon=True).start()
         cmd = deploy.supernode_command(
-            link, center, db, ca, port, min_cell, coarsen_months, socket=service.path
+            link,
+            center,
+            db,
+            ca,
+            port,
+            min_cell,
+            coarsen_months,
+            socket=service.path,
+            secure_only=secure_only,
         )
         proc = subprocess.Popen(cmd, env=deploy.python_env(), start_new_session=True)
 
@@ -319,7 +394,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
 
         signal.signal(signal.SIGTERM, stop)
         typer.echo(
-            f"node {center}: min cell {min_cell}, coarsening {coarsen_months or 'none'}; "
+            f"node {center}: min cell {min_cell}, coarsening {coarsen_months or 'none'}"
+            f"{', counts only through SecAgg+' if secure_only else ''}; "
             f"connected to {link}",
             err=True,
         )
@@ -350,6 +426,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         timeout: float,
         work: Path,
         split_by: str | None,
+        secure: bool = False,
     ) -> dict[str, Any]:
         from dataclasses import asdict
 
@@ -368,6 +445,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "wait": timeout,
             "allow_missing": allow_missing,
             "split_by": split_by,
+            "secure": secure,
             "analyses": [
                 {"analysis": a["analysis"], "options": asdict(a["options"])} for a in analyses
             ],
@@ -413,6 +491,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         by: ByOpt = None,
         variables: VarsOpt = None,
         categorical: CatOpt = None,
+        secure_aggregation: SecureOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Run one analysis over the deployed federation (coordinator side)."""
@@ -427,6 +506,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             "timeout",
             "work_dir",
             "split_by",
+            "secure_aggregation",
             "as_json",
         }
         opts = _options(**{k: v for k, v in locals().items() if k not in skip})
@@ -440,6 +520,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
             timeout,
             work_dir,
             split_by,
+            secure_aggregation,
         )
         payload = res["results"][0]
         fed = {
@@ -453,6 +534,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 "bytes_from_nodes",
             )
         }
+        fed["notes"] = res.get("notes", [])
+        fed["secure_aggregation_rounds"] = res.get("secure_rounds", 0)
         if as_json:
             emit_json({**payload, "federation": fed})
             return
@@ -479,6 +562,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         work_dir: WorkOpt = Path(".mst-federated-coordinator"),
         min_cell: MinCellOpt = 1,
         coarsen_months: CoarsenOpt = None,
+        engine: EngineOpt = "flower",
     ) -> None:
         """Write the multi-center outcome report (HTML) computed from aggregates only.
 
@@ -495,22 +579,27 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         if source is not None:
             from mst.federated.analyses import run_federated
             from mst.federated.disclosure import DisclosurePolicy
-            from mst.federated.simulation import simulated_federation
             from mst.stats.io import read_table
 
             policy = DisclosurePolicy(min_cell=min_cell, coarsen_months=coarsen_months)
-            fed, _ = simulated_federation(read_table(source), split_by, policy)
-            results = [
-                run_federated(fed, a["analysis"], a["options"], split_by=split_by)
-                for a in REPORT_ANALYSES
-            ]
+            results, fed = _simulate(
+                read_table(source),
+                split_by,
+                policy,
+                engine,
+                lambda f: [
+                    run_federated(f, a["analysis"], a["options"], split_by=split_by)
+                    for a in REPORT_ANALYSES
+                ],
+            )
             info = {
                 "centers": fed.centers,
                 "missing_centers": fed.missing,
                 "policies": fed.policies,
                 "queries": fed.queries,
                 "bytes_from_nodes": fed.bytes_from_nodes,
-                "engine": "simulation (in-process transport)",
+                "notes": fed.notes,
+                "engine": ENGINES[engine],
             }
         else:
             res = _submit(
@@ -530,5 +619,6 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 for k in ("centers", "missing_centers", "policies", "queries", "bytes_from_nodes")
             }
             info["engine"] = f"Flower deployment runtime (SuperLink {link})"
+            info["notes"] = res.get("notes", [])
         out.write_text(render_report(results, info), encoding="utf-8")
         typer.echo(f"wrote {out}")

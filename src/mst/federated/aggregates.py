@@ -332,6 +332,39 @@ def cox_residuals(
     return {"rr": res.T @ res, "r": res.sum(axis=0)}
 
 
+def cox_concordance_cells(
+    df: pd.DataFrame, q: dict[str, Any], policy: DisclosurePolicy, center: str
+) -> dict[str, Any]:
+    """Numbers of patients per (stratum, time point, event, risk score) at the final β.
+
+    Harrell's C compares the risk scores of every comparable pair, across centers too, so it
+    depends on the data through these counts only. The risk score ``xβ`` (x centred on the
+    pooled means, as the pooled fit) is a function of the covariate pattern: each cell is a
+    set of patients sharing a covariate pattern, a time point and a status, and every
+    pattern and every cell must hold 0 or at least ``min_cell`` patients. A continuous
+    covariate makes the patterns individual, so with ``min_cell > 1`` the node refuses.
+    """
+    X, t, e, skeys = _cox_rows(df, q, policy)
+    beta = np.asarray(q["beta"], dtype=np.float64)
+    # row by row, the same way at every center, so equal patterns get equal scores
+    risk = np.sum(X * beta[None, :], axis=1)
+    slab, si = _labels_json(np.array(skeys, dtype=object))
+    _, pattern_sizes, _ = _cells([X[:, j] for j in range(X.shape[1])] or [np.zeros(len(t))])
+    check_cells(center, "patients with one covariate pattern", pattern_sizes, policy.min_cell)
+    _, sizes, kv = _cells([si, t, e, risk])
+    check_cells(
+        center, "patients with one time point, status and risk score", sizes, policy.min_cell
+    )
+    return {
+        "strata_labels": slab,
+        "stratum": kv[0].astype(np.int64),
+        "time": kv[1].astype(np.float64),
+        "event": kv[2].astype(np.int64),
+        "risk": kv[3].astype(np.float64),
+        "n": sizes,
+    }
+
+
 # -- Fine–Gray ------------------------------------------------------------------------------------
 
 

@@ -565,6 +565,9 @@ def cox_payload(
         references=spec.references,
     )
     out = res.to_dict()
+    out["concordance"], out["concordance_se"] = _concordance(
+        fed, base, beta, by_center=cluster is not None
+    )
     out.update(
         {
             "time": time,
@@ -577,6 +580,55 @@ def cox_payload(
         }
     )
     return out
+
+
+def _concordance(
+    fed: Federation, base: dict[str, Any], beta: FloatArray, by_center: bool
+) -> tuple[float | None, float | None]:
+    """Harrell's C of the fitted model and its standard error from the centers' (stratum,
+    time, status, risk) counts.
+
+    The pooled counts are the whole information ``survival::concordance`` uses (patients
+    with equal keys are exchangeable: same pairs, same influence terms), so the pooled
+    function runs on them; with ``--cluster`` (the center) the influence terms are summed per
+    center, as R sums them per cluster. When a center's disclosure rules refuse those cells
+    (covariate patterns or cells smaller than its minimum), both are ``None`` and the
+    federation's notes say why; the model itself is unaffected.
+    """
+    from mst.stats._concordance import concordance_se
+
+    try:
+        reps = fed.ask(
+            {**base, "kind": "cox_concordance_cells", "beta": beta.tolist()},
+            expect=("strata_labels", "stratum", "time", "event", "risk", "n"),
+        )
+    except FederationError as exc:
+        if not exc.problem.startswith("refused the query"):
+            raise
+        fed.notes.append(f"concordance not computed: {exc}")
+        return None, None
+    labels: dict[str, int] = {}
+    parts: list[tuple[FloatArray, ...]] = []
+    for c, r in reps.items():
+        n = np.asarray(r["n"], dtype=np.int64)
+        cols = [np.asarray(r[k]) for k in ("stratum", "time", "event", "risk")]
+        if any(a.shape != n.shape for a in cols) or np.any(n < 0):
+            raise FederationError(c, "sent a malformed message (concordance cells)")
+        lab = np.array([labels.setdefault(str(x), len(labels)) for x in r["strata_labels"]])
+        if cols[0].size and (cols[0].min() < 0 or cols[0].max() >= lab.size):
+            raise FederationError(c, "sent a malformed message (stratum index)")
+        st = lab[cols[0].astype(np.int64)] if lab.size else cols[0]
+        center = np.full(cols[0].shape, len(parts))
+        parts.append(tuple(np.repeat(a, n) for a in (st, cols[1], cols[2], cols[3], center)))
+    st, t, e, risk, center = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    c = concordance_se(
+        t.astype(np.float64),
+        e.astype(np.int64) == 1,
+        risk.astype(np.float64),
+        st.astype(np.intp),
+        cluster=center.astype(np.intp) if by_center else None,
+    )
+    return c.concordance, c.se
 
 
 # -- Fine–Gray ---------------------------------------------------------------------------
@@ -806,9 +858,7 @@ def finegray_payload(
         alpha=1.0 - conf,
         n_dropped=n_dropped,
         references=spec.references,
-        convergence=(
-            f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"
-        ),
+        convergence=(f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"),
     )
     out = res.to_dict()
     out.update(

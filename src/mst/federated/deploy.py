@@ -167,6 +167,7 @@ def supernode_command(
     coarsen_months: float | None,
     cache: Path | None = None,
     socket: Path | None = None,
+    secure_only: bool = False,
 ) -> list[str]:
     """Command line of a center's SuperNode (its ClientApp answers from ``db``)."""
     if "'" in db or "'" in center:
@@ -179,6 +180,8 @@ def supernode_command(
         config += f" cache='{cache}'"
     if socket is not None:
         config += f" socket='{socket}'"
+    if secure_only:
+        config += " secure-only=true"
     cmd = [
         _exe("flower-supernode"),
         "--superlink",

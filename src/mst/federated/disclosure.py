@@ -37,10 +37,14 @@ class DisclosurePolicy:
         Smallest non-zero cell that may leave the node (>= 1; 1 = no restriction).
     coarsen_months : float or None
         Width of the time grid in months, or ``None`` for exact times.
+    secure_only : bool
+        Release sums only through Flower's SecAgg+ (:mod:`mst.federated.secure`): every
+        plain query that releases numbers is refused.
     """
 
     min_cell: int = 5
     coarsen_months: float | None = None
+    secure_only: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.min_cell, bool) or not isinstance(self.min_cell, int):
@@ -56,7 +60,10 @@ class DisclosurePolicy:
 
     def describe(self) -> dict[str, object]:
         """JSON-ready description (sent with every answer, shown in the report)."""
-        return {"min_cell": self.min_cell, "coarsen_months": self.coarsen_months}
+        out: dict[str, object] = {"min_cell": self.min_cell, "coarsen_months": self.coarsen_months}
+        if self.secure_only:
+            out["secure_aggregation_only"] = True
+        return out
 
 
 def time_unit(column: str) -> str:

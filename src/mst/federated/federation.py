@@ -21,6 +21,9 @@ from mst.federated.errors import FederationError
 from mst.federated.wire import decode, encode
 
 Send = Callable[[str, bytes], bytes]
+#: secure aggregation: ``secure_sum(request, size) -> (sum of the centers' vectors, number of
+#: contributing centers)``; the coordinator never sees one center's vector (SecAgg+)
+SecureSum = Callable[[bytes, int], "tuple[np.ndarray, int]"]
 #: optional: send to several centers at once, ``{center: request} -> {center: reply or error}``
 SendMany = Callable[[dict[str, bytes]], dict[str, "bytes | Exception"]]
 
@@ -48,6 +51,11 @@ class Federation:
     bytes_from_nodes: int = 0
     queries: int = 0
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what the coordinator could not compute and why (e.g. a statistic a center refused)
+    notes: list[str] = field(default_factory=list)
+    #: when set, sums are received only as SecAgg+ totals (:mod:`mst.federated.secure`)
+    secure_sum: SecureSum | None = None
+    secure_rounds: int = 0
     _started: bool = False
 
     def _one(
@@ -104,6 +112,8 @@ class Federation:
             Fields every reply must have (else: malformed, naming the center).
         """
         self.start()
+        if self.secure_sum is not None and query.get("kind") not in ("outcome_labels",):
+            return self._ask_secure(query)
         self.queries += 1
         data = encode(query)
         out: dict[str, dict[str, Any]] = {}
@@ -119,3 +129,36 @@ class Federation:
                     raise FederationError(c, f"sent a malformed message (non-finite {k})")
             out[c] = rep
         return out
+
+    def _ask_secure(self, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """One plain round for the labels and the grid, then the SecAgg+ sum of the counts;
+        returns one reply, for all centers together, in the plain reply's format."""
+        from mst.errors import ValidationError
+        from mst.federated import secure
+
+        kind = query.get("kind")
+        if kind not in secure.SECURE_KINDS:
+            raise ValidationError(
+                "--secure-aggregation",
+                kind,
+                "SecAgg+ is available for the count-based analyses (km, cif, followup) only",
+            )
+        assert self.secure_sum is not None
+        labels = self.ask({**query, "kind": "outcome_labels"}, expect=("last_index", "grid_width"))
+        layout = secure.agree_layout(query, labels)
+        size = secure.layout_size(layout)
+        data = encode({**query, "secure_layout": layout})
+        self.queries += 1
+        self.secure_rounds += 1
+        self.bytes_to_nodes += len(data) * len(self.centers)
+        limbs, contributors = self.secure_sum(data, size * (secure.N_LIMBS + 1))
+        if contributors != len(self.centers):
+            raise FederationError(
+                "coordinator",
+                f"secure aggregation summed {contributors} of {len(self.centers)} centers",
+            )
+        total = secure.decode_fixed(np.asarray(limbs).reshape(secure.N_LIMBS + 1, size))
+        if round(float(total[-1])) != len(self.centers):
+            raise FederationError("coordinator", "secure aggregation lost a center's vector")
+        everyone = "+".join(self.centers)
+        return {everyone: {"center": everyone, **secure.sparse_outcome(total, layout)}}

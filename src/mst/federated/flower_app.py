@@ -35,6 +35,8 @@ FIELD = "data"
 MESSAGE_TYPE = "query"
 
 client_app = ClientApp()
+#: message ``config`` key of the query bytes inside a SecAgg+ round
+SECURE_FIELD = "mst-query"
 server_app = ServerApp()
 _NODES: dict[tuple[Any, ...], Node] = {}
 
@@ -44,7 +46,11 @@ def node_policy(config: dict[str, Any]) -> DisclosurePolicy:
     from mst.federated.disclosure import DisclosurePolicy
 
     months = float(config.get("coarsen-months", 0) or 0)
-    return DisclosurePolicy(int(config.get("min-cell", 5)), months if months > 0 else None)
+    return DisclosurePolicy(
+        int(config.get("min-cell", 5)),
+        months if months > 0 else None,
+        bool(config.get("secure-only", False)),
+    )
 
 
 def _node(context: Context) -> Node:
@@ -70,17 +76,155 @@ def answer(msg: Message, context: Context) -> Message:
         data = msg.content[RECORD][FIELD]
         if not isinstance(data, bytes):
             raise FederationError("coordinator", "query without bytes")
-        sock = dict(context.node_config).get("socket")
-        if sock:  # the center's long-lived node service (mst federated node)
-            from mst.federated.local_service import ask_local
-
-            reply = ask_local(str(sock), data)
-        else:
-            reply = _node(context).handle(data)
+        reply = _handler(context)(data)
     except MstError as exc:
         center = str(dict(context.node_config).get("center", "?"))
         reply = encode({"center": center, "error": str(exc)})
     return Message(RecordDict({RECORD: ConfigRecord({FIELD: reply})}), reply_to=msg)
+
+
+def secure_reply(msg: Message, handle: Any, center: str) -> Message:
+    """A center's answer inside a SecAgg+ round: its limb vector as the round's "parameters".
+
+    ``secaggplus_mod`` masks the vector before it leaves the node; a refusal travels as a
+    zero vector with the reason in the metrics (so the protocol completes and the
+    coordinator names the center).
+    """
+    import numpy as np
+    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters
+    from flwr.compat.common import recorddict_compat as compat
+
+    fitins = compat.recorddict_to_fitins(msg.content, keep_input=True)
+    data = fitins.config.get(SECURE_FIELD)
+    size = int(fitins.config.get("mst-size", 0))
+    error = ""
+    vec = np.zeros(size)
+    try:
+        if not isinstance(data, bytes):
+            raise FederationError("coordinator", "secure round without a query")
+        rep = decode(handle(data), center)
+        if "error" in rep:
+            error = str(rep["error"])
+        else:
+            vec = np.asarray(rep["secure_vector"], dtype=np.float64)
+            if vec.shape != (size,):
+                error = "internal error: secure vector of the wrong length"
+                vec = np.zeros(size)
+    except MstError as exc:
+        error = str(exc)
+    metrics: dict[str, Any] = {"error": error} if error else {}
+    fitres = FitRes(Status(Code.OK, ""), ndarrays_to_parameters([vec]), 1, metrics)
+    return Message(compat.fitres_to_recorddict(fitres, keep_input=True), reply_to=msg)
+
+
+def _handler(context: Context) -> Any:
+    sock = dict(context.node_config).get("socket")
+    if sock:  # the center's long-lived node service (mst federated node)
+        from mst.federated.local_service import ask_local
+
+        return lambda data: ask_local(str(sock), data)
+    return _node(context).handle
+
+
+def _secure_mod() -> list[Any]:
+    from flwr.client.mod import secaggplus_mod
+
+    return [secaggplus_mod]
+
+
+@client_app.train(mods=_secure_mod())
+def secure_answer(msg: Message, context: Context) -> Message:
+    """This center's part of a SecAgg+ sum."""
+    return secure_reply(msg, _handler(context), str(dict(context.node_config).get("center", "?")))
+
+
+def secagg_sum(
+    grid: Grid,
+    by_center: dict[str, int],
+    request: bytes,
+    size: int,
+    timeout: float,
+    round_no: int,
+) -> tuple[Any, int]:
+    """Sum the centers' vectors for ``request`` with Flower's SecAgg+ workflow.
+
+    Returns the total (the coordinator never holds a single center's vector) and the number
+    of centers whose vectors it contains. SecAgg+ is configured so that its quantisation is
+    exact on the limbs of :mod:`mst.federated.secure`.
+    """
+    import numpy as np
+    from flwr.app import ArrayRecord
+    from flwr.common import FitIns, Parameters, parameters_to_ndarrays
+    from flwr.server import LegacyContext, ServerConfig
+    from flwr.server.compat.grid_client_proxy import GridClientProxy
+    from flwr.server.strategy import Strategy
+    from flwr.server.workflow import SecAggPlusWorkflow
+    from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD, Key
+
+    from mst.federated import secure
+
+    run_id = grid.run.run_id
+    proxies = {nid: GridClientProxy(nid, grid, run_id) for nid in by_center.values()}
+    center_of = {nid: c for c, nid in by_center.items()}
+
+    class _Sum(Strategy):
+        def __init__(self) -> None:
+            self.total: Any = None
+            self.results: list[Any] = []
+            self.failures: list[Any] = []
+
+        def initialize_parameters(self, client_manager: Any) -> None:
+            return None
+
+        def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+            cfg = {SECURE_FIELD: request, "mst-size": size}
+            empty = Parameters(tensors=[], tensor_type="numpy.ndarray")
+            return [(p, FitIns(empty, dict(cfg))) for p in proxies.values()]
+
+        def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
+            self.results, self.failures = list(results), list(failures)
+            if results:
+                self.total = parameters_to_ndarrays(results[0][1].parameters)[0]
+            return None, {}
+
+        def configure_evaluate(self, *args: Any) -> Any:
+            return []
+
+        def aggregate_evaluate(self, *args: Any) -> Any:
+            return None, {}
+
+        def evaluate(self, *args: Any) -> None:
+            return None
+
+    strategy = _Sum()
+    ctx = Context(run_id=run_id, node_id=0, node_config={}, state=RecordDict(), run_config={})
+    ctx.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord({Key.CURRENT_ROUND: round_no})
+    ctx.state.array_records[MAIN_PARAMS_RECORD] = ArrayRecord()
+    legacy = LegacyContext(ctx, ServerConfig(num_rounds=1), strategy)
+    workflow = SecAggPlusWorkflow(
+        num_shares=1.0,
+        reconstruction_threshold=0.66,
+        max_weight=1.0,
+        clipping_range=secure.CLIPPING_RANGE,
+        quantization_range=secure.QUANTIZATION_RANGE,
+        modulus_range=secure.MODULUS_RANGE,
+        timeout=timeout,
+    )
+    workflow(grid, legacy)
+    for proxy, res in strategy.results:
+        err = res.metrics.get("error")
+        if err:
+            raise FederationError(center_of.get(proxy.node_id, "?"), str(err))
+    got = {center_of.get(p.node_id, "?") for p, _ in strategy.results}
+    missing = sorted(set(by_center) - got)
+    if strategy.total is None or missing:
+        raise FederationError(
+            missing[0] if missing else "coordinator",
+            "did not complete the secure aggregation (SecAgg+)"
+            + (f"; missing: {', '.join(missing)}" if missing else ""),
+        )
+    n = len(strategy.results)
+    return np.rint(np.asarray(strategy.total, dtype=np.float64) * n), n
 
 
 def _request(grid: Grid, targets: dict[int, bytes], timeout: float) -> dict[int, bytes | Exception]:
@@ -108,7 +252,12 @@ def _request(grid: Grid, targets: dict[int, bytes], timeout: float) -> dict[int,
 
 
 def flower_federation(
-    grid: Grid, centers: list[str], timeout: float, allow_missing: bool, wait: float
+    grid: Grid,
+    centers: list[str],
+    timeout: float,
+    allow_missing: bool,
+    wait: float,
+    secure: bool = False,
 ) -> Federation:
     """Discover which SuperNode serves which center, then a federation over the grid."""
     from mst.federated.federation import Federation
@@ -158,6 +307,15 @@ def flower_federation(
     fed.missing = missing
     fed.policies = policies
     fed._started = True
+    if secure:
+        if len(by_center) < 2:
+            raise FederationError("coordinator", "secure aggregation needs at least two centers")
+
+        def secure_sum(data: bytes, size: int) -> tuple[Any, int]:
+            live = {c: by_center[c] for c in fed.centers}
+            return secagg_sum(grid, live, data, size, timeout, fed.secure_rounds)
+
+        fed.secure_sum = secure_sum
     return fed
 
 
@@ -177,6 +335,7 @@ def main(grid: Grid, context: Context) -> None:
             float(req.get("timeout", 60)),
             bool(req.get("allow_missing", False)),
             float(req.get("wait", 60)),
+            bool(req.get("secure", False)),
         )
         results = []
         for item in req["analyses"]:
@@ -192,6 +351,8 @@ def main(grid: Grid, context: Context) -> None:
             "bytes_to_nodes": fed.bytes_to_nodes,
             "bytes_from_nodes": fed.bytes_from_nodes,
             "queries": fed.queries,
+            "notes": fed.notes,
+            "secure_rounds": fed.secure_rounds,
         }
     except MstError as exc:
         out = {"error": str(exc)}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from mst.errors import MstError
 from mst.federated import aggregates as agg
+from mst.federated import secure
 from mst.federated.disclosure import DisclosurePolicy
 from mst.federated.errors import FederationError
 from mst.federated.wire import decode, encode
@@ -30,10 +31,14 @@ HANDLERS: dict[str, Handler] = {
     "regression_moments": agg.regression_moments,
     "cox_cells": agg.cox_cells,
     "cox_residuals": agg.cox_residuals,
+    "cox_concordance_cells": agg.cox_concordance_cells,
     "finegray_counts": agg.finegray_counts,
     "finegray_cells": agg.finegray_cells,
     "finegray_residuals": agg.finegray_residuals,
+    "outcome_labels": secure.outcome_labels,
 }
+#: plain queries a node with ``secure_only`` still answers (they release no number)
+LABEL_KINDS = ("outcome_labels",)
 
 #: an audit sink: ``audit(action, details)``; the registry adapter writes one audit row
 AuditSink = Callable[[str, dict[str, Any]], None]
@@ -90,7 +95,21 @@ class Node:
             return {"protocol": PROTOCOL_VERSION, "policy": self.policy.describe()}
         if kind not in HANDLERS:
             raise FederationError(self.center, f"unknown query kind {kind!r}")
-        return HANDLERS[str(kind)](self._table(), query, self.policy, self.center)
+        layout = query.get("secure_layout")
+        if layout is None:
+            if self.policy.secure_only and kind not in LABEL_KINDS:
+                raise FederationError(
+                    self.center,
+                    f"refused the query: this center releases {kind} only through secure "
+                    "aggregation (SecAgg+; run with --secure-aggregation)",
+                )
+            return HANDLERS[str(kind)](self._table(), query, self.policy, self.center)
+        if kind not in secure.SECURE_KINDS:
+            raise FederationError(self.center, f"no secure aggregation for {kind}")
+        rep = HANDLERS[str(kind)](self._table(), query, self.policy, self.center)
+        dense = secure.dense_outcome(rep, layout, self.center)
+        # the limbs are masked by SecAgg+ before they leave the node
+        return {"secure_vector": secure.encode_fixed(dense).ravel()}
 
     def handle(self, request: bytes) -> bytes:
         """Bytes in, bytes out: the node's whole interface to any transport."""

@@ -66,9 +66,14 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 def _model(p: dict[str, Any], title: str) -> str:
     rows = [[k, p["hr"][k], p["lower"][k], p["upper"][k], p["p"][k]] for k in p["coef"]]
-    return f"<h2>{html.escape(title)}</h2><p>n = {p['n']}, events = {p['events']}</p>" + _table(
-        ["covariate", "HR", "lower 95%", "upper 95%", "p"], rows
+    c = p.get("concordance", "absent")
+    conc = (
+        ""
+        if c == "absent"
+        else f", concordance (Harrell's C) = {_f(c) if c is not None else 'not released'}"
     )
+    head = f"<h2>{html.escape(title)}</h2><p>n = {p['n']}, events = {p['events']}{conc}</p>"
+    return head + _table(["covariate", "HR", "lower 95%", "upper 95%", "p"], rows)
 
 
 def render_report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
@@ -102,6 +107,8 @@ def render_report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
             ],
         )
     )
+    for note in info.get("notes") or []:
+        parts.append(f"<p class='note'><strong>{html.escape(str(note))}</strong></p>")
     if coarse:
         parts.append(
             "<p class='note'><strong>Times were coarsened to a grid of "

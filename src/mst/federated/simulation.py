@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from mst.errors import ValidationError
 from mst.federated.disclosure import DisclosurePolicy
+from mst.federated.errors import FederationError
 from mst.federated.federation import Federation
 from mst.federated.node import AuditSink, Node
+from mst.federated.wire import decode
 
 Observer = Callable[[str, bytes], None]
 
@@ -40,6 +43,7 @@ def simulated_federation(
     audit: Mapping[str, AuditSink] | None = None,
     down: set[str] | frozenset[str] = frozenset(),
     allow_missing: bool = False,
+    secure: bool = False,
 ) -> tuple[Federation, dict[str, Node]]:
     """Nodes for every center of ``df`` and a federation that reaches them in-process.
 
@@ -60,6 +64,10 @@ def simulated_federation(
         Centers that do not answer (for testing failure handling).
     allow_missing : bool
         Leave out centers that do not answer.
+    secure : bool
+        Receive the counts as totals through the secure-aggregation path, summed here in
+        process *without* SecAgg+'s masks (tests of the encoding and layout; the real
+        SecAgg+ runs over Flower, :mod:`mst.federated.flower_simulation`).
     """
     parts = split_table(df, split_by)
     nodes: dict[str, Node] = {}
@@ -80,4 +88,20 @@ def simulated_federation(
             observer(center, reply)
         return reply
 
-    return Federation(send, sorted(nodes), allow_missing=allow_missing), nodes
+    fed = Federation(send, sorted(nodes), allow_missing=allow_missing)
+    if secure:
+
+        def secure_sum(data: bytes, size: int) -> tuple[np.ndarray, int]:
+            total = np.zeros(size)
+            for c in fed.centers:
+                rep = decode(send(c, data), c)
+                if "error" in rep:
+                    raise FederationError(c, str(rep["error"]))
+                vec = np.asarray(rep.get("secure_vector"), dtype=np.float64)
+                if vec.shape != (size,):
+                    raise FederationError(c, "sent a malformed message (secure vector)")
+                total += vec
+            return total, len(fed.centers)
+
+        fed.secure_sum = secure_sum
+    return fed, nodes

@@ -1,0 +1,77 @@
+"""Secure aggregation (SecAgg+) of the outcome counts: the exact fixed-point encoding, the
+shared layout, and the node's rules. The same path runs over Flower's SecAgg+ in
+test_flower_simulation.py (slow); here the centers' vectors are summed in process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mst.errors import ValidationError
+from mst.federated.analyses import Options, coarsened_table, run_federated, run_pooled
+from mst.federated.disclosure import DisclosurePolicy
+from mst.federated.errors import FederationError
+from mst.federated.secure import FRACTION_BITS, N_LIMBS, decode_fixed, encode_fixed
+from mst.federated.simulation import simulated_federation
+
+from .conftest import as_json, assert_same
+
+SECURE = DisclosurePolicy(min_cell=1, coarsen_months=1, secure_only=True)
+
+
+def test_fixed_point_limbs_add_exactly() -> None:
+    rng = np.random.default_rng(19)
+    vals = [
+        np.array([0.0, 1.0, -1.0, 2.0**62, -(2.0**62), 3.0, 1e-300]),
+        np.concatenate([rng.normal(0, 1e6, 200), rng.integers(-(10**9), 10**9, 200)]),
+    ]
+    for v in vals:
+        limbs = encode_fixed(v)
+        assert limbs.shape == (N_LIMBS + 1, v.size)
+        assert np.all((limbs >= 0) & (limbs < 2**16) & (limbs == np.rint(limbs)))
+    a = np.concatenate([vals[1], [2.5, -7.0]])
+    b = np.concatenate([rng.normal(0, 1e3, 400), [-2.5, 7.0]])
+    got = decode_fixed(encode_fixed(a) + encode_fixed(b) + encode_fixed(-a))
+    # exact up to the fixed-point resolution 2^-64 of each term
+    assert np.all(np.abs(got - b) <= 3 * 2.0**-FRACTION_BITS * (1 + np.abs(b) * 2**-40))
+    ints = rng.integers(0, 10**6, 50).astype(float)
+    assert np.array_equal(decode_fixed(sum(encode_fixed(ints) for _ in range(3))), 3 * ints)
+    with pytest.raises(ValidationError, match="range of the exact encoding"):
+        encode_fixed(np.array([2.0**63]))
+
+
+@pytest.mark.parametrize(
+    ("analysis", "opts"),
+    [
+        ("km", Options(time="os_months", event="os_event", group="age_group", at=[12.0])),
+        ("cif", Options(time="crs_days", status="crs_status", group="age_group", strata="sex")),
+    ],
+)
+def test_secure_totals_equal_pooled(flat: pd.DataFrame, analysis: str, opts: Options) -> None:
+    fed, _ = simulated_federation(flat, "center_id", SECURE, secure=True)
+    got = run_federated(fed, analysis, opts)
+    assert fed.secure_rounds == 1
+    pooled = run_pooled(coarsened_table(flat, opts.time, 1), analysis, opts)
+    assert_same(as_json(got), as_json(pooled), rtol=0.0)
+
+
+def test_secure_only_node_refuses_plain_counts(flat: pd.DataFrame) -> None:
+    fed, _ = simulated_federation(flat, "center_id", SECURE)
+    with pytest.raises(FederationError, match="center C01: refused the query: this center "):
+        run_federated(fed, "km", Options(time="os_months", event="os_event"))
+
+
+def test_secure_needs_the_public_grid_and_count_analyses(flat: pd.DataFrame) -> None:
+    fed, _ = simulated_federation(flat, "center_id", DisclosurePolicy(min_cell=1), secure=True)
+    with pytest.raises(FederationError, match="needs the public time grid of --coarsen-months"):
+        run_federated(fed, "km", Options(time="os_months", event="os_event"))
+    fed, _ = simulated_federation(flat, "center_id", SECURE, secure=True)
+    with pytest.raises(ValidationError, match="count-based analyses"):
+        run_federated(
+            fed, "cox", Options(time="os_days", event="os_event", covariates=["age_group"])
+        )
+    grids = {"C01": SECURE, "C02": SECURE, "C03": DisclosurePolicy(1, 3, True)}
+    fed, _ = simulated_federation(flat, "center_id", grids, secure=True)
+    with pytest.raises(FederationError, match="same time grid at every center"):
+        run_federated(fed, "km", Options(time="os_months", event="os_event"))
