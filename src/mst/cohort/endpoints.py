@@ -168,26 +168,29 @@ def last_chemo_days(frames: CohortFrames) -> np.ndarray:
     return np.where(start == ops.NONE, ops.NONE, start + day - 1)
 
 
-def _last_known_days(frames: CohortFrames) -> np.ndarray:
+def _last_known_days(frames: CohortFrames, ix: ops.FrameIndex | None = None) -> np.ndarray:
+    ix = ops.FrameIndex(frames) if ix is None else ix
     p = frames.patients
     n = len(p)
-    lfu = ops.day_numbers(p["last_followup_date"])
+    lfu = ix.days("patients", "last_followup_date")
+    missing = lfu == ops.NONE
+    if not missing.any():
+        return lfu
     dated: list[tuple[np.ndarray, np.ndarray]] = [
-        (np.arange(n), ops.day_numbers(p["diagnosis_date"], ops.NONE_LOW))
+        (np.arange(n), ix.days("patients", "diagnosis_date"))
     ]
-    cpos = ops.positions(p, frames.courses)
-    dated.append((cpos, ops.day_numbers(frames.courses["start_date"], ops.NONE_LOW)))
-    chemo = last_chemo_days(frames)
-    dated.append((cpos, np.where(chemo == ops.NONE, ops.NONE_LOW, chemo)))
+    cpos = ix.positions("courses")
+    dated.append((cpos, ix.days("courses", "start_date")))
+    dated.append((cpos, last_chemo_days(frames)))
     for name, col in (("infusions", "infused_at"), ("labs", "date"), ("events", "date"),
                       ("responses", "date")):
-        df = getattr(frames, name)
-        dated.append((ops.positions(p, df), ops.day_numbers(df[col], ops.NONE_LOW)))
+        dated.append((ix.positions(name), ix.days(name, col)))
     pos = np.concatenate([d[0] for d in dated])
     days = np.concatenate([d[1] for d in dated])
     keep = pos >= 0
+    keep[keep] &= missing[pos[keep]] & (days[keep] != ops.NONE)
     latest = ops.group_max(n, pos[keep], days[keep])
-    return np.where(lfu == ops.NONE, latest, lfu)
+    return np.where(missing, latest, lfu)
 
 
 def last_known_dates(frames: CohortFrames) -> pd.Series:
@@ -202,13 +205,15 @@ def last_known_date(rec: PatientRecord) -> dt.date:
     return last_known_dates(frames_from_records([rec])).iloc[0].date()
 
 
-def endpoints_frame(frames: CohortFrames) -> pd.DataFrame:
+def endpoints_frame(frames: CohortFrames, index: ops.FrameIndex | None = None) -> pd.DataFrame:
     """Derive the study endpoints of every patient at once (the rules of the module docstring).
 
     Parameters
     ----------
     frames : mst.io.frames.CohortFrames
         A validated cohort.
+    index : mst.io.frame_ops.FrameIndex, optional
+        Positions and day numbers of ``frames`` when the caller has them.
 
     Returns
     -------
@@ -216,13 +221,14 @@ def endpoints_frame(frames: CohortFrames) -> pd.DataFrame:
         One row per patient in patient row order (RangeIndex), the columns and dtypes of
         :data:`ENDPOINT_COLUMNS`.
     """
+    ix = ops.FrameIndex(frames) if index is None else index
     rules = endpoint_rules()
     p = frames.patients
     n = len(p)
     courses, responses, events = frames.courses, frames.responses, frames.events
 
-    cpos = ops.positions(p, courses)
-    cstart = ops.day_numbers(courses["start_date"])
+    cpos = ix.positions("courses")
+    cstart = ix.days("courses", "start_date")
     cnum = courses["number"].to_numpy(dtype="float64", na_value=np.nan)
     n_courses = np.bincount(cpos[cpos >= 0], minlength=n)
     first_course = ops.first_row(n, cpos, np.lexsort((cnum, cpos)))
@@ -233,8 +239,8 @@ def endpoints_frame(frames: CohortFrames) -> pd.DataFrame:
     is_ind = courses["kind"].isin([k.value for k in _INDUCTION_KINDS]).to_numpy()
     ipos, istart = cpos[is_ind & (cpos >= 0)], cstart[is_ind & (cpos >= 0)]
     first_ind = ops.group_min(n, ipos, istart)
-    rpos = ops.positions(p, responses)
-    rday = ops.day_numbers(responses["date"])
+    rpos = ix.positions("responses")
+    rday = ix.days("responses", "date")
     rcat = responses["category"].to_numpy(dtype=object)
     ok = rpos >= 0
     cand = ok & np.isin(rcat, _CR_CATEGORIES)
@@ -244,8 +250,8 @@ def endpoints_frame(frames: CohortFrames) -> pd.DataFrame:
     has_cr = (cand_day != ops.NONE) & (k <= rules.max_inductions_for_cr)
     cr_day = np.where(has_cr, cand_day, ops.NONE)
 
-    epos = ops.positions(p, events)
-    eday = ops.day_numbers(events["date"])
+    epos = ix.positions("events")
+    eday = ix.days("events", "date")
     ekind = events["kind"].to_numpy(dtype=object)
     is_death = (ekind == EventKind.DEATH.value) & (epos >= 0)
     death_row = ops.first_row(n, np.where(is_death, epos, -1))
@@ -255,7 +261,7 @@ def endpoints_frame(frames: CohortFrames) -> pd.DataFrame:
     if died.any():
         cause[died] = events["cause"].to_numpy(dtype=object)[death_row[died]]
 
-    lfu = np.where(died, death_day, _last_known_days(frames))
+    lfu = np.where(died, death_day, _last_known_days(frames, ix))
     has_course = first_chemo != ops.NONE
     early = died & (death_day - np.where(has_course, first_chemo, 0) <= rules.early_death_days)
 
@@ -274,7 +280,7 @@ def endpoints_frame(frames: CohortFrames) -> pd.DataFrame:
     lfs_days = np.where(has_cr, end - np.where(has_cr, cr_day, 0), 0)
     lfs_event = (relapsed | died).astype(np.int64)
     crs_status = np.where(relapsed, 1, np.where(died, 2, 0))
-    diag = ops.day_numbers(p["diagnosis_date"])
+    diag = ix.days("patients", "diagnosis_date")
 
     def nullable(values: np.ndarray, mask: np.ndarray, dtype: str) -> pd.Series:
         return pd.Series(pd.array(values, dtype=dtype)).where(mask)

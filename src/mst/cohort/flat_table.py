@@ -110,32 +110,33 @@ def _pair_mismatches(recipient: str, donor: str) -> tuple[int, int] | None:
     return int(counts["x10"]), int(counts["x12"])
 
 
-def first_donor_rows(frames: CohortFrames) -> np.ndarray:
+def first_donor_rows(frames: CohortFrames, index: ops.FrameIndex | None = None) -> np.ndarray:
     """Row (in ``frames.donors``) of each patient's first-course donor, -1 without a donor.
 
     The donor of the first infusion (by course number, then infusion time; ties in record
     order); without an infusion naming a recorded donor, the first recorded donor.
     """
-    p, donors, inf = frames.patients, frames.donors, frames.infusions
-    n = len(p)
+    ix = ops.FrameIndex(frames) if index is None else index
+    donors, inf = frames.donors, frames.infusions
+    n = ix.n
     if len(donors) == 0:
         return np.full(n, -1, dtype=np.int64)
-    fallback = ops.first_row(n, ops.positions(p, donors))
+    fallback = ops.first_row(n, ix.positions("donors"))
     if len(inf) == 0:
         return fallback
     sep = "\x1f"
     dkey = pd.Index(donors["patient_id"].astype(str) + sep + donors["id"].astype(str))
     drow = dkey.get_indexer(inf["patient_id"].astype(str) + sep + inf["donor_id"].astype(str))
-    ipos = np.where(drow >= 0, ops.positions(p, inf), -1)
-    first = ops.first_row(n, ipos, _infusion_order(frames))
+    ipos = np.where(drow >= 0, ix.positions("infusions"), -1)
+    first = ops.first_row(n, ipos, _infusion_order(ix))
     return np.where(first >= 0, drow[np.maximum(first, 0)], fallback)
 
 
-def _infusion_order(frames: CohortFrames) -> np.ndarray:
-    inf = frames.infusions
+def _infusion_order(ix: ops.FrameIndex) -> np.ndarray:
+    inf = ix.frames.infusions
     when = inf["infused_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     num = inf["course_number"].to_numpy(dtype="float64", na_value=np.nan)
-    return np.lexsort((when, num, ops.positions(frames.patients, inf)))
+    return np.lexsort((when, num, ix.positions("infusions")))
 
 
 def _first_donor(rec: PatientRecord) -> Donor | None:
@@ -176,11 +177,11 @@ def _ages(p: pd.DataFrame) -> pd.Series:
     return p["age_at_diagnosis"].astype("Int64").reset_index(drop=True)
 
 
-def _max_grade(frames: CohortFrames, kind: EventKind) -> np.ndarray:
-    ev = frames.events
-    n = len(frames.patients)
-    m = (ev["kind"] == kind.value).to_numpy() if len(ev) else np.zeros(0, dtype=bool)
-    pos = ops.positions(frames.patients, ev)[m]
+def _max_grade(ix: ops.FrameIndex, kind: EventKind) -> np.ndarray:
+    ev = ix.frames.events
+    n = ix.n
+    m = ix.isin("events", "kind", (kind.value,))
+    pos = ix.positions("events")[m]
     grade = ev["grade"].to_numpy(dtype="float64", na_value=0.0)[m].astype(np.int64)
     keep = pos >= 0
     out = ops.group_max(n, pos[keep], grade[keep], fill=-1)
@@ -204,15 +205,16 @@ def flat_table_from_frames(frames: CohortFrames) -> pd.DataFrame:
     from mst.monitoring.recovery import courses_recovery
 
     rules = endpoint_rules()
+    ix = ops.FrameIndex(frames)
     p = frames.patients
     n = len(p)
-    e = endpoints_frame(frames)
+    e = endpoints_frame(frames, ix)
     age = _ages(p)
     ages = age.to_numpy(dtype="float64", na_value=np.nan)
     sex = p["sex"].to_numpy(dtype=object)
 
     donors = frames.donors
-    drow = first_donor_rows(frames)
+    drow = first_donor_rows(frames, ix)
     has_donor = drow >= 0
     dsex = ops.take(donors["sex"], drow)
     drel = ops.take(donors["relationship"], drow)
@@ -222,34 +224,32 @@ def flat_table_from_frames(frames: CohortFrames) -> pd.DataFrame:
     mm = hla_mismatches(frames, drow)
 
     inf = frames.infusions
-    first_inf = ops.first_row(n, ops.positions(p, inf), _infusion_order(frames)) if len(inf) \
-        else np.full(n, -1, dtype=np.int64)
+    first_inf = ops.first_row(n, ix.positions("infusions"), _infusion_order(ix))
 
     courses = frames.courses
-    cpos = ops.positions(p, courses)
+    cpos = ix.positions("courses")
     cnum = courses["number"].to_numpy(dtype="float64", na_value=np.nan)
     first_course = ops.first_row(n, cpos, np.lexsort((cnum, cpos)))
 
-    rec = courses_recovery(frames, numbers=(1,))
+    rec = courses_recovery(frames, numbers=(1,), index=ix)
     rrow = np.full(n, -1, dtype=np.int64)
     rrow[rec["patient_pos"].to_numpy(dtype=np.int64)] = np.arange(len(rec))
 
     labs = frames.labs
-    chim = (labs["analyte"] == "donor_chimerism").to_numpy() if len(labs) else np.zeros(0, bool)
-    lpos = ops.positions(p, labs)[chim]
+    chim = ix.isin("labs", "analyte", ("donor_chimerism",))
+    lpos = ix.positions("labs")[chim]
     lval = labs["value"].to_numpy(dtype=float)[chim]
     keep = lpos >= 0
     n_chim = np.bincount(lpos[keep], minlength=n)
     n_pos = np.bincount(lpos[keep & (lval > 0)], minlength=n)
 
-    gvhd = _max_grade(frames, EventKind.GVHD)
-    crs = _max_grade(frames, EventKind.CRS)
-    epos = ops.positions(p, frames.events)
-    ekind = frames.events["kind"].to_numpy(dtype=object)
+    gvhd = _max_grade(ix, EventKind.GVHD)
+    crs = _max_grade(ix, EventKind.CRS)
+    epos = ix.positions("events")
 
     def has_event(kind: EventKind) -> pd.Series:
         hit = np.zeros(n, dtype=bool)
-        sel = (ekind == kind.value) & (epos >= 0)
+        sel = ix.isin("events", "kind", (kind.value,)) & (epos >= 0)
         hit[epos[sel]] = True
         return pd.Series(hit, dtype="boolean")
 

@@ -6,10 +6,15 @@ for a missing date, so per-patient minima and maxima are plain numpy reductions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from mst.errors import ValidationError
+
+if TYPE_CHECKING:
+    from mst.io.frames import CohortFrames
 
 #: Day number standing for "no date" (larger than every real day: neutral for minima).
 NONE = np.iinfo(np.int64).max
@@ -130,3 +135,48 @@ def pick(values: np.ndarray, rows: np.ndarray, fill: object) -> np.ndarray:
     if len(values) == 0:
         return np.full(len(rows), fill, dtype=values.dtype if fill is not None else object)
     return np.where(rows >= 0, values[np.maximum(rows, 0)], fill)
+
+
+class FrameIndex:
+    """Patient positions and day numbers of one :class:`~mst.io.frames.CohortFrames`, each
+    computed once (derivations that share a cohort share one index).
+
+    Parameters
+    ----------
+    frames : mst.io.frames.CohortFrames
+        The cohort.
+    """
+
+    def __init__(self, frames: CohortFrames) -> None:
+        self.frames = frames
+        self._pos: dict[str, np.ndarray] = {}
+        self._days: dict[tuple[str, str], np.ndarray] = {}
+        self._mask: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return len(self.frames.patients)
+
+    def positions(self, name: str) -> np.ndarray:
+        """:func:`positions` of the frame ``name`` (e.g. ``"labs"``)."""
+        if name not in self._pos:
+            self._pos[name] = positions(self.frames.patients, getattr(self.frames, name))
+        return self._pos[name]
+
+    def days(self, name: str, column: str) -> np.ndarray:
+        """:func:`day_numbers` of a date column (missing → :data:`NONE`)."""
+        key = (name, column)
+        if key not in self._days:
+            self._days[key] = day_numbers(getattr(self.frames, name)[column])
+        return self._days[key]
+
+    def isin(self, name: str, column: str, values: tuple[str, ...]) -> np.ndarray:
+        """Boolean mask: the column's value is one of ``values``."""
+        key = (name, column, values)
+        if key not in self._mask:
+            col = getattr(self.frames, name)[column]
+            self._mask[key] = col.isin(values).to_numpy(dtype=bool) if len(col) else np.zeros(
+                0, dtype=bool
+            )
+        return self._mask[key]

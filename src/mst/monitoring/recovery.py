@@ -353,7 +353,8 @@ def course_recovery(
 
 
 def _course_counts(
-    frames: CohortFrames, numbers: tuple[int, ...] | None = None
+    frames: CohortFrames, numbers: tuple[int, ...] | None = None,
+    ix: ops.FrameIndex | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Courses and their counts, as :func:`recovery_rule` takes them.
 
@@ -370,23 +371,24 @@ def _course_counts(
     """
     from mst.cohort.endpoints import last_chemo_days
 
-    p, courses, labs = frames.patients, frames.courses, frames.labs
-    cpos = ops.positions(p, courses)
+    ix = ops.FrameIndex(frames) if ix is None else ix
+    courses, labs = frames.courses, frames.labs
+    cpos = ix.positions("courses")
     cnum = courses["number"].to_numpy(dtype="float64", na_value=np.nan)
     order = np.lexsort((cnum, cpos))
     order = order[cpos[order] >= 0]
-    cstart = ops.day_numbers(courses["start_date"])[order]
+    cstart = ix.days("courses", "start_date")[order]
     cend = last_chemo_days(frames)[order]
     opos = cpos[order]
     sel = np.ones(len(order), dtype=bool) if numbers is None else np.isin(cnum[order], numbers)
     chosen = courses.iloc[order[sel]].reset_index(drop=True)
     chosen["pos"], chosen["start"], chosen["end"] = opos[sel], cstart[sel], cend[sel]
     # course slot of every count: the patient's last course (by number) started on or before it
-    m = labs["analyte"].isin(("anc", "platelets")).to_numpy()
-    lpos = ops.positions(p, labs)[m]
-    lday = ops.day_numbers(labs["date"])[m]
+    m = ix.isin("labs", "analyte", ("anc", "platelets"))
+    lpos = ix.positions("labs")[m]
+    lday = ix.days("labs", "date")[m]
     lval = labs["value"].to_numpy(dtype=float)[m]
-    is_anc = labs["analyte"].to_numpy(dtype=object)[m] == "anc"
+    is_anc = ix.isin("labs", "analyte", ("anc",))[m]
     shift = np.int64(1) << np.int64(32)
     ckey = opos * shift + (cstart + (1 << 31))
     lkey = lpos * shift + (lday + (1 << 31))
@@ -416,7 +418,11 @@ def _course_counts(
     return chosen, ug, uday, anc, plt, chosen["end"].to_numpy(dtype=np.int64)
 
 
-def courses_recovery(frames: CohortFrames, numbers: tuple[int, ...] | None = None) -> pd.DataFrame:
+def courses_recovery(
+    frames: CohortFrames,
+    numbers: tuple[int, ...] | None = None,
+    index: ops.FrameIndex | None = None,
+) -> pd.DataFrame:
     """The 002 recovery rule for every course of a cohort (or the courses numbered ``numbers``).
 
     Parameters
@@ -425,6 +431,8 @@ def courses_recovery(frames: CohortFrames, numbers: tuple[int, ...] | None = Non
         A validated cohort.
     numbers : tuple of int, optional
         Course numbers to evaluate (default: all).
+    index : mst.io.frame_ops.FrameIndex, optional
+        Positions and day numbers of ``frames`` when the caller has them.
 
     Returns
     -------
@@ -434,7 +442,7 @@ def courses_recovery(frames: CohortFrames, numbers: tuple[int, ...] | None = Non
         :class:`CourseRecovery` (``datetime64[ns]``), the ``*_days_from_*`` durations
         (``Int64``) and the ``*_fell`` flags. Gaps are given by :func:`record_recovery` only.
     """
-    chosen, g, day, anc, plt, end = _course_counts(frames, numbers)
+    chosen, g, day, anc, plt, end = _course_counts(frames, numbers, index)
     res = recovery_rule(g, day, anc, plt, end)
     start = chosen["start"].to_numpy(dtype=np.int64)
 
