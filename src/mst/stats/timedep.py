@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mst.domain import PatientRecord
 from mst.errors import ValidationError
+from mst.io.frame_ops import positions
+
+if TYPE_CHECKING:
+    from mst.io.frames import CohortFrames
 
 
 def course_days(
@@ -41,14 +45,45 @@ def course_days(
         Patient id → sorted day offsets of course starts (courses before the origin are
         kept as negative offsets; patients without an origin get no entry).
     """
-    out: dict[str, list[float]] = {}
-    for rec in records:
-        pid = rec.patient.id
-        o = rec.patient.diagnosis_date if origin is None else origin.get(pid)
-        if o is None:
-            continue
-        out[pid] = sorted(float((c.start_date - o).days) for c in rec.courses)
-    return out
+    from mst.io.frames import frames_from_records
+
+    return course_days_from_frames(frames_from_records(records), origin)
+
+
+def course_days_from_frames(
+    frames: CohortFrames, origin: Mapping[str, dt.date | None] | None = None
+) -> dict[str, list[float]]:
+    """:func:`course_days` of a cohort's frames (the one implementation).
+
+    Parameters
+    ----------
+    frames : mst.io.frames.CohortFrames
+        The cohort.
+    origin : mapping, optional
+        As for :func:`course_days`.
+
+    Returns
+    -------
+    dict
+        Patient id → sorted day offsets of course starts.
+    """
+    p, courses = frames.patients, frames.courses
+    ids = p["id"].to_numpy(dtype=object)
+    if origin is None:
+        o = p["diagnosis_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    else:
+        o = np.array([origin.get(pid) for pid in ids], dtype="datetime64[D]")
+    pos = positions(p, courses)
+    start = courses["start_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    keep = pos >= 0
+    pos, start = pos[keep], start[keep]
+    days = (start - o[pos]).astype(np.int64).astype(float)
+    order = np.lexsort((days, pos))
+    pos, days = pos[order], days[order]
+    cuts = np.searchsorted(pos, np.arange(len(ids) + 1))
+    has_origin = ~np.isnat(o)
+    return {str(ids[i]): days[cuts[i]:cuts[i + 1]].tolist()
+            for i in range(len(ids)) if has_origin[i]}
 
 
 def split_at_times(
