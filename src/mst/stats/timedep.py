@@ -146,7 +146,11 @@ def split_at_times(
         raise ValidationError(
             f"{time} (row {i + 1})", float(stop[i]), "follow-up must end after the entry time"
         )
-    pieces = []
+    rows: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    stops: list[np.ndarray] = []
+    statuses: list[np.ndarray] = []
+    counted: list[np.ndarray] = []
     for i, pid in enumerate(data[id].to_numpy()):
         ts = np.sort(np.asarray(times.get(pid, ()), dtype=np.float64))
         before = int(np.sum(ts <= entry[i]))
@@ -157,22 +161,22 @@ def split_at_times(
         k = bounds.size - 1
         status = np.zeros(k, dtype=np.int64)
         status[-1] = int(ev[i])
-        pieces.append(
-            pd.DataFrame(
-                {
-                    "_row": i,
-                    "tstart": bounds[:-1],
-                    "tstop": bounds[1:],
-                    "status": status,
-                    name: counts.astype(np.int64),
-                }
-            )
-        )
-    long = (
-        pd.concat(pieces, ignore_index=True)
-        if pieces
-        else pd.DataFrame(columns=["_row", "tstart", "tstop", "status", name])
-    )
+        rows.append(np.full(k, i, dtype=np.int64))
+        starts.append(bounds[:-1])
+        stops.append(bounds[1:])
+        statuses.append(status)
+        counted.append(counts.astype(np.int64))
+
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    long = pd.DataFrame({
+        "_row": joined(rows, np.int64),
+        "tstart": joined(starts, np.float64),
+        "tstop": joined(stops, np.float64),
+        "status": joined(statuses, np.int64),
+        name: joined(counted, np.int64),
+    })
     base = data.reset_index(drop=True).drop(
         columns=[c for c in ("tstart", "tstop", "status", name) if c in data.columns]
     )
