@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mst.cohort.endpoints import age_bands, age_groups, endpoint_rules, endpoints_frame
-from mst.domain import Cohort, Donor, EventKind, PatientRecord
+from mst.domain import Cohort, EventKind, PatientRecord
 from mst.errors import ValidationError
 from mst.io import frame_ops as ops
 from mst.io.frames import CohortFrames, frames_from_cohort, frames_from_records
@@ -137,12 +137,6 @@ def _infusion_order(ix: ops.FrameIndex) -> np.ndarray:
     when = inf["infused_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     num = inf["course_number"].to_numpy(dtype="float64", na_value=np.nan)
     return np.lexsort((when, num, ix.positions("infusions")))
-
-
-def _first_donor(rec: PatientRecord) -> Donor | None:
-    """The first-course donor of one record (:func:`first_donor_rows`)."""
-    row = int(first_donor_rows(frames_from_records([rec]))[0])
-    return None if row < 0 else rec.donors[row]
 
 
 def hla_mismatches(frames: CohortFrames, donor_rows: np.ndarray | None = None) -> pd.DataFrame:
