@@ -142,3 +142,16 @@ def test_mismatch_counted_once_per_typing_pair(records) -> None:  # type: ignore
     info = _pair_mismatches.cache_info()
     assert info.misses == 1 and info.hits == 4
     assert t["hla_mismatches_10"].nunique() == 1
+
+
+def test_last_known_date_per_record_equals_the_cohort_rule(records) -> None:  # type: ignore[no-untyped-def]
+    from mst.cohort.endpoints import last_known_date, last_known_dates
+
+    open_ended = [r.model_copy(update={"patient": r.patient.model_copy(
+        update={"last_followup_date": None})}) for r in records[-9:]]
+    cohort_rule = last_known_dates(frames_from_records(open_ended))
+    for i, rec in enumerate(open_ended):
+        assert last_known_date(rec) == cohort_rule.iloc[i].date()
+        dated = [rec.patient.diagnosis_date, *(c.last_chemo_date for c in rec.courses),
+                 *(x.date for x in rec.labs), *(x.date for x in rec.events)]
+        assert last_known_date(rec) >= max(dated)

@@ -168,29 +168,44 @@ def last_chemo_days(frames: CohortFrames) -> np.ndarray:
     return np.where(start == ops.NONE, ops.NONE, start + day - 1)
 
 
-def _last_known_days(frames: CohortFrames, ix: ops.FrameIndex | None = None) -> np.ndarray:
-    ix = ops.FrameIndex(frames) if ix is None else ix
-    p = frames.patients
-    n = len(p)
-    lfu = ix.days("patients", "last_followup_date")
+def _latest(lfu: np.ndarray, dated: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The last-follow-up rule: the recorded date, else the latest of the dated records.
+
+    ``lfu`` holds each patient's last follow-up day (:data:`ops.NONE` when missing); ``dated``
+    the (patient position, day) pairs of the records that count (:func:`last_known_dates`).
+    """
     missing = lfu == ops.NONE
     if not missing.any():
         return lfu
-    dated: list[tuple[np.ndarray, np.ndarray]] = [
-        (np.arange(n), ix.days("patients", "diagnosis_date"))
-    ]
-    cpos = ix.positions("courses")
-    dated.append((cpos, ix.days("courses", "start_date")))
-    dated.append((cpos, last_chemo_days(frames)))
-    for name, col in (("infusions", "infused_at"), ("labs", "date"), ("events", "date"),
-                      ("responses", "date")):
-        dated.append((ix.positions(name), ix.days(name, col)))
     pos = np.concatenate([d[0] for d in dated])
     days = np.concatenate([d[1] for d in dated])
     keep = pos >= 0
     keep[keep] &= missing[pos[keep]] & (days[keep] != ops.NONE)
-    latest = ops.group_max(n, pos[keep], days[keep])
+    latest = ops.group_max(len(lfu), pos[keep], days[keep])
     return np.where(missing, latest, lfu)
+
+
+def _last_known_days(frames: CohortFrames, ix: ops.FrameIndex | None = None) -> np.ndarray:
+    ix = ops.FrameIndex(frames) if ix is None else ix
+    lfu = ix.days("patients", "last_followup_date")
+    if not (lfu == ops.NONE).any():
+        return lfu
+    cpos = ix.positions("courses")
+    dated = [(np.arange(ix.n), ix.days("patients", "diagnosis_date")),
+             (cpos, ix.days("courses", "start_date")),
+             (cpos, last_chemo_days(frames))]
+    for name, col in (("infusions", "infused_at"), ("labs", "date"), ("events", "date"),
+                      ("responses", "date")):
+        dated.append((ix.positions(name), ix.days(name, col)))
+    return _latest(lfu, dated)
+
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def _days_of(dates: list[dt.date]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.zeros(len(dates), dtype=np.int64),
+            np.array([d.toordinal() - _EPOCH for d in dates], dtype=np.int64))
 
 
 def last_known_dates(frames: CohortFrames) -> pd.Series:
@@ -201,8 +216,21 @@ def last_known_dates(frames: CohortFrames) -> pd.Series:
 
 
 def last_known_date(rec: PatientRecord) -> dt.date:
-    """The last follow-up date, or the latest dated record when it is missing."""
-    return last_known_dates(frames_from_records([rec])).iloc[0].date()
+    """The last follow-up date, or the latest dated record when it is missing (the rule of
+    :func:`last_known_dates`, on the dates of one record)."""
+    p = rec.patient
+    lfu = np.array([ops.NONE if p.last_followup_date is None
+                    else p.last_followup_date.toordinal() - _EPOCH], dtype=np.int64)
+    dated = [
+        _days_of([p.diagnosis_date]),
+        _days_of([c.start_date for c in rec.courses]),
+        _days_of([c.last_chemo_date for c in rec.courses]),
+        _days_of([x.infused_at.date() for x in rec.infusions]),
+        _days_of([x.date for x in rec.labs]),
+        _days_of([x.date for x in rec.events]),
+        _days_of([x.date for x in rec.responses]),
+    ]
+    return dt.date.fromordinal(int(_latest(lfu, dated)[0]) + _EPOCH)
 
 
 def endpoints_frame(frames: CohortFrames, index: ops.FrameIndex | None = None) -> pd.DataFrame:
