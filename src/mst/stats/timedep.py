@@ -146,37 +146,36 @@ def split_at_times(
         raise ValidationError(
             f"{time} (row {i + 1})", float(stop[i]), "follow-up must end after the entry time"
         )
-    rows: list[np.ndarray] = []
-    starts: list[np.ndarray] = []
-    stops: list[np.ndarray] = []
-    statuses: list[np.ndarray] = []
-    counted: list[np.ndarray] = []
-    for i, pid in enumerate(data[id].to_numpy()):
-        ts = np.sort(np.asarray(times.get(pid, ()), dtype=np.float64))
-        before = int(np.sum(ts <= entry[i]))
-        cuts = ts[(ts > entry[i]) & (ts < stop[i])]
-        cuts = np.unique(cuts)
-        bounds = np.concatenate(([entry[i]], cuts, [stop[i]]))
-        counts = before + np.searchsorted(ts[ts > entry[i]], bounds[:-1], side="right")
-        k = bounds.size - 1
-        status = np.zeros(k, dtype=np.int64)
-        status[-1] = int(ev[i])
-        rows.append(np.full(k, i, dtype=np.int64))
-        starts.append(bounds[:-1])
-        stops.append(bounds[1:])
-        statuses.append(status)
-        counted.append(counts.astype(np.int64))
-
-    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    long = pd.DataFrame({
-        "_row": joined(rows, np.int64),
-        "tstart": joined(starts, np.float64),
-        "tstop": joined(stops, np.float64),
-        "status": joined(statuses, np.int64),
-        name: joined(counted, np.int64),
-    })
+    n = len(data)
+    given = [np.asarray(times.get(pid, ()), dtype=np.float64) for pid in data[id].to_numpy()]
+    lens = np.array([g.size for g in given], dtype=np.int64)
+    ri = np.repeat(np.arange(n, dtype=np.int64), lens)
+    tv = np.concatenate(given) if given else np.zeros(0)
+    order = np.lexsort((tv, ri))
+    ri, tv = ri[order], tv[order]
+    # courses at or before the entry count from the start of follow-up
+    at_entry = np.bincount(ri[tv <= entry[ri]], minlength=n) if ri.size else np.zeros(n, int)
+    # each distinct course time strictly inside (entry, stop) opens an interval; the count of
+    # courses received from then on includes every course given up to that time
+    row_first = np.searchsorted(ri, np.arange(n))
+    last_of_value = np.ones(ri.size, dtype=bool)
+    last_of_value[:-1] = (ri[1:] != ri[:-1]) | (tv[1:] != tv[:-1])
+    cut = last_of_value & (tv > entry[ri]) & (tv < stop[ri])
+    cut_idx = np.flatnonzero(cut)
+    c_row = ri[cut_idx]
+    rows = np.concatenate([np.arange(n, dtype=np.int64), c_row])
+    tstart = np.concatenate([entry, tv[cut_idx]])
+    counts = np.concatenate([at_entry, cut_idx - row_first[c_row] + 1]).astype(np.int64)
+    o = np.lexsort((tstart, rows))
+    rows, tstart, counts = rows[o], tstart[o], counts[o]
+    last = np.ones(rows.size, dtype=bool)
+    last[:-1] = rows[1:] != rows[:-1]
+    tstop = np.empty(rows.size, dtype=np.float64)
+    tstop[:-1] = tstart[1:]
+    tstop[last] = stop[rows[last]]
+    status = np.where(last, ev[rows], 0).astype(np.int64)
+    long = pd.DataFrame({"_row": rows, "tstart": tstart, "tstop": tstop, "status": status,
+                         name: counts})
     base = data.reset_index(drop=True).drop(
         columns=[c for c in ("tstart", "tstop", "status", name) if c in data.columns]
     )
