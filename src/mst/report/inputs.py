@@ -65,6 +65,8 @@ def exchange_frames(path: str | Path, progress: Progress | None = None,
     from mst.io.exchange import read_cohort
     from mst.io.frames import frames_from_cohort
 
+    # the one place that reads an exchange file into frames: the columnar reader
+    # (read_frames) replaces the next lines with one call
     cohort = read_cohort(path, encoding=encoding, progress=None if progress is None
                          else (lambda k, t: progress("reading", k, t)))
     if progress is not None:
