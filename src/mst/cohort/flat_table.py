@@ -14,7 +14,7 @@ from mst.cohort.endpoints import age_bands, age_groups, endpoint_rules, endpoint
 from mst.domain import Cohort, EventKind, PatientRecord
 from mst.errors import ValidationError
 from mst.io import frame_ops as ops
-from mst.io.frames import CohortFrames, frames_from_cohort, frames_from_records
+from mst.io.frames import CohortFrames, check_schema, frames_from_cohort, frames_from_records
 
 #: Column name → pandas dtype, in table order (see docs/flat_table.md).
 COLUMNS: dict[str, str] = {
@@ -198,6 +198,7 @@ def flat_table_from_frames(frames: CohortFrames) -> pd.DataFrame:
     """
     from mst.monitoring.recovery import courses_recovery
 
+    check_schema(frames)  # the frames contract (columns, dtypes) holds for every producer
     rules = endpoint_rules()
     ix = ops.FrameIndex(frames)
     p = frames.patients
