@@ -229,10 +229,28 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         disease: Annotated[str, typer.Option(
             "--disease", help="aml (the AML flat table, default) or myeloma (docs/myeloma.md).")
         ] = "aml",
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
         """Write the flat analysis table (one row per patient; see docs/flat_table.md)."""
-        from mst.cohort import build_flat_table, write_flat_table
+        from mst.cohort import build_flat_table, flat_table_from_frames, write_flat_table
 
+        if from_file is not None and disease.lower() == "aml":  # issue 16: file → frames → table
+            from mst.cli.report_cmds import _progress
+            from mst.report.inputs import exchange_frames
+
+            with _progress(3, quiet) as step:
+                step("reading")
+                frames = exchange_frames(
+                    from_file, step.detail, encoding=encoding  # type: ignore[attr-defined]
+                )
+                if frames.patients.empty:
+                    fail("no patients to tabulate")
+                step("flat table")
+                table = flat_table_from_frames(frames)
+                step("writing")
+                write_flat_table(table, out)
+            typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
+            return
         if from_file is not None:
             from mst.io.exchange import read_cohort
 

@@ -163,12 +163,13 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         from mst.report import build_report, load_config, load_input
 
         cfg = load_config(config, by=by)
-        with _progress((10 if pdf else 9) + (omics_res is not None), quiet) as step:
+        with _progress((11 if pdf else 10) + (omics_res is not None), quiet) as step:
             step("reading")
             inp = load_input(db, src, mapping, dictionary, sheet=sheet,
                              progress=step.detail)  # type: ignore[attr-defined]
             rep = build_report(inp.table, cfg, inp.course_days, step, inp.rejections,
                                omics=omics_res)
+            step("writing")
             rep.write_html(out)
             rep.write_json(json_out or out.with_suffix(".json"))
             if pdf is not None:

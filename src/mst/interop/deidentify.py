@@ -176,17 +176,16 @@ def k_anonymity(cohort: Cohort, quasi: tuple[str, ...] = QUASI_IDENTIFIERS) -> d
     return out
 
 
-def _mismatches(rec: PatientRecord) -> dict[str, int | None]:
-    from mst.cohort.flat_table import _first_donor, _mismatch_function
+def _mismatches(cohort: Cohort) -> list[dict[str, int | None]]:
+    """HLA mismatch counts of every record against its first-course donor (the flat table's)."""
+    import pandas as pd
 
-    donor = _first_donor(rec)
-    if rec.patient.hla_typing and donor is not None and donor.hla_typing:
-        try:
-            c = _mismatch_function()(rec.patient.hla_typing, donor.hla_typing)
-        except ValidationError:
-            return {"hla_mismatches_10": None, "hla_mismatches_12": None}
-        return {"hla_mismatches_10": int(c["x10"]), "hla_mismatches_12": int(c["x12"])}
-    return {"hla_mismatches_10": None, "hla_mismatches_12": None}
+    from mst.cohort.flat_table import hla_mismatches
+    from mst.io.frames import frames_from_cohort
+
+    mm = hla_mismatches(frames_from_cohort(cohort))
+    return [{c: None if v is None or v is pd.NA else int(v) for c, v in row.items()}
+            for row in mm.to_dict("records")]
 
 
 def deidentify_cohort(
@@ -235,13 +234,14 @@ def deidentify_cohort(
     shifts: dict[str, int] = {}
     mism: dict[str, dict[str, int | None]] = {}
     top_coded = 0
+    counts = _mismatches(cohort)
     for k, rec in enumerate(cohort.records):
         pid = rec.patient.id
         new_id = f"P{int(order[k]) + 1:0{width}d}"
         s = patient_shift(key, pid, max_shift_days)
         back = 1 + int(_unit(key, "censor", pid) * censor_jitter_days) if censor_jitter_days \
             else 0
-        mism[new_id] = _mismatches(rec)
+        mism[new_id] = counts[k]
         out = _shift_record(rec, s, new_id, back, keep_hla)
         top_coded += int(rec.patient.age >= TOP_AGE)
         recs.append(out)

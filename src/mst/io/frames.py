@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from mst.domain import Cohort
+from mst.domain import Center, Cohort, PatientRecord
 from mst.errors import ValidationError
 
 #: Column → dtype of each frame, in column order (``row`` is added to every frame).
@@ -198,9 +198,29 @@ def frames_from_cohort(cohort: Cohort) -> CohortFrames:
     CohortFrames
         ``row`` is missing (``<NA>``) in every frame.
     """
-    recs = cohort.records
+    return frames_from_records(cohort.records, cohort.centers)
+
+
+def frames_from_records(
+    records: Iterable[PatientRecord], centers: Iterable[Center] = ()
+) -> CohortFrames:
+    """The frames of patient records (and centers), as :func:`frames_from_cohort`.
+
+    Parameters
+    ----------
+    records : iterable of mst.domain.PatientRecord
+        Consistent records, in the order of the patient rows.
+    centers : iterable of mst.domain.Center, optional
+        The centers frame's rows (empty by default).
+
+    Returns
+    -------
+    CohortFrames
+        ``row`` is missing (``<NA>``) in every frame.
+    """
+    recs = list(records)
     lists: dict[str, list[Any]] = {
-        "centers": list(cohort.centers),
+        "centers": list(centers),
         "patients": [r.patient for r in recs],
         "donors": [d for r in recs for d in r.donors],
         "courses": [c for r in recs for c in r.courses],

@@ -28,9 +28,14 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from mst.domain import PatientRecord
 from mst.domain.analytes import to_canonical
 from mst.errors import ValidationError
+from mst.io import frame_ops as ops
+from mst.io.frames import CohortFrames, frames_from_records
 from mst.monitoring._data import load
 
 SOURCE = "002 Study endpoints"
@@ -159,34 +164,98 @@ def _split(series: Any, dates: Sequence[Any] | None, name: str) -> dict[dt.date,
 
 
 def _first_run(
-    days: list[dt.date], ok: dict[dt.date, bool], start: dt.date, run: int
-) -> dt.date | None:
-    count = 0
-    first: dt.date | None = None
-    prev: dt.date | None = None
-    for d in days:
-        if d < start:
-            continue
-        if ok.get(d, False) and (prev is not None and (d - prev).days == 1 and count > 0):
-            count += 1
-        elif ok.get(d, False):
-            count, first = 1, d
-        else:
-            count, first = 0, None
-        prev = d
-        if count >= run:
-            return first
-    return None
+    g: np.ndarray, day: np.ndarray, ok: np.ndarray, frm: np.ndarray, run: int
+) -> np.ndarray:
+    """Per group: the first day of the first run of ``run`` ok days on consecutive calendar
+    days, among the group's days on or after ``frm[group]`` (a day not ok, or a calendar day
+    without a value, breaks the run); :data:`ops.NONE` when there is none.
+
+    ``g``/``day`` are sorted by group, then day (one row per group and day)."""
+    out = np.full(len(frm), ops.NONE, dtype=np.int64)
+    keep = (frm[g] != ops.NONE) & (day >= frm[g])
+    g, day, ok = g[keep], day[keep], ok[keep]
+    if len(g) == 0:
+        return out
+    cont = np.zeros(len(g), dtype=bool)
+    cont[1:] = ok[1:] & ok[:-1] & (g[1:] == g[:-1]) & (np.diff(day) == 1)
+    idx = np.arange(len(g))
+    run_start = np.maximum.accumulate(np.where(ok & ~cont, idx, -1))
+    hit = ok & (idx - run_start + 1 >= run)
+    np.minimum.at(out, g[hit], day[run_start[hit]])
+    return out
 
 
 def _after_fall(
-    days: list[dt.date], ok: dict[dt.date, bool], start: dt.date, run: int
-) -> tuple[dt.date | None, bool]:
-    """First run of ``run`` consecutive ok days after the first not-ok day on/after ``start``."""
-    fall = next((d for d in days if d >= start and not ok[d]), None)
-    if fall is None:
-        return None, False
-    return _first_run(days, ok, fall, run), True
+    g: np.ndarray, day: np.ndarray, ok: np.ndarray, frm: np.ndarray, run: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the first run (as :func:`_first_run`) after the first day that is not ok on or
+    after ``frm[group]``, and whether such a day (a fall) exists."""
+    fall = np.full(len(frm), ops.NONE, dtype=np.int64)
+    down = ~ok & (frm[g] != ops.NONE) & (day >= frm[g])
+    np.minimum.at(fall, g[down], day[down])
+    return _first_run(g, day, ok, fall, run), fall != ops.NONE
+
+
+def recovery_rule(
+    group: np.ndarray,
+    day: np.ndarray,
+    anc: np.ndarray,
+    platelets: np.ndarray,
+    chemo_end: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The 002 recovery rule applied to many courses at once (the one implementation).
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        Course index (0 … m−1) of each row; rows sorted by course, then day, one per day.
+    day : numpy.ndarray
+        Day numbers (days since 1970-01-01) of the rows.
+    anc, platelets : numpy.ndarray
+        Counts in 10⁹/L on that day (NaN when not measured).
+    chemo_end : numpy.ndarray
+        Per course: day number of the last chemotherapy day (the aplasia window is searched
+        from this day on).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Per course: ``aplasia_start``, ``recovery_date``, ``neutrophil_recovery_date``,
+        ``platelet_recovery_date`` (day numbers, :data:`mst.io.frame_ops.NONE` when not
+        reached) and the flags ``counts_fell``, ``anc_fell``, ``platelets_fell``.
+    """
+    p = load("recovery")
+    run = int(p["run_length_days"])
+    has_a, has_p = ~np.isnan(anc), ~np.isnan(platelets)
+    both = has_a & has_p
+    gb, db, ab, pb = group[both], day[both], anc[both], platelets[both]
+    aplasia = (ab < p["aplasia_anc_lt"]) & (pb < p["aplasia_platelets_lt"])
+    ap_start = _first_run(gb, db, aplasia, chemo_end, run)
+    joint = (ab > p["recovery_anc_gt"]) & (pb > p["recovery_platelets_gt"])
+    rec_date, f_joint = _after_fall(gb, db, joint, ap_start, run)
+    neut, f_anc = _after_fall(
+        group[has_a], day[has_a], anc[has_a] > p["recovery_anc_gt"], ap_start, run
+    )
+    plt_date, f_plt = _after_fall(
+        group[has_p], day[has_p], platelets[has_p] > p["recovery_platelets_gt"], ap_start, run
+    )
+    return {
+        "aplasia_start": ap_start,
+        "recovery_date": rec_date,
+        "neutrophil_recovery_date": neut,
+        "platelet_recovery_date": plt_date,
+        "counts_fell": f_joint,
+        "anc_fell": f_anc,
+        "platelets_fell": f_plt,
+    }
+
+
+def _date_of(day: int) -> dt.date | None:
+    return None if day == ops.NONE else dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+
+
+def _day_of(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
 
 
 def course_recovery(
@@ -227,7 +296,6 @@ def course_recovery(
     mst.errors.ValidationError
         On unparseable dates, negative values, or ``chemo_end`` before ``chemo_start``.
     """
-    p = load("recovery")
     start = _as_date(chemo_start, "chemo_start")
     end = _as_date(chemo_end, "chemo_end") if chemo_end is not None else start
     if end < start:
@@ -238,24 +306,19 @@ def course_recovery(
     if stop is not None:
         a = {d: v for d, v in a.items() if d <= stop}
         pl = {d: v for d, v in pl.items() if d <= stop}
-    run = int(p["run_length_days"])
-    both = sorted(d for d in set(a) & set(pl) if d >= end)
-    aplasia = {d: a[d] < p["aplasia_anc_lt"] and pl[d] < p["aplasia_platelets_lt"] for d in both}
-    rec = {d: a[d] > p["recovery_anc_gt"] and pl[d] > p["recovery_platelets_gt"] for d in both}
-    ap_start = _first_run(both, aplasia, end, run)
-    rec_date = neut_date = plt_date = None
-    fell = (False, False, False)
-    if ap_start is not None:
-        rec_date, f_joint = _after_fall(both, rec, ap_start, run)
-        a_days = sorted(a)
-        neut_date, f_anc = _after_fall(
-            a_days, {d: a[d] > p["recovery_anc_gt"] for d in a_days}, ap_start, run
-        )
-        p_days = sorted(pl)
-        plt_date, f_plt = _after_fall(
-            p_days, {d: pl[d] > p["recovery_platelets_gt"] for d in p_days}, ap_start, run
-        )
-        fell = (f_joint, f_anc, f_plt)
+    days = sorted(set(a) | set(pl))
+    res = recovery_rule(
+        np.zeros(len(days), dtype=np.int64),
+        np.array([_day_of(d) for d in days], dtype=np.int64),
+        np.array([a.get(d, np.nan) for d in days], dtype=float),
+        np.array([pl.get(d, np.nan) for d in days], dtype=float),
+        np.array([_day_of(end)], dtype=np.int64),
+    )
+    ap_start = _date_of(res["aplasia_start"][0])
+    rec_date = _date_of(res["recovery_date"][0])
+    neut_date = _date_of(res["neutrophil_recovery_date"][0])
+    plt_date = _date_of(res["platelet_recovery_date"][0])
+    fell = tuple(bool(res[k][0]) for k in ("counts_fell", "anc_fell", "platelets_fell"))
     observed = sorted(d for d in set(a) | set(pl) if d >= start)
     gaps: list[tuple[dt.date, dt.date]] = []
     for prev, nxt in itertools.pairwise(observed):
@@ -289,13 +352,132 @@ def course_recovery(
     )
 
 
+def _course_counts(
+    frames: CohortFrames, numbers: tuple[int, ...] | None = None,
+    ix: ops.FrameIndex | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Courses and their counts, as :func:`recovery_rule` takes them.
+
+    Each course uses the patient's ``anc`` and ``platelets`` values from its start up to the
+    day before the next course (by number) starts, or all later values for the last course;
+    the last value given on a day counts.
+
+    Returns
+    -------
+    tuple
+        The selected course rows (``numbers``, default all; columns of the courses frame plus
+        ``pos``, ``start``, ``end`` day numbers), then the count arrays group, day, anc,
+        platelets and the per-course chemotherapy end.
+    """
+    from mst.cohort.endpoints import last_chemo_days
+
+    ix = ops.FrameIndex(frames) if ix is None else ix
+    courses, labs = frames.courses, frames.labs
+    cpos = ix.positions("courses")
+    cnum = courses["number"].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.lexsort((cnum, cpos))
+    order = order[cpos[order] >= 0]
+    cstart = ix.days("courses", "start_date")[order]
+    cend = last_chemo_days(frames)[order]
+    opos = cpos[order]
+    sel = np.ones(len(order), dtype=bool) if numbers is None else np.isin(cnum[order], numbers)
+    chosen = courses.iloc[order[sel]].reset_index(drop=True)
+    chosen["pos"], chosen["start"], chosen["end"] = opos[sel], cstart[sel], cend[sel]
+    # course slot of every count: the patient's last course (by number) started on or before it
+    m = ix.isin("labs", "analyte", ("anc", "platelets"))
+    lpos = ix.positions("labs")[m]
+    lday = ix.days("labs", "date")[m]
+    lval = labs["value"].to_numpy(dtype=float)[m]
+    is_anc = ix.isin("labs", "analyte", ("anc",))[m]
+    shift = np.int64(1) << np.int64(32)
+    ckey = opos * shift + (cstart + (1 << 31))
+    lkey = lpos * shift + (lday + (1 << 31))
+    slot = np.searchsorted(ckey, lkey, side="right") - 1
+    ok = (lpos >= 0) & (slot >= 0)
+    ok[ok] &= opos[slot[ok]] == lpos[ok]
+    group_of_slot = np.full(len(order), -1, dtype=np.int64)
+    group_of_slot[np.flatnonzero(sel)] = np.arange(int(sel.sum()))
+    g = np.where(ok, group_of_slot[np.maximum(slot, 0)], -1)
+    ok &= g >= 0
+    g, lday, lval, is_anc = g[ok], lday[ok], lval[ok], is_anc[ok]
+    # the last value given on a day counts: keep the last row of each (course, day, analyte)
+    idx = np.arange(len(g))
+    o = np.lexsort((idx, is_anc, lday, g))
+    g, lday, lval, is_anc = g[o], lday[o], lval[o], is_anc[o]
+    last = np.ones(len(g), dtype=bool)
+    last[:-1] = (g[1:] != g[:-1]) | (lday[1:] != lday[:-1]) | (is_anc[1:] != is_anc[:-1])
+    g, lday, lval, is_anc = g[last], lday[last], lval[last], is_anc[last]
+    key = g * shift + (lday + (1 << 31))
+    uniq, inv = np.unique(key, return_inverse=True)
+    anc = np.full(len(uniq), np.nan)
+    plt = np.full(len(uniq), np.nan)
+    anc[inv[is_anc]] = lval[is_anc]
+    plt[inv[~is_anc]] = lval[~is_anc]
+    ug = uniq // shift
+    uday = uniq - ug * shift - (1 << 31)
+    return chosen, ug, uday, anc, plt, chosen["end"].to_numpy(dtype=np.int64)
+
+
+def courses_recovery(
+    frames: CohortFrames,
+    numbers: tuple[int, ...] | None = None,
+    index: ops.FrameIndex | None = None,
+) -> pd.DataFrame:
+    """The 002 recovery rule for every course of a cohort (or the courses numbered ``numbers``).
+
+    Parameters
+    ----------
+    frames : mst.io.frames.CohortFrames
+        A validated cohort.
+    numbers : tuple of int, optional
+        Course numbers to evaluate (default: all).
+    index : mst.io.frame_ops.FrameIndex, optional
+        Positions and day numbers of ``frames`` when the caller has them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per course (ordered by patient row, then course number): ``patient_pos``
+        (patient row), ``patient_id``, ``number``, ``chemo_start``, ``chemo_end``, the dates of
+        :class:`CourseRecovery` (``datetime64[ns]``), the ``*_days_from_*`` durations
+        (``Int64``) and the ``*_fell`` flags. Gaps are given by :func:`record_recovery` only.
+    """
+    chosen, g, day, anc, plt, end = _course_counts(frames, numbers, index)
+    res = recovery_rule(g, day, anc, plt, end)
+    start = chosen["start"].to_numpy(dtype=np.int64)
+
+    def days(x: np.ndarray, ref: np.ndarray) -> pd.Series:
+        return pd.Series(pd.array(x - ref, dtype="Int64")).where(x != ops.NONE)
+
+    return pd.DataFrame({
+        "patient_pos": chosen["pos"].to_numpy(),
+        "patient_id": chosen["patient_id"].to_numpy(dtype=object),
+        "number": chosen["number"].to_numpy(),
+        "chemo_start": ops.to_datetime(start),
+        "chemo_end": ops.to_datetime(end),
+        **{k: ops.to_datetime(res[k]) for k in ("aplasia_start", "recovery_date",
+                                                  "neutrophil_recovery_date",
+                                                  "platelet_recovery_date")},
+        "recovery_days_from_aplasia": days(res["recovery_date"], res["aplasia_start"]),
+        "recovery_days_from_chemo_start": days(res["recovery_date"], start),
+        "neutrophil_days_from_chemo_start": days(res["neutrophil_recovery_date"], start),
+        "platelet_days_from_chemo_start": days(res["platelet_recovery_date"], start),
+        "neutrophil_days_from_chemo_end": days(res["neutrophil_recovery_date"], end),
+        "platelet_days_from_chemo_end": days(res["platelet_recovery_date"], end),
+        "counts_fell": res["counts_fell"],
+        "anc_fell": res["anc_fell"],
+        "platelets_fell": res["platelets_fell"],
+    })
+
+
 def record_recovery(record: PatientRecord) -> dict[int, CourseRecovery]:
     """Apply :func:`course_recovery` to every course of a registry record.
 
     Each course uses the ``anc`` and ``platelets`` lab values from its start
     up to the day before the next course starts (or all later values for the
     last course); the aplasia window is searched from the course's last
-    chemotherapy day (:attr:`mst.domain.Course.last_chemo_date`).
+    chemotherapy day (:attr:`mst.domain.Course.last_chemo_date`). The courses and their
+    counts are selected as for the whole cohort (:func:`courses_recovery`).
 
     Parameters
     ----------
@@ -306,18 +488,14 @@ def record_recovery(record: PatientRecord) -> dict[int, CourseRecovery]:
     dict
         Course number → :class:`CourseRecovery`.
     """
-    anc: dict[dt.date, float] = {}
-    plt: dict[dt.date, float] = {}
-    for lab in sorted(record.labs, key=lambda x: x.date):
-        if lab.analyte == "anc":
-            anc[lab.date] = lab.value
-        elif lab.analyte == "platelets":
-            plt[lab.date] = lab.value
-    courses = sorted(record.courses, key=lambda c: c.number)
+    chosen, g, day, anc, plt, _ = _course_counts(frames_from_records([record]))
     out: dict[int, CourseRecovery] = {}
-    for k, c in enumerate(courses):
-        stop = courses[k + 1].start_date - dt.timedelta(days=1) if k + 1 < len(courses) else None
-        a = {d: v for d, v in anc.items() if d >= c.start_date and (stop is None or d <= stop)}
-        p = {d: v for d, v in plt.items() if d >= c.start_date and (stop is None or d <= stop)}
-        out[c.number] = course_recovery(a, p, c.start_date, c.last_chemo_date)
+    for k, row in chosen.iterrows():
+        m = g == k
+        dates = [_date_of(d) for d in day[m]]
+        a = {d: v for d, v in zip(dates, anc[m], strict=True) if not np.isnan(v)}
+        p = {d: v for d, v in zip(dates, plt[m], strict=True) if not np.isnan(v)}
+        out[int(row["number"])] = course_recovery(
+            a, p, _date_of(int(row["start"])), _date_of(int(row["end"]))
+        )
     return out

@@ -11,25 +11,29 @@ import pandas as pd
 
 from mst.domain import Cohort
 from mst.errors import ValidationError
+from mst.io.frames import CohortFrames
+
+#: ``progress(phase, done, total)``: the phase's name and how far it is.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
 class ReportInput:
-    """A flat table, the cohort when known (for course dates), and import rejections."""
+    """A flat table, the cohort's frames when known (for course dates), import rejections."""
 
     table: pd.DataFrame
-    cohort: Cohort | None = None
+    frames: CohortFrames | None = None
     rejections: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
 
     @property
     def course_days(self) -> dict[str, list[float]] | None:
         """Course start days from diagnosis per patient (None without the cohort)."""
-        if self.cohort is None:
+        if self.frames is None:
             return None
-        from mst.stats.timedep import course_days
+        from mst.stats.timedep import course_days_from_frames
 
-        return course_days(self.cohort.records)
+        return course_days_from_frames(self.frames)
 
 
 def is_exchange_file(path: str | Path) -> bool:
@@ -51,13 +55,43 @@ def is_exchange_file(path: str | Path) -> bool:
     return False
 
 
-def cohort_input(cohort: Cohort, source: str,
-                 progress: Callable[[str, int, int], None] | None = None) -> ReportInput:
-    """Flat table built from a cohort (``progress(phase, done, total)`` while building)."""
-    from mst.cohort import build_flat_table
+def exchange_frames(path: str | Path, progress: Progress | None = None,
+                    encoding: str | None = None) -> CohortFrames:
+    """Read and validate an exchange file (CSV or XLSX) into the cohort's frames.
 
-    cb = None if progress is None else (lambda k, t: progress("flat table", k, t))
-    return ReportInput(build_flat_table(cohort, progress=cb), cohort, [], source)
+    ``progress(phase, done, total)`` is called while the rows are read and validated
+    (phase ``"reading"``) and once when the records become columns (``"columns"``).
+    """
+    from mst.io.exchange import read_cohort
+    from mst.io.frames import frames_from_cohort
+
+    # the one place that reads an exchange file into frames: the columnar reader
+    # (read_frames) replaces the next lines with one call
+    cohort = read_cohort(path, encoding=encoding, progress=None if progress is None
+                         else (lambda k, t: progress("reading", k, t)))
+    if progress is not None:
+        progress("columns", 0, len(cohort.records))
+    return frames_from_cohort(cohort)
+
+
+def frames_input(frames: CohortFrames, source: str,
+                 progress: Progress | None = None) -> ReportInput:
+    """Flat table built from a cohort's frames (``progress("flat table", done, total)``)."""
+    from mst.cohort import flat_table_from_frames
+
+    n = len(frames.patients)
+    if progress is not None:
+        progress("flat table", 0, n)
+    return ReportInput(flat_table_from_frames(frames), frames, [], source)
+
+
+def cohort_input(cohort: Cohort, source: str, progress: Progress | None = None) -> ReportInput:
+    """Flat table built from a cohort (``progress(phase, done, total)`` while building)."""
+    from mst.io.frames import frames_from_cohort
+
+    if progress is not None:
+        progress("columns", 0, len(cohort.records))
+    return frames_input(frames_from_cohort(cohort), source, progress)
 
 
 def load_input(
@@ -66,14 +100,16 @@ def load_input(
     mapping: str | Path | None = None,
     dictionary: str | Path | None = None,
     sheet: str | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ReportInput:
     """Load the report's input from ``--from FILE`` or the registry (``--db``, default URL).
 
     An exchange file (without ``mapping``) or the registry gives the full cohort (see
     :func:`load_cohort`); any other file is read as a flat table — with ``dictionary`` as a
     REDCap export (codes decoded with the data dictionary, then ``mapping`` applied; see
-    docs/interop.md).
+    docs/interop.md). An exchange file goes file → frames (:func:`exchange_frames`) → flat
+    table (:func:`mst.cohort.flat_table_from_frames`), with ``progress(phase, done, total)``
+    called in each phase.
 
     Raises
     ------
@@ -88,8 +124,9 @@ def load_input(
 
         res = read_table(p, mapping, dictionary, sheet=sheet)
         return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
-    return cohort_input(load_cohort(db, path, progress), "registry" if path is None
-                        else str(path), progress)
+    if p is not None:
+        return frames_input(exchange_frames(p, progress), str(p), progress)
+    return cohort_input(load_cohort(db, None, progress), "registry", progress)
 
 
 def _existing(path: str | Path) -> Path:
@@ -100,7 +137,7 @@ def _existing(path: str | Path) -> Path:
 
 
 def load_cohort(db: str | None = None, path: str | Path | None = None,
-                progress: Callable[[str, int, int], None] | None = None) -> Cohort:
+                progress: Progress | None = None) -> Cohort:
     """A cohort from an exchange file ``--from`` or the registry (``--db``, default URL);
     ``progress(phase, done, total)`` is called while an exchange file's rows are read."""
     if db is not None and path is not None:
@@ -117,5 +154,5 @@ def load_cohort(db: str | None = None, path: str | Path | None = None,
         )
     from mst.io.exchange import read_cohort
 
-    return read_cohort(p, None if progress is None
-                       else (lambda k, t: progress("reading records", k, t)))
+    return read_cohort(p, progress=None if progress is None
+                       else (lambda k, t: progress("reading", k, t)))

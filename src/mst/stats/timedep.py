@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mst.domain import PatientRecord
 from mst.errors import ValidationError
+from mst.io.frame_ops import positions
+
+if TYPE_CHECKING:
+    from mst.io.frames import CohortFrames
 
 
 def course_days(
@@ -41,14 +45,45 @@ def course_days(
         Patient id → sorted day offsets of course starts (courses before the origin are
         kept as negative offsets; patients without an origin get no entry).
     """
-    out: dict[str, list[float]] = {}
-    for rec in records:
-        pid = rec.patient.id
-        o = rec.patient.diagnosis_date if origin is None else origin.get(pid)
-        if o is None:
-            continue
-        out[pid] = sorted(float((c.start_date - o).days) for c in rec.courses)
-    return out
+    from mst.io.frames import frames_from_records
+
+    return course_days_from_frames(frames_from_records(records), origin)
+
+
+def course_days_from_frames(
+    frames: CohortFrames, origin: Mapping[str, dt.date | None] | None = None
+) -> dict[str, list[float]]:
+    """:func:`course_days` of a cohort's frames (the one implementation).
+
+    Parameters
+    ----------
+    frames : mst.io.frames.CohortFrames
+        The cohort.
+    origin : mapping, optional
+        As for :func:`course_days`.
+
+    Returns
+    -------
+    dict
+        Patient id → sorted day offsets of course starts.
+    """
+    p, courses = frames.patients, frames.courses
+    ids = p["id"].to_numpy(dtype=object)
+    if origin is None:
+        o = p["diagnosis_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    else:
+        o = np.array([origin.get(pid) for pid in ids], dtype="datetime64[D]")
+    pos = positions(p, courses)
+    start = courses["start_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    keep = pos >= 0
+    pos, start = pos[keep], start[keep]
+    days = (start - o[pos]).astype(np.int64).astype(float)
+    order = np.lexsort((days, pos))
+    pos, days = pos[order], days[order]
+    cuts = np.searchsorted(pos, np.arange(len(ids) + 1))
+    has_origin = ~np.isnat(o)
+    return {str(ids[i]): days[cuts[i]:cuts[i + 1]].tolist()
+            for i in range(len(ids)) if has_origin[i]}
 
 
 def split_at_times(
@@ -111,33 +146,36 @@ def split_at_times(
         raise ValidationError(
             f"{time} (row {i + 1})", float(stop[i]), "follow-up must end after the entry time"
         )
-    pieces = []
-    for i, pid in enumerate(data[id].to_numpy()):
-        ts = np.sort(np.asarray(times.get(pid, ()), dtype=np.float64))
-        before = int(np.sum(ts <= entry[i]))
-        cuts = ts[(ts > entry[i]) & (ts < stop[i])]
-        cuts = np.unique(cuts)
-        bounds = np.concatenate(([entry[i]], cuts, [stop[i]]))
-        counts = before + np.searchsorted(ts[ts > entry[i]], bounds[:-1], side="right")
-        k = bounds.size - 1
-        status = np.zeros(k, dtype=np.int64)
-        status[-1] = int(ev[i])
-        pieces.append(
-            pd.DataFrame(
-                {
-                    "_row": i,
-                    "tstart": bounds[:-1],
-                    "tstop": bounds[1:],
-                    "status": status,
-                    name: counts.astype(np.int64),
-                }
-            )
-        )
-    long = (
-        pd.concat(pieces, ignore_index=True)
-        if pieces
-        else pd.DataFrame(columns=["_row", "tstart", "tstop", "status", name])
-    )
+    n = len(data)
+    given = [np.asarray(times.get(pid, ()), dtype=np.float64) for pid in data[id].to_numpy()]
+    lens = np.array([g.size for g in given], dtype=np.int64)
+    ri = np.repeat(np.arange(n, dtype=np.int64), lens)
+    tv = np.concatenate(given) if given else np.zeros(0)
+    order = np.lexsort((tv, ri))
+    ri, tv = ri[order], tv[order]
+    # courses at or before the entry count from the start of follow-up
+    at_entry = np.bincount(ri[tv <= entry[ri]], minlength=n) if ri.size else np.zeros(n, int)
+    # each distinct course time strictly inside (entry, stop) opens an interval; the count of
+    # courses received from then on includes every course given up to that time
+    row_first = np.searchsorted(ri, np.arange(n))
+    last_of_value = np.ones(ri.size, dtype=bool)
+    last_of_value[:-1] = (ri[1:] != ri[:-1]) | (tv[1:] != tv[:-1])
+    cut = last_of_value & (tv > entry[ri]) & (tv < stop[ri])
+    cut_idx = np.flatnonzero(cut)
+    c_row = ri[cut_idx]
+    rows = np.concatenate([np.arange(n, dtype=np.int64), c_row])
+    tstart = np.concatenate([entry, tv[cut_idx]])
+    counts = np.concatenate([at_entry, cut_idx - row_first[c_row] + 1]).astype(np.int64)
+    o = np.lexsort((tstart, rows))
+    rows, tstart, counts = rows[o], tstart[o], counts[o]
+    last = np.ones(rows.size, dtype=bool)
+    last[:-1] = rows[1:] != rows[:-1]
+    tstop = np.empty(rows.size, dtype=np.float64)
+    tstop[:-1] = tstart[1:]
+    tstop[last] = stop[rows[last]]
+    status = np.where(last, ev[rows], 0).astype(np.int64)
+    long = pd.DataFrame({"_row": rows, "tstart": tstart, "tstop": tstop, "status": status,
+                         name: counts})
     base = data.reset_index(drop=True).drop(
         columns=[c for c in ("tstart", "tstop", "status", name) if c in data.columns]
     )
