@@ -37,7 +37,7 @@ from mst.domain import (
     parse,
 )
 from mst.errors import ConsistencyError, ValidationError
-from mst.io.tabular import MISSING_TOKENS, check_header, decode_bytes
+from mst.io.tabular import MISSING_TOKENS, check_header
 
 #: Columns of each record type, in file order. The patient's own id is in
 #: ``patient_id``, a center's in ``center_id`` and a donor's in ``donor_id``.
@@ -240,15 +240,16 @@ def read_cohort(
         Text encoding of a CSV file without a byte-order mark (UTF-8 by default; see
         :func:`mst.io.tabular.decode_bytes`).
     progress : callable, optional
-        Called as ``progress(rows_done, rows_total)`` every 5,000 rows while a CSV file's
-        rows are validated (``rows_total`` counts lines, so it is an upper bound when quoted
-        cells span lines).
+        Called as ``progress(rows_done, rows_total)`` as the record types are validated.
 
     Returns
     -------
     mst.domain.Cohort
         Validated centers and records; every record passed
-        :meth:`~mst.domain.PatientRecord.check_consistency`.
+        :meth:`~mst.domain.PatientRecord.check_consistency`. The file is read and validated
+        column by column (:func:`mst.io.exchange_frames.read_frames`, the one validator of
+        every path); the objects are built from the validated columns without validating
+        them again.
 
     Raises
     ------
@@ -258,20 +259,9 @@ def read_cohort(
     mst.errors.ConsistencyError
         Records contradict each other (e.g. an event after death).
     """
-    path = Path(path)
-    if not path.exists():
-        raise ValidationError("file", str(path), "no such file")
-    if path.is_dir():
-        raise ValidationError("file", str(path), "is a folder, not a file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        text = decode_bytes(path.read_bytes(), source=str(path), encoding=encoding)
-        total = max(text.count("\n") - 1, 0) if progress is not None else 0
-        rows = _csv_rows(io.StringIO(text, newline=""))
-        return cohort_from_rows(_counted(rows, total, progress))
-    if suffix == ".xlsx":
-        return cohort_from_rows(_xlsx_rows(path))
-    raise ValidationError("path", str(path), "must end in .csv or .xlsx")
+    from mst.io.exchange_frames import cohort_from_frames, read_frames
+
+    return cohort_from_frames(read_frames(path, encoding=encoding, progress=progress))
 
 
 _KNOWN_COLUMNS = frozenset(COLUMNS)
