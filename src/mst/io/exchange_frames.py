@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import re
 import types
@@ -1033,6 +1034,64 @@ def record_of(cf: CohortFrames, pid: str) -> PatientRecord:
     )
 
 
+def _columns(df: pd.DataFrame, name: str, model: type[BaseModel]) -> list[list[Any]]:
+    """The model's fields of a frame as Python value lists (enums as members, None missing)."""
+    schema = SCHEMA[name]
+    enums = _enum_fields(model)
+    out: list[list[Any]] = []
+    for field_name in model.model_fields:
+        if field_name == "administrations":
+            out.append([()] * len(df))
+            continue
+        s = df[field_name]
+        dtype = schema[field_name]
+        if dtype.startswith("datetime64"):
+            unit = "datetime64[us]" if field_name == "infused_at" else "datetime64[D]"
+            vals = s.to_numpy().astype(unit).tolist()  # NaT -> None
+        elif dtype == "Int64":
+            missing = s.isna().to_numpy()
+            vals = s.fillna(0).astype("int64").to_numpy().tolist()
+            for j in np.flatnonzero(missing):
+                vals[j] = None
+        elif dtype == "float64":
+            arr = s.to_numpy()
+            vals = arr.tolist()
+            for j in np.flatnonzero(np.isnan(arr)):
+                vals[j] = None
+        else:
+            vals = s.tolist()
+            if field_name in enums:
+                lookup = {m.value: m for m in enums[field_name]}
+                vals = [None if v is None else lookup[v] for v in vals]
+        out.append(vals)
+    return out
+
+
+def _maker(model: type[BaseModel]) -> Callable[[tuple[Any, ...]], Any]:
+    """Build instances from validated values in field order, as ``model_construct`` does."""
+    if model.__pydantic_post_init__ or model.__pydantic_root_model__:  # pragma: no cover
+        return lambda values: model.model_construct(**dict(zip(model.model_fields, values,
+                                                               strict=True)))
+    names = tuple(model.model_fields)
+    new = model.__new__
+    put = object.__setattr__
+
+    def make(values: tuple[Any, ...]) -> Any:
+        m = new(model)
+        put(m, "__dict__", dict(zip(names, values, strict=True)))
+        put(m, "__pydantic_fields_set__", set(names))
+        put(m, "__pydantic_extra__", None)
+        put(m, "__pydantic_private__", None)
+        return m
+
+    return make
+
+
+def _objects(df: pd.DataFrame, name: str, model: type[BaseModel]) -> list[Any]:
+    make = _maker(model)
+    return [make(v) for v in zip(*_columns(df, name, model), strict=True)] if len(df) else []
+
+
 def cohort_from_frames(cf: CohortFrames) -> Cohort:
     """The :class:`~mst.domain.Cohort` of validated frames (objects built, not re-validated).
 
@@ -1046,40 +1105,58 @@ def cohort_from_frames(cf: CohortFrames) -> Cohort:
     mst.domain.Cohort
         Records in patient order, children in file order.
     """
-    pids = list(cf.patients["id"])
-    index = {pid: j for j, pid in enumerate(pids)}
-    groups: dict[str, list[list[Any]]] = {}
-    for name, model in (("donors", Donor), ("infusions", Infusion), ("labs", LabResult),
-                        ("events", ClinicalEvent), ("responses", ResponseAssessment),
-                        ("antibodies", AntibodyResult)):
-        buckets: list[list[Any]] = [[] for _ in pids]
+    # Hundreds of thousands of small objects: the cyclic collector would rescan all of them
+    # again and again while they are built (none of them forms a cycle).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _cohort_from_frames(cf)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cohort_from_frames(cf: CohortFrames) -> Cohort:
+    pidx = pd.Index(cf.patients["id"])
+    n = len(pidx)
+
+    def grouped(name: str, model: type[BaseModel]) -> list[list[Any]]:
         df = getattr(cf, name)
-        for values in _records(df, name):
-            buckets[index[values["patient_id"]]].append(_construct(model, values))
-        groups[name] = buckets
+        buckets: list[list[Any]] = [[] for _ in range(n)]
+        for j, obj in zip(pidx.get_indexer(df["patient_id"]).tolist(),
+                          _objects(df, name, model), strict=True):
+            buckets[j].append(obj)
+        return buckets
+
+    A = cf.administrations
     admins: dict[tuple[str, int], list[Any]] = {}
-    for a in _records(cf.administrations, "administrations"):
-        admins.setdefault((a["patient_id"], a["course_number"]), []).append(
-            _construct(DrugAdministration, a))
-    courses: list[list[Any]] = [[] for _ in pids]
-    for c in _records(cf.courses, "courses"):
-        c["administrations"] = tuple(admins.get((c["patient_id"], c["number"]), ()))
-        courses[index[c["patient_id"]]].append(_construct(Course, c))
-    records = []
-    for j, p in enumerate(_records(cf.patients, "patients")):
-        records.append(PatientRecord.model_construct(
-            patient=_construct(Patient, p),
-            donors=tuple(groups["donors"][j]),
-            courses=tuple(courses[j]),
-            infusions=tuple(groups["infusions"][j]),
-            labs=tuple(groups["labs"][j]),
-            events=tuple(groups["events"][j]),
-            responses=tuple(groups["responses"][j]),
-            antibodies=tuple(groups["antibodies"][j]),
-        ))
-    centers = tuple(_construct(Center, c) for c in _records(cf.centers, "centers"))
-    return Cohort.model_construct(centers=centers, records=tuple(records))
+    for key, obj in zip(zip(A["patient_id"].tolist(), A["course_number"].tolist(), strict=True),
+                        _objects(A, "administrations", DrugAdministration), strict=True):
+        admins.setdefault(key, []).append(obj)
+    C = cf.courses
+    course_admins = [tuple(admins.get(k, ())) for k in
+                     zip(C["patient_id"].tolist(), C["number"].tolist(), strict=True)]
+    cols = _columns(C, "courses", Course)
+    cols[list(Course.model_fields).index("administrations")] = course_admins
+    make_course = _maker(Course)
+    courses: list[list[Any]] = [[] for _ in range(n)]
+    for j, values in zip(pidx.get_indexer(C["patient_id"]).tolist(), zip(*cols, strict=True),
+                         strict=True):
+        courses[j].append(make_course(values))
+    kinds = {name: grouped(name, model) for name, model in (
+        ("donors", Donor), ("infusions", Infusion), ("labs", LabResult),
+        ("events", ClinicalEvent), ("responses", ResponseAssessment),
+        ("antibodies", AntibodyResult))}
+    make_record = _maker(PatientRecord)
+    records = tuple(
+        make_record((patient, tuple(kinds["donors"][j]), tuple(courses[j]),
+                     tuple(kinds["infusions"][j]), tuple(kinds["labs"][j]),
+                     tuple(kinds["events"][j]), tuple(kinds["responses"][j]),
+                     tuple(kinds["antibodies"][j])))
+        for j, patient in enumerate(_objects(cf.patients, "patients", Patient))
+    )
+    centers = tuple(_objects(cf.centers, "centers", Center))
+    return _maker(Cohort)((centers, records))
 
 
 __all__ = ["ColumnarDisagreementError", "cohort_from_frames", "read_frames", "record_of"]
-
