@@ -139,3 +139,19 @@ def test_center_scope_hides_other_centers(
 def test_unknown_patient(db_url: str) -> None:
     with open_registry(db_url) as reg, pytest.raises(NotFoundError, match="C01-4040"):
         reg.get_record("C01-4040")
+
+
+def test_bulk_import_dumps_equal_pydantic_dumps(small_cohort: Cohort) -> None:
+    """The import reads flat models' fields directly: the same dicts as pydantic's dumps."""
+    from mst.registry.repository import _FLAT, _columns, _json
+
+    items = [*small_cohort.centers]
+    for rec in small_cohort.records:
+        items += [rec.patient, *rec.donors, *rec.infusions, *rec.labs, *rec.events,
+                  *rec.responses, *rec.antibodies]
+        items += [a for c in rec.courses for a in c.administrations]
+    assert {type(x) for x in items} == set(_FLAT)
+    for x in items:
+        assert _json(x) == x.model_dump(mode="json")
+        assert _columns(x) == {k: (v.value if hasattr(v, "value") else v)
+                               for k, v in x.model_dump().items()}
