@@ -85,7 +85,7 @@ from mst.io.exchange import (
     row_where,
 )
 from mst.io.frames import SCHEMA, CohortFrames
-from mst.io.tabular import MISSING_TOKENS, check_header, decode_bytes
+from mst.io.tabular import _BOMS, MISSING_TOKENS, check_header, decode_bytes
 
 Progress = Callable[[int, int], None]
 
@@ -97,26 +97,92 @@ class ColumnarDisagreementError(MstError, AssertionError):
 # --------------------------------------------------------------------------- the raw table
 @dataclass
 class _Source:
-    """Raw cells: one text column per header name, in stream order (the reference's order)."""
+    """Raw cells split by record type, in stream order (the order the reference reads)."""
 
     header: list[str]
-    columns: dict[str, pa.ChunkedArray]  # raw text; null = no cell (short row)
     rowno: np.ndarray  # file row of each stream position (messages, ``row`` column)
-    n: int
-    sheet: list[str] | None = None  # XLSX: the sheet of each position
+    rt: np.ndarray  # record type of each position as the reference reads it (stripped)
+    parts: dict[str, tuple[np.ndarray, dict[str, pa.Array]]]  # kind -> positions, raw cells
     odd: np.ndarray | None = None  # positions holding non-text cells (XLSX numbers)
-    raw_rows: list[dict[str, Any]] | None = None  # XLSX: the rows as the reference gets them
+    raw_rows: list[dict[str, Any]] | None = None  # the rows as the reference gets them
     exotic_space: bool = False  # cells may need Python's str.strip (non-ASCII white space)
     pending: ValidationError | None = None  # a file error after the last row read
-    too_long: np.ndarray | None = None  # positions with a cell over MAX_FIELD_CHARS
+    too_long: dict[int, tuple[str, str]] = field(default_factory=dict)  # pos -> column, cell
+
+    @property
+    def n(self) -> int:
+        return len(self.rowno)
 
     def raw(self, pos: int) -> dict[str, Any]:
+        """The row as the reference would get it (the cells its rules read)."""
         if self.raw_rows is not None:
             return self.raw_rows[pos]
-        return {h: self.columns[h][pos].as_py() for h in self.header}
+        kind = self.rt[pos]
+        row: dict[str, Any] = {"record_type": kind}
+        if kind in self.parts:
+            positions, cols = self.parts[kind]
+            j = int(np.searchsorted(positions, pos))
+            row.update({c: a[j].as_py() for c, a in cols.items()})
+        return row
+
+
+class _Splitter:
+    """Collects a table's rows (batch by batch) into per-record-type columns."""
+
+    def __init__(self, header: list[str]) -> None:
+        self.header = header
+        self.pos: dict[str, list[np.ndarray]] = {k: [] for k in RECORD_FIELDS}
+        self.cols: dict[str, dict[str, list[pa.Array]]] = {
+            k: {f: [] for f in fields_ if f in header} for k, fields_ in RECORD_FIELDS.items()
+        }
+        self.rt: list[np.ndarray] = []
+        self.too_long: dict[int, tuple[str, str]] = {}
+        self.n = 0
+
+    def add(self, tb: pa.Table) -> None:
+        m = tb.num_rows
+        if "record_type" in self.header:
+            enc = pc.fill_null(tb.column("record_type"), "None").combine_chunks()
+            enc = enc.dictionary_encode()
+            codes = enc.indices.to_numpy(zero_copy_only=False)
+            names = np.array([str(x).strip() for x in enc.dictionary.to_pylist()], dtype=object)
+            rt = names[codes] if m else np.empty(0, dtype=object)
+        else:
+            rt = np.full(m, "", dtype=object)
+        self.rt.append(rt)
+        for kind in RECORD_FIELDS:
+            idx = np.flatnonzero(rt == kind)
+            if not idx.size:
+                continue
+            self.pos[kind].append(idx + self.n)
+            take = pa.array(idx, type=pa.int64())
+            for f, chunks in self.cols[kind].items():
+                chunks.append(tb.column(f).take(take).combine_chunks())
+        for h in self.header:  # cells over the limit, first column in header order
+            col = tb.column(h)
+            if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_FIELD_CHARS:
+                continue
+            over = _np_bool(pc.greater(pc.utf8_length(col), MAX_FIELD_CHARS))
+            for j in np.flatnonzero(over):
+                self.too_long.setdefault(int(j) + self.n, (h, col[int(j)].as_py()))
+        self.n += m
+
+    def parts(self) -> dict[str, tuple[np.ndarray, dict[str, pa.Array]]]:
+        out = {}
+        for kind, fields_ in self.cols.items():
+            pos = (np.concatenate(self.pos[kind]) if self.pos[kind]
+                   else np.empty(0, dtype=np.int64))
+            cols = {f: (pa.concat_arrays(ch) if ch else pa.array([], pa.string()))
+                    for f, ch in fields_.items()}
+            out[kind] = (pos, cols)
+        return out
+
+    def record_types(self) -> np.ndarray:
+        return np.concatenate(self.rt) if self.rt else np.empty(0, dtype=object)
 
 
 _EXOTIC_SPACE = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+_WIDE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 # A quoted field opens after a delimiter or a line start and closes before one (doubled
 # quotes inside): when every quote is part of such a field, pyarrow and Python's csv agree.
 _QUOTED = re.compile(r'"[^"]*(?:""[^"]*)*"')
@@ -136,9 +202,6 @@ def _plain_quotes(text: str) -> bool:
     return seen == total
 
 
-_WIDE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
-
-
 def _exotic(text: str) -> bool:
     # White space that Python's str.strip removes but pyarrow's ASCII trim keeps.
     if any(c in text for c in _EXOTIC_SPACE):
@@ -146,21 +209,32 @@ def _exotic(text: str) -> bool:
     return not text.isascii() and _WIDE_SPACE.search(text) is not None
 
 
-def _csv_source(text: str) -> _Source:
-    header_rows = list(csv.reader(io.StringIO(text.split("\n", 1)[0])))
-    if not _plain_quotes(text):
-        return _csv_source_slow(text)
+def _csv_source(text: list[str], data: bytes | None) -> _Source:
+    """Stream the CSV with pyarrow (1 MB batches), split by record type as it is read.
+
+    ``text`` holds the decoded text (emptied here once it is no longer needed, so that
+    text and bytes are not both held while pyarrow reads); ``data`` are the file's bytes
+    when they are exactly the text in UTF-8 (else the text is encoded).
+    """
+    header_rows = list(csv.reader(io.StringIO(text[0].split("\n", 1)[0])))
+    if not _plain_quotes(text[0]):
+        return _csv_source_slow(text[0])
     names = header_rows[0] if header_rows else []
     _check_exchange_header(names if header_rows else None)
+    exotic = _exotic(text[0])
+    raw = data if data is not None else text[0].encode("utf-8")
+    slow_text = text[0] if data is None else None
+    text.clear()
     irregular: list[int] = []
 
     def invalid(row: Any) -> str:
         irregular.append(row.number)
         return "skip"
 
+    splitter = _Splitter(names)
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+        reader = pacsv.open_csv(
+            io.BytesIO(raw),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
                                            block_size=1 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
@@ -170,19 +244,18 @@ def _csv_source(text: str) -> _Source:
                 quoted_strings_can_be_null=False,
             ),
         )
+        for batch in reader:
+            if irregular:
+                break
+            splitter.add(pa.Table.from_batches([batch]))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _csv_source_slow(text)
+        irregular.append(-1)
     if irregular:
-        return _csv_source_slow(text)
-    n = table.num_rows
-    cols = {h: table.column(h) for h in names}
-    too_long = np.zeros(n, dtype=bool)
-    for h in names:
-        nbytes = pc.binary_length(cols[h])
-        if (pc.max(nbytes).as_py() or 0) > MAX_FIELD_CHARS:
-            too_long |= _np_bool(pc.greater(pc.utf8_length(cols[h]), MAX_FIELD_CHARS))
-    return _Source(names, cols, np.arange(2, n + 2), n, exotic_space=_exotic(text),
-                   too_long=too_long)
+        del splitter
+        return _csv_source_slow(slow_text if slow_text is not None else raw.decode("utf-8"))
+    n = splitter.n
+    return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
+                   exotic_space=exotic, too_long=splitter.too_long)
 
 
 def _check_exchange_header(fieldnames: list[str] | None) -> None:
@@ -204,43 +277,36 @@ def _csv_source_slow(text: str) -> _Source:
     """Irregular files (short or long rows, stray quotes): Python's csv, as the reference."""
     rows: list[dict[str, Any]] = []
     pending: ValidationError | None = None
-    gen = _csv_rows(io.StringIO(text, newline=""))
     try:
-        for _, row in gen:
+        for _, row in _csv_rows(io.StringIO(text, newline="")):
             rows.append(row)
     except ValidationError as exc:
         if not rows:
             raise
         pending = exc
-    header = list(rows[0]) if rows else _header_of(text)
-    return _rows_source(header, rows, np.arange(2, len(rows) + 2), None, pending,
-                        _exotic(text))
-
-
-def _header_of(text: str) -> list[str]:
-    first = next(csv.reader(io.StringIO(text)), [])
-    return [h for h in first]
+    header = list(rows[0]) if rows else []
+    return _rows_source(header, rows, np.arange(2, len(rows) + 2), pending, _exotic(text))
 
 
 def _rows_source(header: list[str], rows: list[dict[str, Any]], rowno: np.ndarray,
-                 sheet: list[str] | None, pending: ValidationError | None,
-                 exotic: bool) -> _Source:
+                 pending: ValidationError | None, exotic: bool, fill: Any = None) -> _Source:
     n = len(rows)
-    cols: dict[str, pa.ChunkedArray] = {}
     odd = np.zeros(n, dtype=bool)
-    names = list(dict.fromkeys([*header, *(k for r in rows[:1] for k in r if k is not None)]))
-    for h in names:
-        if h == "_sheet":
-            continue
+    arrays = []
+    for h in header:
         values = []
         for k, r in enumerate(rows):
-            v = r.get(h)
+            v = r.get(h, fill)
             if v is not None and not isinstance(v, str):
                 odd[k] = True
                 v = str(v)
             values.append(v)
-        cols[h] = pa.chunked_array([pa.array(values, type=pa.string())])
-    return _Source([h for h in names if h != "_sheet"], cols, rowno, n, sheet=sheet, odd=odd,
+        arrays.append(pa.array(values, type=pa.string()))
+    splitter = _Splitter(header)
+    splitter.add(pa.Table.from_arrays(arrays, names=header) if header else
+                 pa.table({"record_type": pa.nulls(n, pa.string())}))
+    splitter.too_long = {}  # the reference's own reader checked the cells (CSV) or none (XLSX)
+    return _Source(header, rowno, splitter.record_types(), splitter.parts(), odd=odd,
                    raw_rows=rows, exotic_space=exotic, pending=pending)
 
 
@@ -250,11 +316,8 @@ def _xlsx_source(path: Path) -> _Source:
     rowno = np.array([i for i, _ in pairs], dtype=np.int64)
     header = list(dict.fromkeys(k for r in rows for k in r if k != "_sheet"))
     exotic = any(isinstance(v, str) and _exotic(v) for r in rows for v in r.values())
-    src = _rows_source(header, rows, rowno, [r["_sheet"] for r in rows], None, exotic)
-    # XLSX rows without every column: the reference reads an absent cell as "".
-    for h in header:
-        src.columns[h] = pc.fill_null(src.columns[h], "")
-    return src
+    # an absent cell of an XLSX row reads as "" (the reference: row.get(f, ""))
+    return _rows_source(header, rows, rowno, None, exotic, fill="")
 
 
 def _np_bool(arr: Any) -> np.ndarray:
@@ -267,16 +330,14 @@ def _np_bool(arr: Any) -> np.ndarray:
 _MISSING = pa.array(sorted(MISSING_TOKENS), type=pa.string())
 
 
-def _strip(arr: pa.ChunkedArray, exotic: bool) -> pa.ChunkedArray:
+def _strip(arr: pa.Array, exotic: bool) -> pa.Array:
     if not exotic:
         return pc.ascii_trim_whitespace(arr)
-    return pa.chunked_array(
-        [pa.array([None if s is None else s.strip() for s in arr.to_pylist()], pa.string())]
-    )
+    return pa.array([None if s is None else s.strip() for s in arr.to_pylist()], pa.string())
 
 
-def _clean_column(arr: pa.ChunkedArray, exotic: bool) -> pa.Array:
-    s = _strip(arr, exotic).combine_chunks()
+def _clean_column(arr: pa.Array, exotic: bool) -> pa.Array:
+    s = _strip(arr, exotic)
     return pc.if_else(pc.is_in(s, value_set=_MISSING), pa.scalar(None, pa.string()), s)
 
 
@@ -631,9 +692,14 @@ def read_frames(path: str | Path, encoding: str | None = None,
         raise ValidationError("file", str(path), "is a folder, not a file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        text = decode_bytes(path.read_bytes(), source=str(path), encoding=encoding)
-        src = _csv_source(text)
+        data = path.read_bytes()
+        text = decode_bytes(data, source=str(path), encoding=encoding)
+        same = (encoding is None and b"\r" not in data
+                and not any(data.startswith(bom) for bom, _ in _BOMS))
+        holder = [text]
         del text
+        src = _csv_source(holder, data if same else None)
+        del data
     elif suffix == ".xlsx":
         src = _xlsx_source(path)
     else:
@@ -648,36 +714,26 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     total = max(n, 1)
     if progress is not None:
         progress(0, total)
-    # record_type as the reference reads it (str(cell).strip(); an absent cell is "None")
-    if "record_type" in src.columns:
-        rt_enc = pc.fill_null(src.columns["record_type"], "None").combine_chunks()
-        rt_enc = rt_enc.dictionary_encode()
-        codes = rt_enc.indices.to_numpy(zero_copy_only=False)
-        kinds_of_code = np.array([str(s).strip() for s in rt_enc.dictionary.to_pylist()],
-                                 dtype=object)
-        rt = kinds_of_code[codes] if n else np.empty(0, dtype=object)
-    else:
-        rt = np.full(n, "", dtype=object)
+    rt = src.rt
     flagged = np.zeros(n, dtype=bool)  # rows the reference must judge
     definite = np.zeros(n, dtype=bool)  # rows a twin says the reference rejects
     flagged |= ~np.isin(rt, list(RECORD_FIELDS))
     definite |= flagged
-    if src.too_long is not None:
-        flagged |= src.too_long
-        definite |= src.too_long
+    too_long = np.fromiter(src.too_long, dtype=np.int64)
+    flagged[too_long] = True
+    definite[too_long] = True
     if src.odd is not None:
         flagged |= src.odd
     kinds: dict[str, _Kind] = {}
     done = 0
     for kind, fields_ in RECORD_FIELDS.items():
-        pos = np.flatnonzero(rt == kind)
-        idx = pa.array(pos, type=pa.int64())
+        pos, raw_cells = src.parts[kind]
         renames = _TO_MODEL.get(kind, {})
-        cells: dict[str, pa.ChunkedArray] = {}
+        cells: dict[str, pa.Array] = {}
         for f in fields_:
             name = renames.get(f, f)
-            if f in src.columns:
-                cells[name] = _clean_column(src.columns[f].take(idx), src.exotic_space)
+            if f in raw_cells:
+                cells[name] = _clean_column(raw_cells[f], src.exotic_space)
             else:
                 cells[name] = pa.nulls(len(pos), pa.string())
         k = _Kind(kind, pos, cells)
@@ -753,8 +809,9 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         p = int(p)
         raw = src.raw(p)
         builder = ReplayBuilder(patient_first, donor_first, course_by_pid, p, rowno)
-        if src.too_long is not None and src.too_long[p]:
-            check_cells(int(rowno[p]), raw)
+        if p in src.too_long:
+            column, cell = src.too_long[p]
+            check_cells(int(rowno[p]), {column: cell})
         obj = builder.add(int(rowno[p]), raw)
         if definite[p]:
             raise ColumnarDisagreementError(
