@@ -158,3 +158,32 @@ def test_a_field_twin_that_flags_a_valid_row_is_an_internal_error(
                         lambda k: np.zeros(len(k.pos), dtype=bool))
     with pytest.raises(ColumnarDisagreementError, match="row-by-row reader accepts"):
         read_frames(p)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "column", "value"),
+    [
+        (None, None, None),  # as written: numbers in numeric columns
+        ("lab", "value", 400),  # an int outside the range
+        ("donor", "age", 41.0),  # a float in an int column: the reference decides
+        ("donor", "donor_id", 123),  # a number in a text column: refused by the reference
+        ("administration", "course_number", 1.0),  # int() of a float: the reference decides
+        ("patient", "height_cm", 172),  # an int in a float column
+    ],
+)
+def test_xlsx_same_answer_as_the_reference(tmp_path: Path, sheet: str | None,
+                                           column: str | None, value: Any) -> None:
+    from openpyxl import load_workbook
+
+    from mst.io.exchange import _xlsx_rows, write_cohort
+
+    p = tmp_path / "c.xlsx"
+    write_cohort(_cohort(), p)
+    if sheet is not None:
+        wb = load_workbook(p)
+        ws = wb[sheet]
+        j = [c.value for c in ws[1]].index(column) + 1
+        ws.cell(row=2, column=j, value=value)
+        wb.save(p)
+    ref = _outcome(lambda: cohort_from_rows(_xlsx_rows(p)))
+    assert _outcome(lambda: read_cohort(p)) == ref

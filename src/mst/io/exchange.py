@@ -270,17 +270,6 @@ _KNOWN_COLUMNS = frozenset(COLUMNS)
 MAX_FIELD_CHARS = 10_000
 
 
-def _counted(rows: Iterable[tuple[int, dict[str, Any]]], total: int,
-             progress: Callable[[int, int], None] | None) -> Iterator[tuple[int, dict[str, Any]]]:
-    for k, r in enumerate(rows):
-        if progress is not None and k % 5000 == 0:
-            progress(k, total)
-        yield r
-    if progress is not None:
-        progress(total, total)
-
-
-
 def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(fh, strict=True)
     try:

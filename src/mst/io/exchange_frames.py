@@ -288,18 +288,57 @@ def _csv_source_slow(text: str) -> _Source:
     return _rows_source(header, rows, np.arange(2, len(rows) + 2), pending, _exotic(text))
 
 
+def _numeric_columns() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Per record type: file columns of float fields, and of int fields (course numbers too).
+
+    A workbook number in such a column reads as its text would: an ``int`` in either (the
+    reference's ``int()`` and pydantic give the same value), a finite ``float`` in a float
+    column. Any other non-text cell is judged by the reference row by row.
+    """
+    out = {}
+    for kind, fields_ in RECORD_FIELDS.items():
+        renames = {v: k for k, v in _TO_MODEL.get(kind, {}).items()}
+        floats, ints = set(), set()
+        for name, info in _MODELS[kind].model_fields.items():
+            col = renames.get(name, name)
+            base = _spec(info).base
+            if col in fields_ and base is float:
+                floats.add(col)
+            elif col in fields_ and base is int:
+                ints.add(col)
+        if "course_number" in fields_:
+            ints.add("course_number")
+        out[kind] = (frozenset(floats), frozenset(ints))
+    return out
+
+
+def _as_text(v: Any, column: str, kind: Any,
+             numeric: dict[str, tuple[frozenset[str], frozenset[str]]]) -> str | None:
+    """A workbook number as text when that cannot change the answer, else ``None``."""
+    floats, ints = numeric.get(kind, (frozenset(), frozenset()))
+    if type(v) is int and (column in floats or column in ints):
+        return str(v)
+    if type(v) is float and column in floats and np.isfinite(v):
+        return repr(v)
+    return None
+
+
 def _rows_source(header: list[str], rows: list[dict[str, Any]], rowno: np.ndarray,
                  pending: ValidationError | None, exotic: bool, fill: Any = None) -> _Source:
     n = len(rows)
     odd = np.zeros(n, dtype=bool)
     arrays = []
+    numeric = _numeric_columns()
     for h in header:
         values = []
         for k, r in enumerate(rows):
             v = r.get(h, fill)
             if v is not None and not isinstance(v, str):
-                odd[k] = True
-                v = str(v)
+                text = _as_text(v, h, r.get("record_type"), numeric)
+                if text is None:
+                    odd[k] = True
+                    text = str(v)
+                v = text
             values.append(v)
         arrays.append(pa.array(values, type=pa.string()))
     splitter = _Splitter(header)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -1108,21 +1109,26 @@ def _insert_many(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     errors = conn.dialect.dbapi
     sql = f"INSERT INTO {name} ({quoted})"
     try:
+        get = operator.itemgetter(*cols) if len(cols) > 1 else (lambda r: (r[cols[0]],))
         if dialect == "postgresql":
             with dbapi.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row(
-                        [v.value if hasattr(v, "value") and isinstance(v, str) else v
-                         for v in (r[c] for c in cols)]
+                        [v.value if isinstance(v, Enum) and isinstance(v, str) else v
+                         for v in get(r)]
                     )
             return
-        convert = [(c, _sqlite_converter(table.c[c])) for c in cols]
-        plain = all(f is None for _, f in convert)
+        convert = [(i, f) for i, c in enumerate(cols)
+                   if (f := _sqlite_converter(table.c[c])) is not None]
 
-        def values(r: dict[str, Any]) -> list[Any]:
-            if plain:
-                return [r[c] for c in cols]
-            return [r[c] if f is None else f(r[c]) for c, f in convert]
+        def values(r: dict[str, Any]) -> Any:
+            v = get(r)
+            if not convert:
+                return v
+            v = list(v)
+            for i, f in convert:
+                v[i] = f(v[i])
+            return v
 
         cur = dbapi.cursor()
         try:
