@@ -172,8 +172,11 @@ class _Splitter:
         for kind, fields_ in self.cols.items():
             pos = (np.concatenate(self.pos[kind]) if self.pos[kind]
                    else np.empty(0, dtype=np.int64))
-            cols = {f: (pa.concat_arrays(ch) if ch else pa.array([], pa.string()))
-                    for f, ch in fields_.items()}
+            cols = {}
+            for f in list(fields_):
+                chunks = fields_.pop(f)  # freed as soon as they are joined
+                cols[f] = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+                del chunks
             out[kind] = (pos, cols)
         return out
 
@@ -216,7 +219,8 @@ def _csv_source(text: list[str], data: bytes | None) -> _Source:
     text and bytes are not both held while pyarrow reads); ``data`` are the file's bytes
     when they are exactly the text in UTF-8 (else the text is encoded).
     """
-    header_rows = list(csv.reader(io.StringIO(text[0].split("\n", 1)[0])))
+    first_line = text[0][: text[0].find("\n")] if "\n" in text[0] else text[0]
+    header_rows = list(csv.reader(io.StringIO(first_line)))
     if not _plain_quotes(text[0]):
         return _csv_source_slow(text[0])
     names = header_rows[0] if header_rows else []
