@@ -530,10 +530,14 @@ class Repository:
                     for i, item in enumerate(getattr(r, attr))
                 ],
             )
-        for rec in records:
+        for k, rec in enumerate(records, 1):
             p = rec.patient
             for key, content in sorted(_entities(rec).items(), key=lambda kv: _audit_order(kv[0])):
                 self._audit(s, "insert", key[0], key[1], p.id, None, content, p.center_id)
+            if k % _AUDIT_CHUNK == 0:
+                # Chain and write the queued audit rows now (same order, same transaction,
+                # heads locked until commit): a large import never holds them all in memory.
+                self._flush_audit(s)
 
     def _put_record(self, s: Session, record: PatientRecord, reason: str | None = None) -> None:
         p = record.patient
@@ -1076,6 +1080,8 @@ class Repository:
 NON_RECORD_ENTITIES = ("user", "session", "alert")
 
 _BULK_CHUNK = 1000
+#: Records whose audit rows are chained and written together during a bulk import.
+_AUDIT_CHUNK = 200
 
 
 def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
