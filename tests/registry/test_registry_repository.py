@@ -139,3 +139,42 @@ def test_center_scope_hides_other_centers(
 def test_unknown_patient(db_url: str) -> None:
     with open_registry(db_url) as reg, pytest.raises(NotFoundError, match="C01-4040"):
         reg.get_record("C01-4040")
+
+
+def test_bulk_import_dumps_equal_pydantic_dumps(small_cohort: Cohort) -> None:
+    """The import reads flat models' fields directly: the same dicts as pydantic's dumps."""
+    from mst.registry.repository import _FLAT, _columns, _json
+
+    items = [*small_cohort.centers]
+    for rec in small_cohort.records:
+        items += [rec.patient, *rec.donors, *rec.infusions, *rec.labs, *rec.events,
+                  *rec.responses, *rec.antibodies]
+        items += [a for c in rec.courses for a in c.administrations]
+    assert {type(x) for x in items} == set(_FLAT)
+    for x in items:
+        assert _json(x) == x.model_dump(mode="json")
+        assert _columns(x) == {k: (v.value if hasattr(v, "value") else v)
+                               for k, v in x.model_dump().items()}
+
+
+def test_audit_rows_written_in_chunks_chain_like_one_flush(
+    db_url: str, small_cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk import chains and writes its audit rows every few records: same rows, same order."""
+    from mst.registry import repository
+
+    def trail(url: str) -> list[tuple[str, str, str]]:
+        with open_registry(url, user="alice") as reg:
+            reg.import_cohort(small_cohort)
+            assert reg.verify_audit().ok
+            return [(e.action, e.entity, e.entity_key) for e in reg.audit_log()]
+
+    one_flush = trail(db_url)
+    with open_registry(db_url, user="alice") as reg:
+        for rec in small_cohort.records:
+            reg.delete_patient(rec.patient.id)
+    monkeypatch.setattr(repository, "_AUDIT_CHUNK", 1)
+    chunked = trail(db_url)
+    records = [x for x in one_flush if x[1] != "center"]  # centers: audited once
+    assert len(records) > 3 * len(small_cohort.records)
+    assert chunked[-len(records):] == records

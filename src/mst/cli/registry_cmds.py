@@ -43,12 +43,13 @@ def _progress() -> Progress:
     )
 
 
-def _import(cohort: Cohort, db: str | None) -> dict[str, int]:
+def _import(cohort: Cohort, db: str | None, checked: bool = False) -> dict[str, int]:
     from mst.registry import open_registry
 
     with open_registry(db) as reg, _progress() as bar:
         task = bar.add_task("writing patients", total=len(cohort.records))
-        reg.import_cohort(cohort, progress=lambda i: bar.update(task, completed=i))
+        reg.import_cohort(cohort, progress=lambda i: bar.update(task, completed=i),
+                          checked=checked)
         return reg.counts()
 
 
@@ -181,7 +182,7 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         from mst.io.exchange import read_cohort
 
         cohort = read_cohort(file, encoding=encoding)
-        counts = _import(cohort, db)
+        counts = _import(cohort, db, checked=True)  # read_cohort checked every record
         typer.echo(
             f"imported {len(cohort.records)} patients from {file} "
             f"({counts['patients']} in registry)"

@@ -37,7 +37,7 @@ from mst.domain import (
     parse,
 )
 from mst.errors import ConsistencyError, ValidationError
-from mst.io.tabular import MISSING_TOKENS, check_header, decode_bytes
+from mst.io.tabular import MISSING_TOKENS, check_header
 
 #: Columns of each record type, in file order. The patient's own id is in
 #: ``patient_id``, a center's in ``center_id`` and a donor's in ``donor_id``.
@@ -240,15 +240,16 @@ def read_cohort(
         Text encoding of a CSV file without a byte-order mark (UTF-8 by default; see
         :func:`mst.io.tabular.decode_bytes`).
     progress : callable, optional
-        Called as ``progress(rows_done, rows_total)`` every 5,000 rows while a CSV file's
-        rows are validated (``rows_total`` counts lines, so it is an upper bound when quoted
-        cells span lines).
+        Called as ``progress(rows_done, rows_total)`` as the record types are validated.
 
     Returns
     -------
     mst.domain.Cohort
         Validated centers and records; every record passed
-        :meth:`~mst.domain.PatientRecord.check_consistency`.
+        :meth:`~mst.domain.PatientRecord.check_consistency`. The file is read and validated
+        column by column (:func:`mst.io.exchange_frames.read_frames`, the one validator of
+        every path); the objects are built from the validated columns without validating
+        them again.
 
     Raises
     ------
@@ -258,37 +259,15 @@ def read_cohort(
     mst.errors.ConsistencyError
         Records contradict each other (e.g. an event after death).
     """
-    path = Path(path)
-    if not path.exists():
-        raise ValidationError("file", str(path), "no such file")
-    if path.is_dir():
-        raise ValidationError("file", str(path), "is a folder, not a file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        text = decode_bytes(path.read_bytes(), source=str(path), encoding=encoding)
-        total = max(text.count("\n") - 1, 0) if progress is not None else 0
-        rows = _csv_rows(io.StringIO(text, newline=""))
-        return cohort_from_rows(_counted(rows, total, progress))
-    if suffix == ".xlsx":
-        return cohort_from_rows(_xlsx_rows(path))
-    raise ValidationError("path", str(path), "must end in .csv or .xlsx")
+    from mst.io.exchange_frames import cohort_from_frames, read_frames
+
+    return cohort_from_frames(read_frames(path, encoding=encoding, progress=progress))
 
 
 _KNOWN_COLUMNS = frozenset(COLUMNS)
 
 #: Longest cell accepted in an exchange file (a GL string of a few hundred alleles fits).
 MAX_FIELD_CHARS = 10_000
-
-
-def _counted(rows: Iterable[tuple[int, dict[str, Any]]], total: int,
-             progress: Callable[[int, int], None] | None) -> Iterator[tuple[int, dict[str, Any]]]:
-    for k, r in enumerate(rows):
-        if progress is not None and k % 5000 == 0:
-            progress(k, total)
-        yield r
-    if progress is not None:
-        progress(total, total)
-
 
 
 def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -307,16 +286,7 @@ def _csv_rows(fh: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
                 "row 1", unknown[0], "is not a column of the exchange format (docs/registry.md)"
             )
         for i, row in enumerate(reader, start=2):
-            if None in row:
-                raise ValidationError(f"row {i}", None, "has more cells than the header")
-            for k, v in row.items():
-                if isinstance(v, str) and len(v) > MAX_FIELD_CHARS:
-                    raise ValidationError(
-                        f"row {i}: {k}",
-                        None,
-                        f"cell of {len(v)} characters is longer than the limit "
-                        f"({MAX_FIELD_CHARS})",
-                    )
+            check_cells(i, row)
             yield i, row
     except csv.Error as exc:
         raise ValidationError(
@@ -379,8 +349,213 @@ def _clean(row: dict[str, Any], kind: str) -> dict[str, Any]:
     return out
 
 
+def check_cells(i: int, row: dict[str, Any]) -> None:
+    """Refuse a CSV row with more cells than the header or a cell over :data:`MAX_FIELD_CHARS`.
+
+    Parameters
+    ----------
+    i : int
+        File row (header = row 1).
+    row : dict
+        Cells by column name as :class:`csv.DictReader` gives them (extra cells under ``None``).
+
+    Raises
+    ------
+    mst.errors.ValidationError
+        Naming the row (and the column of a cell that is too long).
+    """
+    if None in row:
+        raise ValidationError(f"row {i}", None, "has more cells than the header")
+    for k, v in row.items():
+        if isinstance(v, str) and len(v) > MAX_FIELD_CHARS:
+            raise ValidationError(
+                f"row {i}: {k}",
+                None,
+                f"cell of {len(v)} characters is longer than the limit ({MAX_FIELD_CHARS})",
+            )
+
+
+def _new_bucket(patient: Patient | None, i: int) -> dict[str, Any]:
+    return {
+        "patient": patient,
+        "row": i,
+        "donors": [],
+        "courses": {},
+        "infusions": [],
+        "labs": [],
+        "events": [],
+        "responses": [],
+        "antibodies": [],
+    }
+
+
+def _int_key(number: Any, where: str) -> int:
+    try:
+        return int(number)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{where}: course_number", number, "must be an integer") from None
+
+
+def row_where(i: int, row: dict[str, Any]) -> str:
+    """The place of a row in messages: ``row 12`` (CSV) or ``sheet lab row 12`` (XLSX)."""
+    sheet = row.get("_sheet")
+    return f"sheet {sheet} row {i}" if sheet else f"row {i}"
+
+
+class RowBuilder:
+    """The row-by-row reader of exchange rows: the reference for every rule and message.
+
+    :func:`cohort_from_rows` feeds it every row; the columnar reader
+    (:mod:`mst.io.exchange_frames`) replays single rows through it (with the lookups of
+    :class:`ReplayBuilder`) so that both give the same message for the same file.
+    """
+
+    def __init__(self) -> None:
+        self.centers: list[Center] = []
+        self.patients: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+        self.donor_rows: dict[str, tuple[int, str]] = {}
+
+    # Lookups of earlier rows (overridden by the replay).
+    def _patient_known(self, pid: Any, i: int) -> bool:
+        return pid in self.patients
+
+    def _bucket(self, pid: Any, i: int) -> dict[str, Any]:
+        return self.patients[pid]
+
+    def _donor_first(self, did: str, i: int) -> tuple[int, str] | None:
+        return self.donor_rows.get(did)
+
+    def _note_patient(self, patient: Patient, i: int) -> None:
+        self.patients[patient.id] = _new_bucket(patient, i)
+        self.order.append(patient.id)
+
+    def _note_donor(self, did: str, i: int, pid: str) -> None:
+        self.donor_rows[did] = (i, pid)
+
+    def add(self, i: int, row: dict[str, Any]) -> Any:
+        """Check one row against the rows before it; return what it parsed to.
+
+        Returns
+        -------
+        object
+            The validated model (a course's cleaned data: courses are validated with
+            their administrations by :meth:`records`).
+        """
+        where = row_where(i, row)
+        kind = str(row.get("record_type", "")).strip()
+        if kind not in RECORD_FIELDS:
+            raise ValidationError(
+                f"{where}: record_type", kind, f"must be one of {list(RECORD_FIELDS)}"
+            )
+        data = _clean(row, kind)
+        if kind == "center":
+            center = parse(Center, data, where)
+            self.centers.append(center)
+            return center
+        if kind == "patient":
+            patient = parse(Patient, data, where)
+            if self._patient_known(patient.id, i):
+                raise ValidationError(
+                    f"{where}: patient_id", patient.id, "must be unique in the file"
+                )
+            self._note_patient(patient, i)
+            return patient
+        pid = data.get("patient_id")
+        if not self._patient_known(pid, i):
+            raise ValidationError(
+                f"{where}: patient_id", pid, "must name a patient listed on an earlier row"
+            )
+        bucket = self._bucket(pid, i)
+        if kind == "donor":
+            donor = parse(Donor, data, where)
+            first = self._donor_first(donor.id, i)
+            if first is not None:
+                first_row, first_pid = first
+                raise ValidationError(
+                    f"{where}: donor_id",
+                    donor.id,
+                    f"already used on row {first_row} (patient {first_pid}): a donor id must "
+                    "be unique in the file",
+                )
+            self._note_donor(donor.id, i, pid)  # type: ignore[arg-type]
+            bucket["donors"].append(donor)
+            return donor
+        if kind == "course":
+            key = _int_key(data.get("number"), where)
+            if key in bucket["courses"]:
+                raise ValidationError(f"{where}: course_number", key, "must be unique per patient")
+            bucket["courses"][key] = {"data": data, "row": i, "administrations": []}
+            return data
+        if kind == "administration":
+            key = _int_key(data.pop("course_number", None), where)
+            if key not in bucket["courses"]:
+                raise ValidationError(
+                    f"{where}: course_number", key, "must name a course listed on an earlier row"
+                )
+            data.pop("patient_id", None)
+            adm = parse(DrugAdministration, data, where)
+            bucket["courses"][key]["administrations"].append(adm)
+            return adm
+        model, bucket_key = _CHILDREN[kind]
+        obj = parse(model, data, where)
+        bucket[bucket_key].append(obj)
+        return obj
+
+    def records(self) -> Cohort:
+        """Validate courses and every record, then the cohort (after the last row)."""
+        records: list[PatientRecord] = []
+        for pid in self.order:
+            b = self.patients[pid]
+            courses = tuple(
+                parse_course(c["data"], c["administrations"], c["row"])
+                for c in b["courses"].values()
+            )
+            rec = PatientRecord(
+                patient=b["patient"],
+                donors=tuple(b["donors"]),
+                courses=courses,
+                infusions=tuple(b["infusions"]),
+                labs=tuple(b["labs"]),
+                events=tuple(b["events"]),
+                responses=tuple(b["responses"]),
+                antibodies=tuple(b["antibodies"]),
+            )
+            check_record(rec, b["row"])
+            records.append(rec)
+        cohort = Cohort(centers=tuple(self.centers), records=tuple(records))
+        cohort.check_consistency()
+        return cohort
+
+
+_CHILDREN: dict[str, tuple[type[Any], str]] = {
+    "infusion": (Infusion, "infusions"),
+    "lab": (LabResult, "labs"),
+    "event": (ClinicalEvent, "events"),
+    "response": (ResponseAssessment, "responses"),
+    "antibody": (AntibodyResult, "antibodies"),
+}
+
+
+def parse_course(data: dict[str, Any], administrations: Iterable[DrugAdministration],
+                 row: int) -> Course:
+    """Validate a course row's cleaned data with its administrations (message: ``row N``)."""
+    return parse(Course, {**data, "administrations": list(administrations)}, f"row {row}")
+
+
+def check_record(rec: PatientRecord, row: int) -> None:
+    """Run a record's consistency checks; the message names the patient's file row."""
+    try:
+        rec.check_consistency()
+    except ConsistencyError as exc:
+        raise ConsistencyError(f"row {row}: {exc.entity}", exc.rule) from None
+
+
 def cohort_from_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> Cohort:
-    """Build a validated cohort from numbered exchange rows.
+    """Build a validated cohort from numbered exchange rows, one row at a time.
+
+    The reference implementation of the exchange rules (:func:`read_cohort` reads files
+    column by column and must agree with it: same acceptance, same message).
 
     Parameters
     ----------
@@ -392,122 +567,7 @@ def cohort_from_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> Cohort:
     mst.domain.Cohort
         See :func:`read_cohort`.
     """
-    centers: list[Center] = []
-    patients: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
-    donor_rows: dict[str, tuple[int, str]] = {}
+    builder = RowBuilder()
     for i, row in rows:
-        where = f"row {i}"
-        sheet = row.get("_sheet")
-        if sheet:
-            where = f"sheet {sheet} row {i}"
-        kind = str(row.get("record_type", "")).strip()
-        if kind not in RECORD_FIELDS:
-            raise ValidationError(
-                f"{where}: record_type", kind, f"must be one of {list(RECORD_FIELDS)}"
-            )
-        data = _clean(row, kind)
-        if kind == "center":
-            centers.append(parse(Center, data, where))
-            continue
-        if kind == "patient":
-            patient = parse(Patient, data, where)
-            if patient.id in patients:
-                raise ValidationError(
-                    f"{where}: patient_id", patient.id, "must be unique in the file"
-                )
-            patients[patient.id] = {
-                "patient": patient,
-                "row": i,
-                "donors": [],
-                "courses": {},
-                "infusions": [],
-                "labs": [],
-                "events": [],
-                "responses": [],
-                "antibodies": [],
-            }
-            order.append(patient.id)
-            continue
-        pid = data.get("patient_id")
-        if pid not in patients:
-            raise ValidationError(
-                f"{where}: patient_id", pid, "must name a patient listed on an earlier row"
-            )
-        bucket = patients[pid]
-        if kind == "donor":
-            donor = parse(Donor, data, where)
-            if donor.id in donor_rows:
-                first_row, first_pid = donor_rows[donor.id]
-                raise ValidationError(
-                    f"{where}: donor_id",
-                    donor.id,
-                    f"already used on row {first_row} (patient {first_pid}): a donor id must "
-                    "be unique in the file",
-                )
-            donor_rows[donor.id] = (i, pid)
-            bucket["donors"].append(donor)
-        elif kind == "course":
-            number = data.get("number")
-            try:
-                key = int(number)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise ValidationError(
-                    f"{where}: course_number", number, "must be an integer"
-                ) from None
-            if key in bucket["courses"]:
-                raise ValidationError(f"{where}: course_number", key, "must be unique per patient")
-            bucket["courses"][key] = {"data": data, "row": i, "administrations": []}
-        elif kind == "administration":
-            number = data.pop("course_number", None)
-            try:
-                key = int(number)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise ValidationError(
-                    f"{where}: course_number", number, "must be an integer"
-                ) from None
-            if key not in bucket["courses"]:
-                raise ValidationError(
-                    f"{where}: course_number", key, "must name a course listed on an earlier row"
-                )
-            data.pop("patient_id", None)
-            bucket["courses"][key]["administrations"].append(parse(DrugAdministration, data, where))
-        elif kind == "infusion":
-            bucket["infusions"].append(parse(Infusion, data, where))
-        elif kind == "lab":
-            bucket["labs"].append(parse(LabResult, data, where))
-        elif kind == "event":
-            bucket["events"].append(parse(ClinicalEvent, data, where))
-        elif kind == "response":
-            bucket["responses"].append(parse(ResponseAssessment, data, where))
-        elif kind == "antibody":
-            bucket["antibodies"].append(parse(AntibodyResult, data, where))
-    records: list[PatientRecord] = []
-    for pid in order:
-        b = patients[pid]
-        courses = tuple(
-            parse(
-                Course,
-                {**c["data"], "administrations": c["administrations"]},
-                f"row {c['row']}",
-            )
-            for c in b["courses"].values()
-        )
-        rec = PatientRecord(
-            patient=b["patient"],
-            donors=tuple(b["donors"]),
-            courses=courses,
-            infusions=tuple(b["infusions"]),
-            labs=tuple(b["labs"]),
-            events=tuple(b["events"]),
-            responses=tuple(b["responses"]),
-            antibodies=tuple(b["antibodies"]),
-        )
-        try:
-            rec.check_consistency()
-        except ConsistencyError as exc:
-            raise ConsistencyError(f"row {b['row']}: {exc.entity}", exc.rule) from None
-        records.append(rec)
-    cohort = Cohort(centers=tuple(centers), records=tuple(records))
-    cohort.check_consistency()
-    return cohort
+        builder.add(i, row)
+    return builder.records()

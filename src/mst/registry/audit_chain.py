@@ -32,6 +32,11 @@ def chain_key(center_id: str | None) -> str:
     return center_id or NO_CENTER
 
 
+# One encoder for every row (json.dumps would build one per call): same text as
+# json.dumps(payload, ensure_ascii=False, separators=(",", ":")).
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def row_digest(
     at: dt.datetime,
     user: str,
@@ -60,7 +65,7 @@ def row_digest(
     str
         64 hexadecimal digits.
     """
-    payload = json.dumps(
+    payload = _PAYLOAD.encode(
         [
             at.isoformat(timespec="microseconds"),
             user,
@@ -74,9 +79,7 @@ def row_digest(
             after,
             prev_hash,
             reason,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, get_args, get_origin
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -112,8 +115,33 @@ class PatientSummary:
         return self.death_date is None
 
 
+#: The audit's JSON text: json.dumps(content, sort_keys=True), one encoder for all rows.
+_SORTED = json.JSONEncoder(sort_keys=True)
+
+
 def _json(model: Any) -> dict[str, Any]:
-    return model.model_dump(mode="json")  # type: ignore[no-any-return]
+    conv = _FLAT_JSON.get(type(model))
+    if conv is None:
+        return model.model_dump(mode="json")  # type: ignore[no-any-return]
+    out = dict(model.__dict__)  # the same dict as model_dump(mode="json"), much faster
+    for k in conv:
+        v = out[k]
+        if v is not None:
+            out[k] = _json_value(v)
+    return out
+
+
+def _json_value(v: Any) -> Any:
+    t = type(v)
+    if v is None or t is str or t is int:
+        return v
+    if t is float:
+        return v if math.isfinite(v) else None  # pydantic's JSON mode: inf/nan -> null
+    if isinstance(v, Enum):
+        return v.value
+    if t is dt.date or t is dt.datetime:
+        return v.isoformat()
+    raise TypeError(f"no JSON form for a {t.__name__}")  # pragma: no cover - new field type
 
 
 def _entities(rec: PatientRecord) -> dict[tuple[str, str], dict[str, Any]]:
@@ -234,8 +262,8 @@ class Repository:
                 "entity_key": key,
                 "patient_id": patient_id,
                 "center_id": center_id,
-                "before": json.dumps(before, sort_keys=True) if before is not None else None,
-                "after": json.dumps(after, sort_keys=True) if after is not None else None,
+                "before": _SORTED.encode(before) if before is not None else None,
+                "after": _SORTED.encode(after) if after is not None else None,
                 "reason": reason,
             }
         )
@@ -367,7 +395,8 @@ class Repository:
         with self._tx(write=True) as s:
             self._put_record(s, record, reason)
 
-    def import_cohort(self, cohort: Cohort, progress: Callable[[int], None] | None = None) -> int:
+    def import_cohort(self, cohort: Cohort, progress: Callable[[int], None] | None = None,
+                      *, checked: bool = False) -> int:
         """Write a whole cohort in one transaction: all of it or nothing.
 
         Patients new to the registry are written in bulk (one multi-row insert per table
@@ -380,6 +409,9 @@ class Repository:
             Validated centers and records (see :func:`mst.io.exchange.read_cohort`).
         progress : callable, optional
             Called with the number of records written so far (for progress bars).
+        checked : bool
+            The cohort comes from :func:`mst.io.exchange.read_cohort`, which ran every
+            record's consistency checks already; they are not run a second time.
 
         Returns
         -------
@@ -394,8 +426,9 @@ class Repository:
         mst.registry.errors.RegistryBusyError
             Another writer holds the registry longer than the busy timeout.
         """
-        for rec in cohort.records:
-            rec.check_consistency()
+        if not checked:
+            for rec in cohort.records:
+                rec.check_consistency()
         with self._tx(write=True) as s:
             for c in cohort.centers:
                 self._put_center(s, c)
@@ -497,10 +530,14 @@ class Repository:
                     for i, item in enumerate(getattr(r, attr))
                 ],
             )
-        for rec in records:
+        for k, rec in enumerate(records, 1):
             p = rec.patient
             for key, content in sorted(_entities(rec).items(), key=lambda kv: _audit_order(kv[0])):
                 self._audit(s, "insert", key[0], key[1], p.id, None, content, p.center_id)
+            if k % _AUDIT_CHUNK == 0:
+                # Chain and write the queued audit rows now (same order, same transaction,
+                # heads locked until commit): a large import never holds them all in memory.
+                self._flush_audit(s)
 
     def _put_record(self, s: Session, record: PatientRecord, reason: str | None = None) -> None:
         p = record.patient
@@ -1043,6 +1080,8 @@ class Repository:
 NON_RECORD_ENTITIES = ("user", "session", "alert")
 
 _BULK_CHUNK = 1000
+#: Records whose audit rows are chained and written together during a bulk import.
+_AUDIT_CHUNK = 200
 
 
 def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
@@ -1076,21 +1115,26 @@ def _insert_many(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     errors = conn.dialect.dbapi
     sql = f"INSERT INTO {name} ({quoted})"
     try:
+        get = operator.itemgetter(*cols) if len(cols) > 1 else (lambda r: (r[cols[0]],))
         if dialect == "postgresql":
             with dbapi.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row(
-                        [v.value if hasattr(v, "value") and isinstance(v, str) else v
-                         for v in (r[c] for c in cols)]
+                        [v.value if isinstance(v, Enum) and isinstance(v, str) else v
+                         for v in get(r)]
                     )
             return
-        convert = [(c, _sqlite_converter(table.c[c])) for c in cols]
-        plain = all(f is None for _, f in convert)
+        convert = [(i, f) for i, c in enumerate(cols)
+                   if (f := _sqlite_converter(table.c[c])) is not None]
 
-        def values(r: dict[str, Any]) -> list[Any]:
-            if plain:
-                return [r[c] for c in cols]
-            return [r[c] if f is None else f(r[c]) for c, f in convert]
+        def values(r: dict[str, Any]) -> Any:
+            v = get(r)
+            if not convert:
+                return v
+            v = list(v)
+            for i, f in convert:
+                v[i] = f(v[i])
+            return v
 
         cur = dbapi.cursor()
         try:
@@ -1147,5 +1191,40 @@ def _patient_columns(p: Patient) -> dict[str, Any]:
 
 
 def _columns(model: Any) -> dict[str, Any]:
-    data = model.model_dump()
-    return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+    enums = _FLAT_ENUMS.get(type(model))
+    if enums is None:
+        data = model.model_dump()
+        return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+    out = dict(model.__dict__)
+    for k in enums:
+        v = out[k]
+        if v is not None:
+            out[k] = v.value
+    return out
+
+
+def _base(annotation: Any) -> Any:
+    """The type of a field without ``Optional``/``Annotated`` (``str | None`` -> ``str``)."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is not None and args:
+        return _base(args[0])
+    return annotation
+
+
+def _is_enum(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, Enum)
+
+
+#: Models whose fields are all plain values (no nested models): their ``__dict__`` is their
+#: dump, read directly by the bulk import; the fields to convert for JSON (enums, floats,
+#: dates) and for the tables (enums).
+_FLAT = (Center, Patient, Donor, DrugAdministration, Infusion, LabResult, ClinicalEvent,
+         ResponseAssessment, AntibodyResult)
+_FLAT_JSON: dict[type, tuple[str, ...]] = {
+    m: tuple(n for n, f in m.model_fields.items() if _base(f.annotation) not in (str, int))
+    for m in _FLAT
+}
+_FLAT_ENUMS: dict[type, tuple[str, ...]] = {
+    m: tuple(n for n, f in m.model_fields.items() if _is_enum(_base(f.annotation)))
+    for m in _FLAT
+}

@@ -1,0 +1,189 @@
+"""The columnar exchange reader agrees with the row-by-row reference (acceptance, message)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mst.domain import Center, Cohort, Patient
+from mst.errors import ConsistencyError, ValidationError
+from mst.io import exchange_frames
+from mst.io.exchange import COLUMNS, _csv_rows, cohort_from_rows, cohort_to_csv, read_cohort
+from mst.io.exchange_frames import ColumnarDisagreementError, read_frames
+from mst.io.frames import check_schema, frames_from_cohort
+
+from ..conftest import build_record
+
+
+def _cohort() -> Cohort:
+    mm = build_record("C02-0001", "C02")
+    patient = mm.patient.model_dump() | {"diagnosis": "myeloma", "eln_risk": None}
+    mm = mm.model_copy(update={"patient": Patient(**patient), "responses": ()})
+    return Cohort(
+        centers=(Center(id="C01", name="Center One", country="CH"), Center(id="C02", name="Two")),
+        records=(build_record("C01-0001"), build_record("C01-0002"), mm),
+    )
+
+
+BASE = cohort_to_csv(_cohort())
+ROWS = list(csv.reader(io.StringIO(BASE)))
+
+VALUES = [
+    "", "NA", " ", "x", "-1", "0", "1", "2", "3", "+3", "03", "3.0", "5", "51", "1e1",
+    "1e999", "nan", "inf", "0.5", "250.5", "2020-01-01", "2020-02-30", "1800-01-01",
+    "2099-01-01", "2019-12-01", "2021-03-01", "2020-01-20T10:30:00",
+    "2020-01-20T10:30:00+05:00", "2020-01-20 10:30", "2020-01-20T24:00:00", "M", "F", "AML",
+    "MDS", "myeloma", "death", "gvhd", "crs", "relapse", "fever", "cytogenetics", "del17p",
+    "CR", "sCR", "VGPR", "mg", "g", "%", "10^9/L", "g/L", "anc", "platelets", "fresh", "IV",
+    "XX", "C01", "C02", "C03", "C01-0001", "C01-0002", "C01-0001-D1", "C01-0002-D1",
+    " padded ", "a" * 70, "é", "\u00a0C01", "adverse", "fit", "patient", "lab", "course",
+    "administration", "donor", "center", "Lab",
+]
+
+
+@st.composite
+def mutated(draw: Any) -> str:
+    rows = [list(r) for r in ROWS]
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.sampled_from(["cell", "cell", "cell", "drop", "dup", "swap"]))
+        i = draw(st.integers(1, len(rows) - 1))
+        if op == "cell":
+            j = draw(st.integers(0, len(COLUMNS) - 1))
+            rows[i][j] = draw(st.sampled_from(VALUES))
+        elif op == "drop" and len(rows) > 2:
+            del rows[i]
+        elif op == "dup":
+            rows.insert(i, list(rows[i]))
+        else:
+            k = draw(st.integers(1, len(rows) - 1))
+            rows[i], rows[k] = rows[k], rows[i]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _outcome(read: Any) -> tuple[str, Any]:
+    try:
+        return "ok", read()
+    except (ValidationError, ConsistencyError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _reference(text: str) -> Cohort:
+    return cohort_from_rows(_csv_rows(io.StringIO(text, newline="")))
+
+
+def _same(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    ref = _outcome(lambda: _reference(text))
+    col = _outcome(lambda: read_cohort(path))
+    assert col == ref
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mutated())
+def test_columnar_reader_accepts_exactly_what_the_reference_accepts(
+    tmp_path: Path, text: str
+) -> None:
+    _same(tmp_path / "m.csv", text)
+
+
+@pytest.mark.parametrize(
+    ("row_type", "column", "value"),
+    [
+        ("patient", "birth_date", "1800-01-01"),  # before 1900
+        ("patient", "diagnosis_date", "2020-02-30"),  # no such day
+        ("lab", "date", "2099-01-01"),  # in the future
+        ("lab", "unit", "mmol/L"),  # unit not accepted for the analyte
+        ("lab", "value", "400"),  # outside the physiological range
+        ("event", "grade", "2"),  # fever takes no grade
+        ("course", "course_number", "+1"),  # Python int() accepts it: the reference decides
+        ("donor", "patient_id", "C09-0001"),  # no such patient
+        ("infusion", "infused_at", "2020-01-20T10:30:00+05:00"),  # offset refused
+        ("response", "date", "2019-12-01"),  # before diagnosis
+        ("antibody", "date", "2019-12-01"),  # labs/antibodies: 30-day work-up window
+    ],
+)
+def test_single_mutations_same_message(tmp_path: Path, row_type: str, column: str,
+                                       value: str) -> None:
+    rows = [list(r) for r in ROWS]
+    j = COLUMNS.index(column)
+    i = next(k for k, r in enumerate(rows) if r[0] == row_type)
+    rows[i][j] = value
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    _same(tmp_path / "one.csv", buf.getvalue())
+
+
+def test_frames_equal_the_frames_of_the_objects(tmp_path: Path) -> None:
+    p = tmp_path / "c.csv"
+    p.write_text(BASE, encoding="utf-8")
+    frames = read_frames(p)
+    check_schema(frames)
+    expected = frames_from_cohort(_cohort())
+    for (name, got), (_, want) in zip(frames.items(), expected.items(), strict=True):
+        pd.testing.assert_frame_equal(got.drop(columns="row"), want.drop(columns="row"),
+                                      check_dtype=True, obj=name)
+    assert frames.patients["row"].tolist() == [
+        k + 1 for k, r in enumerate(ROWS) if r[0] == "patient"
+    ]
+
+
+def test_a_twin_that_flags_a_valid_record_is_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "c.csv"
+    p.write_text(BASE, encoding="utf-8")
+    monkeypatch.setattr(exchange_frames, "_inconsistent", lambda cf: set(cf.patients["id"]))
+    with pytest.raises(ColumnarDisagreementError, match="check_consistency accepts"):
+        read_frames(p)
+
+
+def test_a_field_twin_that_flags_a_valid_row_is_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    p = tmp_path / "c.csv"
+    p.write_text(BASE, encoding="utf-8")
+    monkeypatch.setitem(exchange_frames._RULES, "event",
+                        lambda k: np.zeros(len(k.pos), dtype=bool))
+    with pytest.raises(ColumnarDisagreementError, match="row-by-row reader accepts"):
+        read_frames(p)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "column", "value"),
+    [
+        (None, None, None),  # as written: numbers in numeric columns
+        ("lab", "value", 400),  # an int outside the range
+        ("donor", "age", 41.0),  # a float in an int column: the reference decides
+        ("donor", "donor_id", 123),  # a number in a text column: refused by the reference
+        ("administration", "course_number", 1.0),  # int() of a float: the reference decides
+        ("patient", "height_cm", 172),  # an int in a float column
+    ],
+)
+def test_xlsx_same_answer_as_the_reference(tmp_path: Path, sheet: str | None,
+                                           column: str | None, value: Any) -> None:
+    from openpyxl import load_workbook
+
+    from mst.io.exchange import _xlsx_rows, write_cohort
+
+    p = tmp_path / "c.xlsx"
+    write_cohort(_cohort(), p)
+    if sheet is not None:
+        wb = load_workbook(p)
+        ws = wb[sheet]
+        j = [c.value for c in ws[1]].index(column) + 1
+        ws.cell(row=2, column=j, value=value)
+        wb.save(p)
+    ref = _outcome(lambda: cohort_from_rows(_xlsx_rows(p)))
+    assert _outcome(lambda: read_cohort(p)) == ref
