@@ -453,64 +453,91 @@ def _check_fields(model: type[BaseModel], cols: dict[str, pa.ChunkedArray], n: i
         if name not in cols:
             continue  # not a file column (Course.administrations)
         spec = _spec(info)
-        a = cols[name]
-        present = _np_bool(pc.is_valid(a))
-        c = present.copy()
-        v = present.copy()
-        b = spec.bounds
-        if spec.base is str:
-            if "min_length" in b or "max_length" in b:
-                length = pc.utf8_length(a)
-                if "min_length" in b:
-                    v &= _np_bool(pc.greater_equal(length, b["min_length"]))
-                if "max_length" in b:
-                    v &= _np_bool(pc.less_equal(length, b["max_length"]))
-            if "pattern" in b:
-                v &= _np_bool(pc.match_substring_regex(a, b["pattern"]))
-            values[name] = a
-        elif isinstance(spec.base, type) and issubclass(spec.base, Enum):
-            allowed = pa.array([str(m.value) for m in spec.base], pa.string())
-            v &= _np_bool(pc.is_in(a, value_set=allowed))
-            values[name] = a
-        elif spec.base in (int, float):
-            c &= _np_bool(pc.match_substring_regex(a, _INT_RE if spec.base is int else _FLOAT_RE))
-            safe = pc.if_else(pa.array(c), a, pa.scalar("0"))
-            num = pc.cast(safe, pa.int64() if spec.base is int else pa.float64())
-            if spec.base is float:
-                c &= _np_bool(pc.is_finite(num))
-            v &= c & _np_bool(_bound_masks(num, b))
-            arr = num.to_numpy().astype("float64" if spec.base is float else "int64")
-            values[name] = (arr, c)
-        elif spec.base in (dt.date, dt.datetime):
-            is_date = spec.base is dt.date
-            c &= _np_bool(pc.match_substring_regex(a, _DATE_RE if is_date else _DATETIME_RE))
-            fmt = "%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S"
-            safe = pc.if_else(pa.array(c), a, pa.scalar("2000-01-01T00:00:00"[: 10 if is_date
-                                                                                 else 19]))
-            stamp = pc.strptime(safe, format=fmt, unit="s", error_is_null=True)
-            # pyarrow rolls 2020-02-30 over to 2020-03-01: a date is proven only if it prints
-            # back as written.
-            c &= _np_bool(pc.equal(pc.strftime(stamp, format=fmt), safe))
-            sec = stamp.to_numpy().astype("datetime64[s]")
-            day = sec.astype("datetime64[D]")
-            latest = np.datetime64(today + dt.timedelta(days=FUTURE_TOLERANCE_DAYS), "D")
-            in_range = (day >= np.datetime64(EARLIEST_DATE, "D")) & (day <= latest)
-            v &= c & in_range
-            # nanoseconds only within the plausible range (year 0 would overflow)
-            when = np.where(in_range, sec, np.datetime64("NaT")).astype("datetime64[ns]")
-            values[name] = (when, c)
-        else:
-            c &= False
-            v &= False
-            values[name] = a
-        if not spec.required:
-            c |= ~present
-            v |= ~present
-        else:
-            c |= ~present  # a missing required cell is definitely invalid (canon, not valid)
+        if spec.base is str or spec.base is float:
+            c, v, values[name] = _check_one(spec, cols[name], today)
+        else:  # ids, codes, dates, integers: few distinct cells, each judged once
+            c, v, values[name] = _check_distinct(spec, cols[name], today)
         canon &= c
         valid &= v
     return _Checked(canon, valid & canon, values)
+
+
+def _check_distinct(spec: _Spec, a: Any, today: dt.date) -> tuple[np.ndarray, np.ndarray, Any]:
+    """:func:`_check_one` judged once per distinct cell and spread back to the rows (same
+    masks and values as judging every row)."""
+    arr = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    enc = arr.dictionary_encode()
+    dic = enc.dictionary
+    if len(dic) == 0:  # every cell missing
+        return _check_one(spec, arr, today)
+    # one extra entry: the result for a missing cell
+    c_d, v_d, val_d = _check_one(spec, pa.concat_arrays([dic, pa.nulls(1, dic.type)]), today)
+    idx = pc.fill_null(enc.indices, len(dic)).to_numpy(zero_copy_only=False).astype(np.intp)
+    c = c_d[idx]
+    v = v_d[idx]
+    if isinstance(val_d, tuple):  # (values, the row mask itself, as _check_one keeps it)
+        return c, v, (val_d[0][idx], c)
+    return c, v, arr
+
+
+def _check_one(spec: _Spec, a: Any, today: dt.date) -> tuple[np.ndarray, np.ndarray, Any]:
+    """One column against its field declaration: (canonical, valid, converted values)."""
+    present = _np_bool(pc.is_valid(a))
+    c = present.copy()
+    v = present.copy()
+    b = spec.bounds
+    value: Any
+    if spec.base is str:
+        if "min_length" in b or "max_length" in b:
+            length = pc.utf8_length(a)
+            if "min_length" in b:
+                v &= _np_bool(pc.greater_equal(length, b["min_length"]))
+            if "max_length" in b:
+                v &= _np_bool(pc.less_equal(length, b["max_length"]))
+        if "pattern" in b:
+            v &= _np_bool(pc.match_substring_regex(a, b["pattern"]))
+        value = a
+    elif isinstance(spec.base, type) and issubclass(spec.base, Enum):
+        allowed = pa.array([str(m.value) for m in spec.base], pa.string())
+        v &= _np_bool(pc.is_in(a, value_set=allowed))
+        value = a
+    elif spec.base in (int, float):
+        c &= _np_bool(pc.match_substring_regex(a, _INT_RE if spec.base is int else _FLOAT_RE))
+        safe = pc.if_else(pa.array(c), a, pa.scalar("0"))
+        num = pc.cast(safe, pa.int64() if spec.base is int else pa.float64())
+        if spec.base is float:
+            c &= _np_bool(pc.is_finite(num))
+        v &= c & _np_bool(_bound_masks(num, b))
+        arr = num.to_numpy().astype("float64" if spec.base is float else "int64")
+        value = (arr, c)
+    elif spec.base in (dt.date, dt.datetime):
+        is_date = spec.base is dt.date
+        c &= _np_bool(pc.match_substring_regex(a, _DATE_RE if is_date else _DATETIME_RE))
+        fmt = "%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S"
+        safe = pc.if_else(pa.array(c), a, pa.scalar("2000-01-01T00:00:00"[: 10 if is_date
+                                                                             else 19]))
+        stamp = pc.strptime(safe, format=fmt, unit="s", error_is_null=True)
+        # pyarrow rolls 2020-02-30 over to 2020-03-01: a date is proven only if it prints
+        # back as written.
+        c &= _np_bool(pc.equal(pc.strftime(stamp, format=fmt), safe))
+        sec = stamp.to_numpy().astype("datetime64[s]")
+        day = sec.astype("datetime64[D]")
+        latest = np.datetime64(today + dt.timedelta(days=FUTURE_TOLERANCE_DAYS), "D")
+        in_range = (day >= np.datetime64(EARLIEST_DATE, "D")) & (day <= latest)
+        v &= c & in_range
+        # nanoseconds only within the plausible range (year 0 would overflow)
+        when = np.where(in_range, sec, np.datetime64("NaT")).astype("datetime64[ns]")
+        value = (when, c)
+    else:
+        c &= False
+        v &= False
+        value = a
+    if not spec.required:
+        c |= ~present
+        v |= ~present
+    else:
+        c |= ~present  # a missing required cell is definitely invalid (canon, not valid)
+    return c, v, value
 
 
 # --------------------------------------------------------------------------- per record type

@@ -59,19 +59,13 @@ def exchange_frames(path: str | Path, progress: Progress | None = None,
                     encoding: str | None = None) -> CohortFrames:
     """Read and validate an exchange file (CSV or XLSX) into the cohort's frames.
 
-    ``progress(phase, done, total)`` is called while the rows are read and validated
-    (phase ``"reading"``) and once when the records become columns (``"columns"``).
+    The columnar reader (:func:`mst.io.exchange_frames.read_frames`, the one validator of
+    exchange files) is called with ``progress(phase, done, total)`` as ``"reading"``.
     """
-    from mst.io.exchange import read_cohort
-    from mst.io.frames import frames_from_cohort
+    from mst.io.exchange_frames import read_frames
 
-    # the one place that reads an exchange file into frames: the columnar reader
-    # (read_frames) replaces the next lines with one call
-    cohort = read_cohort(path, encoding=encoding, progress=None if progress is None
-                         else (lambda k, t: progress("reading", k, t)))
-    if progress is not None:
-        progress("columns", 0, len(cohort.records))
-    return frames_from_cohort(cohort)
+    return read_frames(path, encoding=encoding, progress=None if progress is None
+                       else (lambda k, t: progress("reading", k, t)))
 
 
 def frames_input(frames: CohortFrames, source: str,
