@@ -655,6 +655,59 @@ class Repository:
         -------
         list of PatientSummary
         """
+        q = self._summary_query(query, center_id, diagnosis, status)
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self._tx() as s:
+            return [_summary(r) for r in s.execute(q)]
+
+    def patient_summary_page(
+        self,
+        limit: int,
+        offset: int = 0,
+        query: str | None = None,
+        center_id: str | None = None,
+        diagnosis: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[PatientSummary], int]:
+        """One page of :meth:`patient_summaries` and the number of matching patients.
+
+        One query: the total is a window count over the filtered rows, evaluated before the
+        page is cut. Only a page past the end (no rows to carry the count) costs a second,
+        counting query.
+
+        Parameters
+        ----------
+        limit : int
+            Rows per page (at least 1).
+        offset : int
+            Rows skipped (0 or more).
+        query, center_id, diagnosis, status
+            As :meth:`patient_summaries`.
+
+        Returns
+        -------
+        (list of PatientSummary, int)
+            The page and the total number of matching patients.
+        """
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit", limit, "must be at least 1 (offset at least 0)")
+        base = self._summary_query(query, center_id, diagnosis, status)
+        q = base.add_columns(func.count().over().label("total")).limit(limit).offset(offset)
+        with self._tx() as s:
+            rows = list(s.execute(q))
+            if rows:
+                return [_summary(r) for r in rows], int(rows[0].total)
+            counted = select(func.count()).select_from(base.order_by(None).subquery())
+            return [], int(s.scalar(counted) or 0)
+
+    def _summary_query(
+        self,
+        query: str | None,
+        center_id: str | None,
+        diagnosis: str | None,
+        status: str | None,
+    ) -> Any:
         if status not in (None, "", "alive", "dead"):
             raise ValidationError("status", status, "must be alive or dead")
         # One query: death date and course count as correlated scalar subqueries.
@@ -691,23 +744,7 @@ class Repository:
             q = q.where(death.is_(None))
         elif status == "dead":
             q = q.where(death.is_not(None))
-        if limit is not None:
-            q = q.limit(limit).offset(offset)
-        with self._tx() as s:
-            return [
-                PatientSummary(
-                    id=r.id,
-                    center_id=r.center_id,
-                    sex=r.sex,
-                    age=r.age_at_diagnosis,
-                    diagnosis=r.diagnosis,
-                    diagnosis_date=r.diagnosis_date,
-                    courses=int(r.courses or 0),
-                    death_date=r.death_date,
-                    last_followup_date=r.last_followup_date,
-                )
-                for r in s.execute(q)
-            ]
+        return q
 
     def load_records(
         self, patient_ids: Sequence[str] | None = None, center_id: str | None = None
@@ -844,20 +881,46 @@ class Repository:
             if limit is not None:
                 q = q.limit(limit)
             rows = list(s.scalars(q))[::-1]
-            return [
-                AuditEntry(
-                    at=r.at,
-                    user=r.user,
-                    action=r.action,
-                    entity=r.entity,
-                    entity_key=r.entity_key,
-                    patient_id=r.patient_id,
-                    before=json.loads(r.before) if r.before is not None else None,
-                    after=json.loads(r.after) if r.after is not None else None,
-                    reason=r.reason,
-                )
-                for r in rows
-            ]
+            return [_audit_entry(r) for r in rows]
+
+    def audit_page(
+        self, patient_id: str, limit: int, offset: int = 0
+    ) -> tuple[list[AuditEntry], int]:
+        """One page of a patient's audit trail (oldest first) and its number of entries.
+
+        One query (the total is a window count); a page past the end costs a second,
+        counting query. The caller checks that the patient is visible
+        (:meth:`record_version`), as for :meth:`get_record`.
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient.
+        limit : int
+            Entries per page (at least 1).
+        offset : int
+            Entries skipped, counted from the oldest.
+
+        Returns
+        -------
+        (list of AuditEntry, int)
+        """
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit", limit, "must be at least 1 (offset at least 0)")
+        where = AuditRow.patient_id == patient_id
+        q = (
+            select(AuditRow, func.count().over().label("total"))
+            .where(where)
+            .order_by(AuditRow.pk)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._tx() as s:
+            rows = list(s.execute(q))
+            if rows:
+                return [_audit_entry(r[0]) for r in rows], int(rows[0].total)
+            total = s.scalar(select(func.count()).select_from(AuditRow).where(where))
+            return [], int(total or 0)
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for summaries and tests)."""
@@ -1149,3 +1212,31 @@ def _patient_columns(p: Patient) -> dict[str, Any]:
 def _columns(model: Any) -> dict[str, Any]:
     data = model.model_dump()
     return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+
+
+def _summary(r: Any) -> PatientSummary:
+    return PatientSummary(
+        id=r.id,
+        center_id=r.center_id,
+        sex=r.sex,
+        age=r.age_at_diagnosis,
+        diagnosis=r.diagnosis,
+        diagnosis_date=r.diagnosis_date,
+        courses=int(r.courses or 0),
+        death_date=r.death_date,
+        last_followup_date=r.last_followup_date,
+    )
+
+
+def _audit_entry(r: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        at=r.at,
+        user=r.user,
+        action=r.action,
+        entity=r.entity,
+        entity_key=r.entity_key,
+        patient_id=r.patient_id,
+        before=json.loads(r.before) if r.before is not None else None,
+        after=json.loads(r.after) if r.after is not None else None,
+        reason=r.reason,
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mst.web import services
@@ -14,28 +14,45 @@ from mst.web.deps import CurrentUser, Repo, State
 router = APIRouter(prefix="/api", tags=["api"])
 
 
-@router.get("/patients", response_model=list[dict[str, Any]])
+LIMIT_DOC = (
+    f"Rows per page: 1 to {services.API_MAX_LIMIT} (default {services.API_DEFAULT_LIMIT})."
+)
+OFFSET_DOC = "Rows skipped before the page (default 0); follow the answer's `next` link."
+Limit = Annotated[str | None, Query(description=LIMIT_DOC)]
+Offset = Annotated[str | None, Query(description=OFFSET_DOC)]
+
+
+def _summary_json(s: Any) -> dict[str, Any]:
+    return {
+        **s.__dict__,
+        "diagnosis_date": s.diagnosis_date.isoformat(),
+        "death_date": s.death_date.isoformat() if s.death_date else None,
+        "last_followup_date": s.last_followup_date.isoformat() if s.last_followup_date else None,
+    }
+
+
+@router.get("/patients", response_model=dict[str, Any])
 def api_patients(
+    request: Request,
     user: CurrentUser,
     repo: Repo,
     q: str = "",
     center: str = "",
     diagnosis: str = "",
     status: str = "",
+    limit: Limit = None,
+    offset: Offset = None,
 ) -> Response:
-    """Patients visible to the user (one query)."""
-    rows = [
-        {
-            **s.__dict__,
-            "diagnosis_date": s.diagnosis_date.isoformat(),
-            "death_date": s.death_date.isoformat() if s.death_date else None,
-            "last_followup_date": s.last_followup_date.isoformat()
-            if s.last_followup_date
-            else None,
-        }
-        for s in services.patient_rows(repo, q, center, diagnosis, status)
-    ]
-    return Response(json.dumps(rows), media_type="application/json")
+    """Patients visible to the user, one page at a time (one query per page).
+
+    The answer holds `items` (sorted by id), `total` (patients matching the filters),
+    `limit`, `offset`, and the `next` and `previous` page links (`null` at either end).
+    """
+    page = services.PageRequest.parse(limit, offset)
+    rows, total = services.patient_page(repo, page, q, center, diagnosis, status)
+    params = {"q": q, "center": center, "diagnosis": diagnosis, "status": status}
+    body = page.envelope([_summary_json(r) for r in rows], total, request.url.path, params)
+    return Response(json.dumps(body), media_type="application/json")
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -51,21 +68,31 @@ def api_patient(patient_id: str, user: CurrentUser, state: State, repo: Repo) ->
     return Response(json.dumps(data), media_type="application/json")
 
 
-@router.get("/patients/{patient_id}/audit", response_model=list[dict[str, Any]])
-def api_audit(patient_id: str, user: CurrentUser, state: State, repo: Repo) -> Response:
-    """Audit trail of one patient."""
-    version = repo.record_version(patient_id)
-    entries = state.outcomes.get(
-        ("audit-json", patient_id, user.role.pseudonymized),
-        version,
-        lambda: json.dumps(
-            [
-                {**e.__dict__, "at": e.at.isoformat()}
-                for e in services.audit_entries(repo, patient_id, user)
-            ]
-        ),
-    )
-    return Response(entries, media_type="application/json")
+@router.get("/patients/{patient_id}/audit", response_model=dict[str, Any])
+def api_audit(
+    patient_id: str,
+    request: Request,
+    user: CurrentUser,
+    state: State,
+    repo: Repo,
+    limit: Limit = None,
+    offset: Offset = None,
+) -> Response:
+    """Audit trail of one patient, oldest first, one page at a time (same keys as the list).
+
+    Analysts never see birth dates, also not in the before/after content. Pages are cached
+    per record version.
+    """
+    page = services.PageRequest.parse(limit, offset)
+    version = repo.record_version(patient_id)  # 404 for unknown or invisible patients
+
+    def build() -> str:
+        entries, total = services.audit_page(repo, patient_id, user, page)
+        items = [{**e.__dict__, "at": e.at.isoformat()} for e in entries]
+        return json.dumps(page.envelope(items, total, request.url.path, {}))
+
+    key = ("audit-json", patient_id, user.role.pseudonymized, page.limit, page.offset)
+    return Response(state.outcomes.get(key, version, build), media_type="application/json")
 
 
 @router.get("/me")
