@@ -655,11 +655,11 @@ class Repository:
         -------
         list of PatientSummary
         """
-        q = self._summary_query(query, center_id, diagnosis, status)
+        ids = self._matching_ids(query, center_id, diagnosis, status)
         if limit is not None:
-            q = q.limit(limit).offset(offset)
+            ids = ids.limit(limit).offset(offset)
         with self._tx() as s:
-            return [_summary(r) for r in s.execute(q)]
+            return [_summary(r) for r in s.execute(self._summaries_of(ids.subquery()))]
 
     def patient_summary_page(
         self,
@@ -672,9 +672,9 @@ class Repository:
     ) -> tuple[list[PatientSummary], int]:
         """One page of :meth:`patient_summaries` and the number of matching patients.
 
-        One query: the total is a window count over the filtered rows, evaluated before the
-        page is cut. Only a page past the end (no rows to carry the count) costs a second,
-        counting query.
+        One query: the page's ids and the total (a window count) come from the patient
+        table alone, and only the page's rows get their death date and course count. A page
+        past the end (no rows to carry the count) costs a second, counting query.
 
         Parameters
         ----------
@@ -692,25 +692,47 @@ class Repository:
         """
         if limit < 1 or offset < 0:
             raise ValidationError("limit", limit, "must be at least 1 (offset at least 0)")
-        base = self._summary_query(query, center_id, diagnosis, status)
-        q = base.add_columns(func.count().over().label("total")).limit(limit).offset(offset)
+        ids = self._matching_ids(query, center_id, diagnosis, status)
+        page = ids.add_columns(func.count().over().label("total")).limit(limit).offset(offset)
         with self._tx() as s:
-            rows = list(s.execute(q))
+            rows = list(s.execute(self._summaries_of(page.subquery())))
             if rows:
                 return [_summary(r) for r in rows], int(rows[0].total)
-            counted = select(func.count()).select_from(base.order_by(None).subquery())
+            counted = select(func.count()).select_from(ids.order_by(None).subquery())
             return [], int(s.scalar(counted) or 0)
 
-    def _summary_query(
+    def _matching_ids(
         self,
         query: str | None,
         center_id: str | None,
         diagnosis: str | None,
         status: str | None,
     ) -> Any:
+        """Ids of the visible patients that pass the filters, sorted (a select to nest)."""
         if status not in (None, "", "alive", "dead"):
             raise ValidationError("status", status, "must be alive or dead")
-        # One query: death date and course count as correlated scalar subqueries.
+        q = select(PatientRow.id).order_by(PatientRow.id)
+        if query:
+            q = q.where(func.lower(PatientRow.id).contains(query.lower(), autoescape=True))
+        if center_id:
+            q = q.where(PatientRow.center_id == center_id)
+        if self.center_scope is not None:
+            q = q.where(PatientRow.center_id.in_(sorted(self.center_scope)))
+        if diagnosis:
+            q = q.where(PatientRow.diagnosis == diagnosis)
+        if status:
+            died = (
+                select(EventRow.pk)
+                .where(EventRow.patient_id == PatientRow.id, EventRow.kind == "death")
+                .exists()
+            )
+            q = q.where(died if status == "dead" else ~died)
+        return q
+
+    @staticmethod
+    def _summaries_of(ids: Any) -> Any:
+        """The summary columns of the patients in the subquery ``ids`` (sorted by id); its
+        other columns (the total of a page) are carried along."""
         death = (
             select(func.min(EventRow.date))
             .where(EventRow.patient_id == PatientRow.id, EventRow.kind == "death")
@@ -721,30 +743,23 @@ class Repository:
             .where(CourseRow.patient_id == PatientRow.id)
             .scalar_subquery()
         )
-        q = select(
-            PatientRow.id,
-            PatientRow.center_id,
-            PatientRow.sex,
-            PatientRow.age_at_diagnosis,
-            PatientRow.diagnosis,
-            PatientRow.diagnosis_date,
-            PatientRow.last_followup_date,
-            death.label("death_date"),
-            n_courses.label("courses"),
-        ).order_by(PatientRow.id)
-        if query:
-            q = q.where(func.lower(PatientRow.id).contains(query.lower(), autoescape=True))
-        if center_id:
-            q = q.where(PatientRow.center_id == center_id)
-        if self.center_scope is not None:
-            q = q.where(PatientRow.center_id.in_(sorted(self.center_scope)))
-        if diagnosis:
-            q = q.where(PatientRow.diagnosis == diagnosis)
-        if status == "alive":
-            q = q.where(death.is_(None))
-        elif status == "dead":
-            q = q.where(death.is_not(None))
-        return q
+        extra = [c for c in ids.c if c.name != "id"]
+        return (
+            select(
+                PatientRow.id,
+                PatientRow.center_id,
+                PatientRow.sex,
+                PatientRow.age_at_diagnosis,
+                PatientRow.diagnosis,
+                PatientRow.diagnosis_date,
+                PatientRow.last_followup_date,
+                death.label("death_date"),
+                n_courses.label("courses"),
+                *extra,
+            )
+            .join(ids, ids.c.id == PatientRow.id)
+            .order_by(PatientRow.id)
+        )
 
     def load_records(
         self, patient_ids: Sequence[str] | None = None, center_id: str | None = None

@@ -69,9 +69,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         users=UserStore(engine),
         pages=RecordPageCache(),
         tables=CohortTableCache(),
-        api_records=RecordPageCache(size=1024),
+        api_records=VersionedCache(size=1024),
         donor_pages=RecordPageCache(),
         outcomes=VersionedCache(size=256),
+        fragments=VersionedCache(size=512),
         centers=TtlCache(),
     )
     # Swagger UI 5 (OpenAPI 3.1) from the fastapi-offline wheel (MIT; Swagger UI itself is

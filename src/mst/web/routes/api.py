@@ -55,17 +55,23 @@ def api_patients(
     return Response(json.dumps(body), media_type="application/json")
 
 
-def _record_json(record: Any) -> dict[str, Any]:
-    return {"json": json.dumps(record.model_dump(mode="json"))}
-
-
 @router.get("/patients/{patient_id}", response_model=dict[str, Any])
 def api_patient(patient_id: str, user: CurrentUser, state: State, repo: Repo) -> Response:
-    """One patient's full record (analysts: without birth date); cached per record version."""
-    cached = state.api_records.get(repo, patient_id, _record_json)
-    data = json.loads(cached["json"])
-    data["patient"] = services.patient_view(cached["record"], user)
-    return Response(json.dumps(data), media_type="application/json")
+    """One patient's full record (analysts: without birth date).
+
+    The JSON is built once per record version and field scope; a request then costs one
+    query (the access check, which reads the version).
+    """
+    version = repo.record_version(patient_id)  # 404 for unknown or invisible patients
+
+    def build() -> str:
+        record = repo.get_record(patient_id)
+        data = record.model_dump(mode="json")
+        data["patient"] = services.patient_view(record, user)
+        return json.dumps(data)
+
+    key = ("api-record", patient_id, user.role.pseudonymized)
+    return Response(state.api_records.get(key, version, build), media_type="application/json")
 
 
 @router.get("/patients/{patient_id}/audit", response_model=dict[str, Any])
@@ -92,7 +98,7 @@ def api_audit(
         return json.dumps(page.envelope(items, total, request.url.path, {}))
 
     key = ("audit-json", patient_id, user.role.pseudonymized, page.limit, page.offset)
-    return Response(state.outcomes.get(key, version, build), media_type="application/json")
+    return Response(state.api_records.get(key, version, build), media_type="application/json")
 
 
 @router.get("/me")

@@ -16,6 +16,7 @@ from mst.errors import ValidationError
 from mst.registry.repository import Repository
 from mst.web.cohort_view import GROUPINGS, CohortFilters, cohort_outcomes, subset
 from mst.web.deps import CurrentUser, Repo, SessionDep, State
+from mst.web.rendering import cached_page, render_content
 
 router = APIRouter()
 
@@ -102,21 +103,22 @@ def cohort_page(
         if not table.empty
         else {"n": 0}
     )
-    age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
-    return state.templates.TemplateResponse(
-        request,
-        "cohort.html",
-        {
-            "user": user,
-            "csrf": session.csrf if session else "",
+
+    def build() -> str:
+        age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
+        context = {
             "f": f,
             "o": outcomes,
             "centers": state.centers.get(repo.center_scope, repo.centers),
             "age_groups": age_groups,
             "groupings": GROUPINGS,
             "diagnoses": [d.value for d in Diagnosis],
-        },
-    )
+        }
+        return render_content(state, "_cohort_body.html", context)
+
+    key = ("cohort-body", repo.center_scope, f)
+    csrf = session.csrf if session else ""
+    return cached_page(request, state, user, csrf, "Cohort outcomes", key, version, build)
 
 
 @router.get("/cohort/table.csv", include_in_schema=False)
