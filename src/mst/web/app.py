@@ -42,6 +42,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     upgrade(engine)
     web_dir = resources.files("mst.web")
     templates = Jinja2Templates(directory=str(web_dir.joinpath("templates")))
+    # Templates are compiled once; without this Jinja checks each file's time stamp on
+    # every use (the installed package does not change while it runs).
+    templates.env.auto_reload = False
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
