@@ -14,9 +14,10 @@ from mst.registry import open_registry
 from mst.web.services import API_MAX_LIMIT
 
 from .conftest import login
+from .test_web_defects import NEW_PATIENT, add_new_patient
 
 
-def test_patient_list_pages_with_total_and_links(client: TestClient) -> None:
+def test_patient_list_pages_with_total_and_links(client: TestClient, web_db: str) -> None:
     login(client, "ad")
     first = client.get("/api/patients?limit=2").json()
     assert (first["total"], first["limit"], first["offset"]) == (3, 2, 0)
@@ -32,6 +33,11 @@ def test_patient_list_pages_with_total_and_links(client: TestClient) -> None:
     # default page: everything here, within the default limit
     default = client.get("/api/patients").json()
     assert default["limit"] == 100 and len(default["items"]) == 3 and default["next"] is None
+    # a patient added by another process is on the next request (cached per registry version)
+    assert NEW_PATIENT not in client.get("/patients").text
+    add_new_patient(web_db)
+    assert client.get("/api/patients?limit=2&offset=2").json()["total"] == 4
+    assert NEW_PATIENT in client.get("/patients").text
 
 
 def test_links_keep_the_filters_and_totals_follow_scope(client: TestClient) -> None:
@@ -103,7 +109,11 @@ def test_each_page_is_one_data_query(client: TestClient) -> None:
         for url in ("/api/patients?limit=1", "/api/patients?limit=1&offset=2"):
             statements.clear()
             assert len(client.get(url).json()["items"]) == 1
-            assert len(statements) == 1, statements
+            assert len(statements) == 2, statements  # the registry version + the page
+            assert "count(*) OVER" in statements[1]  # the total comes with the page
+            statements.clear()
+            assert len(client.get(url).json()["items"]) == 1
+            assert len(statements) == 1, statements  # cached for this registry version
         statements.clear()
         client.get("/api/patients/C01-0001/audit?limit=1&offset=1")
         assert len(statements) == 2, statements  # the access check (record version) + the page

@@ -108,13 +108,14 @@ def patient_page(
     status: str = "",
 ) -> tuple[list[Any], int]:
     """One page of the patient list (filters checked as :func:`patient_rows`) and its total."""
-    _check_list_filters(repo, center, diagnosis, status)
+    check_list_filters(repo, center, diagnosis, status)
     return repo.patient_summary_page(
         page.limit, page.offset, q or None, center or None, diagnosis or None, status or None
     )
 
 
-def _check_list_filters(repo: Repository, center: str, diagnosis: str, status: str) -> None:
+def check_list_filters(repo: Repository, center: str, diagnosis: str, status: str) -> None:
+    """Refuse an unknown diagnosis, vital status or (visible) center of the patient list."""
     from mst.domain import Diagnosis
 
     if diagnosis and diagnosis not in {d.value for d in Diagnosis}:
@@ -140,7 +141,7 @@ def patient_rows(
     With ``page`` (1-based), one page of :data:`PAGE_SIZE` rows plus one more (so the caller
     knows whether a next page exists) — still one query.
     """
-    _check_list_filters(repo, center, diagnosis, status)
+    check_list_filters(repo, center, diagnosis, status)
     if page is None:
         return repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
     return repo.patient_summaries(

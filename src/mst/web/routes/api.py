@@ -35,6 +35,7 @@ def _summary_json(s: Any) -> dict[str, Any]:
 def api_patients(
     request: Request,
     user: CurrentUser,
+    state: State,
     repo: Repo,
     q: str = "",
     center: str = "",
@@ -43,16 +44,25 @@ def api_patients(
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
-    """Patients visible to the user, one page at a time (one query per page).
+    """Patients visible to the user, one page at a time (one query per page, cached per
+    registry version: a request costs one query when cached, two when not).
 
     The answer holds `items` (sorted by id), `total` (patients matching the filters),
     `limit`, `offset`, and the `next` and `previous` page links (`null` at either end).
     """
     page = services.PageRequest.parse(limit, offset)
-    rows, total = services.patient_page(repo, page, q, center, diagnosis, status)
-    params = {"q": q, "center": center, "diagnosis": diagnosis, "status": status}
-    body = page.envelope([_summary_json(r) for r in rows], total, request.url.path, params)
-    return Response(json.dumps(body), media_type="application/json")
+    version = repo.registry_version()
+
+    def build() -> str:
+        rows, total = services.patient_page(repo, page, q, center, diagnosis, status)
+        params = {"q": q, "center": center, "diagnosis": diagnosis, "status": status}
+        items = [_summary_json(r) for r in rows]
+        return json.dumps(page.envelope(items, total, request.url.path, params))
+
+    # cached per center scope, filters and page, stamped with the registry version (the
+    # filters are checked when the page is built: only valid ones are ever cached)
+    key = ("api-patients", repo.center_scope, q, center, diagnosis, status, page)
+    return Response(state.api_records.get(key, version, build), media_type="application/json")
 
 
 @router.get("/patients/{patient_id}", response_model=dict[str, Any])

@@ -63,27 +63,32 @@ def patient_list(
     status: str = "",
     page: str = "1",
 ) -> Response:
-    """Patients visible to the user, with search and filters, 200 per page."""
-    if not (page.isascii() and page.isdecimal() and int(page) >= 1):
+    """Patients visible to the user, with search and filters, 200 per page.
+
+    The content is rendered once per center scope, filters, page and registry version: a
+    request costs one query (the registry version) when it is cached, two when not.
+    """
+    if not (page.isascii() and page.isdecimal() and len(page) < 10 and int(page) >= 1):
         raise ValidationError("page", page, "must be a page number (1, 2, …)")
     n = int(page)
-    rows = services.patient_rows(repo, q, center, diagnosis, status, page=n)
-    has_next = len(rows) > services.PAGE_SIZE
-    rows = rows[: services.PAGE_SIZE]
-    return state.templates.TemplateResponse(
-        request,
-        "patients.html",
-        _ctx(
-            user,
-            session,
-            rows=rows,
-            centers=state.centers.get(repo.center_scope, repo.centers),
-            filters={"q": q, "center": center, "diagnosis": diagnosis, "status": status},
-            page=n,
-            has_next=has_next,
-            first_row=(n - 1) * services.PAGE_SIZE,
-        ),
-    )
+    version = repo.registry_version()  # filters are checked when the content is built
+
+    def build() -> str:
+        rows = services.patient_rows(repo, q, center, diagnosis, status, page=n)
+        context = {
+            "rows": rows[: services.PAGE_SIZE],
+            "has_next": len(rows) > services.PAGE_SIZE,
+            "centers": state.centers.get(repo.center_scope, repo.centers),
+            "filters": {"q": q, "center": center, "diagnosis": diagnosis, "status": status},
+            "page": n,
+            "first_row": (n - 1) * services.PAGE_SIZE,
+            "choices": CHOICES,
+        }
+        return render_content(state, "_patients_body.html", context)
+
+    key = ("patients-body", repo.center_scope, q, center, diagnosis, status, n)
+    csrf = session.csrf if session else ""
+    return cached_page(request, state, user, csrf, "Patients", key, version, build)
 
 
 @router.get("/patients/new", include_in_schema=False)
