@@ -51,7 +51,7 @@ def home() -> Response:
 
 
 @router.get("/patients", include_in_schema=False)
-def patient_list(
+async def patient_list(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -268,7 +268,7 @@ async def add_record(
 
 
 @router.get("/patients/{patient_id}/audit", include_in_schema=False)
-def audit_page(
+async def audit_page(
     request: Request,
     state: State,
     user: CurrentUser,
