@@ -15,9 +15,9 @@ floor of the server stack; target: at most 3×). Then the **single-request servi
 (one connection, no pause: median latency) of every route — target under 20 ms for the
 patient list, the patient page and the API record at 360 patients — at each registry size
 given with ``--patients`` (the first size also gets the load test). Sizes above 360 are the
-demo cohort replicated under new ids (``C01-0001-r7`` …) and imported in one transaction by
-the repository's own audited import: about a minute per thousand patients on a quiet
-machine, so ``--keep DIR`` keeps the built registries for the next run.
+demo cohort replicated under new ids (``C01-0001-r7`` …) and imported, one transaction per
+copy, by the repository's own audited import: about a minute per thousand patients on the
+shared development machine, so ``--keep DIR`` keeps the built registries for the next run.
 
 Run: ``python benchmarks/web_load.py [--patients 360 10000] [--seconds 20]
 [--connections 20] [--think 1000] [--keep DIR]``.
@@ -79,14 +79,14 @@ def _prepare(db_url: str, n_patients: int = 360) -> None:
     from mst.simulate import simulate_cohort
 
     demo = simulate_cohort(n=360, seed=2023, n_centers=4)
-    records = list(demo.records[:n_patients])
-    copy = 1
-    while len(records) < n_patients:
-        need = n_patients - len(records)
-        records += [_renamed(r, f"-r{copy}") for r in demo.records[:need]]
-        copy += 1
     with open_registry(db_url, user="benchmark") as reg:
-        reg.import_cohort(Cohort(centers=demo.centers, records=tuple(records)))
+        reg.import_cohort(Cohort(centers=demo.centers, records=demo.records[:n_patients]))
+        done, copy = min(n_patients, 360), 1
+        while done < n_patients:  # one transaction per copy of the demo cohort
+            need = min(360, n_patients - done)
+            records = tuple(_renamed(r, f"-r{copy}") for r in demo.records[:need])
+            reg.import_cohort(Cohort(centers=demo.centers, records=records))
+            done, copy = done + need, copy + 1
         UserStore(reg.engine).add_user("loaduser", "load-test-secret-42", "clinician", "C01")
 
 
