@@ -17,10 +17,14 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from mst.registry.db import WRITE_FLAG
+from mst.registry.errors import is_busy
 from mst.registry.schema import LoginThrottleRow, UserRow, WebSessionRow
 from mst.registry.users import Role, User
 
@@ -63,6 +67,7 @@ class SessionStore:
         self, engine: Engine, idle_timeout: int, absolute_timeout: int, touch_interval: int = 60
     ) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self.idle_timeout = dt.timedelta(seconds=idle_timeout)
         self.absolute_timeout = dt.timedelta(seconds=absolute_timeout)
         self.touch_interval = dt.timedelta(seconds=touch_interval)
@@ -102,15 +107,39 @@ class SessionStore:
             if found is None:
                 return None
             row, role, center_id = found
-            if (
+            expired = (
                 now - row.created_at > self.absolute_timeout
                 or now - row.last_seen_at > self.idle_timeout
-            ):
-                s.delete(row)
-                return None
-            if now - row.last_seen_at > self.touch_interval:
-                row.last_seen_at = now
-            return ActiveSession(User(row.username, Role(role), center_id), row.csrf)
+            )
+            active = ActiveSession(User(row.username, Role(role), center_id), row.csrf)
+            touch = now - row.last_seen_at > self.touch_interval
+        if expired:
+            self._write(delete(WebSessionRow).where(WebSessionRow.token_hash == key))
+            return None
+        if touch:
+            self._write(
+                update(WebSessionRow)
+                .where(WebSessionRow.token_hash == key)
+                .values(last_seen_at=now)
+            )
+        return active
+
+    def _write(self, statement: Any) -> None:
+        """Run a bookkeeping write (last use, removal of an expired session) in a write
+        transaction of its own, so that SQLite waits for the write lock instead of failing a
+        read that turned into a write. Best effort: if the registry stays busy, the next
+        request does it (an expired session is refused either way)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.info[WRITE_FLAG] = True
+                try:
+                    with conn.begin():
+                        conn.execute(statement)
+                finally:
+                    conn.info.pop(WRITE_FLAG, None)
+        except OperationalError as exc:
+            if not is_busy(exc):
+                raise
 
     def end(self, token: str | None) -> str | None:
         """End the session of a token; returns its user name (``None`` if there was none)."""
