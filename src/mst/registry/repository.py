@@ -595,16 +595,13 @@ class Repository:
         Lets callers cache what they derive from a record. Raises
         :class:`~mst.errors.NotFoundError` for unknown or invisible patients.
         """
-        newest = (
-            select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id).scalar_subquery()
-        )
-        with self._tx() as s:  # one query: the scope check and the version together
-            row = s.execute(
-                select(PatientRow.center_id, newest).where(PatientRow.id == patient_id)
-            ).first()
-            if row is None or not self._visible(row[0]):
-                raise NotFoundError(f"patient {patient_id} not found")
-            return int(row[1] or 0)
+        # one query: the scope check and the version together (plain rows, no ORM session:
+        # the web app asks this on every request)
+        with self.engine.connect() as conn:
+            row = conn.execute(_RECORD_VERSION, {"pid": patient_id}).first()
+        if row is None or not self._visible(row[0]):
+            raise NotFoundError(f"patient {patient_id} not found")
+        return int(row[1] or 0)
 
     def registry_version(self) -> int:
         """A number that changes whenever the registry's records change (newest audit row).
@@ -612,14 +609,8 @@ class Repository:
         Audit rows of logins, user accounts and alert acknowledgements do not count: they
         change no patient data.
         """
-        with self._tx() as s:
-            q = (
-                select(AuditRow.pk)
-                .where(AuditRow.entity.notin_(NON_RECORD_ENTITIES))
-                .order_by(AuditRow.pk.desc())
-                .limit(1)
-            )
-            return int(s.scalar(q) or 0)
+        with self.engine.connect() as conn:  # plain rows: asked on every list request
+            return int(conn.execute(_REGISTRY_VERSION).scalar() or 0)
 
     def patient_ids(self, center_id: str | None = None) -> list[str]:
         """Ids of the visible patients (optionally of one center), sorted."""
@@ -1121,6 +1112,20 @@ class Repository:
 NON_RECORD_ENTITIES = ("user", "session", "alert")
 
 _BULK_CHUNK = 1000
+
+#: Statements asked on every web request, built once.
+_RECORD_VERSION = select(
+    PatientRow.center_id,
+    select(func.max(AuditRow.pk))
+    .where(AuditRow.patient_id == bindparam("pid"))
+    .scalar_subquery(),
+).where(PatientRow.id == bindparam("pid"))
+_REGISTRY_VERSION = (
+    select(AuditRow.pk)
+    .where(AuditRow.entity.notin_(NON_RECORD_ENTITIES))
+    .order_by(AuditRow.pk.desc())
+    .limit(1)
+)
 
 
 def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -36,6 +36,21 @@ def _now() -> dt.datetime:
 def token_hash(token: str) -> str:
     """SHA-256 (hex) of a session token: what the registry stores instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+#: The session and its user, by token hash (built once: it runs on every request).
+_RESOLVE = (
+    select(
+        WebSessionRow.username,
+        WebSessionRow.csrf,
+        WebSessionRow.created_at,
+        WebSessionRow.last_seen_at,
+        UserRow.role,
+        UserRow.center_id,
+    )
+    .join(UserRow, UserRow.username == WebSessionRow.username)
+    .where(WebSessionRow.token_hash == bindparam("key"))
+)
 
 
 @dataclass(frozen=True)
@@ -98,21 +113,16 @@ class SessionStore:
             return None
         key = token_hash(token)
         now = _now()
-        with self._sessions.begin() as s:
-            found = s.execute(
-                select(WebSessionRow, UserRow.role, UserRow.center_id)
-                .join(UserRow, UserRow.username == WebSessionRow.username)
-                .where(WebSessionRow.token_hash == key)
-            ).first()
-            if found is None:
-                return None
-            row, role, center_id = found
-            expired = (
-                now - row.created_at > self.absolute_timeout
-                or now - row.last_seen_at > self.idle_timeout
-            )
-            active = ActiveSession(User(row.username, Role(role), center_id), row.csrf)
-            touch = now - row.last_seen_at > self.touch_interval
+        with self._engine.connect() as conn:  # plain rows: this runs on every request
+            row = conn.execute(_RESOLVE, {"key": key}).first()
+        if row is None:
+            return None
+        expired = (
+            now - row.created_at > self.absolute_timeout
+            or now - row.last_seen_at > self.idle_timeout
+        )
+        active = ActiveSession(User(row.username, Role(row.role), row.center_id), row.csrf)
+        touch = now - row.last_seen_at > self.touch_interval
         if expired:
             self._write(delete(WebSessionRow).where(WebSessionRow.token_hash == key))
             return None
