@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from mst.registry.db import WRITE_FLAG
 from mst.registry.errors import is_busy
@@ -31,6 +33,21 @@ from mst.registry.users import Role, User
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def _write_session(engine: Engine) -> Iterator[Session]:
+    """A transaction that writes: on SQLite it takes the write lock at once (BEGIN
+    IMMEDIATE, waiting on the busy timeout) instead of failing when a read turns into a
+    write while another process writes."""
+    with engine.connect() as conn:
+        conn.info[WRITE_FLAG] = True
+        try:
+            with conn.begin(), Session(bind=conn, expire_on_commit=False) as s:
+                yield s
+                s.flush()
+        finally:
+            conn.info.pop(WRITE_FLAG, None)
 
 
 def token_hash(token: str) -> str:
@@ -91,7 +108,7 @@ class SessionStore:
         """Start a session for ``username``; returns (cookie token, CSRF token)."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         now = _now()
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             s.add(
                 WebSessionRow(
                     token_hash=token_hash(token),
@@ -155,7 +172,7 @@ class SessionStore:
         """End the session of a token; returns its user name (``None`` if there was none)."""
         if not token:
             return None
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             row = s.get(WebSessionRow, token_hash(token))
             if row is None:
                 return None
@@ -164,7 +181,7 @@ class SessionStore:
 
     def end_all(self, username: str) -> int:
         """End every session of a user (revoke); returns how many were ended."""
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             result = s.execute(delete(WebSessionRow).where(WebSessionRow.username == username))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -234,6 +251,7 @@ class LoginThrottle:
 
     def __init__(self, engine: Engine, policy: ThrottlePolicy | None = None) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self.policy = policy or ThrottlePolicy()
 
     @staticmethod
@@ -260,7 +278,7 @@ class LoginThrottle:
         now = _now()
         locked = False
         account_key, address_key = self._keys(username, address)
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             for key in (account_key, address_key):
                 row = s.get(LoginThrottleRow, key)
                 if row is None:
@@ -279,7 +297,7 @@ class LoginThrottle:
 
     def success(self, username: str, address: str | None) -> None:
         """Reset the counters after a successful login."""
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             s.execute(
                 delete(LoginThrottleRow).where(
                     LoginThrottleRow.key.in_(self._keys(username, address))
@@ -289,7 +307,7 @@ class LoginThrottle:
     def unlock(self, username: str) -> bool:
         """Unlock an account and reset its counter; returns True if it was locked."""
         key = self._keys(username, None)[0]
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             row = s.get(LoginThrottleRow, key)
             if row is None:
                 return False
