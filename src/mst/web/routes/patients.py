@@ -293,7 +293,7 @@ async def audit_page(
 
 
 @router.get("/patients/{patient_id}/plan", include_in_schema=False)
-def plan_page(
+async def plan_page(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -376,7 +376,7 @@ def _donor_page(
 
 
 @router.get("/patients/{patient_id}/donors", include_in_schema=False)
-def donors_page(
+async def donors_page(
     request: Request,
     state: State,
     user: CurrentUser,
