@@ -112,6 +112,15 @@ class VersionedCache:
         self._items: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: Any, version: int) -> Any | None:
+        """The value for ``key`` at ``version`` if cached, else ``None`` (nothing is built)."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == version:
+                self._items.move_to_end(key)
+                return hit[1]
+        return None
+
     def get(self, key: Any, version: int, build: Callable[[], Any]) -> Any:
         """The value for ``key`` at ``version``, built on a miss."""
         with self._lock:
