@@ -62,18 +62,19 @@ class PageRequest:
             :data:`API_MAX_LIMIT`, or a negative ``offset`` (answered 422).
         """
 
-        def whole(name: str, value: str | None, default: int) -> int:
+        def whole(name: str, value: str | None, default: int, rule: str) -> int:
             text = (value or "").strip()
             if not text:
                 return default
             if not (text.isascii() and text.isdecimal()) or len(text) > 12:
-                raise ValidationError(name, value, "must be a whole number (0, 1, 2, …)")
+                raise ValidationError(name, value, f"must be a whole number {rule}")
             return int(text)
 
-        n = whole("limit", limit, API_DEFAULT_LIMIT)
+        span = f"from 1 to {API_MAX_LIMIT}"
+        n = whole("limit", limit, API_DEFAULT_LIMIT, span)
         if not 1 <= n <= API_MAX_LIMIT:
-            raise ValidationError("limit", limit, f"must be from 1 to {API_MAX_LIMIT}")
-        return cls(limit=n, offset=whole("offset", offset, 0))
+            raise ValidationError("limit", limit, f"must be {span}")
+        return cls(limit=n, offset=whole("offset", offset, 0, "(0, 1, 2, …)"))
 
     def envelope(
         self, items: list[Any], total: int, path: str, params: dict[str, str]
