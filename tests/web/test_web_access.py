@@ -40,7 +40,7 @@ def test_clinician_sees_only_own_center(client: TestClient) -> None:
     assert client.get("/patients/C01-0001").status_code == 404
     assert client.get("/api/patients/C01-0001").status_code == 404
     assert client.get("/patients/C01-0001/audit").status_code == 404
-    assert [p["id"] for p in client.get("/api/patients").json()] == ["C02-0001"]
+    assert [p["id"] for p in client.get("/api/patients").json()["items"]] == ["C02-0001"]
     assert client.get("/api/patients/C02-0001").status_code == 200
 
 
@@ -72,7 +72,7 @@ def test_viewer_cannot_write(client: TestClient) -> None:
 
 def test_analyst_reads_all_centers_pseudonymized(client: TestClient) -> None:
     login(client, "an")
-    ids = [p["id"] for p in client.get("/api/patients").json()]
+    ids = [p["id"] for p in client.get("/api/patients").json()["items"]]
     assert ids == ["C01-0001", "C01-0002", "C02-0001"]
     data = client.get("/api/patients/C02-0001").json()
     assert "birth_date" not in data["patient"]

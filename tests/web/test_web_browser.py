@@ -348,3 +348,34 @@ def test_new_patient_cohort_and_xss_in_every_free_text_field(
     anon.wait_for_load_state()
     assert anon.evaluate("window.__xss") is None
     anon.close()
+
+
+def test_password_change_ends_the_other_browser_session(
+    server: str, browser: Any, web_db: str
+) -> None:
+    other = browser.new_context()  # the same user logged in elsewhere
+    _login(other.new_page(), server, "v1")
+    context = browser.new_context()
+    page = context.new_page()
+    _login(page, server, "v1")
+    page.click("#change-password")
+    page.wait_for_url(f"{server}/account/password")
+    new = "quiet-meadow-orchard-81"
+    fields = {"current_password": PASSWORD, "new_password": new, "new_password_again": "typo"}
+    _submit(page, "#password-form", fields)
+    assert "does not match" in page.inner_text("#err-new_password_again")
+    assert page.input_value("[name=new_password]") == ""  # passwords never sent back
+    _submit(page, "#password-form", {**fields, "new_password_again": new})
+    assert "other session ended" in page.inner_text("#password-changed")
+    _shot(page, "password-changed", web_db)
+    page.goto(f"{server}/patients")  # this browser stays logged in
+    assert page.url == f"{server}/patients"
+    stale = other.pages[0]
+    stale.goto(f"{server}/patients")  # the other one is sent to the login page
+    assert stale.url.startswith(f"{server}/login")
+    stale.fill("input[name=username]", "v1")
+    stale.fill("input[name=password]", new)
+    stale.click("button[type=submit]")
+    stale.wait_for_url(f"{server}/patients")
+    other.close()
+    context.close()

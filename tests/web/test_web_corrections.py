@@ -57,7 +57,7 @@ def test_correct_and_delete_a_lab_with_reasons(client: TestClient, web_db: str) 
     assert gone.status_code == 200
     assert len(client.get("/api/patients/C01-0001").json()["labs"]) == n_labs - 1
 
-    audit = client.get("/api/patients/C01-0001/audit").json()
+    audit = client.get("/api/patients/C01-0001/audit").json()["items"]
     reasons = [(e["action"], e["reason"]) for e in audit if e["entity"] == "lab" and e["reason"]]
     assert ("update", "transcription error") in reasons
     assert any(r == "sample from another patient" and a in ("delete", "update") for a, r in reasons)
@@ -114,7 +114,7 @@ def test_alerts_acknowledged_then_closed_at_death(client: TestClient, web_db: st
         f"{url}/alerts/ack", data={"csrf_token": token, "alert_key": keys[0], "note": "seen"}
     )
     assert r.status_code == 200 and "acknowledged by c1" in r.text and "seen" in r.text
-    audit = client.get(f"/api/patients/{NEW_PATIENT}/audit").json()
+    audit = client.get(f"/api/patients/{NEW_PATIENT}/audit").json()["items"]
     assert [(e["action"], e["user"]) for e in audit if e["entity"] == "alert"] == [("ack", "c1")]
 
     client.post(f"{url}/add/event", data={**event, "grade": "2", "date": "2024-05-01"})

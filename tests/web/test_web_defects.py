@@ -56,14 +56,14 @@ def _every_page(client: TestClient) -> None:
 def test_analyst_never_sees_birth_dates_in_the_audit(client: TestClient) -> None:
     """Defect 2: the audit trail has the record's field-level scope."""
     login(client, "an")
-    api = client.get("/api/patients/C01-0001/audit").json()
+    api = client.get("/api/patients/C01-0001/audit").json()["items"]
     assert api and any(e["entity"] == "patient" for e in api)
     assert "birth_date" not in json.dumps(api)
     page = client.get("/patients/C01-0001/audit").text
     assert "birth_date" not in page and "1952-06-15" not in page
     client.cookies.clear()
     login(client, "c1")
-    assert "1952-06-15" in json.dumps(client.get("/api/patients/C01-0001/audit").json())
+    assert "1952-06-15" in json.dumps(client.get("/api/patients/C01-0001/audit").json()["items"])
 
 
 def test_security_headers_docs_offline_and_favicon(client: TestClient) -> None:

@@ -57,7 +57,7 @@ def test_edit_is_audited(client: TestClient) -> None:
     data.update({"weight_kg": "58.5", "csrf_token": token})
     r = client.post("/patients/C01-0001/edit", data=data)
     assert r.status_code == 200
-    audit = client.get("/api/patients/C01-0001/audit").json()
+    audit = client.get("/api/patients/C01-0001/audit").json()["items"]
     last = audit[-1]
     assert (last["user"], last["action"], last["entity"]) == ("c1", "update", "patient")
     assert last["before"]["weight_kg"] == 61.5 and last["after"]["weight_kg"] == 58.5

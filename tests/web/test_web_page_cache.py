@@ -106,13 +106,52 @@ def test_cohort_statistics_cached_and_routes_use_one_data_query(
             return
         statements.append(sql.split()[0].upper() + " " + sql.split("FROM")[1].split()[0])
 
-    client.get("/api/patients/C01-0001")  # warm the record cache
     event.listen(engine, "before_cursor_execute", record)
     try:
         for path in ("/api/patients", "/api/patients/C01-0001", "/patients"):
             statements.clear()
             assert client.get(path).status_code == 200
             data = [s for s in statements if "web_sessions" not in s]
-            assert len(data) == 1, (path, statements)  # plus the session lookup
+            if path != "/api/patients/C01-0001":  # (a record loads table by table)
+                assert len(data) == 2, (path, statements)  # the version, then the data
+            statements.clear()
+            assert client.get(path).status_code == 200
+            data = [s for s in statements if "web_sessions" not in s]
+            assert len(data) == 1, (path, statements)  # cached: the version only
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_cached_page_content_keeps_tokens_roles_and_scope_apart(client: Any) -> None:
+    """Content rendered once is shared only by requests that must see the same thing."""
+    from fastapi.testclient import TestClient
+
+    from mst.web.rendering import CSRF_SLOT
+
+    from .conftest import csrf_of, login
+
+    def page(c: TestClient, path: str = "/patients/C01-0001") -> str:
+        r = c.get(path)
+        assert r.status_code == 200 and CSRF_SLOT not in r.text
+        return r.text
+
+    first, second, viewer, analyst = (TestClient(client.app) for _ in range(4))
+    token1, token2 = login(first, "c1"), login(second, "c1")
+    login(viewer, "v1")
+    login(analyst, "an")
+    html1, html2 = page(first), page(second)
+    assert token1 != token2 and token1 in html1 and token2 in html2 and token1 not in html2
+    assert "/records/lab/1" in html1 and 'id="lab-form"' in html1
+    seen = page(viewer)
+    assert "/records/lab/1" not in seen and 'id="lab-form"' not in seen  # a viewer's own page
+    assert "born 1952-06-15" in html1 and "born" not in page(analyst)
+    # a change by anyone is on the next request of everyone
+    r = first.post(
+        "/patients/C01-0001/add/lab",
+        data={"csrf_token": csrf_of(html1), "date": "2020-03-01", "analyte": "anc", "value": "7.7"},
+    )
+    assert r.status_code == 200
+    assert "7.7" in page(viewer, "/patients/C01-0001?lab_analyte=anc&lab_from=2020-03-01")
+    assert "7.7" in page(analyst, "/patients/C01-0001/audit")
+    assert "1952-06-15" not in page(analyst, "/patients/C01-0001/audit")
+    assert "1952-06-15" in page(viewer, "/patients/C01-0001/audit")

@@ -632,16 +632,13 @@ class Repository:
         Lets callers cache what they derive from a record. Raises
         :class:`~mst.errors.NotFoundError` for unknown or invisible patients.
         """
-        newest = (
-            select(func.max(AuditRow.pk)).where(AuditRow.patient_id == patient_id).scalar_subquery()
-        )
-        with self._tx() as s:  # one query: the scope check and the version together
-            row = s.execute(
-                select(PatientRow.center_id, newest).where(PatientRow.id == patient_id)
-            ).first()
-            if row is None or not self._visible(row[0]):
-                raise NotFoundError(f"patient {patient_id} not found")
-            return int(row[1] or 0)
+        # one query: the scope check and the version together (plain rows, no ORM session:
+        # the web app asks this on every request)
+        with self.engine.connect() as conn:
+            row = conn.execute(_RECORD_VERSION, {"pid": patient_id}).first()
+        if row is None or not self._visible(row[0]):
+            raise NotFoundError(f"patient {patient_id} not found")
+        return int(row[1] or 0)
 
     def registry_version(self) -> int:
         """A number that changes whenever the registry's records change (newest audit row).
@@ -649,14 +646,8 @@ class Repository:
         Audit rows of logins, user accounts and alert acknowledgements do not count: they
         change no patient data.
         """
-        with self._tx() as s:
-            q = (
-                select(AuditRow.pk)
-                .where(AuditRow.entity.notin_(NON_RECORD_ENTITIES))
-                .order_by(AuditRow.pk.desc())
-                .limit(1)
-            )
-            return int(s.scalar(q) or 0)
+        with self.engine.connect() as conn:  # plain rows: asked on every list request
+            return int(conn.execute(_REGISTRY_VERSION).scalar() or 0)
 
     def patient_ids(self, center_id: str | None = None) -> list[str]:
         """Ids of the visible patients (optionally of one center), sorted."""
@@ -692,9 +683,84 @@ class Repository:
         -------
         list of PatientSummary
         """
+        ids = self._matching_ids(query, center_id, diagnosis, status)
+        if limit is not None:
+            ids = ids.limit(limit).offset(offset)
+        with self._tx() as s:
+            return [_summary(r) for r in s.execute(self._summaries_of(ids.subquery()))]
+
+    def patient_summary_page(
+        self,
+        limit: int,
+        offset: int = 0,
+        query: str | None = None,
+        center_id: str | None = None,
+        diagnosis: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[PatientSummary], int]:
+        """One page of :meth:`patient_summaries` and the number of matching patients.
+
+        One query: the page's ids and the total (a window count) come from the patient
+        table alone, and only the page's rows get their death date and course count. A page
+        past the end (no rows to carry the count) costs a second, counting query.
+
+        Parameters
+        ----------
+        limit : int
+            Rows per page (at least 1).
+        offset : int
+            Rows skipped (0 or more).
+        query, center_id, diagnosis, status
+            As :meth:`patient_summaries`.
+
+        Returns
+        -------
+        (list of PatientSummary, int)
+            The page and the total number of matching patients.
+        """
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit", limit, "must be at least 1 (offset at least 0)")
+        ids = self._matching_ids(query, center_id, diagnosis, status)
+        page = ids.add_columns(func.count().over().label("total")).limit(limit).offset(offset)
+        with self._tx() as s:
+            rows = list(s.execute(self._summaries_of(page.subquery())))
+            if rows:
+                return [_summary(r) for r in rows], int(rows[0].total)
+            counted = select(func.count()).select_from(ids.order_by(None).subquery())
+            return [], int(s.scalar(counted) or 0)
+
+    def _matching_ids(
+        self,
+        query: str | None,
+        center_id: str | None,
+        diagnosis: str | None,
+        status: str | None,
+    ) -> Any:
+        """Ids of the visible patients that pass the filters, sorted (a select to nest)."""
         if status not in (None, "", "alive", "dead"):
             raise ValidationError("status", status, "must be alive or dead")
-        # One query: death date and course count as correlated scalar subqueries.
+        q = select(PatientRow.id).order_by(PatientRow.id)
+        if query:
+            q = q.where(func.lower(PatientRow.id).contains(query.lower(), autoescape=True))
+        if center_id:
+            q = q.where(PatientRow.center_id == center_id)
+        if self.center_scope is not None:
+            q = q.where(PatientRow.center_id.in_(sorted(self.center_scope)))
+        if diagnosis:
+            q = q.where(PatientRow.diagnosis == diagnosis)
+        if status:
+            died = (
+                select(EventRow.pk)
+                .where(EventRow.patient_id == PatientRow.id, EventRow.kind == "death")
+                .exists()
+            )
+            q = q.where(died if status == "dead" else ~died)
+        return q
+
+    @staticmethod
+    def _summaries_of(ids: Any) -> Any:
+        """The summary columns of the patients in the subquery ``ids`` (sorted by id); its
+        other columns (the total of a page) are carried along."""
         death = (
             select(func.min(EventRow.date))
             .where(EventRow.patient_id == PatientRow.id, EventRow.kind == "death")
@@ -705,46 +771,23 @@ class Repository:
             .where(CourseRow.patient_id == PatientRow.id)
             .scalar_subquery()
         )
-        q = select(
-            PatientRow.id,
-            PatientRow.center_id,
-            PatientRow.sex,
-            PatientRow.age_at_diagnosis,
-            PatientRow.diagnosis,
-            PatientRow.diagnosis_date,
-            PatientRow.last_followup_date,
-            death.label("death_date"),
-            n_courses.label("courses"),
-        ).order_by(PatientRow.id)
-        if query:
-            q = q.where(func.lower(PatientRow.id).contains(query.lower(), autoescape=True))
-        if center_id:
-            q = q.where(PatientRow.center_id == center_id)
-        if self.center_scope is not None:
-            q = q.where(PatientRow.center_id.in_(sorted(self.center_scope)))
-        if diagnosis:
-            q = q.where(PatientRow.diagnosis == diagnosis)
-        if status == "alive":
-            q = q.where(death.is_(None))
-        elif status == "dead":
-            q = q.where(death.is_not(None))
-        if limit is not None:
-            q = q.limit(limit).offset(offset)
-        with self._tx() as s:
-            return [
-                PatientSummary(
-                    id=r.id,
-                    center_id=r.center_id,
-                    sex=r.sex,
-                    age=r.age_at_diagnosis,
-                    diagnosis=r.diagnosis,
-                    diagnosis_date=r.diagnosis_date,
-                    courses=int(r.courses or 0),
-                    death_date=r.death_date,
-                    last_followup_date=r.last_followup_date,
-                )
-                for r in s.execute(q)
-            ]
+        extra = [c for c in ids.c if c.name != "id"]
+        return (
+            select(
+                PatientRow.id,
+                PatientRow.center_id,
+                PatientRow.sex,
+                PatientRow.age_at_diagnosis,
+                PatientRow.diagnosis,
+                PatientRow.diagnosis_date,
+                PatientRow.last_followup_date,
+                death.label("death_date"),
+                n_courses.label("courses"),
+                *extra,
+            )
+            .join(ids, ids.c.id == PatientRow.id)
+            .order_by(PatientRow.id)
+        )
 
     def load_records(
         self, patient_ids: Sequence[str] | None = None, center_id: str | None = None
@@ -881,20 +924,46 @@ class Repository:
             if limit is not None:
                 q = q.limit(limit)
             rows = list(s.scalars(q))[::-1]
-            return [
-                AuditEntry(
-                    at=r.at,
-                    user=r.user,
-                    action=r.action,
-                    entity=r.entity,
-                    entity_key=r.entity_key,
-                    patient_id=r.patient_id,
-                    before=json.loads(r.before) if r.before is not None else None,
-                    after=json.loads(r.after) if r.after is not None else None,
-                    reason=r.reason,
-                )
-                for r in rows
-            ]
+            return [_audit_entry(r) for r in rows]
+
+    def audit_page(
+        self, patient_id: str, limit: int, offset: int = 0
+    ) -> tuple[list[AuditEntry], int]:
+        """One page of a patient's audit trail (oldest first) and its number of entries.
+
+        One query (the total is a window count); a page past the end costs a second,
+        counting query. The caller checks that the patient is visible
+        (:meth:`record_version`), as for :meth:`get_record`.
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient.
+        limit : int
+            Entries per page (at least 1).
+        offset : int
+            Entries skipped, counted from the oldest.
+
+        Returns
+        -------
+        (list of AuditEntry, int)
+        """
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit", limit, "must be at least 1 (offset at least 0)")
+        where = AuditRow.patient_id == patient_id
+        q = (
+            select(AuditRow, func.count().over().label("total"))
+            .where(where)
+            .order_by(AuditRow.pk)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._tx() as s:
+            rows = list(s.execute(q))
+            if rows:
+                return [_audit_entry(r[0]) for r in rows], int(rows[0].total)
+            total = s.scalar(select(func.count()).select_from(AuditRow).where(where))
+            return [], int(total or 0)
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for summaries and tests)."""
@@ -1083,6 +1152,20 @@ _BULK_CHUNK = 1000
 #: Records whose audit rows are chained and written together during a bulk import.
 _AUDIT_CHUNK = 200
 
+#: Statements asked on every web request, built once.
+_RECORD_VERSION = select(
+    PatientRow.center_id,
+    select(func.max(AuditRow.pk))
+    .where(AuditRow.patient_id == bindparam("pid"))
+    .scalar_subquery(),
+).where(PatientRow.id == bindparam("pid"))
+_REGISTRY_VERSION = (
+    select(AuditRow.pk)
+    .where(AuditRow.entity.notin_(NON_RECORD_ENTITIES))
+    .order_by(AuditRow.pk.desc())
+    .limit(1)
+)
+
 
 def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
     """Python value → the storage format SQLAlchemy's SQLite dialect uses for the column."""
@@ -1228,3 +1311,31 @@ _FLAT_ENUMS: dict[type, tuple[str, ...]] = {
     m: tuple(n for n, f in m.model_fields.items() if _is_enum(_base(f.annotation)))
     for m in _FLAT
 }
+
+
+def _summary(r: Any) -> PatientSummary:
+    return PatientSummary(
+        id=r.id,
+        center_id=r.center_id,
+        sex=r.sex,
+        age=r.age_at_diagnosis,
+        diagnosis=r.diagnosis,
+        diagnosis_date=r.diagnosis_date,
+        courses=int(r.courses or 0),
+        death_date=r.death_date,
+        last_followup_date=r.last_followup_date,
+    )
+
+
+def _audit_entry(r: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        at=r.at,
+        user=r.user,
+        action=r.action,
+        entity=r.entity,
+        entity_key=r.entity_key,
+        patient_id=r.patient_id,
+        before=json.loads(r.before) if r.before is not None else None,
+        after=json.loads(r.after) if r.after is not None else None,
+        reason=r.reason,
+    )

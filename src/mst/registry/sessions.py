@@ -16,11 +16,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, delete, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from mst.registry.db import WRITE_FLAG
+from mst.registry.errors import is_busy
 from mst.registry.schema import LoginThrottleRow, UserRow, WebSessionRow
 from mst.registry.users import Role, User
 
@@ -29,9 +35,39 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+@contextmanager
+def _write_session(engine: Engine) -> Iterator[Session]:
+    """A transaction that writes: on SQLite it takes the write lock at once (BEGIN
+    IMMEDIATE, waiting on the busy timeout) instead of failing when a read turns into a
+    write while another process writes."""
+    with engine.connect() as conn:
+        conn.info[WRITE_FLAG] = True
+        try:
+            with conn.begin(), Session(bind=conn, expire_on_commit=False) as s:
+                yield s
+                s.flush()
+        finally:
+            conn.info.pop(WRITE_FLAG, None)
+
+
 def token_hash(token: str) -> str:
     """SHA-256 (hex) of a session token: what the registry stores instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+#: The session and its user, by token hash (built once: it runs on every request).
+_RESOLVE = (
+    select(
+        WebSessionRow.username,
+        WebSessionRow.csrf,
+        WebSessionRow.created_at,
+        WebSessionRow.last_seen_at,
+        UserRow.role,
+        UserRow.center_id,
+    )
+    .join(UserRow, UserRow.username == WebSessionRow.username)
+    .where(WebSessionRow.token_hash == bindparam("key"))
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +99,7 @@ class SessionStore:
         self, engine: Engine, idle_timeout: int, absolute_timeout: int, touch_interval: int = 60
     ) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self.idle_timeout = dt.timedelta(seconds=idle_timeout)
         self.absolute_timeout = dt.timedelta(seconds=absolute_timeout)
         self.touch_interval = dt.timedelta(seconds=touch_interval)
@@ -71,7 +108,7 @@ class SessionStore:
         """Start a session for ``username``; returns (cookie token, CSRF token)."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         now = _now()
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             s.add(
                 WebSessionRow(
                     token_hash=token_hash(token),
@@ -93,30 +130,49 @@ class SessionStore:
             return None
         key = token_hash(token)
         now = _now()
-        with self._sessions.begin() as s:
-            found = s.execute(
-                select(WebSessionRow, UserRow.role, UserRow.center_id)
-                .join(UserRow, UserRow.username == WebSessionRow.username)
+        with self._engine.connect() as conn:  # plain rows: this runs on every request
+            row = conn.execute(_RESOLVE, {"key": key}).first()
+        if row is None:
+            return None
+        expired = (
+            now - row.created_at > self.absolute_timeout
+            or now - row.last_seen_at > self.idle_timeout
+        )
+        active = ActiveSession(User(row.username, Role(row.role), row.center_id), row.csrf)
+        touch = now - row.last_seen_at > self.touch_interval
+        if expired:
+            self._write(delete(WebSessionRow).where(WebSessionRow.token_hash == key))
+            return None
+        if touch:
+            self._write(
+                update(WebSessionRow)
                 .where(WebSessionRow.token_hash == key)
-            ).first()
-            if found is None:
-                return None
-            row, role, center_id = found
-            if (
-                now - row.created_at > self.absolute_timeout
-                or now - row.last_seen_at > self.idle_timeout
-            ):
-                s.delete(row)
-                return None
-            if now - row.last_seen_at > self.touch_interval:
-                row.last_seen_at = now
-            return ActiveSession(User(row.username, Role(role), center_id), row.csrf)
+                .values(last_seen_at=now)
+            )
+        return active
+
+    def _write(self, statement: Any) -> None:
+        """Run a bookkeeping write (last use, removal of an expired session) in a write
+        transaction of its own, so that SQLite waits for the write lock instead of failing a
+        read that turned into a write. Best effort: if the registry stays busy, the next
+        request does it (an expired session is refused either way)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.info[WRITE_FLAG] = True
+                try:
+                    with conn.begin():
+                        conn.execute(statement)
+                finally:
+                    conn.info.pop(WRITE_FLAG, None)
+        except OperationalError as exc:
+            if not is_busy(exc):
+                raise
 
     def end(self, token: str | None) -> str | None:
         """End the session of a token; returns its user name (``None`` if there was none)."""
         if not token:
             return None
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             row = s.get(WebSessionRow, token_hash(token))
             if row is None:
                 return None
@@ -125,7 +181,7 @@ class SessionStore:
 
     def end_all(self, username: str) -> int:
         """End every session of a user (revoke); returns how many were ended."""
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             result = s.execute(delete(WebSessionRow).where(WebSessionRow.username == username))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -195,6 +251,7 @@ class LoginThrottle:
 
     def __init__(self, engine: Engine, policy: ThrottlePolicy | None = None) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self.policy = policy or ThrottlePolicy()
 
     @staticmethod
@@ -221,7 +278,7 @@ class LoginThrottle:
         now = _now()
         locked = False
         account_key, address_key = self._keys(username, address)
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             for key in (account_key, address_key):
                 row = s.get(LoginThrottleRow, key)
                 if row is None:
@@ -240,7 +297,7 @@ class LoginThrottle:
 
     def success(self, username: str, address: str | None) -> None:
         """Reset the counters after a successful login."""
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             s.execute(
                 delete(LoginThrottleRow).where(
                     LoginThrottleRow.key.in_(self._keys(username, address))
@@ -250,7 +307,7 @@ class LoginThrottle:
     def unlock(self, username: str) -> bool:
         """Unlock an account and reset its counter; returns True if it was locked."""
         key = self._keys(username, None)[0]
-        with self._sessions.begin() as s:
+        with _write_session(self._engine) as s:
             row = s.get(LoginThrottleRow, key)
             if row is None:
                 return False

@@ -221,6 +221,59 @@ class UserStore:
             )
         return User(username, r, center_id)
 
+    def change_own_password(
+        self, username: str, current: str, new: str, address: str | None = None
+    ) -> int:
+        """A user's own password change, after the current password has been verified.
+
+        Checks the policy (:func:`check_password`; the new password must also differ from
+        the current one), stores the new hash, ends every session of the user (the caller
+        starts a fresh one for the browser that made the change) and writes one audit row
+        by the user (``action = password``, outcome ``changed``, the client address and the
+        number of sessions ended; no password material) — one transaction.
+
+        Parameters
+        ----------
+        username : str
+            The user, whose current password the caller has checked (:meth:`authenticate`).
+        current, new : str
+            The current and the new password.
+        address : str, optional
+            Client address, for the audit row.
+
+        Returns
+        -------
+        int
+            Sessions ended.
+
+        Raises
+        ------
+        mst.errors.ValidationError
+            The new password breaks the policy, or equals the current one.
+        mst.errors.NotFoundError
+            No such user.
+        """
+        check_password(new, username)
+        if new == current:
+            raise ValidationError(
+                "new_password", "***", "must differ from the current password"
+            )
+        new_hash = self._hasher.hash(new)  # before the write lock: argon2 takes a while
+        from mst.errors import NotFoundError
+        from mst.registry.repository import Repository
+
+        repo = Repository(self._engine, username)
+        with repo._tx(write=True) as s:
+            row = s.get(UserRow, username)
+            if row is None:
+                raise NotFoundError(f"user {username} not found")
+            row.password_hash = new_hash
+            ended = s.execute(delete(WebSessionRow).where(WebSessionRow.username == username))
+            n = int(ended.rowcount or 0)  # type: ignore[attr-defined]
+            detail = {"outcome": "changed", "address": address or "unknown", "sessions_ended": n}
+            repo._audit(s, "password", "user", username, None, None, detail)
+        return n
+
     def get(self, username: str) -> User | None:
         """The user of that name, or ``None``."""
         with self._sessions.begin() as s:

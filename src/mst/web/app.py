@@ -42,6 +42,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     upgrade(engine)
     web_dir = resources.files("mst.web")
     templates = Jinja2Templates(directory=str(web_dir.joinpath("templates")))
+    # Templates are compiled once; without this Jinja checks each file's time stamp on
+    # every use (the installed package does not change while it runs).
+    templates.env.auto_reload = False
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +72,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         users=UserStore(engine),
         pages=RecordPageCache(),
         tables=CohortTableCache(),
-        api_records=RecordPageCache(size=1024),
+        api_records=VersionedCache(size=1024),
         donor_pages=RecordPageCache(),
         outcomes=VersionedCache(size=256),
+        fragments=VersionedCache(size=512),
         centers=TtlCache(),
     )
     # Swagger UI 5 (OpenAPI 3.1) from the fastapi-offline wheel (MIT; Swagger UI itself is

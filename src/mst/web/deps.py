@@ -44,9 +44,10 @@ class AppState:
     users: UserStore
     pages: RecordPageCache
     tables: CohortTableCache
-    api_records: RecordPageCache
+    api_records: VersionedCache
     donor_pages: RecordPageCache
     outcomes: VersionedCache
+    fragments: VersionedCache
     centers: TtlCache
 
 

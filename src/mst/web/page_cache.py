@@ -48,7 +48,8 @@ class RecordPageCache:
         Returns
         -------
         dict
-            The content, including the record under ``"record"``.
+            The content, including the record under ``"record"`` and the version it was
+            stamped with under ``"version"``.
         """
         version = repo.record_version(patient_id)
         with self._lock:
@@ -56,7 +57,8 @@ class RecordPageCache:
             if hit is not None and hit[0] == version:
                 self._items.move_to_end(patient_id)
                 return hit[1]
-        content = {"record": (record := repo.get_record(patient_id)), **build(record)}
+        record = repo.get_record(patient_id)
+        content = {"record": record, "version": version, **build(record)}
         with self._lock:
             self._items[patient_id] = (version, content)
             self._items.move_to_end(patient_id)
@@ -109,6 +111,15 @@ class VersionedCache:
         self.size = size
         self._items: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def peek(self, key: Any, version: int) -> Any | None:
+        """The value for ``key`` at ``version`` if cached, else ``None`` (nothing is built)."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == version:
+                self._items.move_to_end(key)
+                return hit[1]
+        return None
 
     def get(self, key: Any, version: int, build: Callable[[], Any]) -> Any:
         """The value for ``key`` at ``version``, built on a miss."""

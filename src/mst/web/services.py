@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,96 @@ LIST_STATUSES = ("alive", "dead")
 PAGE_SIZE = 200
 
 
+#: Rows per page of a JSON list when ``limit`` is not given, and the most a client may ask.
+API_DEFAULT_LIMIT = 100
+API_MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A validated page of a JSON list: ``limit`` rows after skipping ``offset``."""
+
+    limit: int
+    offset: int
+
+    @classmethod
+    def parse(cls, limit: str | None, offset: str | None) -> PageRequest:
+        """Check the ``limit`` and ``offset`` query parameters (absent: first page).
+
+        Raises
+        ------
+        mst.errors.ValidationError
+            A value that is not a whole number, a ``limit`` outside 1 to
+            :data:`API_MAX_LIMIT`, or a negative ``offset`` (answered 422).
+        """
+
+        def whole(name: str, value: str | None, default: int, rule: str) -> int:
+            text = (value or "").strip()
+            if not text:
+                return default
+            if not (text.isascii() and text.isdecimal()) or len(text) > 12:
+                raise ValidationError(name, value, f"must be a whole number {rule}")
+            return int(text)
+
+        span = f"from 1 to {API_MAX_LIMIT}"
+        n = whole("limit", limit, API_DEFAULT_LIMIT, span)
+        if not 1 <= n <= API_MAX_LIMIT:
+            raise ValidationError("limit", limit, f"must be {span}")
+        return cls(limit=n, offset=whole("offset", offset, 0, "(0, 1, 2, …)"))
+
+    def envelope(
+        self, items: list[Any], total: int, path: str, params: dict[str, str]
+    ) -> dict[str, Any]:
+        """The JSON answer of a page: items, total, and links to the next and previous page.
+
+        ``params`` are the request's other query parameters, repeated in the links.
+        """
+
+        def link(offset: int) -> str:
+            query = {k: v for k, v in params.items() if v and k not in ("limit", "offset")}
+            query.update(limit=str(self.limit), offset=str(offset))
+            return f"{path}?{urllib.parse.urlencode(query)}"
+
+        after = self.offset + self.limit
+        return {
+            "total": total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "next": link(after) if after < total else None,
+            "previous": link(max(0, self.offset - self.limit)) if self.offset > 0 else None,
+            "items": items,
+        }
+
+
+def patient_page(
+    repo: Repository,
+    page: PageRequest,
+    q: str = "",
+    center: str = "",
+    diagnosis: str = "",
+    status: str = "",
+) -> tuple[list[Any], int]:
+    """One page of the patient list (filters checked as :func:`patient_rows`) and its total."""
+    check_list_filters(repo, center, diagnosis, status)
+    return repo.patient_summary_page(
+        page.limit, page.offset, q or None, center or None, diagnosis or None, status or None
+    )
+
+
+def check_list_filters(repo: Repository, center: str, diagnosis: str, status: str) -> None:
+    """Refuse an unknown diagnosis, vital status or (visible) center of the patient list."""
+    from mst.domain import Diagnosis
+
+    if diagnosis and diagnosis not in {d.value for d in Diagnosis}:
+        raise ValidationError(
+            "diagnosis", diagnosis, f"must be one of {[d.value for d in Diagnosis]}"
+        )
+    if status and status not in LIST_STATUSES:
+        raise ValidationError("status", status, "must be alive or dead")
+    if center and center not in {c.id for c in repo.centers()}:
+        raise ValidationError("center", center, "is not one of the centers you can see")
+
+
 def patient_rows(
     repo: Repository,
     q: str = "",
@@ -51,16 +142,7 @@ def patient_rows(
     With ``page`` (1-based), one page of :data:`PAGE_SIZE` rows plus one more (so the caller
     knows whether a next page exists) — still one query.
     """
-    from mst.domain import Diagnosis
-
-    if diagnosis and diagnosis not in {d.value for d in Diagnosis}:
-        raise ValidationError(
-            "diagnosis", diagnosis, f"must be one of {[d.value for d in Diagnosis]}"
-        )
-    if status and status not in LIST_STATUSES:
-        raise ValidationError("status", status, "must be alive or dead")
-    if center and center not in {c.id for c in repo.centers()}:
-        raise ValidationError("center", center, "is not one of the centers you can see")
+    check_list_filters(repo, center, diagnosis, status)
     if page is None:
         return repo.patient_summaries(q or None, center or None, diagnosis or None, status or None)
     return repo.patient_summaries(
@@ -492,10 +574,22 @@ def audit_entries(repo: Repository, patient_id: str, user: User) -> list[AuditEn
     Raises :class:`~mst.errors.NotFoundError` for patients outside the user's scope.
     """
     repo.record_version(patient_id)  # 404 for unknown or invisible patients
-    return [
-        dataclasses.replace(e, before=_scoped(e.before, user), after=_scoped(e.after, user))
-        for e in repo.audit_log(patient_id=patient_id)
-    ]
+    return [_scoped_entry(e, user) for e in repo.audit_log(patient_id=patient_id)]
+
+
+def audit_page(
+    repo: Repository, patient_id: str, user: User, page: PageRequest
+) -> tuple[list[AuditEntry], int]:
+    """One page of the patient's audit trail (oldest first) with the record's field scope.
+
+    The caller has checked the patient's visibility (``repo.record_version``).
+    """
+    entries, total = repo.audit_page(patient_id, page.limit, page.offset)
+    return [_scoped_entry(e, user) for e in entries], total
+
+
+def _scoped_entry(e: AuditEntry, user: User) -> AuditEntry:
+    return dataclasses.replace(e, before=_scoped(e.before, user), after=_scoped(e.after, user))
 
 
 def _lab_series(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from mst.cohort import build_flat_table
 from mst.domain import Diagnosis
@@ -16,6 +17,7 @@ from mst.errors import ValidationError
 from mst.registry.repository import Repository
 from mst.web.cohort_view import GROUPINGS, CohortFilters, cohort_outcomes, subset
 from mst.web.deps import CurrentUser, Repo, SessionDep, State
+from mst.web.rendering import framed, render_content
 
 router = APIRouter()
 
@@ -79,7 +81,7 @@ Text = Annotated[str, Query()]
 
 
 @router.get("/cohort", include_in_schema=False)
-def cohort_page(
+async def cohort_page(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -92,31 +94,41 @@ def cohort_page(
     by: Text = "age_group",
     diagnosis: Text = "",
 ) -> Response:
-    """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1."""
+    """KM of OS and LFS with numbers at risk, CIF of relapse and NRM with Gray's test, Table 1.
+
+    The content is cached per center scope, query and registry version. A cached page is
+    answered on the event loop (one query: the version); building one — the flat table, the
+    statistics (themselves cached per scope, filters and version) and the rendering — runs
+    on the thread pool, so that it does not hold up other requests.
+    """
     version = repo.registry_version()
-    table = state.tables.get(repo, _flat, version)
-    f = _filters(table, repo, center, age_group, year_from, year_to, by, diagnosis)
-    # Statistics cached per center scope, filters and registry version (any change rebuilds).
-    outcomes = (
-        state.outcomes.get((repo.center_scope, f), version, lambda: cohort_outcomes(table, f))
-        if not table.empty
-        else {"n": 0}
-    )
-    age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
-    return state.templates.TemplateResponse(
-        request,
-        "cohort.html",
-        {
-            "user": user,
-            "csrf": session.csrf if session else "",
+    key = ("cohort-body", repo.center_scope, center, age_group, year_from, year_to, by, diagnosis)
+
+    def build() -> str:
+        table = state.tables.get(repo, _flat, version)
+        # every value checked here: only valid queries are ever cached
+        f = _filters(table, repo, center, age_group, year_from, year_to, by, diagnosis)
+        outcomes = (
+            state.outcomes.get((repo.center_scope, f), version, lambda: cohort_outcomes(table, f))
+            if not table.empty
+            else {"n": 0}
+        )
+        age_groups = sorted(table["age_group"].dropna().unique()) if not table.empty else []
+        context = {
             "f": f,
             "o": outcomes,
             "centers": state.centers.get(repo.center_scope, repo.centers),
             "age_groups": age_groups,
             "groupings": GROUPINGS,
             "diagnoses": [d.value for d in Diagnosis],
-        },
-    )
+        }
+        return render_content(state, "_cohort_body.html", context)
+
+    body = state.fragments.peek(key, version)
+    if body is None:
+        body = await run_in_threadpool(state.fragments.get, key, version, build)
+    csrf = session.csrf if session else ""
+    return framed(request, state, user, csrf, "Cohort outcomes", body)
 
 
 @router.get("/cohort/table.csv", include_in_schema=False)

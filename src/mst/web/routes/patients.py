@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,8 +22,10 @@ from mst.domain.analytes import analyte_table
 from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.protocol.catalog import load_catalog
 from mst.registry.repository import Repository
+from mst.registry.users import Role
 from mst.web import services
 from mst.web.deps import Csrf, CurrentUser, Repo, SessionDep, State, Writer
+from mst.web.rendering import CSRF_SLOT, cached_page, framed, render_content
 
 router = APIRouter()
 
@@ -48,7 +51,7 @@ def home() -> Response:
 
 
 @router.get("/patients", include_in_schema=False)
-def patient_list(
+async def patient_list(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -60,27 +63,32 @@ def patient_list(
     status: str = "",
     page: str = "1",
 ) -> Response:
-    """Patients visible to the user, with search and filters, 200 per page."""
-    if not (page.isascii() and page.isdecimal() and int(page) >= 1):
+    """Patients visible to the user, with search and filters, 200 per page.
+
+    The content is rendered once per center scope, filters, page and registry version: a
+    request costs one query (the registry version) when it is cached, two when not.
+    """
+    if not (page.isascii() and page.isdecimal() and len(page) < 10 and int(page) >= 1):
         raise ValidationError("page", page, "must be a page number (1, 2, …)")
     n = int(page)
-    rows = services.patient_rows(repo, q, center, diagnosis, status, page=n)
-    has_next = len(rows) > services.PAGE_SIZE
-    rows = rows[: services.PAGE_SIZE]
-    return state.templates.TemplateResponse(
-        request,
-        "patients.html",
-        _ctx(
-            user,
-            session,
-            rows=rows,
-            centers=state.centers.get(repo.center_scope, repo.centers),
-            filters={"q": q, "center": center, "diagnosis": diagnosis, "status": status},
-            page=n,
-            has_next=has_next,
-            first_row=(n - 1) * services.PAGE_SIZE,
-        ),
-    )
+    version = repo.registry_version()  # filters are checked when the content is built
+
+    def build() -> str:
+        rows = services.patient_rows(repo, q, center, diagnosis, status, page=n)
+        context = {
+            "rows": rows[: services.PAGE_SIZE],
+            "has_next": len(rows) > services.PAGE_SIZE,
+            "centers": state.centers.get(repo.center_scope, repo.centers),
+            "filters": {"q": q, "center": center, "diagnosis": diagnosis, "status": status},
+            "page": n,
+            "first_row": (n - 1) * services.PAGE_SIZE,
+            "choices": CHOICES,
+        }
+        return render_content(state, "_patients_body.html", context)
+
+    key = ("patients-body", repo.center_scope, q, center, diagnosis, status, n)
+    csrf = session.csrf if session else ""
+    return cached_page(request, state, user, csrf, "Patients", key, version, build)
 
 
 @router.get("/patients/new", include_in_schema=False)
@@ -118,6 +126,13 @@ async def create_patient(
     )
 
 
+@dataclass(frozen=True)
+class _RoleOnly:
+    """What cached page content may know of the user: the role (part of the cache key)."""
+
+    role: Role
+
+
 def _patient_page(
     request: Request,
     state: State,
@@ -128,30 +143,36 @@ def _patient_page(
     failed: tuple[str, services.FormResult] | None = None,
     lab_filter: services.LabFilter | None = None,
 ) -> Response:
-    forms = {kind: services.FormResult(values={}) for kind in services.CHILD_FORMS}
-    if failed is not None:
-        forms[failed[0]] = failed[1]
     derived = state.pages.get(repo, patient_id, services.patient_page_content)
     lab_filter = lab_filter or services.LabFilter()
     record = derived["record"]
-    return state.templates.TemplateResponse(
-        request,
-        "patient.html",
-        _ctx(
-            user,
-            session,
-            **derived,
-            patient=services.patient_view(record, user),
-            analytes=analyte_table(),
-            regimens=sorted(load_catalog()),
-            forms=forms,
-            lab_filter=lab_filter,
-            lab_rows=services.lab_rows(record, lab_filter),
-            acks=repo.alert_acks(patient_id) if derived["alerts"] else {},
-            describe=services.describe_child,
-        ),
-        status_code=422 if failed else 200,
-    )
+
+    def build() -> str:
+        forms = {kind: services.FormResult(values={}) for kind in services.CHILD_FORMS}
+        if failed is not None:
+            forms[failed[0]] = failed[1]
+        context = {
+            **_ctx(_RoleOnly(user.role), None, **derived),
+            "csrf": CSRF_SLOT,  # the session's token is put in per request
+            "patient": services.patient_view(record, user),
+            "analytes": analyte_table(),
+            "regimens": sorted(load_catalog()),
+            "forms": forms,
+            "lab_filter": lab_filter,
+            "lab_rows": services.lab_rows(record, lab_filter),
+            "acks": repo.alert_acks(patient_id) if derived["alerts"] else {},
+            "describe": services.describe_child,
+        }
+        return render_content(state, "_patient_body.html", context)
+
+    # The content depends on the record version (acknowledgements included), the role and
+    # the lab filter only: rendered once for each, the session's CSRF token put in after.
+    csrf = session.csrf if session else ""
+    title = f"{patient_id}"
+    if failed is not None:  # a form with the typed values and its errors: not cached
+        return framed(request, state, user, csrf, title, build(), status_code=422)
+    key = ("patient-body", patient_id, user.role, lab_filter)
+    return cached_page(request, state, user, csrf, title, key, derived["version"], build)
 
 
 @router.get("/patients/{patient_id}", include_in_schema=False)
@@ -247,7 +268,7 @@ async def add_record(
 
 
 @router.get("/patients/{patient_id}/audit", include_in_schema=False)
-def audit_page(
+async def audit_page(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -255,25 +276,24 @@ def audit_page(
     repo: Repo,
     patient_id: str,
 ) -> Response:
-    """Every audited change of the patient's records."""
+    """Every audited change of the patient's records (content cached per record version)."""
     version = repo.record_version(patient_id)
-    entries, deleted = state.outcomes.get(
-        ("audit", patient_id, user.role.pseudonymized),
-        version,
-        lambda: (
-            services.audit_entries(repo, patient_id, user),
-            services.deleted_entries(repo, patient_id, user),
-        ),
-    )
-    return state.templates.TemplateResponse(
-        request,
-        "audit.html",
-        _ctx(user, session, patient_id=patient_id, entries=entries, deleted=deleted),
-    )
+
+    def build() -> str:
+        context = {
+            "patient_id": patient_id,
+            "entries": services.audit_entries(repo, patient_id, user),
+            "deleted": services.deleted_entries(repo, patient_id, user),
+        }
+        return render_content(state, "_audit_body.html", context)
+
+    key = ("audit-body", patient_id, user.role.pseudonymized)
+    csrf = session.csrf if session else ""
+    return cached_page(request, state, user, csrf, f"Audit {patient_id}", key, version, build)
 
 
 @router.get("/patients/{patient_id}/plan", include_in_schema=False)
-def plan_page(
+async def plan_page(
     request: Request,
     state: State,
     user: CurrentUser,
@@ -356,7 +376,7 @@ def _donor_page(
 
 
 @router.get("/patients/{patient_id}/donors", include_in_schema=False)
-def donors_page(
+async def donors_page(
     request: Request,
     state: State,
     user: CurrentUser,

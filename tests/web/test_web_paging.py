@@ -1,0 +1,138 @@
+"""Paging of the JSON lists (patients, audit trail): limits, links, totals, one query a page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from mst.domain import Cohort
+from mst.errors import ValidationError
+from mst.registry import open_registry
+from mst.web.services import API_MAX_LIMIT
+
+from .conftest import login
+from .test_web_defects import NEW_PATIENT, add_new_patient
+
+
+def test_patient_list_pages_with_total_and_links(client: TestClient, web_db: str) -> None:
+    login(client, "ad")
+    first = client.get("/api/patients?limit=2").json()
+    assert (first["total"], first["limit"], first["offset"]) == (3, 2, 0)
+    assert [p["id"] for p in first["items"]] == ["C01-0001", "C01-0002"]
+    assert first["previous"] is None and first["next"] == "/api/patients?limit=2&offset=2"
+    second = client.get(first["next"]).json()
+    assert [p["id"] for p in second["items"]] == ["C02-0001"]
+    assert second["next"] is None and second["previous"] == "/api/patients?limit=2&offset=0"
+    assert second["total"] == 3
+    # past the end: no rows, still the total, no next page
+    beyond = client.get("/api/patients?limit=2&offset=10").json()
+    assert (beyond["items"], beyond["total"], beyond["next"]) == ([], 3, None)
+    # default page: everything here, within the default limit
+    default = client.get("/api/patients").json()
+    assert default["limit"] == 100 and len(default["items"]) == 3 and default["next"] is None
+    # a patient added by another process is on the next request (cached per registry version)
+    assert NEW_PATIENT not in client.get("/patients").text
+    add_new_patient(web_db)
+    assert client.get("/api/patients?limit=2&offset=2").json()["total"] == 4
+    assert NEW_PATIENT in client.get("/patients").text
+
+
+def test_links_keep_the_filters_and_totals_follow_scope(client: TestClient) -> None:
+    login(client, "ad")
+    page = client.get("/api/patients?center=C01&q=c01&limit=1").json()
+    assert page["total"] == 2 and [p["id"] for p in page["items"]] == ["C01-0001"]
+    assert page["next"] == "/api/patients?q=c01&center=C01&limit=1&offset=1"
+    assert [p["id"] for p in client.get(page["next"]).json()["items"]] == ["C01-0002"]
+    client.cookies.clear()
+    login(client, "c2")  # a clinician of C02 counts only what they see
+    own = client.get("/api/patients?limit=1").json()
+    assert own["total"] == 1 and own["next"] is None
+
+
+BAD_PAGING = (
+    ("limit=0", "limit", f"must be from 1 to {API_MAX_LIMIT}"),
+    (f"limit={API_MAX_LIMIT + 1}", "limit", f"must be from 1 to {API_MAX_LIMIT}"),
+    ("limit=ten", "limit", "must be a whole number"),
+    ("limit=2.5", "limit", "must be a whole number"),
+    ("offset=-1", "offset", "must be a whole number"),
+    ("offset=%C2%B2", "offset", "must be a whole number"),
+    ("offset=99999999999999999999", "offset", "must be a whole number"),
+)
+
+
+def test_bad_paging_values_get_422_in_plain_words(client: TestClient) -> None:
+    login(client, "c1")
+    for query, field, words in BAD_PAGING:
+        for url in (f"/api/patients?{query}", f"/api/patients/C01-0001/audit?{query}"):
+            r = client.get(url)
+            assert r.status_code == 422, url
+            detail = r.json()["detail"]
+            assert detail.startswith(f"{field}:") and words in detail, detail
+            assert "pydantic" not in detail and "Traceback" not in detail
+    # the boundary values themselves are accepted
+    assert client.get("/api/patients?limit=1").json()["limit"] == 1
+    assert client.get(f"/api/patients?limit={API_MAX_LIMIT}").json()["limit"] == API_MAX_LIMIT
+    assert client.get("/api/patients?offset=0").status_code == 200
+
+
+def test_audit_pages_join_up_to_the_whole_trail(client: TestClient) -> None:
+    login(client, "an")  # analysts: pages keep the field-level scope
+    whole = client.get("/api/patients/C01-0001/audit?limit=500").json()
+    total = whole["total"]
+    assert total == len(whole["items"]) >= 1
+    pieces: list[Any] = []
+    url: str | None = "/api/patients/C01-0001/audit?limit=1"
+    while url:
+        page = client.get(url).json()
+        assert page["total"] == total and len(page["items"]) <= 1
+        pieces += page["items"]
+        url = page["next"]
+    assert pieces == whole["items"]
+    assert all("birth_date" not in (e["before"] or {}) | (e["after"] or {}) for e in pieces)
+    assert client.get("/api/patients/C09-0009/audit?limit=1").status_code == 404
+
+
+def test_each_page_is_one_data_query(client: TestClient) -> None:
+    login(client, "ad")
+    engine = client.app.state.mst.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(_conn: Any, _cur: Any, sql: str, *_args: Any) -> None:
+        if "FROM" in sql and "web_sessions" not in sql:
+            statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for url in ("/api/patients?limit=1", "/api/patients?limit=1&offset=2"):
+            statements.clear()
+            assert len(client.get(url).json()["items"]) == 1
+            assert len(statements) == 2, statements  # the registry version + the page
+            assert "count(*) OVER" in statements[1]  # the total comes with the page
+            statements.clear()
+            assert len(client.get(url).json()["items"]) == 1
+            assert len(statements) == 1, statements  # cached for this registry version
+        statements.clear()
+        client.get("/api/patients/C01-0001/audit?limit=1&offset=1")
+        assert len(statements) == 2, statements  # the access check (record version) + the page
+        statements.clear()
+        client.get("/api/patients/C01-0001/audit?limit=1&offset=1")
+        assert len(statements) == 1, statements  # cached for this record version
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_repository_page_counts_within_scope(db_url: str, small_cohort: Cohort) -> None:
+    with open_registry(db_url, user="t") as reg:
+        reg.import_cohort(small_cohort)
+    with open_registry(db_url, user="t", center_scope={"C01"}, migrate=False) as reg:
+        rows, total = reg.patient_summary_page(1, 1)
+        assert [r.id for r in rows] == ["C01-0002"] and total == 2
+        assert reg.patient_summary_page(5, 7) == ([], 2)
+        assert reg.patient_summary_page(5, 0, query="0002")[1] == 1
+        with pytest.raises(ValidationError):
+            reg.patient_summary_page(0, 0)
+        entries, n = reg.audit_page("C01-0001", 1, 0)
+        assert n >= 1 and len(entries) == 1
