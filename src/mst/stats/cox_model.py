@@ -718,6 +718,7 @@ def cox_fit(
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
     xs = core.split(prep, Xc, wts)
     beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names)
+    core.release(xs)
     if not ok:
         raise ValidationError(
             "model",
