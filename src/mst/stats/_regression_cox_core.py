@@ -228,8 +228,19 @@ class _Kernel:
             sum_wx = we @ xe
             sum_w = float(we.sum())
         return cls(
-            xT, wt, idx, tail >= nxt, d_starts, xT_start, blocks, smap, death_k, m, m_ev,
-            sum_wx, sum_w,
+            xT,
+            wt,
+            idx,
+            tail >= nxt,
+            d_starts,
+            xT_start,
+            blocks,
+            smap,
+            death_k,
+            m,
+            m_ev,
+            sum_wx,
+            sum_w,
         )
 
     def work(self) -> FloatArray:
