@@ -33,6 +33,24 @@ class _Stratum:
     n_start_le: NDArray[np.intp]  # per row: number of event times <= start
 
 
+def stable_order(values: FloatArray, first: NDArray[np.bool_] | None = None) -> NDArray[np.intp]:
+    """The permutation of ``np.lexsort((~first, values))`` (or of a stable argsort of
+    ``values``): ascending values, among equal values the ``first`` rows first, ties kept
+    in row order — computed as one quicksort plus a stable sort of an almost sorted integer
+    key, about twice as fast as either for a million rows."""
+    n = values.size
+    o = np.argsort(values)
+    v = values[o]
+    run = np.zeros(n, dtype=np.int64)
+    np.cumsum(v[1:] != v[:-1], out=run[1:])
+    if first is not None:
+        run *= 2
+        run += ~first[o]
+    run *= n
+    run += o
+    return o[np.argsort(run, kind="stable")]
+
+
 def prepare(
     stop: FloatArray,
     event: NDArray[np.bool_],
@@ -46,7 +64,7 @@ def prepare(
         rows = np.flatnonzero(strata == s)
         # rows sorted by stop time, the deaths first among rows tied on it (so the deaths
         # at each event time are one contiguous block: see _Kernel)
-        rows = rows[np.lexsort((~event[rows], stop[rows]))]
+        rows = rows[stable_order(stop[rows], event[rows])]
         st = stop[rows]
         ev = event[rows]
         times, d = np.unique(st[ev], return_counts=True)

@@ -26,6 +26,7 @@ from mst.stats import _regression_cox_core as core
 from mst.stats._design import (
     Design,
     check_design,
+    column_sd,
     complete_rows,
     design_from_columns,
     design_from_formula,
@@ -712,12 +713,13 @@ def cox_fit(
             raise ValidationError(
                 "weights", None, "robust variance with case weights is not implemented"
             )
-    Xc = Xa - Xa.mean(axis=0)
+    means = Xa.mean(axis=0)
+    Xc = Xa - means
     prep = core.prepare(stop, ev, st, sc, ties == "efron")
     if not prep:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
     xs = core.split(prep, Xc, wts)
-    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names)
+    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, column_sd(Xa), names)
     core.release(xs)
     if not ok:
         raise ValidationError(
@@ -745,9 +747,7 @@ def cox_fit(
     se = np.sqrt(np.diag(var))
     wald = float(beta @ np.linalg.solve(var, beta))
     return CoxResult(
-        _problem=_CoxData(
-            prep, xs, stop, ev, st, sc, strata_labels, Xc, Xa.mean(axis=0), pd.RangeIndex(n)
-        ),
+        _problem=_CoxData(prep, xs, stop, ev, st, sc, strata_labels, Xc, means, pd.RangeIndex(n)),
         names=names,
         coef=beta,
         se=se,

@@ -25,12 +25,13 @@ from scipy import stats as sps
 from mst.errors import ValidationError
 from mst.stats._design import (
     check_design,
+    column_sd,
     complete_rows,
     design_from_columns,
     design_from_formula,
     parse_surv_formula,
 )
-from mst.stats._regression_cox_core import _gather_t
+from mst.stats._regression_cox_core import _gather_t, stable_order
 from mst.stats.cox_model import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
 from mst.stats.io import outcome_frame
 
@@ -288,20 +289,24 @@ def _variance_terms(
             Yf = np.maximum(Y, 1).astype(np.float64)
             inc = q * (cnt / Yf**2)[:, None]
             # every subject of group g: minus the increments at censoring times <= t_j
-            cinc = np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)]).T
+            cinc = np.ascontiguousarray(np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)]).T)
             terms.append((-cinc, kc, ing.astype(np.float64)))
             # a censored subject of group g: plus q / Y at its own time (= column kc_j)
-            own = np.vstack([np.zeros((1, p)), q / Yf[:, None]]).T
+            own = np.ascontiguousarray(np.vstack([np.zeros((1, p)), q / Yf[:, None]]).T)
             cw = np.zeros(n)
             cw[cens[cmask]] = 1.0
             terms.append((own, kc, cw))
     UT = kern.work()[1:]
     np.multiply(xT, fails - e * W, out=UT)
     step = 1 << 15
+    tmp = np.empty((p, min(step, n)))
     for a in range(0, n, step):
         sl = slice(a, a + step)
+        t = tmp[:, : min(step, n - a)]
         for table, idx, wgt in terms:
-            UT[:, sl] += table[:, idx[sl]] * wgt[sl]
+            np.take(table, idx[sl], axis=1, out=t)
+            t *= wgt[sl]
+            UT[:, sl] += t
     return UT.T
 
 
@@ -566,11 +571,11 @@ def finegray_fit(
     )
     if (grp_raw < 0).any():
         raise ValidationError("cengroup", "missing", "censoring groups must not be missing")
-    order = np.argsort(t, kind="stable")
+    order = stable_order(t)
     XsT = _gather_t(Xa, order)  # the sorted design as (p, n): see _Kernel
     P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
     kern = _Kernel.build(P, XsT)
-    scale = Xa.std(axis=0)
+    scale = column_sd(Xa)
     b = np.zeros(p)
     converged = False
     checked = False
