@@ -67,23 +67,28 @@ def prepare(
         rows = rows[stable_order(stop[rows], event[rows])]
         st = stop[rows]
         ev = event[rows]
-        times, d = np.unique(st[ev], return_counts=True)
-        if times.size == 0:
+        es = st[ev]  # stop times of the deaths, ascending
+        if es.size == 0:
             continue
+        new_time = np.empty(es.size, dtype=bool)  # first death of each distinct time
+        new_time[0] = True
+        np.not_equal(es[1:], es[:-1], out=new_time[1:])
+        first_ev = np.flatnonzero(new_time)
+        times = es[first_ev]
+        d = np.diff(np.append(first_ev, es.size))
         k_stop = np.searchsorted(st, times, side="left")
         if start is not None:
             sa = start[rows]
-            sao = np.argsort(sa, kind="stable")
+            sao = stable_order(sa)
             k_start = np.searchsorted(sa[sao], times, side="left")
             n_start_le = np.searchsorted(times, sa, side="right")
         else:
             sao = np.zeros(0, dtype=np.intp)
             k_start = np.zeros(0, dtype=np.intp)
             n_start_le = np.zeros(rows.size, dtype=np.intp)
-        ev_pos = np.flatnonzero(ev)
-        ev_pos = ev_pos[np.argsort(st[ev_pos], kind="stable")]
-        ev_group = np.searchsorted(times, st[ev_pos])
-        first = np.concatenate(([0], np.cumsum(d)[:-1]))
+        ev_pos = np.flatnonzero(ev)  # grouped by time: the rows are sorted by stop
+        ev_group = np.cumsum(new_time) - 1
+        first = first_ev
         rank = np.arange(ev_pos.size) - first[ev_group]
         frac = rank / d[ev_group] if efron else np.zeros(ev_pos.size)
         out.append(
