@@ -330,9 +330,10 @@ def _evaluate_stratum(
     xT = kern.xT
     p, n = xT.shape
     K = S.times.size
-    eta = beta @ xT
-    c = float(eta.max())
-    e = np.exp(eta - c)
+    e = beta @ xT
+    c = float(e.max())
+    e -= c
+    np.exp(e, out=e)
     if kern.wt is not None:  # case weights: the risk weights become w·exp(η)
         e *= kern.wt
     buf = kern.work()
@@ -347,7 +348,7 @@ def _evaluate_stratum(
     else:  # deaths not contiguous within their time (not from prepare): sum them apart
         blocks = np.add.reduceat(buf[:, :n], S.k_stop, axis=1)
         D = np.add.reduceat(buf[:, S.ev_pos], kern.d_starts, axis=1)
-    R = np.cumsum(blocks[:, ::-1], axis=1)[:, ::-1]
+    R = np.ascontiguousarray(np.cumsum(blocks[:, ::-1], axis=1)[:, ::-1])
     if kern.xT_start is not None and kern.start_blocks.size:
         es = e[S.start_order]
         buf[0, :n] = es
