@@ -299,12 +299,7 @@ def _column_stats(
     return np.sqrt(acc / max(X.shape[0], 1)), big
 
 
-def column_sd(X: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``X.std(axis=0)`` without an n × p temporary."""
-    return _column_stats(X, X.mean(axis=0))[0]
-
-
-def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
+def check_design(X: NDArray[np.float64], names: Sequence[str]) -> NDArray[np.float64]:
     """Reject constant and collinear covariates, naming them.
 
     Parameters
@@ -313,6 +308,11 @@ def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
         Design matrix.
     names : sequence of str
         Column names.
+
+    Returns
+    -------
+    ndarray
+        The standard deviation of each column (as ``X.std(axis=0)``).
     """
     if X.shape[1] == 0:
         raise ValidationError("covariates", "[]", "at least one covariate is needed")
@@ -345,3 +345,4 @@ def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
             ", ".join(names[i] for i in bad),
             "collinear with the preceding covariates (drop one of them)",
         )
+    return sd

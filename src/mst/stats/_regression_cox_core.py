@@ -9,12 +9,48 @@ Ties are handled as in R ``survival::coxph`` (Efron or Breslow).
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 FloatArray = NDArray[np.float64]
+_F = TypeVar("_F", bound=Callable[..., Any])
+#: from this many rows on, a fit runs BLAS on one thread (see :func:`one_blas_thread`)
+ONE_THREAD_ROWS = 20_000
+
+
+def one_blas_thread(fit: _F) -> _F:
+    """Run ``fit(X, ...)`` with BLAS on one thread when X has many rows.
+
+    The BLAS calls of a fit are p-vector products and p × p Gram matrices over n rows:
+    memory-bound, so a second thread gains little on an idle machine, while on a shared one
+    (more runnable jobs than cores) the threads wait for each other and a fit took 1.5–2×
+    the wall-clock time. Small fits are left alone (limiting the pool costs about 1 ms).
+    """
+
+    @functools.wraps(fit)
+    def wrapper(X: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            n = len(X)
+        except TypeError:
+            n = 0
+        if n < ONE_THREAD_ROWS:
+            return fit(X, *args, **kwargs)
+        with warnings.catch_warnings():  # threadpoolctl may warn about OpenMP runtimes
+            warnings.simplefilter("ignore")
+            limits = threadpool_limits(limits=1, user_api="blas")
+        try:
+            return fit(X, *args, **kwargs)
+        finally:
+            limits.restore_original_limits()
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from mst.stats import _regression_cox_core as core
 from mst.stats._design import (
     Design,
     check_design,
-    column_sd,
     complete_rows,
     design_from_columns,
     design_from_formula,
@@ -624,6 +623,7 @@ def _newton(
     return beta, ev0, cur, max_iter, False
 
 
+@core.one_blas_thread
 def cox_fit(
     X: ArrayLike,
     time: ArrayLike,
@@ -698,7 +698,7 @@ def cox_fit(
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
     if ev.sum() == 0:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
-    check_design(Xa, names)
+    scale = check_design(Xa, names)
     sc = _codes(strata, n)
     strata_labels = _labels_of(strata, sc)
     wts = None
@@ -719,7 +719,7 @@ def cox_fit(
     if not prep:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
     xs = core.split(prep, Xc, wts)
-    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, column_sd(Xa), names)
+    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, scale, names)
     core.release(xs)
     if not ok:
         raise ValidationError(

@@ -25,13 +25,12 @@ from scipy import stats as sps
 from mst.errors import ValidationError
 from mst.stats._design import (
     check_design,
-    column_sd,
     complete_rows,
     design_from_columns,
     design_from_formula,
     parse_surv_formula,
 )
-from mst.stats._regression_cox_core import _gather_t, stable_order
+from mst.stats._regression_cox_core import _gather_t, one_blas_thread, stable_order
 from mst.stats.cox_model import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
 from mst.stats.io import outcome_frame
 
@@ -55,7 +54,14 @@ def _censoring_km_before(
     for g in range(n_groups):
         tg = t[grp == g]
         cg = cens[grp == g]
-        ut, inv = np.unique(tg, return_inverse=True)
+        if tg.size and bool(np.all(tg[1:] >= tg[:-1])):  # sorted (as from finegray_fit)
+            first = np.empty(tg.size, dtype=bool)
+            first[0] = True
+            np.not_equal(tg[1:], tg[:-1], out=first[1:])
+            ut = tg[first]
+            inv = np.cumsum(first) - 1
+        else:
+            ut, inv = np.unique(tg, return_inverse=True)
         c = np.bincount(inv, weights=cg.astype(np.float64), minlength=ut.size)
         tot = np.bincount(inv, minlength=ut.size).astype(np.float64)
         at_risk = tot[::-1].cumsum()[::-1]
@@ -145,6 +151,7 @@ class _Kernel:
     comp_xT: list[FloatArray]  # noqa: N815
     comp_at: list[NDArray[np.intp]]
     buf: FloatArray | None = None
+    comp_buf: list[FloatArray] | None = None
 
     @classmethod
     def build(cls, P: _Prepared, xT: FloatArray) -> _Kernel:
@@ -160,6 +167,17 @@ class _Kernel:
         if self.buf is None:
             self.buf = np.empty((self.xT.shape[0] + 1, self.xT.shape[1]))
         return self.buf
+
+    def comp_work(self, g: int) -> FloatArray:
+        """(p + 1, 1 + competing events of group g) work array, first column zero."""
+        if self.comp_buf is None:
+            self.comp_buf = [np.empty((0, 0))] * len(self.comp_xT)
+        if self.comp_buf[g].size == 0:
+            p, m = self.comp_xT[g].shape
+            self.comp_buf[g] = np.empty((p + 1, m + 1))
+        wc = self.comp_buf[g]
+        wc[:, 0] = 0.0
+        return wc
 
 
 def _sums(
@@ -179,7 +197,6 @@ def _sums(
     if kern is None:  # X: the time-sorted design (n × p)
         kern = _Kernel.build(P, np.ascontiguousarray(X.T))
     xT = kern.xT
-    p = xT.shape[0]
     eta = beta @ xT
     c = float(eta.max())
     e = np.exp(eta - c)
@@ -192,8 +209,7 @@ def _sums(
     B = []
     for g in range(P.G):
         cg = P.comp[g]
-        wc = np.empty((p + 1, cg.size + 1))
-        wc[:, 0] = 0.0
+        wc = kern.comp_work(g)
         wc[0, 1:] = e[cg] * P.compw[g]
         np.multiply(kern.comp_xT[g], wc[0, 1:], out=wc[1:, 1:])
         np.cumsum(wc, axis=1, out=wc)
@@ -243,7 +259,7 @@ def _variance_terms(
     # xbar are running sums looked up at n_le_j (the failure times <= t_j), the
     # censoring-martingale terms psi at the censoring times <= t_j; every term is a
     # (table, per-row index, per-row weight) gathered in one pass over the rows in chunks
-    terms: list[tuple[FloatArray, NDArray[np.intp], FloatArray]] = []
+    terms: list[tuple[FloatArray, NDArray[np.intp], FloatArray | None]] = []
     fails = np.zeros(n)
     fails[P.fail] = 1.0
     W = cum[0, P.n_le]
@@ -290,7 +306,7 @@ def _variance_terms(
             inc = q * (cnt / Yf**2)[:, None]
             # every subject of group g: minus the increments at censoring times <= t_j
             cinc = np.ascontiguousarray(np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)]).T)
-            terms.append((-cinc, kc, ing.astype(np.float64)))
+            terms.append((-cinc, kc, None if P.G == 1 else ing.astype(np.float64)))
             # a censored subject of group g: plus q / Y at its own time (= column kc_j)
             own = np.ascontiguousarray(np.vstack([np.zeros((1, p)), q / Yf[:, None]]).T)
             cw = np.zeros(n)
@@ -305,7 +321,8 @@ def _variance_terms(
         t = tmp[:, : min(step, n - a)]
         for table, idx, wgt in terms:
             np.take(table, idx[sl], axis=1, out=t)
-            t *= wgt[sl]
+            if wgt is not None:  # None: weight 1 for every row
+                t *= wgt[sl]
             UT[:, sl] += t
     return UT.T
 
@@ -488,6 +505,7 @@ class FineGrayResult:
         }
 
 
+@one_blas_thread
 def finegray_fit(
     X: ArrayLike,
     time: ArrayLike,
@@ -560,7 +578,7 @@ def finegray_fit(
         raise ValidationError("status", "non-integer", "status codes must be integers")
     if not 0 < alpha < 1:
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
-    check_design(Xa, names)
+    scale = check_design(Xa, names)
     st = np.where(s == cencode, 0, np.where(s == cause, 1, 2)).astype(np.int8)
     if not (st == 1).any():
         raise ValidationError("status", cause, "no event of the cause of interest")
@@ -575,7 +593,6 @@ def finegray_fit(
     XsT = _gather_t(Xa, order)  # the sorted design as (p, n): see _Kernel
     P = _prepare(t[order], st[order], grp_raw[order], int(grp_raw.max()) + 1)
     kern = _Kernel.build(P, XsT)
-    scale = column_sd(Xa)
     b = np.zeros(p)
     converged = False
     checked = False
