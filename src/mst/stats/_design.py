@@ -281,7 +281,25 @@ def _has_contrast(rhs: str, col: str) -> bool:
     return re.search(r"C\(\s*" + re.escape(col) + r"\s*,", rhs) is not None
 
 
-def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
+def _column_stats(
+    X: NDArray[np.float64], mu: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Standard deviation (as ``X.std(axis=0)``: squared deviations from ``mu``) and the
+    largest absolute value of each column, in one pass over chunks of rows (no n × p
+    temporary)."""
+    acc = np.zeros(X.shape[1])
+    big = np.zeros(X.shape[1])
+    step = 1 << 14
+    for a in range(0, X.shape[0], step):
+        blk = X[a : a + step]
+        np.maximum(big, blk.max(axis=0), out=big)
+        np.maximum(big, -blk.min(axis=0), out=big)
+        d = blk - mu
+        acc += np.einsum("ij,ij->j", d, d)
+    return np.sqrt(acc / max(X.shape[0], 1)), big
+
+
+def check_design(X: NDArray[np.float64], names: Sequence[str]) -> NDArray[np.float64]:
     """Reject constant and collinear covariates, naming them.
 
     Parameters
@@ -290,13 +308,19 @@ def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
         Design matrix.
     names : sequence of str
         Column names.
+
+    Returns
+    -------
+    ndarray
+        The standard deviation of each column (as ``X.std(axis=0)``).
     """
     if X.shape[1] == 0:
         raise ValidationError("covariates", "[]", "at least one covariate is needed")
     if not np.isfinite(X).all():
         raise ValidationError("covariates", "inf", "covariates must be finite")
-    sd = X.std(axis=0)
-    scale = np.maximum(np.abs(X).max(axis=0), 1.0)
+    mu = X.mean(axis=0)
+    sd, absmax = _column_stats(X, mu)
+    scale = np.maximum(absmax, 1.0)
     const = sd <= 1e-12 * scale
     if const.any():
         bad = [names[i] for i in np.flatnonzero(const)]
@@ -305,7 +329,6 @@ def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
         )
     if X.shape[0] <= X.shape[1]:
         raise ValidationError("covariates", X.shape[1], "more covariates than rows")
-    mu = X.mean(axis=0)
     C = (X.T @ X) / X.shape[0] - np.outer(mu, mu)
     C = C / np.outer(sd, sd)  # correlation matrix
     bad = []
@@ -322,3 +345,4 @@ def check_design(X: NDArray[np.float64], names: Sequence[str]) -> None:
             ", ".join(names[i] for i in bad),
             "collinear with the preceding covariates (drop one of them)",
         )
+    return sd

@@ -649,6 +649,7 @@ def _newton(
     return beta, ev0, cur, max_iter, False
 
 
+@core.one_blas_thread
 def cox_fit(
     X: ArrayLike,
     time: ArrayLike,
@@ -734,7 +735,7 @@ def cox_fit(
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
     if ev.sum() == 0:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
-    check_design(Xa, names)
+    scale = check_design(Xa, names)
     sc = _codes(strata, n)
     strata_labels = _labels_of(strata, sc)
     wts = None
@@ -749,7 +750,8 @@ def cox_fit(
             raise ValidationError(
                 "weights", None, "robust variance with case weights is not implemented"
             )
-    Xc = Xa - Xa.mean(axis=0)
+    means = Xa.mean(axis=0)
+    Xc = Xa - means
     prep = core.prepare(stop, ev, st, sc, ties == "efron")
     if not prep:
         raise ValidationError("event", 0, "no events: the Cox model cannot be estimated")
@@ -761,7 +763,8 @@ def cox_fit(
         _cox_exact.check_size(prep, p)
         starts = None if st is None else [st[S.rows] for S in prep]
         evaluate = functools.partial(_cox_exact.evaluate, starts=starts)
-    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, Xa.std(axis=0), names, evaluate)
+    beta, ev0, fin, iters, ok = _newton(prep, xs, max_iter, tol, scale, names, evaluate)
+    core.release(xs)
     if not ok:
         raise ValidationError(
             "model",
@@ -797,7 +800,7 @@ def cox_fit(
             sc,
             strata_labels,
             Xc,
-            Xa.mean(axis=0),
+            means,
             pd.RangeIndex(n),
             wts,
             None if cluster is None else _codes(cluster, n),

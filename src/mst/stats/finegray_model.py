@@ -31,6 +31,7 @@ from mst.stats._design import (
     design_from_formula,
     parse_surv_formula,
 )
+from mst.stats._regression_cox_core import _gather_t, one_blas_thread, stable_order
 from mst.stats.cox_model import LOGLIK_EPS, MonotoneLikelihoodError, _solve, diverging
 from mst.stats.io import outcome_frame
 
@@ -54,7 +55,14 @@ def _censoring_km_before(
     for g in range(n_groups):
         tg = t[grp == g]
         cg = cens[grp == g]
-        ut, inv = np.unique(tg, return_inverse=True)
+        if tg.size and bool(np.all(tg[1:] >= tg[:-1])):  # sorted (as from finegray_fit)
+            first = np.empty(tg.size, dtype=bool)
+            first[0] = True
+            np.not_equal(tg[1:], tg[:-1], out=first[1:])
+            ut = tg[first]
+            inv = np.cumsum(first) - 1
+        else:
+            ut, inv = np.unique(tg, return_inverse=True)
         c = np.bincount(inv, weights=cg.astype(np.float64), minlength=ut.size)
         tot = np.bincount(inv, minlength=ut.size).astype(np.float64)
         at_risk = tot[::-1].cumsum()[::-1]
@@ -143,8 +151,207 @@ class _Sums:
     beta: FloatArray | None = None  # the coefficients (kept by the time-varying kernel)
 
 
-def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Sums:
-    """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood)."""
+@dataclass
+class _Kernel:
+    """The covariates as the Newton iteration reads them, built once per fit.
+
+    ``xT`` is the time-sorted design as a (p, n) array (sums over subjects run along
+    contiguous rows); ``comp_xT[g]`` holds the columns of group g's competing events and
+    ``comp_at[g][m]`` how many of them lie before the first subject with t >= u_m.
+    ``buf`` is a (p + 1, n) work array reused by every evaluation.
+    """
+
+    xT: FloatArray  # noqa: N815
+    sum_fail_x: FloatArray
+    comp_xT: list[FloatArray]  # noqa: N815
+    comp_at: list[NDArray[np.intp]]
+    buf: FloatArray | None = None
+    comp_buf: list[FloatArray] | None = None
+
+    @classmethod
+    def build(cls, P: _Prepared, xT: FloatArray) -> _Kernel:
+        """From the time-sorted design as a C-contiguous (p, n) array."""
+        return cls(
+            xT,
+            xT[:, P.fail].sum(axis=1),
+            [np.ascontiguousarray(xT[:, cg]) for cg in P.comp],
+            [np.searchsorted(cg, P.first, side="left") for cg in P.comp],
+        )
+
+    def work(self) -> FloatArray:
+        if self.buf is None:
+            self.buf = np.empty((self.xT.shape[0] + 1, self.xT.shape[1]))
+        return self.buf
+
+    def comp_work(self, g: int) -> FloatArray:
+        """(p + 1, 1 + competing events of group g) work array, first column zero."""
+        if self.comp_buf is None:
+            self.comp_buf = [np.empty((0, 0))] * len(self.comp_xT)
+        if self.comp_buf[g].size == 0:
+            p, m = self.comp_xT[g].shape
+            self.comp_buf[g] = np.empty((p + 1, m + 1))
+        wc = self.comp_buf[g]
+        wc[:, 0] = 0.0
+        return wc
+
+
+def _sums_fast(
+    P: _Prepared,
+    X: FloatArray,
+    beta: FloatArray,
+    need_info: bool,
+    kern: _Kernel | None = None,
+) -> _Sums:
+    """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood).
+
+    One pass builds exp(xβ)·(1, x); the subjects still event-free at u_m are a block sum
+    between consecutive failure times and a reverse cumulative sum, the competing-event
+    subjects of each censoring group a forward cumulative sum weighted by G(u_m-)/G(T_j-);
+    the information is one weighted Gram matrix Z·Zᵀ minus p×p terms per failure time.
+    """
+    if kern is None:  # X: the time-sorted design (n × p)
+        kern = _Kernel.build(P, np.ascontiguousarray(X.T))
+    xT = kern.xT
+    eta = beta @ xT
+    c = float(eta.max())
+    e = np.exp(eta - c)
+    buf = kern.work()
+    buf[0] = e
+    np.multiply(xT, e, out=buf[1:])
+    # subjects with time >= u_m: block sums between consecutive failure times (P.first is
+    # strictly increasing), then a reverse cumulative sum over the blocks
+    S = np.cumsum(np.add.reduceat(buf, P.first, axis=1)[:, ::-1], axis=1)[:, ::-1]
+    B = []
+    for g in range(P.G):
+        cg = P.comp[g]
+        wc = kern.comp_work(g)
+        wc[0, 1:] = e[cg] * P.compw[g]
+        np.multiply(kern.comp_xT[g], wc[0, 1:], out=wc[1:, 1:])
+        np.cumsum(wc, axis=1, out=wc)
+        Bg = wc[:, kern.comp_at[g]]  # competing events of group g before u_m
+        B.append(Bg.T)
+        S += P.Gf[g] * Bg
+    S0 = S[0]
+    xbar = (S[1:] / S0).T
+    ll = float(beta @ kern.sum_fail_x - (P.d * (np.log(S0) + c)).sum())
+    score = kern.sum_fail_x - P.d @ xbar
+    info = None
+    if need_info:
+        h = P.d / S0
+        cum = np.concatenate(([0.0], np.cumsum(h)))
+        omega = cum[P.n_le]
+        for g in range(P.G):
+            cg = P.comp[g]
+            back = np.concatenate((np.cumsum((h * P.Gf[g])[::-1])[::-1], [0.0]))
+            omega[cg] += back[P.n_le[cg]] * P.compw[g]
+        omega *= e
+        np.sqrt(omega, out=omega)  # omega >= 0: a sum of non-negative terms
+        Z = buf[1:]
+        np.multiply(xT, omega, out=Z)
+        info = Z @ Z.T - (xbar * P.d[:, None]).T @ xbar
+        info = (info + info.T) / 2
+    return _Sums(ll, score, info, e, S0, xbar, B)
+
+
+def _variance_terms_fast(
+    P: _Prepared, X: FloatArray, s: _Sums, kern: _Kernel | None = None
+) -> FloatArray:
+    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p).
+
+    Built in the (p, n) layout of the kernel (the result is a transposed view of its work
+    array, valid until the kernel's next evaluation).
+    """
+    if kern is None:  # X: the time-sorted design (n × p)
+        kern = _Kernel.build(P, np.ascontiguousarray(X.T))
+    xT = kern.xT
+    p, n = xT.shape
+    e, S0, xbar = s.e, s.S0, s.xbar
+    h = P.d / S0
+    hx = xbar * h[:, None]
+    hh = np.column_stack([h, hx])  # (D, p + 1)
+    cum = np.vstack([np.zeros((1, p + 1)), np.cumsum(hh, axis=0)]).T.copy()  # (p+1, D+1)
+    # U_j = −e_j·(x_j·W_j − V_j) + [j fails]·(x_j − xbar at its time) − psi_j: W, V and
+    # xbar are running sums looked up at n_le_j (the failure times <= t_j), the
+    # censoring-martingale terms psi at the censoring times <= t_j; every term is a
+    # (table, per-row index, per-row weight) gathered in one pass over the rows in chunks
+    terms: list[tuple[FloatArray, NDArray[np.intp], FloatArray | None]] = []
+    fails = np.zeros(n)
+    fails[P.fail] = 1.0
+    W = cum[0, P.n_le]
+    terms.append((cum[1:], P.n_le, e))
+    terms.append((-np.hstack([np.zeros((p, 1)), xbar.T]), P.n_le, fails))  # xbar at u_(k-1)
+    for g in range(P.G):
+        # competing events of group g stay at risk after their time with weight G(t-)/G(T-)
+        cg = P.comp[g]
+        back = np.vstack(
+            [np.cumsum((hh * P.Gf[g][:, None])[::-1], axis=0)[::-1], np.zeros((1, p + 1))]
+        ).T.copy()
+        cw = np.zeros(n)
+        cw[cg] = P.compw[g]
+        W += back[0, P.n_le] * cw
+        terms.append((back[1:], P.n_le, e * cw))
+    cens = np.flatnonzero(P.st == 0)
+    if cens.size:
+        tc = P.t[cens]  # ascending: P.t is sorted
+        uc = tc[np.concatenate(([True], tc[1:] != tc[:-1]))]
+        fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
+        mfirst = np.searchsorted(P.u, uc, side="left")  # first failure time >= uc
+        qi = np.searchsorted(uc, P.t[cens])
+        kc = np.searchsorted(uc, P.t, side="right")  # per row: censoring times <= t
+        for g in range(P.G):
+            # q_g(u): integral over later failure times of the competing-event subjects of
+            # group g that remain in the risk set (they depend on group g's censoring KM)
+            cg = P.comp[g]
+            wc = np.empty((p + 1, cg.size + 1))
+            wc[:, 0] = 0.0
+            wc[0, 1:] = e[cg] * P.compw[g]
+            np.multiply(kern.comp_xT[g], wc[0, 1:], out=wc[1:, 1:])
+            np.cumsum(wc, axis=1, out=wc)
+            Bu = wc[:, np.searchsorted(cg, fc, side="left")].T  # comp. events before uc
+            # as crr (cmprsk >= 2.2-8): only failures of censoring group g enter q_g
+            dg = np.bincount(P.fail_m[P.grp[P.fail] == g], minlength=P.u.size) / S0
+            r = np.column_stack([dg, xbar * dg[:, None]]) * P.Gf[g][:, None]
+            Rr = np.vstack([np.cumsum(r[::-1], axis=0)[::-1], np.zeros((1, p + 1))])[mfirst]
+            q = Bu[:, 1:] * Rr[:, [0]] - Bu[:, [0]] * Rr[:, 1:]
+            ing = P.grp == g
+            Y = ing.sum() - np.searchsorted(P.t[ing], uc, side="left")
+            cmask = P.grp[cens] == g
+            cnt = np.bincount(qi[cmask], minlength=uc.size).astype(np.float64)
+            Yf = np.maximum(Y, 1).astype(np.float64)
+            inc = q * (cnt / Yf**2)[:, None]
+            # every subject of group g: minus the increments at censoring times <= t_j
+            cinc = np.ascontiguousarray(np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)]).T)
+            terms.append((-cinc, kc, None if P.G == 1 else ing.astype(np.float64)))
+            # a censored subject of group g: plus q / Y at its own time (= column kc_j)
+            own = np.ascontiguousarray(np.vstack([np.zeros((1, p)), q / Yf[:, None]]).T)
+            cw = np.zeros(n)
+            cw[cens[cmask]] = 1.0
+            terms.append((own, kc, cw))
+    UT = kern.work()[1:]
+    np.multiply(xT, fails - e * W, out=UT)
+    step = 1 << 15
+    tmp = np.empty((p, min(step, n)))
+    for a in range(0, n, step):
+        sl = slice(a, a + step)
+        t = tmp[:, : min(step, n - a)]
+        for table, idx, wgt in terms:
+            np.take(table, idx[sl], axis=1, out=t)
+            if wgt is not None:  # None: weight 1 for every row
+                t *= wgt[sl]
+            UT[:, sl] += t
+    return UT.T
+
+
+def _sums(
+    P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool, kern: _Kernel | None = None
+) -> _Sums:
+    """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood).
+
+    Without case weights and time-varying terms the (p, n) kernel (:func:`_sums_fast`)
+    computes them; this general path serves weighted fits (and dispatches cov2/tf).
+    """
+    if P.wt is None and P.tf is None:
+        return _sums_fast(P, X, beta, need_info, kern)
     if P.tf is not None:  # covariates multiplied by functions of time (crr's cov2/tf)
         return _finegray_tf.sums(P, X, beta, need_info)  # type: ignore[no-any-return]
     eta = X @ beta
@@ -187,11 +394,21 @@ def _sums(P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool) -> _Su
     return _Sums(ll, score, info, e, S0, xbar, B)
 
 
-def _variance_terms(P: _Prepared, X: FloatArray, s: _Sums, correction: bool = True) -> FloatArray:
+def _variance_terms(
+    P: _Prepared,
+    X: FloatArray,
+    s: _Sums,
+    correction: bool = True,
+    kern: _Kernel | None = None,
+) -> FloatArray:
     """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p);
     eta_i only when ``correction`` is false (the censoring distribution taken as known).
     With case weights the terms are w_i·eta_i + psi_i (psi_i built from the weighted
-    failures and competing events, the censoring martingale of subject i unweighted)."""
+    failures and competing events, the censoring martingale of subject i unweighted).
+    Unweighted time-fixed fits with the correction use the (p, n) kernel
+    (:func:`_variance_terms_fast`)."""
+    if P.wt is None and P.tf is None and correction:
+        return _variance_terms_fast(P, X, s, kern)
     if P.tf is not None:
         return _finegray_tf.variance_terms(P, X, s, correction)
     p = X.shape[1]
@@ -462,6 +679,7 @@ class FineGrayResult:
         }
 
 
+@one_blas_thread
 def finegray_fit(
     X: ArrayLike,
     time: ArrayLike,
@@ -590,7 +808,7 @@ def finegray_fit(
     )
     if (grp_raw < 0).any():
         raise ValidationError("cengroup", "missing", "censoring groups must not be missing")
-    order = np.argsort(t, kind="stable")
+    order = stable_order(t)
     P = _prepare(
         t[order],
         st[order],
@@ -608,7 +826,10 @@ def finegray_fit(
         Xa = np.column_stack([Xa, X2])
         p = Xa.shape[1]
         P = _replace(P, tf=tv)
-    Xs = Xa[order]
+    XsT = _gather_t(Xa, order)  # the sorted design as (p, n): see _Kernel
+    Xs = XsT.T
+    # the (p, n) kernel serves unweighted time-fixed fits; the general path the others
+    kern = _Kernel.build(P, XsT) if P.wt is None and P.tf is None else None
     scale = Xa.std(axis=0)
     b = np.zeros(p)
     converged = False
@@ -616,7 +837,7 @@ def finegray_fit(
     it = 0
     last_step = np.full(p, np.inf)
     prev_lik = np.inf
-    cur = _sums(P, Xs, b, True)
+    cur = _sums(P, Xs, b, True, kern)
     null = cur.ll  # the log pseudo-likelihood at beta = 0
     # beyond max_iter the iteration goes on only to tell a diverging coefficient (an
     # error naming it) from slow convergence; it never counts as converged
@@ -652,13 +873,13 @@ def finegray_fit(
         bn = b + step
         # the candidate is evaluated with its information: it is nearly always accepted,
         # so the next iteration needs no second pass over the data
-        cand = _sums(P, Xs, bn, True)
+        cand = _sums(P, Xs, bn, True, kern)
         fbn = -cand.ll
         while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc):
             halv += 1
             step = step * 0.5
             bn = b + step
-            cand = _sums(P, Xs, bn, False)
+            cand = _sums(P, Xs, bn, False, kern)
             fbn = -cand.ll
             if halv > 20:
                 break
@@ -669,7 +890,7 @@ def finegray_fit(
         b = bn
         last_step = step
         prev_lik = lik
-        cur = cand if cand.info is not None else _sums(P, Xs, b, True)
+        cur = cand if cand.info is not None else _sums(P, Xs, b, True, kern)
     rule = (
         f"crr's rule (max|score|·max(|b|,1) < gtol·max(|loglik|,1), gtol = {gtol:g})"
         if tol is None
@@ -689,14 +910,14 @@ def finegray_fit(
             raise ValidationError(
                 "covariates", "singular information", "the model is not identifiable"
             ) from exc
-        U = _variance_terms(P, Xs, cur)
+        U = _variance_terms(P, Xs, cur, kern=kern)
         var = hinv @ (U.T @ U) @ hinv.T
         U0 = _variance_terms(P, Xs, cur, correction=False)
         var_fixed_g = hinv @ (U0.T @ U0) @ hinv.T
     else:
         var = np.full((p, p), np.nan)
         var_fixed_g = None
-    bfitj = P.d / (cur.S0 * np.exp(float((Xs @ b).max())))
+    bfitj = P.d / (cur.S0 * np.exp(float((b @ XsT).max())))
     return FineGrayResult(
         names=names,
         coef=b,
