@@ -23,4 +23,4 @@ def test_exchange_file_goes_through_frames(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(inp.table, build_flat_table(cohort))
     assert inp.course_days == course_days(cohort.records)
     seen = list(dict.fromkeys(phases))
-    assert seen == ["reading", "columns", "flat table"]
+    assert seen == ["reading", "flat table"]
