@@ -97,6 +97,7 @@ def test_finegray_weights_match_survival_finegray(
         tf={"x1": "log"} if case.endswith("tf_log") else None,
         tol=1e-10,
         max_iter=100,
+        fixed_g_variance=True,
     )
     np.testing.assert_allclose(fit.coef, r["coef"], rtol=RTOL)
     # the log pseudo-likelihood is coxph's weighted Breslow log partial likelihood
@@ -289,3 +290,14 @@ def test_finegray_tf_matches_crr(ref: dict[str, Any], case: str, tf_fits: dict[s
         pred = fit.predict(np.column_stack([x1, x2]))
         np.testing.assert_allclose(pred.to_numpy(), np.array(r["pred"]).reshape(pred.shape),
                                    rtol=RTOL)  # fmt: skip
+
+
+def test_fixed_g_variance_only_on_request_without_weights(sim: pd.DataFrame) -> None:
+    kw = {"cause": 1, "tol": 1e-10, "max_iter": 100}
+    plain = finegray(sim, "Surv(t5, status) ~ x1 + x2 + x3", **kw)
+    assert plain.var_fixed_g is None
+    asked = finegray(sim, "Surv(t5, status) ~ x1 + x2 + x3", fixed_g_variance=True, **kw)
+    assert asked.var_fixed_g is not None
+    np.testing.assert_array_equal(plain.se, asked.se)
+    weighted = finegray(sim, "Surv(t5, status) ~ x1 + x2 + x3", weights="w", **kw)
+    assert weighted.var_fixed_g is not None

@@ -254,9 +254,10 @@ def _sums_fast(
 
 
 def _variance_terms_fast(
-    P: _Prepared, X: FloatArray, s: _Sums, kern: _Kernel | None = None
+    P: _Prepared, X: FloatArray, s: _Sums, kern: _Kernel | None = None, correction: bool = True
 ) -> FloatArray:
-    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p).
+    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p); eta_i
+    only when ``correction`` is false (the censoring distribution taken as known).
 
     Built in the (p, n) layout of the kernel (the result is a transposed view of its work
     array, valid until the kernel's next evaluation).
@@ -291,7 +292,7 @@ def _variance_terms_fast(
         W += back[0, P.n_le] * cw
         terms.append((back[1:], P.n_le, e * cw))
     cens = np.flatnonzero(P.st == 0)
-    if cens.size:
+    if cens.size and correction:
         tc = P.t[cens]  # ascending: P.t is sorted
         uc = tc[np.concatenate(([True], tc[1:] != tc[:-1]))]
         fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
@@ -405,10 +406,10 @@ def _variance_terms(
     eta_i only when ``correction`` is false (the censoring distribution taken as known).
     With case weights the terms are w_i·eta_i + psi_i (psi_i built from the weighted
     failures and competing events, the censoring martingale of subject i unweighted).
-    Unweighted time-fixed fits with the correction use the (p, n) kernel
+    Unweighted time-fixed fits use the (p, n) kernel
     (:func:`_variance_terms_fast`)."""
-    if P.wt is None and P.tf is None and correction:
-        return _variance_terms_fast(P, X, s, kern)
+    if P.wt is None and P.tf is None:
+        return _variance_terms_fast(P, X, s, kern, correction)
     if P.tf is not None:
         return _finegray_tf.variance_terms(P, X, s, correction)
     p = X.shape[1]
@@ -518,7 +519,8 @@ class FineGrayResult:
         The sandwich without the correction for the estimated censoring distribution
         (H⁻¹ Σ w_i² η_i η_iᵀ H⁻¹): what R ``coxph(..., weights = fgwt, cluster = id)``
         reports on ``survival::finegray`` data. For comparison only; ``var`` is the
-        variance used.
+        variance used. Computed for weighted fits, or with ``fixed_g_variance=True``;
+        otherwise ``None``.
     tf_cols : tuple of int
         Columns (of :attr:`names`) that are a covariate times a function of time (crr's
         ``cov2``), named ``col*label`` (e.g. ``age*log(t)``).
@@ -698,6 +700,7 @@ def finegray_fit(
     cov2: ArrayLike | None = None,
     tf: Sequence[_finegray_tf.TimeFunction] | Any = None,
     cov2_names: Sequence[str] | None = None,
+    fixed_g_variance: bool = False,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on arrays (same arguments and stopping rule as crr).
 
@@ -744,6 +747,9 @@ def finegray_fit(
         ``"sqrt"``, ``"step:c"`` = I(t > c), or a callable).
     cov2_names : sequence of str, optional
         Names of the ``cov2`` columns (the terms are named ``name*label``).
+    fixed_g_variance : bool
+        Also compute ``var_fixed_g`` (the sandwich without the censoring correction) for an
+        unweighted fit; with case weights it is always computed (it costs a second pass).
 
     Returns
     -------
@@ -912,8 +918,10 @@ def finegray_fit(
             ) from exc
         U = _variance_terms(P, Xs, cur, kern=kern)
         var = hinv @ (U.T @ U) @ hinv.T
-        U0 = _variance_terms(P, Xs, cur, correction=False)
-        var_fixed_g = hinv @ (U0.T @ U0) @ hinv.T
+        var_fixed_g = None
+        if fixed_g_variance or wts is not None:
+            U0 = _variance_terms(P, Xs, cur, correction=False, kern=kern)
+            var_fixed_g = hinv @ (U0.T @ U0) @ hinv.T
     else:
         var = np.full((p, p), np.nan)
         var_fixed_g = None
@@ -1017,6 +1025,7 @@ def finegray(
     tol: float | None = None,
     weights: str | None = None,
     tf: Mapping[str, _finegray_tf.TimeFunction | Sequence[_finegray_tf.TimeFunction]] | None = None,
+    fixed_g_variance: bool = False,
 ) -> FineGrayResult:
     """Fit the Fine–Gray model on a data frame (e.g. ``crs_days`` / ``crs_status``).
 
@@ -1048,6 +1057,8 @@ def finegray(
         ``"sqrt"``, ``"step:c"`` (I(t > c)) or a callable of the failure times. The
         column must be numeric (0/1 for a binary factor); it may also be a covariate.
         A list gives several terms for one column (``{"age": ["log", "t"]}``).
+    fixed_g_variance : bool
+        See :func:`finegray_fit` (``var_fixed_g`` of an unweighted fit).
 
     Returns
     -------
@@ -1103,6 +1114,7 @@ def finegray(
         cov2=sub[tv_cols].to_numpy(dtype=np.float64) if tv else None,
         tf=tv_specs if tv else None,
         cov2_names=tv_cols if tv else None,
+        fixed_g_variance=fixed_g_variance,
     )
     from dataclasses import replace
 
