@@ -790,8 +790,7 @@ def finegray_fit(
         raise ValidationError("status", "non-integer", "status codes must be integers")
     if not 0 < alpha < 1:
         raise ValidationError("alpha", alpha, "must be in (0, 1)")
-    if p or X2 is None:
-        check_design(Xa, names)
+    scale = check_design(Xa, names) if p or X2 is None else None  # the column SDs
     wts = None
     if weights is not None:
         from mst.stats._validate import as_weights
@@ -836,7 +835,8 @@ def finegray_fit(
     Xs = XsT.T
     # the (p, n) kernel serves unweighted time-fixed fits; the general path the others
     kern = _Kernel.build(P, XsT) if P.wt is None and P.tf is None else None
-    scale = Xa.std(axis=0)
+    if scale is None or X2 is not None:  # time-varying columns join the design
+        scale = Xa.std(axis=0)
     b = np.zeros(p)
     converged = False
     checked = False
