@@ -9,16 +9,20 @@ changed genes) written to CSV once per size. Timing rule, the same for both prog
 wall-clock seconds of the analysis only (counts already in memory:
 ``differential_expression`` in Python; ``DESeqDataSetFromMatrix`` + ``DESeq`` + ``results``
 inside R, timed with ``system.time``), median of ``--repeats`` runs, the two programs
-alternating. Both use one core (pydeseq2 ``n_cpus=1``; DESeq2 without BiocParallel).
-The table prints the ratio pydeseq2 / DESeq2 and the parity figures of the last run (size
-factors, log2 FC for base mean > 10, Spearman of p-values, DEG Jaccard at |log2 FC| >= 1
-and padj <= 0.05).
+alternating. Both use one core (pydeseq2 ``n_cpus=1``; DESeq2 without BiocParallel) and
+are loaded before the clock starts (``import pydeseq2`` here, ``library(DESeq2)`` in R).
+The table prints the ratio pydeseq2 / DESeq2 of wall-clock seconds, the CPU seconds of
+the same runs (process time in Python, user + system in R: on a shared machine the wall
+clock also counts the time other jobs held the cores), the load average before and after
+each size, and the parity figures of the last run (size factors, log2 FC for base mean
+> 10, Spearman of p-values, DEG Jaccard at |log2 FC| >= 1 and padj <= 0.05).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,10 +33,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydeseq2.dds
+import pydeseq2.ds
 from scipy.stats import spearmanr
 
 from mst.omics.de import differential_expression
 from mst.omics.simulate import simulate_counts
+
+# pydeseq2 is loaded before any clock starts, as library(DESeq2) is outside R's system.time
+PRELOADED = (pydeseq2.dds, pydeseq2.ds)
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(DESeq2))
@@ -44,22 +53,22 @@ t <- system.time({
   dds <- DESeqDataSetFromMatrix(counts, samples, ~condition)
   dds <- DESeq(dds, quiet = TRUE)
   res <- results(dds, contrast = c("condition", "MST", "healthy"), alpha = 0.05)
-})[["elapsed"]]
+})
 write.csv(data.frame(gene = rownames(res), base_mean = res$baseMean,
                      log2fc = res$log2FoldChange, pvalue = res$pvalue, padj = res$padj),
           a[3], row.names = FALSE)
 write.csv(data.frame(sf = sizeFactors(dds)), a[4], row.names = FALSE)
-cat(sprintf("%.6f\n", t))
+cat(sprintf("%.6f %.6f\n", t[["elapsed"]], t[["user.self"]] + t[["sys.self"]]))
 """
 
 
-def run_python(counts: pd.DataFrame, samples: pd.DataFrame) -> tuple[float, Any]:
-    t0 = time.perf_counter()
+def run_python(counts: pd.DataFrame, samples: pd.DataFrame) -> tuple[float, float, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
     res = differential_expression(counts, samples, "~condition", "condition,MST,healthy")
-    return time.perf_counter() - t0, res
+    return time.perf_counter() - t0, time.process_time() - c0, res
 
 
-def run_r(paths: dict[str, Path], tmp: Path) -> tuple[float, pd.DataFrame, np.ndarray]:
+def run_r(paths: dict[str, Path], tmp: Path) -> tuple[float, float, pd.DataFrame, np.ndarray]:
     script = tmp / "deseq2.R"
     script.write_text(R_SCRIPT)
     out, sf = tmp / "r_res.csv", tmp / "r_sf.csv"
@@ -67,8 +76,8 @@ def run_r(paths: dict[str, Path], tmp: Path) -> tuple[float, pd.DataFrame, np.nd
         ["Rscript", str(script), str(paths["counts"]), str(paths["samples"]), str(out), str(sf)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    secs = float(proc.stdout.strip().splitlines()[-1])
-    return secs, pd.read_csv(out, index_col=0), pd.read_csv(sf)["sf"].to_numpy()
+    secs, cpu = (float(x) for x in proc.stdout.strip().splitlines()[-1].split())
+    return secs, cpu, pd.read_csv(out, index_col=0), pd.read_csv(sf)["sf"].to_numpy()
 
 
 def parity(res: Any, r: pd.DataFrame, r_sf: np.ndarray) -> dict[str, float]:
@@ -110,32 +119,47 @@ def main() -> None:
             samples = sim.samples.set_index("sample_id")
             t_py: list[float] = []
             t_r: list[float] = []
+            c_py: list[float] = []
+            c_r: list[float] = []
             res = r_res = r_sf = None
+            load0 = os.getloadavg()[0]
             for _ in range(args.repeats):
-                secs, res = run_python(sim.counts, samples)
+                secs, cpu, res = run_python(sim.counts, samples)
                 t_py.append(secs)
+                c_py.append(cpu)
                 if have_r:
-                    secs, r_res, r_sf = run_r(paths, tmp)
+                    secs, cpu, r_res, r_sf = run_r(paths, tmp)
                     t_r.append(secs)
+                    c_r.append(cpu)
             row: dict[str, Any] = {
-                "genes": args.genes, "samples": n, "py": statistics.median(t_py),
-                "r": statistics.median(t_r) if t_r else None,
+                "genes": args.genes, "samples": n, "repeats": args.repeats,
+                "py": statistics.median(t_py), "r": statistics.median(t_r) if t_r else None,
+                "py_cpu": statistics.median(c_py),
+                "r_cpu": statistics.median(c_r) if c_r else None,
+                "load_before": load0, "load_after": os.getloadavg()[0],
             }  # fmt: skip
             if have_r and res is not None and r_res is not None and r_sf is not None:
                 row.update(parity(res, r_res, r_sf))
             rows.append(row)
             print(json.dumps(row), flush=True)
     print()
+    print(f"wall-clock and CPU seconds, median of {args.repeats} run(s) per program, alternating;"
+          " load = 1-min load average before/after each size")  # fmt: skip
     print(f"{'genes x samples':<18}{'pydeseq2 s':>12}{'DESeq2 s':>10}{'ratio':>8}"
+          f"{'py CPU s':>10}{'R CPU s':>9}{'CPU ratio':>10}{'load':>12}"
           f"{'max|dSF|':>10}{'max|dLFC|':>11}{'Spearman p':>12}{'Jaccard':>9}")  # fmt: skip
     for r in rows:
         rs = f"{r['r']:.1f}" if r["r"] else "-"
         ratio = f"{r['py'] / r['r']:.1f}" if r["r"] else "-"
+        rc = f"{r['r_cpu']:.1f}" if r["r_cpu"] else "-"
+        cratio = f"{r['py_cpu'] / r['r_cpu']:.1f}" if r["r_cpu"] else "-"
+        load = f"{r['load_before']:.1f}/{r['load_after']:.1f}"
         extra = (
             f"{r['sf']:>10.1e}{r['lfc']:>11.1e}{r['spearman']:>12.6f}{r['jaccard']:>9.4f}"
             if "sf" in r else ""
         )  # fmt: skip
-        print(f"{r['genes']:>6} x {r['samples']:<9}{r['py']:>12.1f}{rs:>10}{ratio:>8}{extra}")
+        print(f"{r['genes']:>6} x {r['samples']:<9}{r['py']:>12.1f}{rs:>10}{ratio:>8}"
+              f"{r['py_cpu']:>10.1f}{rc:>9}{cratio:>10}{load:>12}{extra}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import false_discovery_control
 
-from mst.omics.de import DEResult, differential_expression
+from mst.omics.de import Contrast, DEResult, differential_expression
 from mst.omics.simulate import simulate_counts
 
 
@@ -114,3 +114,42 @@ def test_shrunken_lfc_is_the_apeglm_posterior_mode(shrunk: tuple[DEResult, objec
     assert np.median(diffs_a) < 1e-4
     assert diffs_a.max() < 5e-3
     assert gaps_a.max() < 1e-3
+
+
+@pytest.mark.parametrize(("n_patients", "n_controls", "n_batches"), [(4, 2, 1), (10, 10, 2)])
+def test_initial_means_are_pydeseq2s_bitwise(
+    n_patients: int, n_controls: int, n_batches: int
+) -> None:
+    """The scipy ``lin_reg_mu`` gives pydeseq2's (scikit-learn) starting means to the bit."""
+    from pydeseq2.default_inference import DefaultInference
+
+    from mst.omics.de import _inference, design_matrix
+
+    sim = simulate_counts(n_patients, n_controls, n_genes=120, n_de=10, seed=5,
+                          n_batches=n_batches)  # fmt: skip
+    samples = sim.samples.set_index("sample_id")
+    terms = ["batch", "condition"] if n_batches > 1 else ["condition"]
+    X = design_matrix(samples, terms, Contrast.parse("condition,MST,healthy")).to_numpy()
+    counts = sim.counts.T.to_numpy(dtype=np.int64)
+    counts = counts[:, counts.sum(axis=0) > 0]
+    sf = np.exp(np.random.default_rng(3).normal(0.0, 0.3, X.shape[0]))
+    kw = {"counts": counts, "size_factors": sf, "design_matrix": X, "min_mu": 0.5}
+    ours = _inference(1).lin_reg_mu(**kw)
+    theirs = DefaultInference(n_cpus=1).lin_reg_mu(**kw)
+    assert ours.shape == theirs.shape == counts.shape
+    assert np.array_equal(ours, theirs)
+
+
+def test_fit_runs_on_one_blas_thread_and_restores_the_pool() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from mst.omics.de import _one_blas_thread
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with _one_blas_thread():
+            assert blas_threads() == {1}
+        assert blas_threads() == before
