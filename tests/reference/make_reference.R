@@ -5,7 +5,7 @@
 #
 # Usage:  Rscript tests/reference/make_reference.R [OUTDIR]     (default: tests/reference)
 # Needs only base R + survival + cmprsk (KMsurv is needed only by data/export_datasets.R).
-# JSON is written by a small built-in writer with 17 significant digits; NA/NaN/Inf -> null.
+# JSON is written by lib/json.R (17 significant digits; NA/NaN/Inf -> null).
 
 suppressPackageStartupMessages({
   library(survival)
@@ -18,40 +18,11 @@ script_dir <- local({
   f <- sub("^--file=", "", a[grep("^--file=", a)])
   if (length(f)) dirname(normalizePath(f)) else "tests/reference"
 })
+source(file.path(script_dir, "lib", "json.R"))  # json(), to_json(), arr(), write_json()
 outdir <- if (length(args) >= 1) args[1] else script_dir
 datadir <- file.path(script_dir, "data")
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
 
-# ---------------------------------------------------------------- JSON writer
-num <- function(x) {
-  ifelse(is.finite(x), sprintf("%.17g", x), "null")
-}
-json <- function(x) {
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    nm <- names(x)
-    inner <- vapply(x, json, character(1))
-    if (is.null(nm)) return(paste0("[", paste(inner, collapse = ","), "]"))
-    keys <- paste0("\"", gsub("\"", "\\\\\"", nm), "\"")
-    return(paste0("{", paste(paste0(keys, ":", inner), collapse = ","), "}"))
-  }
-  if (is.factor(x)) x <- as.character(x)
-  if (is.character(x)) {
-    s <- ifelse(is.na(x), "null", paste0("\"", gsub("\"", "\\\\\"", x), "\""))
-  } else if (is.logical(x)) {
-    s <- ifelse(is.na(x), "null", ifelse(x, "true", "false"))
-  } else {
-    s <- num(as.double(x))
-  }
-  if (length(x) == 1 && is.null(attr(x, "as_array"))) return(s)
-  paste0("[", paste(s, collapse = ","), "]")
-}
-arr <- function(x) { attr(x, "as_array") <- TRUE; x }   # force a JSON array even for length 1
-write_json <- function(obj, name) {
-  path <- file.path(outdir, name)
-  writeLines(json(obj), path)
-  cat("wrote", path, "\n")
-}
 meta <- list(r_version = R.version.string,
              survival = as.character(packageVersion("survival")),
              cmprsk = as.character(packageVersion("cmprsk")))

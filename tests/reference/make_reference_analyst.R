@@ -4,31 +4,17 @@
 # and trend log-rank tests. Reads the committed CSV files under tests/reference/data/regression/.
 # Usage: Rscript tests/reference/make_reference_analyst.R [OUTDIR]   (default tests/reference)
 args <- commandArgs(trailingOnly = TRUE)
-outdir <- if (length(args) >= 1) args[1] else "tests/reference"
-datadir <- "tests/reference/data/regression"
+script_dir <- local({
+  a <- commandArgs(trailingOnly = FALSE)
+  f <- sub("^--file=", "", a[grep("^--file=", a)])
+  if (length(f)) dirname(normalizePath(f)) else "tests/reference"
+})
+source(file.path(script_dir, "lib", "json.R"))  # json(), to_json(), arr(), write_json()
+outdir <- if (length(args) >= 1) args[1] else script_dir
+datadir <- file.path(script_dir, "data", "regression")
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
 suppressPackageStartupMessages(library(survival))
 
-to_json <- function(x) {
-  num <- function(v) ifelse(is.na(v) | !is.finite(v), "null", sprintf("%.17g", v))
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      parts <- vapply(names(x), function(k) paste0('"', k, '": ', to_json(x[[k]])), "")
-      return(paste0("{", paste(parts, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(vapply(x, to_json, ""), collapse = ", "), "]"))
-  }
-  if (is.matrix(x)) return(to_json(lapply(seq_len(nrow(x)), function(i) unname(x[i, ]))))
-  if (is.character(x)) {
-    s <- paste0('"', gsub('"', '\\\\"', x), '"')
-  } else if (is.logical(x)) {
-    s <- ifelse(x, "true", "false")
-  } else {
-    s <- num(as.double(x))
-  }
-  paste0("[", paste(s, collapse = ", "), "]")
-}
 rd <- function(f) read.csv(file.path(datadir, f), stringsAsFactors = FALSE)
 ctrl <- coxph.control(eps = 1e-10, iter.max = 100)
 out <- list(meta = list(R = R.version.string, survival = as.character(packageVersion("survival")),
@@ -119,4 +105,4 @@ sc <- c(0, 1, 2)
 u <- sum(sc * (s$obs - s$exp)); v <- drop(t(sc) %*% s$var %*% sc)
 out$trend <- list(scores = sc, chisq = u^2 / v, p = pchisq(u^2 / v, 1, lower.tail = FALSE))
 
-writeLines(to_json(out), file.path(outdir, "ref_analyst.json"))
+write_json(out, "ref_analyst.json", writer = to_json)

@@ -14,31 +14,9 @@ script_dir <- local({
   f <- sub("^--file=", "", a[grep("^--file=", a)])
   if (length(f)) dirname(normalizePath(f)) else "tests/reference"
 })
+source(file.path(script_dir, "lib", "json.R"))  # json(), to_json(), arr(), write_json()
 outdir <- if (length(args) >= 1) args[1] else script_dir
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
-
-num <- function(x) ifelse(is.finite(x), sprintf("%.17g", x), "null")
-json <- function(x) {
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    nm <- names(x)
-    inner <- vapply(x, json, character(1))
-    if (is.null(nm)) return(paste0("[", paste(inner, collapse = ","), "]"))
-    keys <- paste0("\"", gsub("\"", "\\\\\"", nm), "\"")
-    return(paste0("{", paste(paste0(keys, ":", inner), collapse = ","), "}"))
-  }
-  if (is.factor(x)) x <- as.character(x)
-  if (is.character(x)) {
-    s <- ifelse(is.na(x), "null", paste0("\"", gsub("\"", "\\\\\"", x), "\""))
-  } else if (is.logical(x)) {
-    s <- ifelse(is.na(x), "null", ifelse(x, "true", "false"))
-  } else {
-    s <- num(as.double(x))
-  }
-  if (length(x) == 1 && is.null(attr(x, "as_array"))) return(s)
-  paste0("[", paste(s, collapse = ","), "]")
-}
-arr <- function(x) { attr(x, "as_array") <- TRUE; x }
 
 d <- read.csv(file.path(script_dir, "data", "myeloma_demo.csv"), stringsAsFactors = FALSE,
               na.strings = c("", "NA"))
@@ -88,6 +66,4 @@ out <- list(
   orr = list(x = sum(orr, na.rm = TRUE), n = nrow(d), lower = b$conf.int[1],
              upper = b$conf.int[2])
 )
-path <- file.path(outdir, "ref_myeloma.json")
-writeLines(json(out), path)
-cat("wrote", path, "\n")
+write_json(out, "ref_myeloma.json")

@@ -4,7 +4,7 @@
 #
 # Usage:  Rscript tests/reference/make_reference_omics.R [OUTDIR]   (default: tests/reference)
 # Needs DESeq2 (Debian r-bioc-deseq2); the ORA part uses base R only (phyper, p.adjust).
-# JSON is written by the same small writer as make_reference.R (17 significant digits).
+# JSON is written by lib/json.R (17 significant digits; NA/NaN/Inf -> null).
 
 suppressPackageStartupMessages(library(DESeq2))
 
@@ -14,38 +14,11 @@ script_dir <- local({
   f <- sub("^--file=", "", a[grep("^--file=", a)])
   if (length(f)) dirname(normalizePath(f)) else "tests/reference"
 })
+source(file.path(script_dir, "lib", "json.R"))  # json(), to_json(), arr(), write_json()
 outdir <- if (length(args) >= 1) args[1] else script_dir
 datadir <- file.path(script_dir, "data", "omics")
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
 
-# ---------------------------------------------------------------- JSON writer
-num <- function(x) ifelse(is.finite(x), sprintf("%.17g", x), "null")
-json <- function(x) {
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    nm <- names(x)
-    inner <- vapply(x, json, character(1))
-    if (is.null(nm)) return(paste0("[", paste(inner, collapse = ","), "]"))
-    keys <- paste0("\"", gsub("\"", "\\\\\"", nm), "\"")
-    return(paste0("{", paste(paste0(keys, ":", inner), collapse = ","), "}"))
-  }
-  if (is.factor(x)) x <- as.character(x)
-  if (is.character(x)) {
-    s <- ifelse(is.na(x), "null", paste0("\"", gsub("\"", "\\\\\"", x), "\""))
-  } else if (is.logical(x)) {
-    s <- ifelse(is.na(x), "null", ifelse(x, "true", "false"))
-  } else {
-    s <- num(as.double(x))
-  }
-  if (length(x) == 1 && is.null(attr(x, "as_array"))) return(s)
-  paste0("[", paste(s, collapse = ","), "]")
-}
-arr <- function(x) { attr(x, "as_array") <- TRUE; x }
-write_json <- function(obj, name) {
-  path <- file.path(outdir, name)
-  writeLines(json(obj), path)
-  cat("wrote", path, "\n")
-}
 meta <- list(r_version = R.version.string,
              deseq2 = as.character(packageVersion("DESeq2")))
 

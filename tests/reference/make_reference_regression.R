@@ -1,40 +1,21 @@
 # Reference values for mst.stats Cox and Fine-Gray regression, computed with R survival::coxph
 # and cmprsk::crr on the committed CSV files under tests/reference/data/regression/.
 # Usage: Rscript tests/reference/make_reference_regression.R [OUTDIR]   (default tests/reference)
-# Needs only base R + survival + cmprsk (JSON written by a small writer below, full precision).
+# Needs only base R + survival + cmprsk (JSON written by lib/json.R, full precision).
 args <- commandArgs(trailingOnly = TRUE)
-outdir <- if (length(args) >= 1) args[1] else "tests/reference"
-datadir <- "tests/reference/data/regression"
+script_dir <- local({
+  a <- commandArgs(trailingOnly = FALSE)
+  f <- sub("^--file=", "", a[grep("^--file=", a)])
+  if (length(f)) dirname(normalizePath(f)) else "tests/reference"
+})
+source(file.path(script_dir, "lib", "json.R"))  # json(), to_json(), arr(), write_json()
+outdir <- if (length(args) >= 1) args[1] else script_dir
+datadir <- file.path(script_dir, "data", "regression")
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
 suppressPackageStartupMessages({library(survival); library(cmprsk)})
 
-to_json <- function(x) {
-  num <- function(v) ifelse(is.na(v) | !is.finite(v), "null", sprintf("%.17g", v))
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      parts <- vapply(names(x), function(k) paste0('"', k, '": ', to_json(x[[k]])), "")
-      return(paste0("{", paste(parts, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(vapply(x, to_json, ""), collapse = ", "), "]"))
-  }
-  if (is.matrix(x)) return(to_json(lapply(seq_len(nrow(x)), function(i) unname(x[i, ]))))
-  if (is.character(x)) {
-    s <- paste0('"', x, '"')
-    if (length(x) == 1 && is.null(names(x))) return(s)
-  } else if (is.logical(x)) {
-    s <- ifelse(x, "true", "false")
-    if (length(x) == 1 && is.null(names(x))) return(s)
-  } else {
-    s <- num(as.double(x))
-    if (length(x) == 1 && is.null(names(x))) return(s)
-  }
-  if (!is.null(names(x))) {
-    return(paste0("{", paste0('"', names(x), '": ', s, collapse = ", "), "}"))
-  }
-  paste0("[", paste(s, collapse = ", "), "]")
-}
-write_json <- function(obj, name) writeLines(to_json(obj), file.path(outdir, name))
+# length-1 vectors as scalars, named vectors as objects (the layout of the ref_cox/crr files)
+write_ref <- function(obj, name) write_json(obj, name, writer = function(x) to_json(x, unbox = TRUE))
 rd <- function(f) read.csv(file.path(datadir, f), stringsAsFactors = FALSE)
 
 ctrl <- coxph.control(eps = 1e-10, iter.max = 100)
@@ -67,13 +48,13 @@ for (ties in c("efron", "breslow")) {
   f <- coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung1, ties = ties, control = ctrl)
   r <- cox_ref(f, "lung.csv", ties); r$covariates <- c("age", "sex", "ph.ecog")
   r$time <- "time"; r$event <- "status"; r$na_omit <- lung_na
-  write_json(r, sprintf("ref_cox_lung_%s.json", ties))
+  write_ref(r, sprintf("ref_cox_lung_%s.json", ties))
   f <- coxph(Surv(time, status) ~ age + ph.ecog + strata(sex), data = lung1, ties = ties,
              cluster = inst, control = ctrl)
   r <- cox_ref(f, "lung.csv", ties, strata = "sex", cluster = "inst")
   r$covariates <- c("age", "ph.ecog")
   r$time <- "time"; r$event <- "status"; r$na_omit <- lung_na
-  write_json(r, sprintf("ref_cox_lung_strata_cluster_%s.json", ties))
+  write_ref(r, sprintf("ref_cox_lung_strata_cluster_%s.json", ties))
 }
 vet <- rd("veteran.csv")
 for (ties in c("efron", "breslow")) {
@@ -83,13 +64,13 @@ for (ties in c("efron", "breslow")) {
                       "karno", "age"))
   r <- cox_ref(f, "veteran.csv", ties); r$covariates <- c("trt", "celltype", "karno", "age")
   r$time <- "time"; r$event <- "status"
-  write_json(r, sprintf("ref_cox_veteran_%s.json", ties))
+  write_ref(r, sprintf("ref_cox_veteran_%s.json", ties))
   f <- coxph(Surv(time, status) ~ trt + karno + diagtime + strata(celltype), data = vet,
              ties = ties, robust = TRUE, control = ctrl)
   r <- cox_ref(f, "veteran.csv", ties, strata = "celltype", cluster = "(row)")
   r$covariates <- c("trt", "karno", "diagtime")
   r$time <- "time"; r$event <- "status"; r$robust <- TRUE
-  write_json(r, sprintf("ref_cox_veteran_strata_robust_%s.json", ties))
+  write_ref(r, sprintf("ref_cox_veteran_strata_robust_%s.json", ties))
 }
 jasa1 <- rd("jasa1.csv")
 for (ties in c("efron", "breslow")) {
@@ -98,7 +79,7 @@ for (ties in c("efron", "breslow")) {
   r <- cox_ref(f, "jasa1.csv", ties, cluster = "id", start = "start")
   r$covariates <- c("transplant", "age", "surgery")
   r$time <- "stop"; r$event <- "event"
-  write_json(r, sprintf("ref_cox_jasa1_%s.json", ties))
+  write_ref(r, sprintf("ref_cox_jasa1_%s.json", ties))
 }
 
 crr_ref <- function(fit, data_name, cov, failcode, cengroup = NULL, newx = NULL, columns,
@@ -126,12 +107,12 @@ cv <- c("age", "sex[M]", "hgb")
 nx <- rbind(c(70, 0, 13), c(80, 1, 11))
 for (k in 1:2) {
   f <- crr(mg$etime, mg$status, X, failcode = k)
-  write_json(crr_ref(f, "mgus2.csv", cv, k, newx = nx, columns = c("age", "sex", "hgb"),
+  write_ref(crr_ref(f, "mgus2.csv", cv, k, newx = nx, columns = c("age", "sex", "hgb"),
                      time = "etime", status = "status", na_omit = mg_na),
              sprintf("ref_crr_mgus2_cause%d.json", k))
 }
 f <- crr(mg$etime, mg$status, X[, c("age", "hgb")], cengroup = mg$sex, failcode = 1)
-write_json(crr_ref(f, "mgus2.csv", c("age", "hgb"), 1, cengroup = "sex",
+write_ref(crr_ref(f, "mgus2.csv", c("age", "hgb"), 1, cengroup = "sex",
                    columns = c("age", "hgb"), time = "etime", status = "status", na_omit = mg_na),
            "ref_crr_mgus2_cengroup.json")
 bmt <- rd("kmsurv_bmt.csv")
@@ -139,7 +120,7 @@ Xb <- cbind(as.integer(bmt$group == 2), as.integer(bmt$group == 3), bmt$z1, bmt$
 cvb <- c("group[2]", "group[3]", "z1", "z2", "z10")
 for (k in 1:2) {
   f <- crr(bmt$t2, bmt$status, Xb, failcode = k)
-  write_json(crr_ref(f, "kmsurv_bmt.csv", cvb, k, newx = rbind(c(0, 0, 28, 28, 0)),
+  write_ref(crr_ref(f, "kmsurv_bmt.csv", cvb, k, newx = rbind(c(0, 0, 28, 28, 0)),
                      columns = c("group", "z1", "z2", "z10"), time = "t2", status = "status",
                      categorical = "group"),
              sprintf("ref_crr_bmt_cause%d.json", k))
@@ -148,11 +129,11 @@ sim <- rd("sim_ties.csv")
 Xs <- as.matrix(sim[, c("x1", "x2", "x3")])
 for (k in 1:2) {
   f <- crr(sim$time, sim$status, Xs, failcode = k)
-  write_json(crr_ref(f, "sim_ties.csv", c("x1", "x2", "x3"), k, newx = rbind(c(0, 1, 0.5)),
+  write_ref(crr_ref(f, "sim_ties.csv", c("x1", "x2", "x3"), k, newx = rbind(c(0, 1, 0.5)),
                      columns = c("x1", "x2", "x3"), time = "time", status = "status"),
              sprintf("ref_crr_sim_ties_cause%d.json", k))
   f <- crr(sim$time, sim$status, Xs, failcode = k, cengroup = sim$cg)
-  write_json(crr_ref(f, "sim_ties.csv", c("x1", "x2", "x3"), k, cengroup = "cg",
+  write_ref(crr_ref(f, "sim_ties.csv", c("x1", "x2", "x3"), k, cengroup = "cg",
                      columns = c("x1", "x2", "x3"), time = "time", status = "status"),
              sprintf("ref_crr_sim_ties_cengroup_cause%d.json", k))
 }

@@ -6,31 +6,17 @@
 # Usage: Rscript tests/reference/make_reference_regression_extra.R [OUTDIR]
 #        (default tests/reference; writes ref_regression_extra.json)
 args <- commandArgs(trailingOnly = TRUE)
-outdir <- if (length(args) >= 1) args[1] else "tests/reference"
-datadir <- "tests/reference/data/regression"
+script_dir <- local({
+  a <- commandArgs(trailingOnly = FALSE)
+  f <- sub("^--file=", "", a[grep("^--file=", a)])
+  if (length(f)) dirname(normalizePath(f)) else "tests/reference"
+})
+source(file.path(script_dir, "lib", "json.R"))  # json(), to_json(), arr(), write_json()
+outdir <- if (length(args) >= 1) args[1] else script_dir
+datadir <- file.path(script_dir, "data", "regression")
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
 suppressPackageStartupMessages({library(survival); library(cmprsk)})
 
-to_json <- function(x) {
-  num <- function(v) ifelse(is.na(v) | !is.finite(v), "null", sprintf("%.17g", v))
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      parts <- vapply(names(x), function(k) paste0('"', k, '": ', to_json(x[[k]])), "")
-      return(paste0("{", paste(parts, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(vapply(x, to_json, ""), collapse = ", "), "]"))
-  }
-  if (is.matrix(x)) return(to_json(lapply(seq_len(nrow(x)), function(i) unname(x[i, ]))))
-  if (is.character(x)) {
-    s <- paste0('"', gsub('"', '\\\\"', x), '"')
-  } else if (is.logical(x)) {
-    s <- ifelse(x, "true", "false")
-  } else {
-    s <- num(as.double(x))
-  }
-  paste0("[", paste(s, collapse = ", "), "]")
-}
 rd <- function(f) read.csv(file.path(datadir, f), stringsAsFactors = FALSE)
 ctrl <- suppressWarnings(coxph.control(eps = 1e-12, iter.max = 100))
 out <- list(meta = list(R = R.version.string, survival = as.character(packageVersion("survival")),
@@ -167,4 +153,4 @@ out$cox_exact <- list(
               list(time = alltied$time, status = alltied$status, x = alltied$x,
                    g = alltied$g)))
 
-writeLines(to_json(out), file.path(outdir, "ref_regression_extra.json"))
+write_json(out, "ref_regression_extra.json", writer = to_json)
