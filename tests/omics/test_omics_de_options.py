@@ -117,10 +117,10 @@ def test_shrunken_lfc_is_the_apeglm_posterior_mode(shrunk: tuple[DEResult, objec
 
 
 @pytest.mark.parametrize(("n_patients", "n_controls", "n_batches"), [(4, 2, 1), (10, 10, 2)])
-def test_initial_means_are_pydeseq2s_bitwise(
-    n_patients: int, n_controls: int, n_batches: int
-) -> None:
-    """The scipy ``lin_reg_mu`` gives pydeseq2's (scikit-learn) starting means to the bit."""
+def test_initial_means_equal_pydeseq2s(n_patients: int, n_controls: int, n_batches: int) -> None:
+    """The scipy ``lin_reg_mu`` gives pydeseq2's (scikit-learn) starting means. They were
+    bitwise equal with scikit-learn 1.9; the test allows 1e-12 relative so that another
+    scikit-learn solver path on newer wheels does not fail it."""
     from pydeseq2.default_inference import DefaultInference
 
     from mst.omics.de import _inference, design_matrix
@@ -137,7 +137,7 @@ def test_initial_means_are_pydeseq2s_bitwise(
     ours = _inference(1).lin_reg_mu(**kw)
     theirs = DefaultInference(n_cpus=1).lin_reg_mu(**kw)
     assert ours.shape == theirs.shape == counts.shape
-    assert np.array_equal(ours, theirs)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
 
 
 def test_fit_runs_on_one_blas_thread_and_restores_the_pool() -> None:

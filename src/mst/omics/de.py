@@ -452,10 +452,10 @@ def _inference(n_cpus: int) -> Any:
 
     ``lin_reg_mu`` (the starting means of the gene-wise dispersion fit, DESeq2's
     ``linearModelMu``) is pydeseq2's one step that fits a scikit-learn ``LinearRegression``
-    per gene. Its input validation cost ~3 ms a gene, a quarter of the whole fit. The
+    per gene. Its input validation cost ~3 ms a gene, a third of the fit's profile. The
     override makes the very same LAPACK call (``scipy.linalg.lstsq`` with scikit-learn's
     ``cond``) and the same products, gene by gene, so the means are bitwise those of
-    pydeseq2 (checked in ``tests/omics/test_omics_de_options.py``).
+    pydeseq2 (scikit-learn 1.9; ``tests/omics/test_omics_de_options.py`` checks 1e-12).
     """
     from pydeseq2.default_inference import DefaultInference
     from scipy.linalg import lstsq
@@ -489,7 +489,7 @@ def _one_blas_thread() -> Iterator[None]:
     call is large enough for a second thread to help, but OpenBLAS (scipy's copy, used by
     L-BFGS-B) still hands some to its thread pool, and on a machine with more runnable jobs
     than cores every hand-over waits for a time slice: 200 dispersion fits took 8-10 s
-    instead of 1 s, and the fit of 2,000 genes x 6 samples 108 s instead of ~15 s. pydeseq2
+    instead of 1 s, and the fit of 2,000 genes x 6 samples 180 s instead of 50 s. pydeseq2
     already gives its joblib workers one thread (``inner_max_num_threads=1``); this does the
     same for the process that runs ``n_cpus=1`` fits and the vectorised steps. The limit is
     only on threads: the arithmetic, and so every result, is unchanged.
