@@ -39,9 +39,9 @@ _KINDS: dict[str, str] = {
     "antibodies": "antibody",
 }
 
-#: Characters after which a text cell is handed to :mod:`csv` to be quoted (a superset of
+#: Characters for which a text cell is handed to :mod:`csv` to be quoted (a superset of
 #: what any Python version quotes with ``QUOTE_MINIMAL``).
-_SPECIAL = r'[,"\r\n]'
+_SPECIAL = ',"\r\n'
 
 
 def _field_of(kind: str, column: str) -> str:
@@ -78,15 +78,16 @@ def _texts(s: pd.Series, for_csv: bool) -> np.ndarray:
         vals = s.to_numpy(dtype="float64")
         ok = ~np.isnan(vals)
         out = np.full(n, "", dtype=object)
-        out[ok] = [repr(v) for v in vals[ok].tolist()]
+        out[ok] = list(map(float.__repr__, vals[ok].tolist()))
         return out
-    out = s.to_numpy(dtype=object, na_value=None).copy()
-    out[pd.isna(out)] = ""
-    if for_csv and n:
-        special = pd.Series(out, dtype=object).str.contains(_SPECIAL, regex=True).to_numpy(
-            dtype=bool)
-        if special.any():
-            out[special] = [_csv_quoted(v) for v in out[special]]
+    missing = s.isna().to_numpy()
+    out = s.to_numpy(dtype=object).copy()
+    out[missing] = ""
+    joined = "\x00".join(out.tolist()) if for_csv else ""
+    if any(c in joined for c in _SPECIAL):
+        # rare (free text): hand the cells that hold a special character to the csv module
+        special = np.array([any(c in v for c in _SPECIAL) for v in out.tolist()], dtype=bool)
+        out[special] = [_csv_quoted(v) for v in out[special]]
     return out
 
 
@@ -192,14 +193,15 @@ def _in_order(frames: CohortFrames, order: _Order, start: int, stop: int,
 def _csv_lines(kind: str, df: pd.DataFrame) -> list[str]:
     """One CSV line (with ``\\n``) per row of ``df``: ``kind``'s cells, empty elsewhere."""
     fields = set(RECORD_FIELDS[kind])
-    line = np.full(len(df), kind, dtype=object)
-    gap = ""
+    template = kind
+    cols = []
     for col in COLUMNS[1:]:
-        gap += ","
+        template += ","
         if col in fields:
-            line = line + gap + _texts(df[_field_of(kind, col)], for_csv=True)
-            gap = ""
-    return (line + (gap + "\n")).tolist()
+            template += "%s"
+            cols.append(_texts(df[_field_of(kind, col)], for_csv=True).tolist())
+    template += "\n"
+    return [template % row for row in zip(*cols, strict=True)]
 
 
 def _write_csv(frames: CohortFrames, path: Path) -> None:

@@ -12,16 +12,20 @@ here, table by table, straight into the frames' columns. What is read is exactly
   nothing of them is read;
 * patients by id; donors by (patient, donor id); courses by (patient, number);
   administrations by (patient, course number, entry order); infusions, labs, events,
-  responses and antibodies by (patient, entry order) — the order of the records' tuples;
+  responses and antibodies by (patient, entry order) — the order of the records' tuples.
+  The large tables are scanned in their stored order and sorted here (an ``ORDER BY`` on
+  them walks an index into random pages);
 * enum values as their plain text, dates as ``datetime64[ns]`` at midnight, ``infused_at`` as
   the stored wall-clock time, integers ``Int64``, numbers ``float64``, ``row`` missing.
 
-Rows are fetched in partitions and every text column is de-duplicated (each distinct value is
-kept once), so memory stays near the size of the finished frames.
+Rows are fetched from the driver's cursor in partitions and every text column is
+de-duplicated (each distinct value is kept once), so memory stays near the size of the
+finished frames.
 """
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -62,54 +66,56 @@ def _column(table: Any, name: str, dtype: str) -> Any:
     return cast(col, String).label(name) if dtype.startswith("datetime64") else col.label(name)
 
 
-def _text(values: np.ndarray) -> np.ndarray:
-    """An object array whose equal strings are one object (``None`` kept)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    pool = np.empty(len(uniques) + 1, dtype=object)
-    pool[: len(uniques)] = uniques
-    pool[-1] = None
-    return pool[codes]  # code -1 (missing) picks the trailing None
-
-
-def _typed(name: str, values: list[Any], dtype: str) -> pd.Series:
+def _typed(name: str, values: list[Any], dtype: str,
+           pool: dict[Any, Any]) -> pd.Series:
     if dtype == "object":
         arr = np.empty(len(values), dtype=object)
-        arr[:] = values
-        return pd.Series(_text(arr), dtype="object", name=name)
-    if dtype.startswith("datetime64"):
-        if name == "infused_at":
-            out = pd.to_datetime(pd.Series(values, dtype="object"), format="ISO8601")
-        else:
-            out = pd.to_datetime(pd.Series(values, dtype="object"), format="%Y-%m-%d")
+        # each distinct text kept once (the driver gives a new string per row)
+        arr[:] = list(map(pool.setdefault, values, values))
+        return pd.Series(arr, dtype="object", name=name)
+    if name == "infused_at":
+        out = pd.to_datetime(pd.Series(values, dtype="object"), format="ISO8601")
         return out.astype(dtype).rename(name)
+    if dtype.startswith("datetime64"):  # ISO dates (None: NaT), parsed by numpy
+        return pd.Series(np.array(values, dtype="datetime64[D]").astype(dtype), name=name)
+    if dtype == "int64":  # a sort key, never missing
+        return pd.Series(np.array(values, dtype="int64"), name=name)
     if dtype == "Int64":
         return pd.Series(pd.array(values, dtype="Int64"), name=name)
     return pd.Series(np.array(values, dtype="float64"), name=name)  # None -> nan
 
 
-def _read(conn: Connection, stmt: Any, name: str, extra: dict[str, str]) -> pd.DataFrame:
-    """Run ``stmt`` (columns: the frame's, then ``extra``) into a frame of the schema.
+def _read(conn: Connection, stmt: Any, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Run ``stmt`` (the frame's columns in schema order, then the integer sort keys
+    ``extra``) into a frame of the schema plus ``extra``.
 
-    The result is fetched in partitions; each partition's columns are typed at once.
+    The driver's rows are fetched in partitions straight from its cursor (no result-row
+    objects; a server-side cursor on PostgreSQL); each partition's columns are typed at once.
+    The only bound values are center ids (identifiers), rendered into the SQL by SQLAlchemy.
     """
-    schema = {**SCHEMA[name], **extra}
+    schema = {**SCHEMA[name], **dict.fromkeys(extra, "int64")}
+    pools: dict[str, dict[Any, Any]] = {c: {} for c in schema}
     parts: list[dict[str, pd.Series]] = []
-    result = conn.execution_options(stream_results=True, yield_per=PARTITION).execute(stmt)
-    for chunk in result.partitions(PARTITION):
-        cols = list(zip(*chunk, strict=True)) if chunk else [() for _ in schema]
-        parts.append({c: _typed(c, list(v), t) for (c, t), v in zip(schema.items(), cols,
-                                                                    strict=True)})
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    dbapi = conn.connection.dbapi_connection
+    server_side = conn.dialect.name == "postgresql"  # rows stay on the server until fetched
+    cursor = dbapi.cursor(name=f"mst_frames_{name}") if server_side else dbapi.cursor()
+    try:
+        cursor.execute(sql)
+        while chunk := cursor.fetchmany(PARTITION):
+            cols = [list(map(itemgetter(i), chunk)) for i in range(len(schema))]
+            parts.append({c: _typed(c, v, t, pools[c])
+                          for (c, t), v in zip(schema.items(), cols, strict=True)})
+    finally:
+        cursor.close()
     if not parts:
-        parts.append({c: _typed(c, [], t) for c, t in schema.items()})
-    out: dict[str, pd.Series] = {}
-    for c, t in schema.items():
-        series = [p[c] for p in parts]
-        joined = series[0] if len(series) == 1 else pd.concat(series, ignore_index=True)
-        if t == "object" and len(series) > 1:
-            joined = pd.Series(_text(joined.to_numpy(dtype=object)), dtype="object", name=c)
-        out[c] = joined.reset_index(drop=True)
-    df = pd.DataFrame(out, columns=list(schema))
-    return df
+        parts.append({c: _typed(c, [], t, {}) for c, t in schema.items()})
+    out = {
+        c: (parts[0][c] if len(parts) == 1
+            else pd.concat([p[c] for p in parts], ignore_index=True))
+        for c in schema
+    }
+    return pd.DataFrame(out, columns=list(schema))
 
 
 def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -118,19 +124,24 @@ def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return df
 
 
-def _in_patient_order(df: pd.DataFrame, position: dict[str, int]) -> pd.DataFrame:
-    """Rows stably sorted by their patient's position in the patients frame.
+def _in_patient_order(df: pd.DataFrame, position: dict[str, int],
+                      keys: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows sorted by their patient's position in the patients frame, then by ``keys``.
 
-    The database orders by patient id and then the record's own order (as ``load_cohort``
-    reads it); this stable re-sort makes the patients follow the patients frame whatever the
-    database's collation, keeping each patient's rows in the database's order.
+    Children are read in the table's own order (a sequential scan) and sorted here, stably;
+    without ``keys`` the database's order within a patient is kept. The patients follow the
+    patients frame (the database's order of ids) whatever the collation.
     """
     if df.empty:
         return df.reset_index(drop=True)
     pos = df["patient_id"].map(position).to_numpy(dtype="int64")
-    if (np.diff(pos) >= 0).all():
+    if keys:
+        order = np.lexsort([df[k].to_numpy(dtype="int64") for k in reversed(keys)] + [pos])
+    elif (np.diff(pos) >= 0).all():
         return df.reset_index(drop=True)
-    return df.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True)
+    else:
+        order = np.argsort(pos, kind="stable")
+    return df.iloc[order].reset_index(drop=True)
 
 
 def load_frames(
@@ -158,7 +169,7 @@ def load_frames(
         centers_q = centers_q.where(CenterRow.id.in_(sorted(center_scope)))
     if center_id is not None:
         centers_q = centers_q.where(CenterRow.id == center_id)
-    centers = _read(conn, centers_q.order_by(CenterRow.id), "centers", {})
+    centers = _read(conn, centers_q.order_by(CenterRow.id), "centers")
 
     def visible(q: Any) -> Any:
         if center_scope is not None:
@@ -168,19 +179,22 @@ def load_frames(
         return q
 
     patients_q = select(*(_column(PatientRow, c, t) for c, t in SCHEMA["patients"].items()))
-    patients = _read(conn, visible(patients_q).order_by(PatientRow.id), "patients", {})
+    patients = _read(conn, visible(patients_q).order_by(PatientRow.id), "patients")
     position = {pid: i for i, pid in enumerate(patients["id"])}
 
     scoped = center_scope is not None or center_id is not None
 
-    def child(table: Any, name: str, order: list[Any], extra: dict[str, str] | None = None,
-              cols: list[Any] | None = None) -> pd.DataFrame:
-        q = select(*(cols if cols is not None else
-                     [_column(table, c, t) for c, t in SCHEMA[name].items()]))
+    def child(table: Any, name: str, order: list[Any] | None = None) -> pd.DataFrame:
+        """A small table in the database's order; a large one scanned, sorted by ``seq``."""
+        cols = [_column(table, c, t) for c, t in SCHEMA[name].items()]
+        extra: tuple[str, ...] = () if order is not None else ("seq",)
+        q = select(*cols, *([table.seq.label("seq")] if extra else []))
         if scoped:  # children of visible patients only
             q = visible(q.join(PatientRow, PatientRow.id == table.patient_id))
-        df = _read(conn, q.order_by(table.patient_id, *order), name, extra or {})
-        return _finish(_in_patient_order(df, position), name)
+        if order is not None:
+            q = q.order_by(table.patient_id, *order)
+        df = _read(conn, q, name, extra)
+        return _finish(_in_patient_order(df, position, extra), name)
 
     frames: dict[str, pd.DataFrame] = {
         "centers": _finish(centers, "centers"),
@@ -198,8 +212,7 @@ def load_frames(
     frames["administrations"] = _admins(conn, admin_cols, visible if scoped else None,
                                         position)
     for name, table in _CHILDREN.items():
-        cols = [_column(table, c, t) for c, t in SCHEMA[name].items()] + [table.seq.label("seq")]
-        frames[name] = child(table, name, [table.seq], {"seq": "Int64"}, cols)
+        frames[name] = child(table, name)
     return CohortFrames(**frames)
 
 
@@ -208,6 +221,6 @@ def _admins(conn: Connection, cols: list[Any], visible: Any,
     q = select(*cols).join(CourseRow, CourseRow.pk == AdministrationRow.course_pk)
     if visible is not None:
         q = visible(q.join(PatientRow, PatientRow.id == CourseRow.patient_id))
-    q = q.order_by(CourseRow.patient_id, CourseRow.number, AdministrationRow.seq)
-    df = _read(conn, q, "administrations", {"seq": "Int64"})
-    return _finish(_in_patient_order(df, position), "administrations")
+    df = _read(conn, q, "administrations", ("seq",))
+    df = _in_patient_order(df, position, ("course_number", "seq"))
+    return _finish(df, "administrations")
