@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 
@@ -65,3 +66,32 @@ def test_load_frames_equals_load_cohort(db_url: str) -> None:
     assert set(f.patients["center_id"]) == {"C02"}
     assert set(f.labs["patient_id"]) <= set(f.patients["id"])
     assert list(f.centers["id"]) == ["C02"]
+
+
+def test_readers_of_frames_give_what_the_objects_gave(tmp_path: Path) -> None:
+    """Export, the web's cohort table, `mst cohort --db` and the report's registry input."""
+    from typer.testing import CliRunner
+
+    from mst.cli.main import app
+    from mst.cohort import build_flat_table, write_flat_table
+    from mst.io.exchange import write_cohort
+    from mst.report.inputs import load_input
+    from mst.web.routes.cohort import _flat
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with open_registry(url) as reg:
+        reg.import_cohort(_edge_cohort())
+        table = build_flat_table(reg.load_cohort())
+        pd.testing.assert_frame_equal(_flat(reg.load_frames()), table)  # web cohort cache
+        write_cohort(reg.load_cohort(center_id="C02"), tmp_path / "want.csv")
+        write_flat_table(build_flat_table(reg.load_cohort(center_id="C01")), tmp_path / "w.csv")
+    pd.testing.assert_frame_equal(load_input(db=url).table, table)  # mst report --db
+    run = CliRunner()
+    res = run.invoke(app, ["export", "--center", "C02", "--out", str(tmp_path / "e.csv"),
+                           "--db", url])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "e.csv").read_bytes() == (tmp_path / "want.csv").read_bytes()
+    res = run.invoke(app, ["cohort", "--center", "C01", "--out", str(tmp_path / "t.csv"),
+                           "--db", url])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "t.csv").read_bytes() == (tmp_path / "w.csv").read_bytes()

@@ -253,6 +253,17 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 write_flat_table(table, out)
             typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
             return
+        if from_file is None and disease.lower() == "aml":  # registry → frames → table
+            from mst.registry import open_registry
+
+            with open_registry(db) as reg:
+                frames = reg.load_frames(center_id=center)
+            if frames.patients.empty:
+                fail("no patients to tabulate")
+            table = flat_table_from_frames(frames)
+            write_flat_table(table, out)
+            typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
+            return
         if from_file is not None:
             from mst.io.exchange import read_cohort
 
