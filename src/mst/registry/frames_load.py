@@ -91,17 +91,22 @@ def _read(conn: Connection, stmt: Any, name: str, extra: tuple[str, ...] = ()) -
 
     The driver's rows are fetched in partitions straight from its cursor (no result-row
     objects; a server-side cursor on PostgreSQL); each partition's columns are typed at once.
-    The only bound values are center ids (identifiers), rendered into the SQL by SQLAlchemy.
+    Bound values (center ids) go to the driver as parameters, as SQLAlchemy compiles them.
     """
     schema = {**SCHEMA[name], **dict.fromkeys(extra, "int64")}
     pools: dict[str, dict[Any, Any]] = {c: {} for c in schema}
     parts: list[dict[str, pd.Series]] = []
-    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = (
+        tuple(compiled.params[k] for k in compiled.positiontup or ())
+        if compiled.positional
+        else compiled.params
+    )
     dbapi = conn.connection.dbapi_connection
     server_side = conn.dialect.name == "postgresql"  # rows stay on the server until fetched
     cursor = dbapi.cursor(name=f"mst_frames_{name}") if server_side else dbapi.cursor()
     try:
-        cursor.execute(sql)
+        cursor.execute(str(compiled), params)
         while chunk := cursor.fetchmany(PARTITION):
             cols = [list(map(itemgetter(i), chunk)) for i in range(len(schema))]
             parts.append({c: _typed(c, v, t, pools[c])
