@@ -125,7 +125,8 @@ def _read(conn: Connection, stmt: Any, name: str, extra: tuple[str, ...] = ()) -
 
 def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
     df = df[list(SCHEMA[name])].copy()
-    df["row"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    n = len(df)  # not from a file: no row number
+    df["row"] = pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool))
     return df
 
 
