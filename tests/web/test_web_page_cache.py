@@ -55,9 +55,9 @@ def test_cohort_table_cache_follows_registry_changes(db_url: str, small_cohort: 
 
     builds: list[int] = []
 
-    def build(cohort: Any) -> int:
-        builds.append(len(cohort.records))
-        return len(cohort.records)
+    def build(frames: Any) -> int:  # the scope's frames (Repository.load_frames)
+        builds.append(len(frames.patients))
+        return len(frames.patients)
 
     cache = CohortTableCache()
     with open_registry(db_url, user="a") as reg:

@@ -197,24 +197,25 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Export the registry as an exchange file (CSV or XLSX)."""
-        from mst.io.exchange import write_cohort
+        from mst.io.exchange_write import write_frames
         from mst.registry import open_registry
 
         if fmt not in ("csv", "xlsx"):
             raise ValidationError("--format", fmt, "must be csv or xlsx")
         if out.suffix.lower() != f".{fmt}":
             raise ValidationError("--out", str(out), f"must end in .{fmt} for --format {fmt}")
-        with open_registry(db) as reg:
-            cohort = reg.load_cohort(center_id=center)
-            write_cohort(cohort, out)
+        with open_registry(db) as reg:  # registry → frames → file, no record objects
+            frames = reg.load_frames(center_id=center)
+            n = len(frames.patients)
+            write_frames(frames, out)
             reg.audit_event(
                 "export",
                 "registry",
                 out.name,
-                {"format": fmt, "patients": len(cohort.records), "center": center},
+                {"format": fmt, "patients": n, "center": center},
                 center_id=center,
             )
-        typer.echo(f"exported {len(cohort.records)} patients to {out}")
+        typer.echo(f"exported {n} patients to {out}")
 
     @app.command("cohort")
     @handle_errors
@@ -250,6 +251,17 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
                 table = flat_table_from_frames(frames)
                 step("writing")
                 write_flat_table(table, out)
+            typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
+            return
+        if from_file is None and disease.lower() == "aml":  # registry → frames → table
+            from mst.registry import open_registry
+
+            with open_registry(db) as reg:
+                frames = reg.load_frames(center_id=center)
+            if frames.patients.empty:
+                fail("no patients to tabulate")
+            table = flat_table_from_frames(frames)
+            write_flat_table(table, out)
             typer.echo(f"wrote {len(table)} patients × {table.shape[1]} columns to {out}")
             return
         if from_file is not None:

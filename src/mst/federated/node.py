@@ -187,7 +187,7 @@ def registry_node(
     whenever the registry's data change), because the engine may start a fresh process per
     query; the cache never leaves the node.
     """
-    from mst.cohort.flat_table import build_flat_table
+    from mst.cohort.flat_table import flat_table_from_frames
     from mst.registry import open_registry
 
     memo: dict[int, pd.DataFrame] = {}
@@ -199,12 +199,12 @@ def registry_node(
                 return memo[version]
             if cache_dir is None:
                 memo.clear()
-                memo[version] = build_flat_table(reg.load_records(center_id=center))
+                memo[version] = flat_table_from_frames(reg.load_frames(center_id=center))
                 return memo[version]
             path = cache_dir / f"flat-{center}-{version}.pkl"
             if path.exists():
                 return pd.read_pickle(path)  # written below by this node only
-            df = build_flat_table(reg.load_records(center_id=center))
+            df = flat_table_from_frames(reg.load_frames(center_id=center))
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         df.to_pickle(tmp)

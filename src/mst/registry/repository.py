@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import operator
+import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ from mst.registry.schema import (
     PatientRow,
     ResponseRow,
 )
+
+if typing.TYPE_CHECKING:
+    from mst.io.frames import CohortFrames
 
 
 @dataclass(frozen=True)
@@ -820,6 +824,26 @@ class Repository:
         """All visible centers and patient records as a :class:`~mst.domain.Cohort`."""
         centers = [c for c in self.centers() if center_id is None or c.id == center_id]
         return Cohort(centers=tuple(centers), records=tuple(self.load_records(center_id=center_id)))
+
+    def load_frames(self, center_id: str | None = None) -> CohortFrames:
+        """All visible centers and records as frames: :meth:`load_cohort` without objects.
+
+        One query per table (:func:`mst.registry.frames_load.load_frames`), in one read
+        transaction; equal to ``frames_from_cohort(self.load_cohort(center_id))``.
+
+        Parameters
+        ----------
+        center_id : str, optional
+            Only this center.
+
+        Returns
+        -------
+        mst.io.frames.CohortFrames
+        """
+        from mst.registry.frames_load import load_frames
+
+        with self._tx() as s:
+            return load_frames(s.connection(), self.center_scope, center_id)
 
     def _load(self, s: Session, row: PatientRow) -> PatientRecord:
         return self._load_many(s, [row.id])[0]

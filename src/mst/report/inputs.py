@@ -99,7 +99,7 @@ def load_input(
     """Load the report's input from ``--from FILE`` or the registry (``--db``, default URL).
 
     An exchange file (without ``mapping``) or the registry gives the full cohort (see
-    :func:`load_cohort`); any other file is read as a flat table — with ``dictionary`` as a
+    :func:`registry_frames`); any other file is read as a flat table — with ``dictionary`` as a
     REDCap export (codes decoded with the data dictionary, then ``mapping`` applied; see
     docs/interop.md). An exchange file goes file → frames (:func:`exchange_frames`) → flat
     table (:func:`mst.cohort.flat_table_from_frames`), with ``progress(phase, done, total)``
@@ -120,7 +120,16 @@ def load_input(
         return ReportInput(res.table, None, [r.to_dict() for r in res.rejections], str(p))
     if p is not None:
         return frames_input(exchange_frames(p, progress), str(p), progress)
-    return cohort_input(load_cohort(db, None, progress), "registry", progress)
+    return frames_input(registry_frames(db), "registry", progress)
+
+
+def registry_frames(db: str | None = None) -> CohortFrames:
+    """The registry's cohort as frames (``--db``, default URL), read table by table
+    (:meth:`mst.registry.repository.Repository.load_frames`, no record objects)."""
+    from mst.registry import open_registry
+
+    with open_registry(db) as reg:
+        return reg.load_frames()
 
 
 def _existing(path: str | Path) -> Path:

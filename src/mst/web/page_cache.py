@@ -79,9 +79,11 @@ class CohortTableCache:
         self._lock = threading.Lock()
 
     def get(self, repo: Repository, build: Callable[[Any], Any], version: int | None = None) -> Any:
-        """The table for ``repo``'s scope, built from ``repo.load_cohort()`` on a miss.
+        """The table for ``repo``'s scope, built from ``repo.load_frames()`` on a miss.
 
-        ``version`` is the registry version when the caller has read it already.
+        ``build`` gets the scope's :class:`~mst.io.frames.CohortFrames` (read table by table,
+        no record objects). ``version`` is the registry version when the caller has read it
+        already.
         """
         version = repo.registry_version() if version is None else version
         key = repo.center_scope
@@ -89,7 +91,7 @@ class CohortTableCache:
             hit = self._items.get(key)
             if hit is not None and hit[0] == version:
                 return hit[1]
-        table = build(repo.load_cohort())
+        table = build(repo.load_frames())
         with self._lock:
             self._items[key] = (version, table)
         return table

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from mst.cohort import build_flat_table
+from mst.cohort import flat_table_from_frames
 from mst.domain import Diagnosis
 from mst.errors import ValidationError
+from mst.io.frames import CohortFrames
 from mst.registry.repository import Repository
 from mst.web.cohort_view import GROUPINGS, CohortFilters, cohort_outcomes, subset
 from mst.web.deps import CurrentUser, Repo, SessionDep, State
@@ -22,8 +23,9 @@ from mst.web.rendering import framed, render_content
 router = APIRouter()
 
 
-def _flat(cohort: Any) -> pd.DataFrame:
-    return build_flat_table(cohort) if cohort.records else pd.DataFrame()
+def _flat(frames: CohortFrames) -> pd.DataFrame:
+    """The flat analysis table of the scope's frames (:meth:`Repository.load_frames`)."""
+    return flat_table_from_frames(frames) if not frames.patients.empty else pd.DataFrame()
 
 
 def _table(state: Any, repo: Repository) -> pd.DataFrame:
