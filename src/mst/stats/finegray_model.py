@@ -797,7 +797,11 @@ def finegray_fit(
         # so the next iteration needs no second pass over the data
         cand = _sums(P, Xs, bn, True, kern)
         fbn = -cand.ll
-        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc):
+        # crr's sufficient-decrease test; with tol, a step is also accepted when the
+        # log-likelihood changes by no more than its rounding (1e-12 relative, as the Cox
+        # fit), so that steps near the optimum are not halved on round-off
+        slack = 0.0 if tol is None else 1e-12 * max(abs(lik), 1.0)
+        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc) + slack:
             halv += 1
             step = step * 0.5
             bn = b + step
