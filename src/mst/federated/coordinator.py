@@ -517,7 +517,6 @@ def cox_payload(
             "the information matrix is singular at the estimate: the covariate "
             "separates the events (monotone likelihood)",
         )
-    score0 = float(ev0.score @ _inv(ev0.info) @ ev0.score)
     robust = robust or cluster is not None
     var = naive
     if robust:
@@ -535,35 +534,31 @@ def cox_payload(
         else:
             mid = sum(np.asarray(r["rr"]) for r in reps.values())
         var = naive @ mid @ naive
-    se = np.sqrt(np.diag(var))
     try:
-        wald = float(beta @ np.linalg.solve(var, beta))
+        res = CoxResult.from_estimates(
+            names=names,
+            coef=beta,
+            naive_var=naive,
+            var=var,
+            info0=ev0.info,
+            score0=ev0.score,
+            loglik=(ev0.loglik, cur.loglik),
+            n=n,
+            events=cur.events,
+            ties=ties,
+            robust=robust,
+            converged=ok,
+            iterations=iters,
+            alpha=1.0 - conf,
+            n_dropped=n_dropped,
+            references=spec.references,
+        )
     except np.linalg.LinAlgError as exc:
         raise ValidationError(
             "--cluster",
             cluster,
             "the sandwich variance is singular (fewer clusters than covariates)",
         ) from exc
-    res = CoxResult(
-        names=names,
-        coef=beta,
-        se=se,
-        naive_se=np.sqrt(np.diag(naive)),
-        var=var,
-        loglik=(ev0.loglik, cur.loglik),
-        score_test=score0,
-        wald_test=wald,
-        lr_test=2.0 * (cur.loglik - ev0.loglik),
-        n=n,
-        events=cur.events,
-        ties=ties,
-        robust=robust,
-        converged=ok,
-        iterations=iters,
-        alpha=1.0 - conf,
-        n_dropped=n_dropped,
-        references=spec.references,
-    )
     out = res.to_dict()
     out["concordance"], out["concordance_se"] = _concordance(
         fed, base, beta, by_center=cluster is not None

@@ -148,7 +148,7 @@ def sums(P: Any, X: FloatArray, beta: FloatArray, need_info: bool) -> Any:
         score += wf @ zf - P.d[m] * xb
         if info is not None:
             info += P.d[m] * ((Z * e[:, None]).T @ Z / s0 - np.outer(xb, xb))
-    return _Sums(ll, score, info, np.empty(0), S0, xbar, [], beta=beta)
+    return _Sums(ll, score, info, np.empty(0), S0, xbar, beta=beta)
 
 
 def variance_terms(P: Any, X: FloatArray, s: Any, correction: bool) -> FloatArray:

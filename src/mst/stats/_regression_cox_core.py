@@ -69,19 +69,27 @@ class _Stratum:
     n_start_le: NDArray[np.intp]  # per row: number of event times <= start
 
 
-def stable_order(values: FloatArray, first: NDArray[np.bool_] | None = None) -> NDArray[np.intp]:
+def stable_order(
+    values: FloatArray,
+    first: NDArray[np.bool_] | None = None,
+    key: NDArray[np.integer[Any]] | None = None,
+) -> NDArray[np.intp]:
     """The permutation of ``np.lexsort((~first, values))`` (or of a stable argsort of
     ``values``): ascending values, among equal values the ``first`` rows first, ties kept
     in row order — computed as one quicksort plus a stable sort of an almost sorted integer
-    key, about twice as fast as either for a million rows."""
+    key, about twice as fast as either for a million rows. ``key`` (small integers >= 0)
+    orders tied values instead of ``first``: ``np.lexsort((key, values))``."""
     n = values.size
     o = np.argsort(values)
     v = values[o]
     run = np.zeros(n, dtype=np.int64)
     np.cumsum(v[1:] != v[:-1], out=run[1:])
     if first is not None:
-        run *= 2
-        run += ~first[o]
+        key = ~first
+    if key is not None and n:
+        k = key[o].astype(np.int64)
+        run *= int(k.max()) + 1
+        run += k
     run *= n
     run += o
     return o[np.argsort(run, kind="stable")]

@@ -23,6 +23,7 @@ from scipy import stats as sps
 from mst.errors import ValidationError
 from mst.stats import _cox_extras as _extras
 from mst.stats import _regression_cox_core as core
+from mst.stats._coef_result import CoefficientTable
 from mst.stats._concordance import Concordance, concordance_se
 from mst.stats._design import (
     Design,
@@ -62,7 +63,7 @@ def _term_of(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class CoxResult:
+class CoxResult(CoefficientTable):
     """A fitted Cox model.
 
     Attributes
@@ -393,10 +394,6 @@ class CoxResult:
             "type", type, "must be martingale, deviance, score, schoenfeld or dfbeta"
         )
 
-    def to_frame(self) -> pd.DataFrame:
-        """The coefficient table (as :meth:`summary_frame`), one row per design column."""
-        return self.summary_frame()
-
     def summary(self) -> str:
         """A text summary as R ``summary(coxph)``: n, events, reference levels, the
         coefficient table, concordance, AIC and the three global tests."""
@@ -429,31 +426,6 @@ class CoxResult:
         )
 
     @property
-    def hr(self) -> NDArray[np.float64]:
-        """Hazard ratios exp(coef)."""
-        return np.exp(self.coef)
-
-    @property
-    def z(self) -> NDArray[np.float64]:
-        """Wald z statistics coef / se."""
-        return self.coef / self.se
-
-    @property
-    def p(self) -> NDArray[np.float64]:
-        """Two-sided Wald p-values."""
-        return 2.0 * sps.norm.sf(np.abs(self.z))
-
-    @property
-    def lower(self) -> NDArray[np.float64]:
-        """Lower confidence limit of the hazard ratio."""
-        return np.exp(self.coef - sps.norm.ppf(1 - self.alpha / 2) * self.se)
-
-    @property
-    def upper(self) -> NDArray[np.float64]:
-        """Upper confidence limit of the hazard ratio."""
-        return np.exp(self.coef + sps.norm.ppf(1 - self.alpha / 2) * self.se)
-
-    @property
     def df(self) -> int:
         """Degrees of freedom of the global tests."""
         return len(self.names)
@@ -463,48 +435,73 @@ class CoxResult:
         stat = {"score": self.score_test, "wald": self.wald_test, "lr": self.lr_test}[which]
         return float(sps.chi2.sf(stat, self.df))
 
-    def summary_frame(self) -> pd.DataFrame:
-        """Table with coef, HR, se, z, p and the confidence interval, one row per covariate."""
-        return pd.DataFrame(
-            {
-                "coef": self.coef,
-                "hr": self.hr,
-                "se": self.se,
-                "z": self.z,
-                "p": self.p,
-                "lower": self.lower,
-                "upper": self.upper,
-            },
-            index=pd.Index(self.names, name="covariate"),
-        )
+    _model_name = "cox"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping (``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``p`` by name)."""
-        by = lambda v: {k: float(x) for k, x in zip(self.names, v, strict=True)}  # noqa: E731
+    def _dict_head(self) -> dict[str, Any]:
+        return {"ties": self.ties, "robust": self.robust}
+
+    def _dict_tail(self) -> dict[str, Any]:
         return {
-            "model": "cox",
-            "ties": self.ties,
-            "robust": self.robust,
-            "coef": by(self.coef),
-            "se": by(self.se),
-            "hr": by(self.hr),
-            "lower": by(self.lower),
-            "upper": by(self.upper),
-            "p": by(self.p),
-            "n": self.n,
-            "events": self.events,
-            "n_dropped": self.n_dropped,
             "loglik": list(self.loglik),
             "tests": {
                 k: {"statistic": getattr(self, f"{k}_test"), "df": self.df, "p": self.test_p(k)}
                 for k in ("score", "wald", "lr")
             },
-            "references": self.references,
-            "converged": self.converged,
             "concordance": self.concordance,
             "concordance_se": self.concordance_se,
             "aic": self.aic,
         }
+
+    @classmethod
+    def from_estimates(
+        cls,
+        *,
+        names: list[str],
+        coef: NDArray[np.float64],
+        naive_var: NDArray[np.float64],
+        var: NDArray[np.float64],
+        info0: NDArray[np.float64],
+        score0: NDArray[np.float64],
+        loglik: tuple[float, float],
+        **fields: Any,
+    ) -> CoxResult:
+        """A result from the estimates, with the standard errors and global tests derived
+        as ``coxph`` does (one construction for :func:`cox_fit` and the federated fit).
+
+        Parameters
+        ----------
+        names : list of str
+            Covariate names.
+        coef : ndarray
+            Estimated log hazard ratios.
+        naive_var : ndarray
+            Model-based variance (inverse information at ``coef``).
+        var : ndarray
+            Variance used for inference (``naive_var`` or a sandwich).
+        info0, score0 : ndarray
+            Information and score at beta = 0 (the score test).
+        loglik : tuple of float
+            Log partial likelihood at 0 and at ``coef``.
+        **fields
+            The other fields of :class:`CoxResult` (n, events, ties, robust, ...).
+
+        Returns
+        -------
+        CoxResult
+            The result; ``numpy.linalg.LinAlgError`` when ``var`` is singular (Wald test).
+        """
+        return cls(
+            names=names,
+            coef=coef,
+            se=np.sqrt(np.diag(var)),
+            naive_se=np.sqrt(np.diag(naive_var)),
+            var=var,
+            loglik=loglik,
+            score_test=float(score0 @ _inv(info0) @ score0),
+            wald_test=float(coef @ np.linalg.solve(var, coef)),
+            lr_test=2.0 * (loglik[1] - loglik[0]),
+            **fields,
+        )
 
 
 def _zph_times(
@@ -777,7 +774,6 @@ def cox_fit(
     bad = [names[j] for j in range(p) if not (np.isfinite(diag[j]) and diag[j] > 0)]
     if bad:
         raise MonotoneLikelihoodError(bad, "Cox partial", _R_NOTE)
-    score0 = float(ev0.score @ _inv(ev0.info) @ ev0.score)
     robust = robust or cluster is not None
     var = naive
     if robust:
@@ -788,9 +784,14 @@ def cox_fit(
             np.add.at(agg, cl, dfb)
             dfb = agg
         var = dfb.T @ dfb
-    se = np.sqrt(np.diag(var))
-    wald = float(beta @ np.linalg.solve(var, beta))
-    return CoxResult(
+    return CoxResult.from_estimates(
+        names=names,
+        coef=beta,
+        naive_var=naive,
+        var=var,
+        info0=ev0.info,
+        score0=ev0.score,
+        loglik=(ev0.loglik, fin.loglik),
         _problem=_CoxData(
             prep,
             xs,
@@ -805,15 +806,6 @@ def cox_fit(
             wts,
             None if cluster is None else _codes(cluster, n),
         ),
-        names=names,
-        coef=beta,
-        se=se,
-        naive_se=np.sqrt(np.diag(naive)),
-        var=var,
-        loglik=(ev0.loglik, fin.loglik),
-        score_test=score0,
-        wald_test=wald,
-        lr_test=2.0 * (fin.loglik - ev0.loglik),
         n=n,
         events=int(ev.sum()),
         ties=ties,

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
 
 from mst.errors import ValidationError
 from mst.stats import _finegray_tf
+from mst.stats._coef_result import CoefficientTable
 from mst.stats._design import (
     check_design,
     complete_rows,
@@ -131,12 +131,46 @@ def _prepare(
     )
 
 
-def _exclusive_cumsum_at(
-    pos: NDArray[np.intp], vals: FloatArray, at: NDArray[np.intp]
-) -> FloatArray:
-    """Sum of ``vals`` (rows at sorted positions ``pos``) over positions < each ``at``."""
-    c = np.vstack([np.zeros((1, vals.shape[1])), np.cumsum(vals, axis=0)])
-    return c[np.searchsorted(pos, at, side="left")]
+def _prefix_plan(
+    pos: NDArray[np.intp], at: NDArray[np.intp]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """How :func:`_prefix_sums` sums the rows at sorted positions ``pos`` lying before each
+    (non-decreasing) position in ``at``: the distinct cut points (block starts, from 0)
+    and, per entry of ``at``, its cut (``len(cuts)`` for "all of them")."""
+    k = np.searchsorted(pos, at, side="left")  # how many of pos lie before each at
+    cuts = np.unique(np.concatenate(([0], k[k < pos.size]))) if pos.size else np.zeros(0, np.intp)
+    return cuts.astype(np.intp), np.searchsorted(cuts, k, side="left").astype(np.intp)
+
+
+def _prefix_sums(w: FloatArray, cuts: NDArray[np.intp], kmap: NDArray[np.intp]) -> FloatArray:
+    """Sums of the first k columns of ``w`` (q, m) for every k of a plan from
+    :func:`_prefix_plan`: one ``reduceat`` over blocks and a cumulative sum over them."""
+    out = np.zeros((w.shape[0], cuts.size + 1))
+    if cuts.size:
+        np.cumsum(np.add.reduceat(w, cuts, axis=1), axis=1, out=out[:, 1:])
+    return out[:, kmap]
+
+
+#: columns of the (p, n) design processed at once (a (p + 1) × chunk array stays in cache)
+_CHUNK = 1 << 13
+
+
+def _chunk_plan(
+    first: NDArray[np.intp], n: int
+) -> tuple[list[tuple[int, int, NDArray[np.intp], int]], NDArray[np.intp]]:
+    """Block sums over [first[m], first[m + 1]) taken chunk by chunk: the blocks are cut
+    at the chunk boundaries into segments; per chunk (lo, hi, segment starts within the
+    chunk, index of its first segment), and per block its first segment."""
+    lo0 = int(first[0])
+    bounds = np.arange((lo0 // _CHUNK + 1) * _CHUNK, n, _CHUNK)
+    starts = np.union1d(first, bounds)
+    chunks = []
+    for lo in range(lo0 // _CHUNK * _CHUNK, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        a = int(np.searchsorted(starts, max(lo, lo0)))
+        b = int(np.searchsorted(starts, hi))
+        chunks.append((lo, hi, (starts[a:b] - lo).astype(np.intp), a))
+    return chunks, np.searchsorted(starts, first).astype(np.intp)
 
 
 @dataclass
@@ -144,93 +178,123 @@ class _Sums:
     ll: float
     score: FloatArray
     info: FloatArray | None
-    e: FloatArray
+    e: FloatArray  # w·exp(xβ − c) per sorted row
     S0: FloatArray
     xbar: FloatArray
-    B: list[FloatArray]  # per group: [B0 | B1] at each failure time
     beta: FloatArray | None = None  # the coefficients (kept by the time-varying kernel)
 
 
 @dataclass
 class _Kernel:
-    """The covariates as the Newton iteration reads them, built once per fit.
+    """The covariates as the Newton iteration and the variance read them, built once per fit.
 
     ``xT`` is the time-sorted design as a (p, n) array (sums over subjects run along
-    contiguous rows); ``comp_xT[g]`` holds the columns of group g's competing events and
-    ``comp_at[g][m]`` how many of them lie before the first subject with t >= u_m.
-    ``buf`` is a (p + 1, n) work array reused by every evaluation.
+    contiguous rows); ``wt`` the case weights (or None) and ``fw`` the weight of each
+    row's own failure (w for a failure of the cause, 0 for the others); ``comp_xT[g]``
+    holds the columns of group g's competing events and ``comp_plan[g]`` how to sum those
+    lying before each failure time (see :func:`_prefix_plan`). ``blocks`` starts the runs
+    of rows with one time, status and censoring group (the rows are sorted so, see
+    :func:`finegray_fit`): every term of the sandwich variance that is not the row's own
+    covariate is constant on such a run; ``run`` gives each row's run. ``chunks`` and
+    ``seg_block`` take the risk-set block sums chunk by chunk (see :func:`_chunk_plan`);
+    ``buf`` is a (p + 1, chunk) work array.
     """
 
     xT: FloatArray  # noqa: N815
+    wt: FloatArray | None
+    fw: FloatArray
     sum_fail_x: FloatArray
     comp_xT: list[FloatArray]  # noqa: N815
-    comp_at: list[NDArray[np.intp]]
+    comp_plan: list[tuple[NDArray[np.intp], NDArray[np.intp]]]
+    blocks: NDArray[np.intp]
+    run: NDArray[np.intp]  # per row: its run (index into blocks)
+    chunks: list[tuple[int, int, NDArray[np.intp], int]]
+    seg_block: NDArray[np.intp]
     buf: FloatArray | None = None
     comp_buf: list[FloatArray] | None = None
 
     @classmethod
     def build(cls, P: _Prepared, xT: FloatArray) -> _Kernel:
         """From the time-sorted design as a C-contiguous (p, n) array."""
+        n = xT.shape[1]
+        fw = np.zeros(n)
+        fw[P.fail] = 1.0 if P.wt is None else P.wt[P.fail]
+        xf = xT[:, P.fail]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (P.t[1:] != P.t[:-1]) | (P.st[1:] != P.st[:-1]) | (P.grp[1:] != P.grp[:-1])
         return cls(
             xT,
-            xT[:, P.fail].sum(axis=1),
+            P.wt,
+            fw,
+            xf.sum(axis=1) if P.wt is None else xf @ fw[P.fail],
             [np.ascontiguousarray(xT[:, cg]) for cg in P.comp],
-            [np.searchsorted(cg, P.first, side="left") for cg in P.comp],
+            [_prefix_plan(cg, P.first) for cg in P.comp],
+            np.flatnonzero(new),
+            np.cumsum(new) - 1,
+            *_chunk_plan(P.first, n),
         )
 
     def work(self) -> FloatArray:
+        """A (p + 1, chunk) work array."""
         if self.buf is None:
-            self.buf = np.empty((self.xT.shape[0] + 1, self.xT.shape[1]))
+            self.buf = np.empty((self.xT.shape[0] + 1, min(_CHUNK, self.xT.shape[1])))
         return self.buf
 
-    def comp_work(self, g: int) -> FloatArray:
-        """(p + 1, 1 + competing events of group g) work array, first column zero."""
+    def comp_rows(self, P: _Prepared, e: FloatArray, g: int) -> FloatArray:
+        """(p + 1, m) array of the m competing events of group g: their weights
+        w·exp(xβ)/G(T−) and those times x (a work array reused by every evaluation)."""
         if self.comp_buf is None:
             self.comp_buf = [np.empty((0, 0))] * len(self.comp_xT)
-        if self.comp_buf[g].size == 0:
-            p, m = self.comp_xT[g].shape
-            self.comp_buf[g] = np.empty((p + 1, m + 1))
+        p, m = self.comp_xT[g].shape
+        if self.comp_buf[g].shape != (p + 1, m):
+            self.comp_buf[g] = np.empty((p + 1, m))
         wc = self.comp_buf[g]
-        wc[:, 0] = 0.0
+        np.multiply(e[P.comp[g]], P.compw[g], out=wc[0])
+        np.multiply(self.comp_xT[g], wc[0], out=wc[1:])
         return wc
 
 
-def _sums_fast(
-    P: _Prepared,
-    X: FloatArray,
-    beta: FloatArray,
-    need_info: bool,
-    kern: _Kernel | None = None,
+def _sums(
+    P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool, kern: _Kernel | None = None
 ) -> _Sums:
     """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood).
 
-    One pass builds exp(xβ)·(1, x); the subjects still event-free at u_m are a block sum
+    One pass builds w·exp(xβ)·(1, x); the subjects still event-free at u_m are a block sum
     between consecutive failure times and a reverse cumulative sum, the competing-event
     subjects of each censoring group a forward cumulative sum weighted by G(u_m-)/G(T_j-);
     the information is one weighted Gram matrix Z·Zᵀ minus p×p terms per failure time.
+    Case weights multiply each subject's risk-set term and count each failure w times.
+    Covariates multiplied by functions of time (crr's cov2/tf) are dispatched to
+    :mod:`mst.stats._finegray_tf`.
     """
+    if P.tf is not None:
+        return _finegray_tf.sums(P, X, beta, need_info)  # type: ignore[no-any-return]
     if kern is None:  # X: the time-sorted design (n × p)
         kern = _Kernel.build(P, np.ascontiguousarray(X.T))
     xT = kern.xT
+    p = xT.shape[0]
     eta = beta @ xT
     c = float(eta.max())
-    e = np.exp(eta - c)
+    eta -= c
+    e = np.exp(eta, out=eta)
+    if kern.wt is not None:  # case weights: the risk set sums w·exp(xβ)
+        e *= kern.wt
     buf = kern.work()
-    buf[0] = e
-    np.multiply(xT, e, out=buf[1:])
     # subjects with time >= u_m: block sums between consecutive failure times (P.first is
-    # strictly increasing), then a reverse cumulative sum over the blocks
-    S = np.cumsum(np.add.reduceat(buf, P.first, axis=1)[:, ::-1], axis=1)[:, ::-1]
-    B = []
-    for g in range(P.G):
-        cg = P.comp[g]
-        wc = kern.comp_work(g)
-        wc[0, 1:] = e[cg] * P.compw[g]
-        np.multiply(kern.comp_xT[g], wc[0, 1:], out=wc[1:, 1:])
-        np.cumsum(wc, axis=1, out=wc)
-        Bg = wc[:, kern.comp_at[g]]  # competing events of group g before u_m
-        B.append(Bg.T)
-        S += P.Gf[g] * Bg
+    # strictly increasing), then a reverse cumulative sum over the blocks; the block sums
+    # are taken chunk by chunk (w·exp(xβ)·(1, x) of a chunk stays in cache): sums over the
+    # segments of each chunk, then over the segments of each block
+    last = kern.chunks[-1]
+    seg = np.empty((p + 1, last[3] + last[2].size))
+    for lo, hi, idx, j in kern.chunks:
+        w = buf[:, : hi - lo]
+        w[0] = e[lo:hi]
+        np.multiply(xT[:, lo:hi], w[0], out=w[1:])
+        np.add.reduceat(w, idx, axis=1, out=seg[:, j : j + idx.size])
+    S = np.add.reduceat(seg, kern.seg_block, axis=1)
+    S = np.cumsum(S[:, ::-1], axis=1)[:, ::-1]
+    for g in range(P.G):  # competing events of group g before u_m, times G_g(u_m-)
+        S += P.Gf[g] * _prefix_sums(kern.comp_rows(P, e, g), *kern.comp_plan[g])
     S0 = S[0]
     xbar = (S[1:] / S0).T
     ll = float(beta @ kern.sum_fail_x - (P.d * (np.log(S0) + c)).sum())
@@ -246,235 +310,132 @@ def _sums_fast(
             omega[cg] += back[P.n_le[cg]] * P.compw[g]
         omega *= e
         np.sqrt(omega, out=omega)  # omega >= 0: a sum of non-negative terms
-        Z = buf[1:]
-        np.multiply(xT, omega, out=Z)
-        info = Z @ Z.T - (xbar * P.d[:, None]).T @ xbar
+        info = -(xbar * P.d[:, None]).T @ xbar
+        for lo in range(0, xT.shape[1], _CHUNK):  # the Gram matrix Z·Zᵀ, chunk by chunk
+            Z = buf[1:, : min(_CHUNK, xT.shape[1] - lo)]
+            np.multiply(xT[:, lo : lo + _CHUNK], omega[lo : lo + _CHUNK], out=Z)
+            info += Z @ Z.T
         info = (info + info.T) / 2
-    return _Sums(ll, score, info, e, S0, xbar, B)
+    return _Sums(ll, score, info, e, S0, xbar)
 
 
-def _variance_terms_fast(
-    P: _Prepared, X: FloatArray, s: _Sums, kern: _Kernel | None = None, correction: bool = True
-) -> FloatArray:
-    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p); eta_i
-    only when ``correction`` is false (the censoring distribution taken as known).
+def _sandwich_meat(
+    P: _Prepared, s: _Sums, kern: _Kernel, fixed_g: bool = False
+) -> tuple[FloatArray, FloatArray | None]:
+    """Σ_i U_i U_iᵀ of crr's sandwich variance, U_i = w_i·η_i + ψ_i, and (``fixed_g``)
+    the same without the censoring-martingale correction ψ (the censoring distribution
+    taken as known: Σ w_i² η_i η_iᵀ).
 
-    Built in the (p, n) layout of the kernel (the result is a transposed view of its work
-    array, valid until the kernel's next evaluation).
+    U_i = a_i·x_i + e_i·P_b + f_i·R_b + Q_b, where a_i = f_i − e_i·W_i is a scalar per
+    row, f_i the weight of its own failure and P_b, R_b, Q_b are p-vectors constant on
+    each run b of rows with one time, status and censoring group (:attr:`_Kernel.blocks`):
+    P_b the running sums of the risk-set means over the failure times <= t, R_b the mean
+    at the row's failure time, Q_b the correction ψ. The sum of outer products is then one
+    weighted Gram matrix Σ a_i² x_i x_iᵀ, two block sums of a_i·x_i (plain and times
+    e_i) and p×p terms per run — no n × p matrix of influence terms.
     """
-    if kern is None:  # X: the time-sorted design (n × p)
-        kern = _Kernel.build(P, np.ascontiguousarray(X.T))
     xT = kern.xT
     p, n = xT.shape
     e, S0, xbar = s.e, s.S0, s.xbar
+    bst = kern.blocks
+    bn = P.n_le[bst]  # failure times <= the run's time
+    btype = P.st[bst]
+    bgrp = P.grp[bst]
+    nb = bst.size
+    weighted = kern.wt is not None
+    # the run vectors as rows of one table (k·p, runs): P (coefficient e), R (coefficient
+    # f) and Q (coefficient 1); when f = 1 on the failure rows (unweighted) and ψ is not
+    # also wanted alone, R and Q share their rows (the table holds R + Q)
+    k = 3 if weighted or fixed_g else 2
+    tab = np.zeros((k * p, nb))
+    PtT, RtT, QtT = tab[:p], tab[p : 2 * p], tab[(k - 1) * p :]
     h = P.d / S0
-    hx = xbar * h[:, None]
-    hh = np.column_stack([h, hx])  # (D, p + 1)
-    cum = np.vstack([np.zeros((1, p + 1)), np.cumsum(hh, axis=0)]).T.copy()  # (p+1, D+1)
-    # U_j = −e_j·(x_j·W_j − V_j) + [j fails]·(x_j − xbar at its time) − psi_j: W, V and
-    # xbar are running sums looked up at n_le_j (the failure times <= t_j), the
-    # censoring-martingale terms psi at the censoring times <= t_j; every term is a
-    # (table, per-row index, per-row weight) gathered in one pass over the rows in chunks
-    terms: list[tuple[FloatArray, NDArray[np.intp], FloatArray | None]] = []
-    fails = np.zeros(n)
-    fails[P.fail] = 1.0
+    hh = np.vstack([h, xbar.T * h])  # (p + 1, D)
+    cum = np.hstack([np.zeros((p + 1, 1)), np.cumsum(hh, axis=1)])  # over times <= u_k
     W = cum[0, P.n_le]
-    terms.append((cum[1:], P.n_le, e))
-    terms.append((-np.hstack([np.zeros((p, 1)), xbar.T]), P.n_le, fails))  # xbar at u_(k-1)
+    np.take(cum[1:], bn, axis=1, out=PtT)
     for g in range(P.G):
         # competing events of group g stay at risk after their time with weight G(t-)/G(T-)
+        back = np.hstack(
+            [np.cumsum((hh * P.Gf[g])[:, ::-1], axis=1)[:, ::-1], np.zeros((p + 1, 1))]
+        )
         cg = P.comp[g]
-        back = np.vstack(
-            [np.cumsum((hh * P.Gf[g][:, None])[::-1], axis=0)[::-1], np.zeros((1, p + 1))]
-        ).T.copy()
-        cw = np.zeros(n)
-        cw[cg] = P.compw[g]
-        W += back[0, P.n_le] * cw
-        terms.append((back[1:], P.n_le, e * cw))
+        W[cg] += back[0, P.n_le[cg]] * P.compw[g]
+        sel = np.flatnonzero((btype == 2) & (bgrp == g))
+        PtT[:, sel] += back[1:, bn[sel]] / P.Gm[g, bst[sel]]
+    isf = np.flatnonzero(btype == 1)
+    RtT[:, isf] = -xbar.T[:, bn[isf] - 1]  # a failure: minus the mean at its own time
     cens = np.flatnonzero(P.st == 0)
-    if cens.size and correction:
+    if cens.size:
         tc = P.t[cens]  # ascending: P.t is sorted
         uc = tc[np.concatenate(([True], tc[1:] != tc[:-1]))]
         fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
         mfirst = np.searchsorted(P.u, uc, side="left")  # first failure time >= uc
-        qi = np.searchsorted(uc, P.t[cens])
-        kc = np.searchsorted(uc, P.t, side="right")  # per row: censoring times <= t
+        qi = np.searchsorted(uc, tc)
+        bkc = np.searchsorted(uc, P.t[bst], side="right")  # censoring times <= the run's
+        ffw = kern.fw[P.fail]
         for g in range(P.G):
             # q_g(u): integral over later failure times of the competing-event subjects of
             # group g that remain in the risk set (they depend on group g's censoring KM)
-            cg = P.comp[g]
-            wc = np.empty((p + 1, cg.size + 1))
-            wc[:, 0] = 0.0
-            wc[0, 1:] = e[cg] * P.compw[g]
-            np.multiply(kern.comp_xT[g], wc[0, 1:], out=wc[1:, 1:])
-            np.cumsum(wc, axis=1, out=wc)
-            Bu = wc[:, np.searchsorted(cg, fc, side="left")].T  # comp. events before uc
+            Bu = _prefix_sums(kern.comp_rows(P, e, g), *_prefix_plan(P.comp[g], fc))
             # as crr (cmprsk >= 2.2-8): only failures of censoring group g enter q_g
-            dg = np.bincount(P.fail_m[P.grp[P.fail] == g], minlength=P.u.size) / S0
-            r = np.column_stack([dg, xbar * dg[:, None]]) * P.Gf[g][:, None]
-            Rr = np.vstack([np.cumsum(r[::-1], axis=0)[::-1], np.zeros((1, p + 1))])[mfirst]
-            q = Bu[:, 1:] * Rr[:, [0]] - Bu[:, [0]] * Rr[:, 1:]
-            ing = P.grp == g
-            Y = ing.sum() - np.searchsorted(P.t[ing], uc, side="left")
-            cmask = P.grp[cens] == g
-            cnt = np.bincount(qi[cmask], minlength=uc.size).astype(np.float64)
+            if P.G == 1:
+                dg = np.bincount(P.fail_m, weights=ffw, minlength=P.u.size) / S0
+                Y = n - fc
+                cnt = np.bincount(qi, minlength=uc.size).astype(np.float64)
+            else:
+                ing_f = P.grp[P.fail] == g
+                dg = np.bincount(P.fail_m[ing_f], weights=ffw[ing_f], minlength=P.u.size) / S0
+                ing = P.grp == g
+                Y = ing.sum() - np.searchsorted(P.t[ing], uc, side="left")
+                cnt = np.bincount(qi[P.grp[cens] == g], minlength=uc.size).astype(np.float64)
+            r = np.vstack([dg, xbar.T * dg]) * P.Gf[g]
+            Rr = np.hstack([np.cumsum(r[:, ::-1], axis=1)[:, ::-1], np.zeros((p + 1, 1))])
+            Rr = Rr[:, mfirst]
+            q = Bu[1:] * Rr[0] - Bu[0] * Rr[1:]  # (p, censoring times)
             Yf = np.maximum(Y, 1).astype(np.float64)
-            inc = q * (cnt / Yf**2)[:, None]
-            # every subject of group g: minus the increments at censoring times <= t_j
-            cinc = np.ascontiguousarray(np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)]).T)
-            terms.append((-cinc, kc, None if P.G == 1 else ing.astype(np.float64)))
-            # a censored subject of group g: plus q / Y at its own time (= column kc_j)
-            own = np.ascontiguousarray(np.vstack([np.zeros((1, p)), q / Yf[:, None]]).T)
-            cw = np.zeros(n)
-            cw[cens[cmask]] = 1.0
-            terms.append((own, kc, cw))
-    UT = kern.work()[1:]
-    np.multiply(xT, fails - e * W, out=UT)
-    step = 1 << 15
-    tmp = np.empty((p, min(step, n)))
-    for a in range(0, n, step):
-        sl = slice(a, a + step)
-        t = tmp[:, : min(step, n - a)]
-        for table, idx, wgt in terms:
-            np.take(table, idx[sl], axis=1, out=t)
-            if wgt is not None:  # None: weight 1 for every row
-                t *= wgt[sl]
-            UT[:, sl] += t
-    return UT.T
-
-
-def _sums(
-    P: _Prepared, X: FloatArray, beta: FloatArray, need_info: bool, kern: _Kernel | None = None
-) -> _Sums:
-    """Log pseudo-likelihood, score, information at beta (signs as a log-likelihood).
-
-    Without case weights and time-varying terms the (p, n) kernel (:func:`_sums_fast`)
-    computes them; this general path serves weighted fits (and dispatches cov2/tf).
-    """
-    if P.wt is None and P.tf is None:
-        return _sums_fast(P, X, beta, need_info, kern)
-    if P.tf is not None:  # covariates multiplied by functions of time (crr's cov2/tf)
-        return _finegray_tf.sums(P, X, beta, need_info)  # type: ignore[no-any-return]
-    eta = X @ beta
-    c = float(eta.max())
-    e = np.exp(eta - c)
-    if P.wt is not None:  # case weights: the risk set sums w·exp(xβ)
-        e = e * P.wt
-    w = np.empty((X.shape[0], X.shape[1] + 1))
-    w[:, 0] = e
-    np.multiply(X, e[:, None], out=w[:, 1:])
-    # subjects with time >= u_m: block sums between consecutive failure times (P.first is
-    # strictly increasing), then a reverse cumulative sum over the blocks
-    S = np.cumsum(np.add.reduceat(w, P.first, axis=0)[::-1], axis=0)[::-1]
-    B = []
-    for g in range(P.G):
-        cg = P.comp[g]
-        Bg = _exclusive_cumsum_at(cg, w[cg] * P.compw[g][:, None], P.first)
-        B.append(Bg)
-        S += P.Gf[g][:, None] * Bg
-    S0 = S[:, 0]
-    xbar = S[:, 1:] / S0[:, None]
-    if P.wt is None:
-        ll = float(eta[P.fail].sum() - (P.d * (np.log(S0) + c)).sum())
-        score = X[P.fail].sum(axis=0) - (P.d[:, None] * xbar).sum(axis=0)
-    else:  # each failure counts its weight
-        wf = P.wt[P.fail]
-        ll = float(wf @ eta[P.fail] - (P.d * (np.log(S0) + c)).sum())
-        score = wf @ X[P.fail] - (P.d[:, None] * xbar).sum(axis=0)
-    info = None
-    if need_info:
-        h = P.d / S0
-        cum = np.concatenate(([0.0], np.cumsum(h)))
-        omega = cum[P.n_le]
-        for g in range(P.G):
-            cg = P.comp[g]
-            back = np.concatenate((np.cumsum((h * P.Gf[g])[::-1])[::-1], [0.0]))
-            omega[cg] += back[P.n_le[cg]] * P.compw[g]
-        we = omega * e
-        info = (X * we[:, None]).T @ X - (xbar * P.d[:, None]).T @ xbar
-    return _Sums(ll, score, info, e, S0, xbar, B)
-
-
-def _variance_terms(
-    P: _Prepared,
-    X: FloatArray,
-    s: _Sums,
-    correction: bool = True,
-    kern: _Kernel | None = None,
-) -> FloatArray:
-    """Per-subject influence terms eta_i + psi_i of crr's sandwich variance (n × p);
-    eta_i only when ``correction`` is false (the censoring distribution taken as known).
-    With case weights the terms are w_i·eta_i + psi_i (psi_i built from the weighted
-    failures and competing events, the censoring martingale of subject i unweighted).
-    Unweighted time-fixed fits use the (p, n) kernel
-    (:func:`_variance_terms_fast`)."""
-    if P.wt is None and P.tf is None:
-        return _variance_terms_fast(P, X, s, kern, correction)
-    if P.tf is not None:
-        return _finegray_tf.variance_terms(P, X, s, correction)
-    p = X.shape[1]
-    e, S0, xbar = s.e, s.S0, s.xbar
-    h = P.d / S0
-    hx = xbar * h[:, None]
-    cum = np.vstack([np.zeros((1, p + 1)), np.cumsum(np.column_stack([h, hx]), axis=0)])
-    W = cum[P.n_le, 0].copy()
-    V = cum[P.n_le, 1:].copy()
-    for g in range(P.G):
-        cg = P.comp[g]
-        tail = np.column_stack([h, hx]) * P.Gf[g][:, None]
-        back = np.vstack([np.cumsum(tail[::-1], axis=0)[::-1], np.zeros((1, p + 1))])
-        bk = back[P.n_le[cg]] * P.compw[g][:, None]
-        W[cg] += bk[:, 0]
-        V[cg] += bk[:, 1:]
-    U = -(e[:, None] * (X * W[:, None] - V))
-    if P.wt is None:
-        U[P.fail] += X[P.fail] - xbar[P.fail_m]
-    else:
-        U[P.fail] += (X[P.fail] - xbar[P.fail_m]) * P.wt[P.fail][:, None]
-    # censoring-martingale correction psi
-    cens = np.flatnonzero(P.st == 0)
-    if cens.size and correction:
-        uc = np.unique(P.t[cens])
-        fc = np.searchsorted(P.t, uc, side="left")  # first index with t >= uc
-        mfirst = np.searchsorted(P.u, uc, side="left")  # first failure time >= uc
-        qi = np.searchsorted(uc, P.t[cens])
-        for g in range(P.G):
-            # q_g(u): integral over later failure times of the competing-event subjects of
-            # group g that remain in the risk set (they depend on group g's censoring KM)
-            cg = P.comp[g]
-            w = np.column_stack([e[cg], e[cg, None] * X[cg]]) * P.compw[g][:, None]
-            Bu = _exclusive_cumsum_at(cg, w, fc)
-            # as crr (cmprsk >= 2.2-8): only failures of censoring group g enter q_g
-            ing_f = P.grp[P.fail] == g
-            dg = (
-                np.bincount(
-                    P.fail_m[ing_f],
-                    weights=None if P.wt is None else P.wt[P.fail][ing_f],
-                    minlength=P.u.size,
-                )
-                / S0
-            )
-            r = np.column_stack([dg, xbar * dg[:, None]]) * P.Gf[g][:, None]
-            Rr = np.vstack([np.cumsum(r[::-1], axis=0)[::-1], np.zeros((1, p + 1))])[mfirst]
-            q = Bu[:, 1:] * Rr[:, [0]] - Bu[:, [0]] * Rr[:, 1:]
-            ing = P.grp == g
-            Y = ing.sum() - np.searchsorted(P.t[ing], uc, side="left")
-            cmask = P.grp[cens] == g
-            cnt = np.bincount(qi[cmask], minlength=uc.size).astype(np.float64)
-            Yf = np.maximum(Y, 1).astype(np.float64)
-            inc = q * (cnt / Yf**2)[:, None]
-            cinc = np.vstack([np.zeros((1, p)), np.cumsum(inc, axis=0)])
-            rows = np.flatnonzero(ing)
-            k = np.searchsorted(uc, P.t[rows], side="right")
-            U[rows] -= cinc[k]
-            cr = cens[cmask]
-            kk = qi[cmask]
-            U[cr] += q[kk] / Yf[kk][:, None]
-    return U
+            # every subject of group g: minus the increments at censoring times <= t;
+            # a censored one also plus q / Y at its own time
+            cinc = np.hstack([np.zeros((p, 1)), np.cumsum(q * (cnt / Yf**2), axis=1)])
+            if P.G == 1:
+                QtT -= cinc[:, bkc]
+                own = np.flatnonzero(btype == 0)
+            else:
+                sel = np.flatnonzero(bgrp == g)
+                QtT[:, sel] -= cinc[:, bkc[sel]]
+                own = np.flatnonzero((bgrp == g) & (btype == 0))
+            QtT[:, own] += (q / Yf)[:, bkc[own] - 1]
+    # U chunk by chunk (a chunk stays in cache): a·x, plus the run's vectors gathered per
+    # row (e·P + f·R + Q), then the Gram matrix of the chunk
+    a = kern.fw - e * W
+    meat = np.zeros((p, p))
+    meat0 = np.zeros((p, p)) if fixed_g else None
+    step = 1 << 12
+    chunk = np.empty((p, min(step, n)))
+    got = np.empty((k * p, min(step, n)))
+    for lo in range(0, n, step):
+        sl = slice(lo, lo + step)
+        m = min(step, n - lo)
+        u, g3 = chunk[:, :m], got[:, :m]
+        np.multiply(xT[:, sl], a[sl], out=u)
+        np.take(tab, kern.run[sl], axis=1, out=g3)
+        g3[:p] *= e[sl]
+        u += g3[:p]
+        if k == 2:
+            u += g3[p:]
+        else:
+            if weighted:
+                g3[p : 2 * p] *= kern.fw[sl]
+            u += g3[p : 2 * p]
+            if meat0 is not None:
+                meat0 += u @ u.T
+            u += g3[2 * p :]
+        meat += u @ u.T
+    return (meat + meat.T) / 2, None if meat0 is None else (meat0 + meat0.T) / 2
 
 
 @dataclass(frozen=True)
-class FineGrayResult:
+class FineGrayResult(CoefficientTable):
     """A fitted Fine–Gray model (fields as ``cmprsk::crr``).
 
     Attributes
@@ -555,25 +516,7 @@ class FineGrayResult:
     tf_cols: tuple[int, ...] = ()
     tfs: FloatArray | None = field(default=None, repr=False)
 
-    @property
-    def hr(self) -> FloatArray:
-        """Subdistribution hazard ratios exp(coef)."""
-        return np.exp(self.coef)
-
-    @property
-    def p(self) -> FloatArray:
-        """Two-sided Wald p-values."""
-        return 2.0 * sps.norm.sf(np.abs(self.coef / self.se))
-
-    @property
-    def lower(self) -> FloatArray:
-        """Lower confidence limit of the subdistribution hazard ratio."""
-        return np.exp(self.coef - sps.norm.ppf(1 - self.alpha / 2) * self.se)
-
-    @property
-    def upper(self) -> FloatArray:
-        """Upper confidence limit of the subdistribution hazard ratio."""
-        return np.exp(self.coef + sps.norm.ppf(1 - self.alpha / 2) * self.se)
+    _model_name = "fine-gray"
 
     def predict(self, x: ArrayLike) -> pd.DataFrame:
         """Predicted cumulative incidence of the cause for covariate rows (as crr's predict).
@@ -618,10 +561,6 @@ class FineGrayResult:
 
         print(self.summary(), file=file or sys.stdout)
 
-    def to_frame(self) -> pd.DataFrame:
-        """The coefficient table (see :meth:`summary_frame`)."""
-        return self.summary_frame()
-
     def plot(self, x: ArrayLike, names: Sequence[str] | None = None, ax: Any = None) -> Any:
         """Predicted cumulative incidence of the cause for covariate rows (crr's predict);
         returns the matplotlib Axes and never shows it."""
@@ -639,41 +578,16 @@ class FineGrayResult:
             f"competing={self.competing} covariates={', '.join(self.names)}>"
         )
 
-    def summary_frame(self) -> pd.DataFrame:
-        """Table with coef, sHR, se, p and the confidence interval."""
-        return pd.DataFrame(
-            {
-                "coef": self.coef,
-                "hr": self.hr,
-                "se": self.se,
-                "p": self.p,
-                "lower": self.lower,
-                "upper": self.upper,
-            },
-            index=pd.Index(self.names, name="covariate"),
-        )
+    def _dict_head(self) -> dict[str, Any]:
+        return {"cause": self.cause}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping (``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``p`` by name)."""
-        by = lambda v: {k: float(x) for k, x in zip(self.names, v, strict=True)}  # noqa: E731
+    def _dict_counts(self) -> dict[str, Any]:
+        return {"competing": self.competing, "censored": self.censored}
+
+    def _dict_tail(self) -> dict[str, Any]:
         return {
-            "model": "fine-gray",
-            "cause": self.cause,
-            "coef": by(self.coef),
-            "se": by(self.se),
-            "hr": by(self.hr),
-            "lower": by(self.lower),
-            "upper": by(self.upper),
-            "p": by(self.p),
-            "n": self.n,
-            "events": self.events,
-            "competing": self.competing,
-            "censored": self.censored,
-            "n_dropped": self.n_dropped,
             "loglik": self.loglik,
             "loglik_null": self.loglik_null,
-            "references": self.references,
-            "converged": self.converged,
             "convergence": self.convergence,
             "iterations": self.iterations,
             "weighted": self.weighted,
@@ -813,12 +727,14 @@ def finegray_fit(
     )
     if (grp_raw < 0).any():
         raise ValidationError("cengroup", "missing", "censoring groups must not be missing")
-    order = stable_order(t)
+    # by time, and among tied times by status and censoring group (see _Kernel.blocks)
+    n_grp = int(grp_raw.max()) + 1
+    order = stable_order(t, key=st.astype(np.intp) * n_grp + grp_raw)
     P = _prepare(
         t[order],
         st[order],
         grp_raw[order],
-        int(grp_raw.max()) + 1,
+        n_grp,
         None if wts is None else wts[order],
     )
     tf_cols: tuple[int, ...] = ()
@@ -833,8 +749,8 @@ def finegray_fit(
         P = _replace(P, tf=tv)
     XsT = _gather_t(Xa, order)  # the sorted design as (p, n): see _Kernel
     Xs = XsT.T
-    # the (p, n) kernel serves unweighted time-fixed fits; the general path the others
-    kern = _Kernel.build(P, XsT) if P.wt is None and P.tf is None else None
+    # the (p, n) kernel serves every time-fixed fit; time-varying terms their own path
+    kern = _Kernel.build(P, XsT) if P.tf is None else None
     if scale is None or X2 is not None:  # time-varying columns join the design
         scale = Xa.std(axis=0)
     b = np.zeros(p)
@@ -881,7 +797,11 @@ def finegray_fit(
         # so the next iteration needs no second pass over the data
         cand = _sums(P, Xs, bn, True, kern)
         fbn = -cand.ll
-        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc):
+        # crr's sufficient-decrease test; with tol, a step is also accepted when the
+        # log-likelihood changes by no more than its rounding (1e-12 relative, as the Cox
+        # fit), so that steps near the optimum are not halved on round-off
+        slack = 0.0 if tol is None else 1e-12 * max(abs(lik), 1.0)
+        while not np.isfinite(fbn) or fbn > lik + 1e-4 * float(step @ sc) + slack:
             halv += 1
             step = step * 0.5
             bn = b + step
@@ -916,12 +836,17 @@ def finegray_fit(
             raise ValidationError(
                 "covariates", "singular information", "the model is not identifiable"
             ) from exc
-        U = _variance_terms(P, Xs, cur, kern=kern)
-        var = hinv @ (U.T @ U) @ hinv.T
-        var_fixed_g = None
-        if fixed_g_variance or wts is not None:
-            U0 = _variance_terms(P, Xs, cur, correction=False, kern=kern)
-            var_fixed_g = hinv @ (U0.T @ U0) @ hinv.T
+        want0 = fixed_g_variance or wts is not None
+        if kern is None:  # time-varying terms: the influence terms row by row
+            U = _finegray_tf.variance_terms(P, Xs, cur, True)
+            meat, meat0 = U.T @ U, None
+            if want0:
+                U0 = _finegray_tf.variance_terms(P, Xs, cur, False)
+                meat0 = U0.T @ U0
+        else:
+            meat, meat0 = _sandwich_meat(P, cur, kern, want0)
+        var = hinv @ meat @ hinv.T
+        var_fixed_g = None if meat0 is None else hinv @ meat0 @ hinv.T
     else:
         var = np.full((p, p), np.nan)
         var_fixed_g = None
