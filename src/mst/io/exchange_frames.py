@@ -107,6 +107,7 @@ class _Source:
     raw_rows: list[dict[str, Any]] | None = None  # the rows as the reference gets them
     exotic_space: bool = False  # cells may need Python's str.strip (non-ASCII white space)
     pending: ValidationError | None = None  # a file error after the last row read
+    known: np.ndarray | None = None  # positions of a record type of the format
     too_long: dict[int, tuple[str, str]] = field(default_factory=dict)  # pos -> column, cell
 
     @property
@@ -142,6 +143,7 @@ class _Splitter:
         }
         self.tables: dict[str, list[pa.Table]] = {k: [] for k in RECORD_FIELDS}
         self.rt: list[np.ndarray] = []
+        self.known: list[np.ndarray] = []  # a record type of the format, per position
         self.too_long: dict[int, tuple[str, str]] = {}
         self.n = 0
 
@@ -162,6 +164,8 @@ class _Splitter:
             codes = np.empty(0, dtype=np.int32)
             rt = np.full(m, "", dtype=object)
         self.rt.append(rt)
+        self.known.append(np.isin(codes, [j for js in groups.values() for j in js])
+                          if groups else np.zeros(m, dtype=bool))
         for kind, js in groups.items():
             hit = codes == js[0] if len(js) == 1 else np.isin(codes, js)
             idx = np.flatnonzero(hit)
@@ -172,6 +176,8 @@ class _Splitter:
                 self.tables[kind].append(tb.select(self.fields[kind]).take(pa.array(idx)))
         for h in self.header:  # cells over the limit, first column in header order
             col = tb.column(h)
+            if _text_bytes(col) <= MAX_FIELD_CHARS:  # no cell is longer than all its text
+                continue
             if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_FIELD_CHARS:
                 continue
             over = _np_bool(pc.greater(pc.utf8_length(col), MAX_FIELD_CHARS))
@@ -201,6 +207,18 @@ class _Splitter:
 
     def record_types(self) -> np.ndarray:
         return np.concatenate(self.rt) if self.rt else np.empty(0, dtype=object)
+
+    def known_types(self) -> np.ndarray:
+        return np.concatenate(self.known) if self.known else np.empty(0, dtype=bool)
+
+
+def _text_bytes(col: pa.ChunkedArray) -> int:
+    """Bytes of text a string column holds (its data buffers): a bound on any cell."""
+    total = 0
+    for chunk in col.chunks:
+        buffers = chunk.buffers()
+        total += buffers[2].size if len(buffers) > 2 and buffers[2] is not None else 0
+    return total
 
 
 _EXOTIC_SPACE = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
@@ -297,7 +315,8 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
     del reader, raw, slow_text  # the bytes (and any text) are not needed any more
     n = splitter.n
     return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
-                   exotic_space=exotic, too_long=splitter.too_long)
+                   exotic_space=exotic, too_long=splitter.too_long,
+                   known=splitter.known_types())
 
 
 def _check_exchange_header(fieldnames: list[str] | None) -> None:
@@ -868,7 +887,7 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     rt = src.rt
     flagged = np.zeros(n, dtype=bool)  # rows the reference must judge
     definite = np.zeros(n, dtype=bool)  # rows a twin says the reference rejects
-    flagged |= ~np.isin(rt, list(RECORD_FIELDS))
+    flagged |= ~(src.known if src.known is not None else np.isin(rt, list(RECORD_FIELDS)))
     definite |= flagged
     too_long = np.fromiter(src.too_long, dtype=np.int64)
     flagged[too_long] = True
