@@ -43,12 +43,13 @@ _FIXED: weakref.WeakSet[Figure] = weakref.WeakSet()
 
 @lru_cache(maxsize=4096)
 def text_width(text: str, size: float) -> float:
-    """Width in inches of ``text`` at ``size`` pt in the default font (font metrics only)."""
+    """Width in inches of ``text`` at ``size`` pt in the default font (font metrics only;
+    4 % added for the renderers' hinting)."""
     from matplotlib.font_manager import FontProperties
 
     w, _h, _d = _text_to_path().get_text_width_height_descent(
         text, FontProperties(size=size), ismath=False)
-    return float(w) / 72.0
+    return 1.04 * float(w) / 72.0
 
 
 @lru_cache(maxsize=1)
@@ -107,44 +108,60 @@ def _risk_table(fig: Figure, ax: Any, axt: Any, labels: Sequence[str],
 _WIDTH = 6.3  # inches: the full text width (16 cm) at the natural size
 
 
+def _legend_width(entries: Sequence[str], ncol: int) -> float:
+    """Width in inches of a legend of ``entries`` in ``ncol`` columns (9 pt, no frame)."""
+    em = SMALL_PT / 72.0
+    # matplotlib fills the columns in order, the first ones one entry longer
+    cols = np.array_split(np.arange(len(entries)), ncol)
+    return sum(max(text_width(entries[i], SMALL_PT) for i in col) + (1.5 + 0.8 + 2.0) * em
+               for col in cols if len(col))
+
+
 def _legend_columns(entries: Sequence[str], width: float) -> int:
     """Most columns (at most 3) whose legend entries fit in ``width`` inches."""
-    em = SMALL_PT / 72.0
     for ncol in range(min(len(entries), 3), 1, -1):
-        # matplotlib fills the columns in order, the first ones one entry longer
-        cols = np.array_split(np.arange(len(entries)), ncol)
-        need = sum(max(text_width(entries[i], SMALL_PT) for i in col)
-                   + (1.5 + 0.8 + 2.0) * em for col in cols if len(col))
-        if need <= width:
+        if _legend_width(entries, ncol) <= width:
             return ncol
     return 1
 
 
-def _frame(labels: Sequence[str], entries: Sequence[str]) -> tuple[Figure, Any, Any, int]:
-    """Figure, plot and risk-table axes, legend columns: margins fixed in inches.
+def _frame(labels: Sequence[str], entries: Sequence[str]
+           ) -> tuple[Figure, Any, Any, tuple[int, float]]:
+    """Figure, plot and risk-table axes, legend (columns, left edge as a figure fraction):
+    margins fixed in inches.
 
     Left: the y-axis label and ticks, or the risk table's group labels (9 pt, 18 pt pad)
     if wider; top: the title and the legend rows above the plot; right: half a tick label.
+    The legend starts at the plot's left edge, or at the figure's when it fits only so.
     """
     n_groups = len(labels)
     height = 4.9 + 0.22 * n_groups
     left = max(0.8, max((text_width(x, SMALL_PT) for x in labels), default=0.0)
-               + 18 / 72 + 0.12)
+               + (18 + 3.5) / 72 + 0.25)  # label, its pad and the (hidden) tick
     right = 0.3
-    ncol = _legend_columns(entries, _WIDTH - left - right)
+    width = max(_WIDTH, left + 4.0 + right)  # very long labels widen the figure
+    ncol = _legend_columns(entries, width - left - right)
+    anchor = left
+    if entries and _legend_width(entries, ncol) > width - left - right:
+        anchor = 0.1
+        ncol = _legend_columns(entries, width - anchor - right)
     rows = math.ceil(max(len(entries), 1) / ncol)
     top = 0.42 + 0.2 * rows
-    fig = Figure(figsize=(_WIDTH, height))
+    fig = Figure(figsize=(width, height))
     gs = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.6 + 0.26 * n_groups], hspace=0.45,
-                          left=left / _WIDTH, right=1 - right / _WIDTH,
+                          left=left / width, right=1 - right / width,
                           top=1 - top / height, bottom=0.12 / height)
     _FIXED.add(fig)
-    return fig, fig.add_subplot(gs[0]), fig.add_subplot(gs[1]), ncol
+    return fig, fig.add_subplot(gs[0]), fig.add_subplot(gs[1]), (ncol, anchor / width)
 
 
-def _legend(ax: Any, ncol: int) -> None:
+def _legend(ax: Any, layout: tuple[int, float]) -> None:
     """Legend above the plotting area, so it never covers a curve."""
-    ax.legend(frameon=False, fontsize=SMALL_PT, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+    from matplotlib.transforms import blended_transform_factory
+
+    ncol, x = layout
+    ax.legend(frameon=False, fontsize=SMALL_PT, loc="lower left", bbox_to_anchor=(x, 1.0),
+              bbox_transform=blended_transform_factory(ax.figure.transFigure, ax.transAxes),
               ncol=ncol, borderaxespad=0.2, handlelength=1.5)
 
 
@@ -166,7 +183,7 @@ def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
     """
     labels, shown = _names(result, names)
     entries = [f"{shown[lab]} (n = {result.curves[lab].n})" for lab in labels]
-    fig, ax, axt, ncol = _frame([shown[k] for k in labels], entries)
+    fig, ax, axt, legend = _frame([shown[k] for k in labels], entries)
     t_all, _, g = data
     tmax = float(np.max(t_all)) if t_all.size else 1.0
     for k, lab in enumerate(labels):
@@ -190,7 +207,7 @@ def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
     ax.set_ylabel(ylabel)
     fig.suptitle(title, fontsize=10, x=0.02, ha="left")
     ax.spines[["top", "right"]].set_visible(False)
-    _legend(ax, ncol)
+    _legend(ax, legend)
     if p_text:
         ax.text(0.98, 0.97, p_text, transform=ax.transAxes, ha="right", va="top", fontsize=9)
     groups = {shown[lab]: (t_all if g is None else t_all[g == lab]) for lab in labels}
@@ -204,7 +221,7 @@ def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str
     """Cumulative incidence curves of a :class:`mst.stats.CIFResult` with the number at risk."""
     labels, shown = _names(result, names)
     entries = [f"{shown[lab]} (n = {result.curves[lab].n})" for lab in labels]
-    fig, ax, axt, ncol = _frame([shown[k] for k in labels], entries)
+    fig, ax, axt, legend = _frame([shown[k] for k in labels], entries)
     t_all, s_all, g = data
     tmax = float(np.max(t_all)) if t_all.size else 1.0
     ymax = 0.0
@@ -239,7 +256,7 @@ def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str
     ax.set_ylabel("Cumulative incidence")
     fig.suptitle(title, fontsize=10, x=0.02, ha="left")
     ax.spines[["top", "right"]].set_visible(False)
-    _legend(ax, ncol)
+    _legend(ax, legend)
     if p_text:
         ax.text(0.02, 0.97, p_text, transform=ax.transAxes, ha="left", va="top", fontsize=9)
     groups = {shown[lab]: (t_all if g is None else t_all[g == lab]) for lab in labels}
