@@ -107,6 +107,7 @@ class _Source:
     raw_rows: list[dict[str, Any]] | None = None  # the rows as the reference gets them
     exotic_space: bool = False  # cells may need Python's str.strip (non-ASCII white space)
     pending: ValidationError | None = None  # a file error after the last row read
+    known: np.ndarray | None = None  # positions of a record type of the format
     too_long: dict[int, tuple[str, str]] = field(default_factory=dict)  # pos -> column, cell
 
     @property
@@ -127,39 +128,56 @@ class _Source:
 
 
 class _Splitter:
-    """Collects a table's rows (batch by batch) into per-record-type columns."""
+    """Collects a table's rows (batch by batch) into per-record-type columns.
+
+    Each batch is split once per record type (one ``take`` of that type's columns), the
+    record types compared as dictionary codes; the pieces are joined column by column at
+    the end, each piece freed as soon as its column is joined.
+    """
 
     def __init__(self, header: list[str]) -> None:
         self.header = header
         self.pos: dict[str, list[np.ndarray]] = {k: [] for k in RECORD_FIELDS}
-        self.cols: dict[str, dict[str, list[pa.Array]]] = {
-            k: {f: [] for f in fields_ if f in header} for k, fields_ in RECORD_FIELDS.items()
+        self.fields: dict[str, list[str]] = {
+            k: [f for f in fields_ if f in header] for k, fields_ in RECORD_FIELDS.items()
         }
+        self.tables: dict[str, list[pa.Table]] = {k: [] for k in RECORD_FIELDS}
         self.rt: list[np.ndarray] = []
+        self.known: list[np.ndarray] = []  # a record type of the format, per position
         self.too_long: dict[int, tuple[str, str]] = {}
         self.n = 0
 
     def add(self, tb: pa.Table) -> None:
         m = tb.num_rows
+        groups: dict[str, list[int]] = {}
         if "record_type" in self.header:
             enc = pc.fill_null(tb.column("record_type"), "None").combine_chunks()
             enc = enc.dictionary_encode()
             codes = enc.indices.to_numpy(zero_copy_only=False)
-            names = np.array([str(x).strip() for x in enc.dictionary.to_pylist()], dtype=object)
+            stripped = [str(x).strip() for x in enc.dictionary.to_pylist()]
+            names = np.array(stripped, dtype=object)
             rt = names[codes] if m else np.empty(0, dtype=object)
+            for j, kind in enumerate(stripped):
+                if kind in RECORD_FIELDS:
+                    groups.setdefault(kind, []).append(j)
         else:
+            codes = np.empty(0, dtype=np.int32)
             rt = np.full(m, "", dtype=object)
         self.rt.append(rt)
-        for kind in RECORD_FIELDS:
-            idx = np.flatnonzero(rt == kind)
+        self.known.append(np.isin(codes, [j for js in groups.values() for j in js])
+                          if groups else np.zeros(m, dtype=bool))
+        for kind, js in groups.items():
+            hit = codes == js[0] if len(js) == 1 else np.isin(codes, js)
+            idx = np.flatnonzero(hit)
             if not idx.size:
                 continue
             self.pos[kind].append(idx + self.n)
-            take = pa.array(idx, type=pa.int64())
-            for f, chunks in self.cols[kind].items():
-                chunks.append(tb.column(f).take(take).combine_chunks())
+            if self.fields[kind]:
+                self.tables[kind].append(tb.select(self.fields[kind]).take(pa.array(idx)))
         for h in self.header:  # cells over the limit, first column in header order
             col = tb.column(h)
+            if _text_bytes(col) <= MAX_FIELD_CHARS:  # no cell is longer than all its text
+                continue
             if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_FIELD_CHARS:
                 continue
             over = _np_bool(pc.greater(pc.utf8_length(col), MAX_FIELD_CHARS))
@@ -169,19 +187,38 @@ class _Splitter:
 
     def parts(self) -> dict[str, tuple[np.ndarray, dict[str, pa.Array]]]:
         out = {}
-        for kind, fields_ in self.cols.items():
+        for kind, fields_ in self.fields.items():
             pos = (np.concatenate(self.pos[kind]) if self.pos[kind]
                    else np.empty(0, dtype=np.int64))
-            cols = {}
-            for f in list(fields_):
-                chunks = fields_.pop(f)  # freed as soon as they are joined
-                cols[f] = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
-                del chunks
+            self.pos[kind] = []
+            pieces = self.tables[kind]
+            cols: dict[str, pa.Array] = {}
+            if pieces:
+                tb = pa.concat_tables(pieces)
+                pieces.clear()
+                for f in fields_:
+                    cols[f] = tb.column(f).combine_chunks()
+                    tb = tb.drop_columns([f])  # this column's pieces are freed here
+                del tb
+            else:
+                cols = {f: pa.array([], pa.string()) for f in fields_}
             out[kind] = (pos, cols)
         return out
 
     def record_types(self) -> np.ndarray:
         return np.concatenate(self.rt) if self.rt else np.empty(0, dtype=object)
+
+    def known_types(self) -> np.ndarray:
+        return np.concatenate(self.known) if self.known else np.empty(0, dtype=bool)
+
+
+def _text_bytes(col: pa.ChunkedArray) -> int:
+    """Bytes of text a string column holds (its data buffers): a bound on any cell."""
+    total = 0
+    for chunk in col.chunks:
+        buffers = chunk.buffers()
+        total += buffers[2].size if len(buffers) > 2 and buffers[2] is not None else 0
+    return total
 
 
 _EXOTIC_SPACE = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
@@ -189,46 +226,64 @@ _WIDE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u
 # A quoted field opens after a delimiter or a line start and closes before one (doubled
 # quotes inside): when every quote is part of such a field, pyarrow and Python's csv agree.
 _QUOTED = re.compile(r'"[^"]*(?:""[^"]*)*"')
+_QUOTED_BYTES = re.compile(rb'"[^"]*(?:""[^"]*)*"')
 
 
-def _plain_quotes(text: str) -> bool:
-    total = text.count('"')
+def _plain_quotes(text: str | bytes) -> bool:
+    # ``bytes`` only for ASCII content (the text itself, byte for byte)
+    quote, seps, quoted = ((b'"', b",\n", _QUOTED_BYTES) if isinstance(text, bytes)
+                           else ('"', ",\n", _QUOTED))
+    total = text.count(quote)  # type: ignore[arg-type]
     if not total:
         return True
     seen = 0
     end = len(text)
-    for m in _QUOTED.finditer(text):
+    for m in quoted.finditer(text):  # type: ignore[arg-type]
         a, b = m.span()
-        if (a and text[a - 1] not in ",\n") or (b < end and text[b] not in ",\n"):
+        if (a and text[a - 1] not in seps) or (b < end and text[b] not in seps):
             return False
-        seen += b - a - len(m.group().replace('"', ""))
+        seen += m.group().count(quote)
     return seen == total
 
 
-def _exotic(text: str) -> bool:
+def _exotic(text: str | bytes) -> bool:
     # White space that Python's str.strip removes but pyarrow's ASCII trim keeps.
+    if isinstance(text, bytes):  # ASCII content: no wide space possible
+        return any(c.encode("ascii") in text for c in _EXOTIC_SPACE)
     if any(c in text for c in _EXOTIC_SPACE):
         return True
     return not text.isascii() and _WIDE_SPACE.search(text) is not None
 
 
-def _csv_source(text: list[str], data: bytes | None) -> _Source:
+def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
     """Stream the CSV with pyarrow (1 MB batches), split by record type as it is read.
 
-    ``text`` holds the decoded text (emptied here once it is no longer needed, so that
-    text and bytes are not both held while pyarrow reads); ``data`` are the file's bytes
-    when they are exactly the text in UTF-8 (else the text is encoded).
+    ``text`` holds the decoded text — or the file's bytes when they are ASCII without a
+    carriage return (then they are the text, byte for byte, and are never decoded);
+    ``data`` holds the file's bytes when they are exactly the text in UTF-8 (else the text
+    is encoded). Both lists are emptied here, and the bytes are released once pyarrow has
+    read them, before the record types' columns are joined.
     """
-    first_line = text[0][: text[0].find("\n")] if "\n" in text[0] else text[0]
+    body = text[0]
+    if isinstance(body, bytes):
+        cut = body.find(b"\n")
+        first_line = (body[:cut] if cut >= 0 else body).decode("ascii")
+    else:
+        first_line = body[: body.find("\n")] if "\n" in body else body
     header_rows = list(csv.reader(io.StringIO(first_line)))
-    if not _plain_quotes(text[0]):
-        return _csv_source_slow(text[0])
+    if not _plain_quotes(body):
+        return _csv_source_slow(body.decode("ascii") if isinstance(body, bytes) else body)
     names = header_rows[0] if header_rows else []
     _check_exchange_header(names if header_rows else None)
-    exotic = _exotic(text[0])
-    raw = data if data is not None else text[0].encode("utf-8")
-    slow_text = text[0] if data is None else None
+    exotic = _exotic(body)
+    if isinstance(body, bytes):
+        raw, slow_text = body, None
+    else:
+        raw = data[0] if data else body.encode("utf-8")
+        slow_text = None if data else body
     text.clear()
+    data.clear()
+    del body
     irregular: list[int] = []
 
     def invalid(row: Any) -> str:
@@ -238,7 +293,7 @@ def _csv_source(text: list[str], data: bytes | None) -> _Source:
     splitter = _Splitter(names)
     try:
         reader = pacsv.open_csv(
-            io.BytesIO(raw),
+            pa.BufferReader(raw),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
                                            block_size=1 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
@@ -257,9 +312,11 @@ def _csv_source(text: list[str], data: bytes | None) -> _Source:
     if irregular:
         del splitter
         return _csv_source_slow(slow_text if slow_text is not None else raw.decode("utf-8"))
+    del reader, raw, slow_text  # the bytes (and any text) are not needed any more
     n = splitter.n
     return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
-                   exotic_space=exotic, too_long=splitter.too_long)
+                   exotic_space=exotic, too_long=splitter.too_long,
+                   known=splitter.known_types())
 
 
 def _check_exchange_header(fieldnames: list[str] | None) -> None:
@@ -380,8 +437,15 @@ def _strip(arr: pa.Array, exotic: bool) -> pa.Array:
 
 
 def _clean_column(arr: pa.Array, exotic: bool) -> pa.Array:
+    """Cells stripped, missing tokens as null; ``arr`` itself when nothing changes (the
+    raw and the cleaned column then share their memory)."""
     s = _strip(arr, exotic)
-    return pc.if_else(pc.is_in(s, value_set=_MISSING), pa.scalar(None, pa.string()), s)
+    if len(s) and pc.all(pc.equal(pc.binary_length(s), pc.binary_length(arr))).as_py():
+        s = arr  # nothing was stripped
+    missing = pc.is_in(s, value_set=_MISSING)
+    if not pc.any(missing).as_py():
+        return s
+    return pc.if_else(missing, pa.scalar(None, pa.string()), s)
 
 
 # --------------------------------------------------------------------------- field rules
@@ -571,6 +635,24 @@ def _num(checked: _Checked, name: str) -> tuple[np.ndarray, np.ndarray]:
     return checked.values[name]
 
 
+def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+    """Dictionary codes of a text column (-1 where missing) and its distinct cells: no
+    Python string per row."""
+    a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    enc = a.dictionary_encode()
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, enc.dictionary.to_pylist()
+
+
+def _object_column(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A text column as an object array of ``str`` / ``None``, one object per distinct
+    cell (shared by the rows holding it)."""
+    codes, uniques = _codes(arr)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = uniques
+    return table[codes]  # code -1 (missing) takes the last entry, None
+
+
 def _text(checked: _Checked, name: str) -> np.ndarray:
     return np.asarray(checked.values[name].to_numpy(zero_copy_only=False), dtype=object)
 
@@ -607,15 +689,15 @@ def _lab_rules(k: _Kind) -> np.ndarray:
     ch = k.checked
     assert ch is not None
     value, _ = _num(ch, "value")
-    analyte = _text(ch, "analyte")
-    unit = _text(ch, "unit")
+    analyte = ch.values["analyte"]
+    unit = ch.values["unit"]
     n = len(value)
     ok = np.zeros(n, dtype=bool)
     out = value.copy()
     canonical_unit = np.empty(n, dtype=object)
     table = analyte_table()
-    an_codes, an_uniques = pd.factorize(analyte, use_na_sentinel=True)
-    un_codes, un_uniques = pd.factorize(unit, use_na_sentinel=True)
+    an_codes, an_uniques = _codes(analyte)
+    un_codes, un_uniques = _codes(unit)
     pair = (an_codes.astype(np.int64) + 1) * (len(un_uniques) + 1) + un_codes + 1
     pairs, codes = np.unique(pair, return_inverse=True)
     for j, code in enumerate(pairs):
@@ -665,6 +747,14 @@ _RULES: dict[str, Callable[[_Kind], np.ndarray]] = {
     "lab": _lab_rules,
     "event": _event_rules,
 }
+
+
+def _lookup(cells: pa.Array | pa.ChunkedArray, values: pa.Array,
+            nulls_match: bool = False) -> np.ndarray:
+    """Index of each cell in ``values`` (exact match), -1 where absent; a missing cell
+    matches a missing value only with ``nulls_match``."""
+    idx = pc.index_in(cells, value_set=values, skip_nulls=not nulls_match)
+    return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _int_keys(cells: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -763,13 +853,23 @@ def read_frames(path: str | Path, encoding: str | None = None,
     suffix = path.suffix.lower()
     if suffix == ".csv":
         data = path.read_bytes()
-        text = decode_bytes(data, source=str(path), encoding=encoding)
-        same = (encoding is None and b"\r" not in data
-                and not any(data.startswith(bom) for bom, _ in _BOMS))
-        holder = [text]
-        del text
-        src = _csv_source(holder, data if same else None)
+        if encoding is None and data.isascii() and b"\r" not in data:
+            # The text is the bytes themselves: decode_bytes' checks (empty, binary
+            # signatures, NUL bytes, control characters) read only the first 64 KiB, so
+            # they are run on those (the same answer) and the file is never decoded.
+            decode_bytes(data[: 1 << 16], source=str(path))
+            holder: list[str | bytes] = [data]
+            raw: list[bytes] = []
+        else:
+            text = decode_bytes(data, source=str(path), encoding=encoding)
+            same = (encoding is None and b"\r" not in data
+                    and not any(data.startswith(bom) for bom, _ in _BOMS))
+            holder = [text]
+            raw = [data] if same else []
+            del text
         del data
+        src = _csv_source(holder, raw)
+        del holder, raw
     elif suffix == ".xlsx":
         src = _xlsx_source(path)
     else:
@@ -787,7 +887,7 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     rt = src.rt
     flagged = np.zeros(n, dtype=bool)  # rows the reference must judge
     definite = np.zeros(n, dtype=bool)  # rows a twin says the reference rejects
-    flagged |= ~np.isin(rt, list(RECORD_FIELDS))
+    flagged |= ~(src.known if src.known is not None else np.isin(rt, list(RECORD_FIELDS)))
     definite |= flagged
     too_long = np.fromiter(src.too_long, dtype=np.int64)
     flagged[too_long] = True
@@ -822,14 +922,15 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     p_dup = pd.Series(p_ids).duplicated().to_numpy() & pd.notna(p_ids)
     patient_first = {pid: int(p) for pid, p in p_series[~p_series.index.duplicated()].items()
                      if pid is not None}
+    known_ids = pa.array(list(patient_first), pa.string())
+    first_pos = np.fromiter(patient_first.values(), dtype=np.int64, count=len(patient_first))
     for kind, k in kinds.items():
         ok = np.ones(len(k.pos), dtype=bool)
         if kind == "patient":
             ok &= ~p_dup
         elif kind != "center":
-            pids = np.asarray(k.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
-            first = pd.Series(pids).map(patient_first).to_numpy(dtype="float64", na_value=np.nan)
-            ok &= ~np.isnan(first) & (first < k.pos)
+            j = _lookup(k.cells["patient_id"], known_ids)
+            ok &= (j >= 0) & (first_pos[np.maximum(j, 0)] < k.pos) if len(first_pos) else False
         k.struct_ok = ok
     dk = kinds["donor"]
     d_ids = _text(dk.checked, "id")  # type: ignore[arg-type]
@@ -843,7 +944,10 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     ck = kinds["course"]
     c_keys, c_ok = _int_keys(ck.cells["number"])
     c_pids = np.asarray(ck.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
-    c_frame = pd.DataFrame({"pid": c_pids, "key": c_keys})
+    # patient ids of courses as codes (a missing id is one value too, as a dict key is)
+    course_ids = pc.unique(ck.cells["patient_id"])
+    c_code = _lookup(ck.cells["patient_id"], course_ids, nulls_match=True)
+    c_frame = pd.DataFrame({"pid": c_code, "key": c_keys})
     c_dup = c_frame.duplicated().to_numpy() & c_ok
     ck.struct_ok &= c_ok & ~c_dup
     course_first: dict[tuple[str, int], int] = {}
@@ -852,10 +956,13 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
             course_first[(pid, int(key))] = int(p)
     ak = kinds["administration"]
     a_keys, a_ok = _int_keys(ak.cells["course_number"])
-    a_pids = np.asarray(ak.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
-    a_first = np.array([course_first.get((p, int(key)), -1) if good else -1
-                        for p, key, good in zip(a_pids, a_keys, a_ok, strict=True)],
-                       dtype=np.int64)
+    # the first course (patient, number) of each administration, -1 for none
+    firsts = c_frame.assign(pos=ck.pos)[c_ok].drop_duplicates(["pid", "key"])
+    j = pd.MultiIndex.from_arrays([firsts["pid"], firsts["key"]]).get_indexer(
+        pd.MultiIndex.from_arrays([_lookup(ak.cells["patient_id"], course_ids,
+                                           nulls_match=True), a_keys]))
+    a_first = np.where(a_ok & (j >= 0), firsts["pos"].to_numpy()[np.maximum(j, 0)], -1) \
+        if len(firsts) else np.full(len(a_keys), -1, dtype=np.int64)
     ak.struct_ok &= a_ok & (a_first >= 0) & (a_first < ak.pos)
     course_by_pid: dict[Any, list[tuple[int, int]]] = {}
     for (pid, key), p in course_first.items():
@@ -873,7 +980,13 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         flagged[k.pos] |= bad
         definite[k.pos] |= sure
     # --- build the frames from proven cells; replay flagged rows in the reference's order ---
-    frames = {_FRAME_OF[kind]: _frame_of(k, rowno) for kind, k in kinds.items()}
+    if not flagged.any() and ck.checked is not None and ck.checked.valid.all():
+        src.parts = {}  # no row is replayed: the raw cells are not read again
+    frames = {}
+    for kind, k in kinds.items():
+        frames[_FRAME_OF[kind]] = _frame_of(k, rowno)
+        k.cells = {}  # cleaned cells and converted values are in the frame now
+        k.checked.values = {}  # type: ignore[union-attr]
     harvested: dict[int, Any] = {}
     for p in np.flatnonzero(flagged):
         p = int(p)
@@ -968,10 +1081,10 @@ def _frame_of(k: _Kind, rowno: np.ndarray) -> pd.DataFrame:
         elif isinstance(v, np.ndarray):
             out[col] = pd.Series(v, dtype=object)
         else:
-            s = v.to_pandas(types_mapper=None)
-            out[col] = s.astype(object).where(s.notna(), None)
+            out[col] = pd.Series(_object_column(v), dtype=object)
     out["row"] = pd.Series(pd.array(rowno[k.pos], dtype="Int64"))
-    df = pd.DataFrame(out, columns=[*schema, "row"])
+    # every column is a fresh array of its own: the frame takes them without copying
+    df = pd.DataFrame(out, columns=[*schema, "row"], copy=False)
     if name == "courses":
         df["number"] = pd.array(_int_keys(k.cells["number"])[0], dtype="Int64")
     if name == "administrations":

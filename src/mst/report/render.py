@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from mst.errors import ValidationError
 from mst.report.document import Document, Fig
-from mst.report.figures import svg
+from mst.report.figures import save_svg, svg
 
 
 def typst_string(value: Any) -> str:
@@ -62,7 +62,6 @@ def write_pdf(doc: Document, figures: dict[str, Figure], path: str | Path) -> No
     ValidationError
         Typst could not typeset the document (the message names the reason).
     """
-    import matplotlib as mpl
     import typst
 
     with tempfile.TemporaryDirectory(prefix="mst-report-") as tmp:
@@ -71,9 +70,7 @@ def write_pdf(doc: Document, figures: dict[str, Figure], path: str | Path) -> No
             for b in sec.blocks:
                 if isinstance(b, Fig) and b.id in figures:
                     b.file = f"{b.id}.svg"
-                    with mpl.rc_context({"svg.hashsalt": "mst-report", "svg.fonttype": "none"}):
-                        figures[b.id].savefig(d / b.file, format="svg", bbox_inches="tight",
-                                              metadata={"Date": None})
+                    save_svg(figures[b.id], d / b.file)
         src = d / "report.typ"
         src.write_text(render_typst(doc), encoding="utf-8")
         try:
