@@ -275,19 +275,36 @@ async def audit_page(
     session: SessionDep,
     repo: Repo,
     patient_id: str,
+    limit: str = "",
+    offset: str = "",
+    entity: str = "",
+    action: str = "",
 ) -> Response:
-    """Every audited change of the patient's records (content cached per record version)."""
-    version = repo.record_version(patient_id)
+    """The audited changes of the patient's records, one page at a time, with the paging
+    rules of the audit API (``limit``/``offset``, total, previous/next links that keep the
+    ``entity`` and ``action`` filters) and the record's field-level scope.
+
+    Each page reads one page of the trail (one query, the total a window count); its
+    content is cached per record version, field scope, page and filters.
+    """
+    page = services.PageRequest.parse(limit, offset)
+    where = services.AuditFilter.parse(entity, action)
+    version = repo.record_version(patient_id)  # 404 for unknown or invisible patients
 
     def build() -> str:
+        entries, total = services.audit_page(repo, patient_id, user, page, where)
+        path = f"/patients/{patient_id}/audit"
         context = {
             "patient_id": patient_id,
-            "entries": services.audit_entries(repo, patient_id, user),
+            "paged": page.envelope(entries, total, path, where.params()),
+            "filters": where,
+            "entities": services.AUDIT_ENTITIES,
+            "actions": services.AUDIT_ACTIONS,
             "deleted": services.deleted_entries(repo, patient_id, user),
         }
         return render_content(state, "_audit_body.html", context)
 
-    key = ("audit-body", patient_id, user.role.pseudonymized)
+    key = ("audit-body", patient_id, user.role.pseudonymized, page, where)
     csrf = session.csrf if session else ""
     return cached_page(request, state, user, csrf, f"Audit {patient_id}", key, version, build)
 
