@@ -568,9 +568,8 @@ def patient_view(record: PatientRecord, user: User) -> dict[str, Any]:
 
 
 #: What a patient's audit trail records: the record's entity types and the actions on them.
-AUDIT_ENTITIES = tuple(
-    "patient donor antibody course infusion lab event response alert".split()
-)
+AUDIT_ENTITIES = ("patient", "donor", "antibody", "course", "infusion", "lab", "event")
+AUDIT_ENTITIES += ("response", "alert")
 AUDIT_ACTIONS = ("insert", "update", "delete", "ack")
 
 
