@@ -231,3 +231,18 @@ def test_each_audit_page_reads_one_page_of_the_trail(client: TestClient) -> None
         assert len(statements) == 1, statements  # cached for this record version
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_vital_status_questions_are_answered_from_an_index(client: TestClient) -> None:
+    """The list's death filter and death date probe ``events(patient_id, kind, date)``."""
+    from sqlalchemy import inspect
+
+    engine = client.app.state.mst.engine  # type: ignore[attr-defined]
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("events")}
+    assert indexes.get("ix_events_patient_kind") == ["patient_id", "kind", "date"]
+    login(client, "ad")
+    dead = client.get("/api/patients?status=dead").json()
+    alive = client.get("/api/patients?status=alive").json()
+    assert dead["total"] + alive["total"] == 3
+    assert all(p["death_date"] for p in dead["items"])
+    assert not any(p["death_date"] for p in alive["items"])
