@@ -257,12 +257,16 @@ class _Server:
             env=env,
         )
         self.base = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
+        deadline = time.monotonic() + 300  # imports and migrations on a busy shared machine
+        while True:
             try:
-                urllib.request.urlopen(f"{self.base}/login", timeout=1).read()
+                urllib.request.urlopen(f"{self.base}/login", timeout=5).read()
                 break
             except OSError:
-                time.sleep(0.1)
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
         try:
             self.cookie = _login(self.base)
         except Exception:
