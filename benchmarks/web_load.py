@@ -299,15 +299,25 @@ class _Server:
 
 
 def _service_times(
-    server: _Server, script: Path, seconds: int, first_timeout: float
+    server: _Server, script: Path, seconds: int, first_timeout: float, failed: dict[str, str]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Per route: the first request to the fresh server (ms, caches built) and the median
     latency with one connection and no pause once warmed (the single-request service time).
+
+    A route whose first requests fail (a timeout, or a worker that died — uvicorn kills a
+    worker that does not answer its health check for 5 s) gets ``nan`` and its error in
+    ``failed``; the other routes are still measured.
     """
     first, out = {}, {}
     for label, path in PAGES.items():
-        first[label] = 1000 * server.get(path, first_timeout)
-        server.warm(path, first_timeout)
+        print(f"  {label} …", file=sys.stderr, flush=True)
+        try:
+            first[label] = 1000 * server.get(path, first_timeout)
+            server.warm(path, first_timeout)
+        except OSError as exc:
+            failed[label] = f"{type(exc).__name__}: {exc}"
+            first[label] = out[label] = float("nan")
+            continue
         out[label] = _wrk(server.base + path, server.cookie, seconds, 1, script)["p50"]
     return first, out
 
@@ -349,6 +359,7 @@ def main() -> int:
     rows = []
     service: dict[int, dict[str, float]] = {}
     firsts: dict[int, dict[str, float]] = {}
+    failures: dict[int, dict[str, str]] = {}
     loaded: dict[int, float | str | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         saturation = Path(tmp) / "saturation.lua"
@@ -368,8 +379,10 @@ def main() -> int:
         for i, (n, db_url) in enumerate(plan):
             server = _Server(db_url, args.workers)
             try:
+                print(f"{n} patients:", file=sys.stderr, flush=True)
+                failures[n] = {}
                 firsts[n], service[n] = _service_times(
-                    server, saturation, max(5, args.seconds // 2), args.first_timeout
+                    server, saturation, max(5, args.seconds // 2), args.first_timeout, failures[n]
                 )
                 if i > 0:
                     continue
@@ -434,7 +447,11 @@ def main() -> int:
     for label in PAGES:
         mark = " *" if label in SERVICE else ""
         print(f"| {label}{mark} | " + " | ".join(f"{service[n][label]:.1f}" for n in sizes) + " |")
-        slow += [f"{label} at {n}" for n in sizes if label in SERVICE and service[n][label] >= 20]
+        slow += [
+            f"{label} at {n}"
+            for n in sizes
+            if label in SERVICE and not service[n][label] < 20  # nan: not measured
+        ]
     print(
         "\nFirst request to a freshly started server (ms; builds the route's caches, one worker):\n"
     )
@@ -442,6 +459,9 @@ def main() -> int:
     print("|---|" + "---|" * len(sizes))
     for label in PAGES:
         print(f"| {label} | " + " | ".join(f"{firsts[n][label]:.0f}" for n in sizes) + " |")
+    for n in sizes:
+        for label, error in failures[n].items():
+            print(f"\nFAILED at {n} patients: {label}: {error}")
     print(
         "\np95 at most 3× the static file's: "
         + ("met on every route" if not misses else "MISSED for " + "; ".join(misses))
