@@ -6,6 +6,7 @@ Screenshots of the key pages go to ``artifacts/screenshots/`` (a CI artifact).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -231,6 +232,36 @@ def test_other_center_cannot_open_by_url(server: str, browser: Any) -> None:
     assert response is not None and response.status == 404
     api = page.goto(f"{server}/api/patients/C01-0001")
     assert api is not None and api.status == 404
+
+
+def test_analyst_walks_the_audit_pages_with_a_filter(server: str, browser: Any) -> None:
+    """The audit page is paged: the filter form, then "next" to page 2 keeping the filter;
+    the analyst sees no birth date on any page."""
+    page = browser.new_page()
+    _login(page, server, "an")
+    page.goto(f"{server}/patients/C01-0001/audit?limit=2")
+    first = page.inner_text("#audit-count")
+    assert first.startswith("entries 1–2 of ")
+    assert page.locator("#previous-page").count() == 0
+    page.select_option("#audit-filters select[name=entity]", "lab")
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_load_state()
+    assert "entity=lab" in page.url and "limit=2" in page.url
+    found = re.search(r"of (\d+)", page.inner_text("#audit-count"))
+    assert found
+    total = int(found.group(1))
+    assert total >= 3
+    page_one = page.locator("#audit tbody tr").all_inner_texts()
+    page.click("#next-page")
+    page.wait_for_url(f"{server}/patients/C01-0001/audit?entity=lab&limit=2&offset=2")
+    assert page.inner_text("#audit-count").startswith(f"entries 3–{min(4, total)} of {total}")
+    rows = page.locator("#audit tbody tr").all_inner_texts()
+    assert rows and not set(rows) & set(page_one)
+    assert all("\tlab " in r for r in rows + page_one)  # the filter kept on page 2
+    assert page.input_value("#audit-filters select[name=entity]") == "lab"
+    assert page.locator("#previous-page").count() == 1
+    assert "1952-06-15" not in page.content()
+    page.close()
 
 
 def test_correct_and_delete_a_lab_then_logout_kills_the_cookie(

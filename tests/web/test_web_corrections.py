@@ -129,3 +129,25 @@ def test_alerts_acknowledged_then_closed_at_death(client: TestClient, web_db: st
     page = client.get(url).text
     assert 'id="alerts-closed"' in page and "2024-05-03 (death)" in page
     assert 'name="alert_key"' not in page  # nothing left to acknowledge after death
+
+
+def test_every_record_kind_has_its_handlers_and_unknown_kinds_are_404(
+    client: TestClient,
+) -> None:
+    """One table keys the add, correct and delete handlers by record kind."""
+    from mst.web import services
+    from mst.web.routes.patients import RECORD_KINDS
+
+    assert set(RECORD_KINDS) == set(services.CHILD_FORMS)
+    assert {k for k, v in RECORD_KINDS.items() if v.on_donor_page} == {"donor", "antibody"}
+    assert RECORD_KINDS["lab"].added_url("P") == "/patients/P#lab"
+    assert RECORD_KINDS["lab"].corrected_url("P") == "/patients/P#records"
+    assert RECORD_KINDS["antibody"].added_url("P") == "/patients/P/donors"
+    token = login(client, "c1")
+    for url in ("/patients/C01-0001/add/labs", "/patients/C01-0001/records/labs/1"):
+        r = client.post(url, data={"csrf_token": token, "reason": "x"})
+        assert r.status_code == 404 and "no such record kind: labs" in r.text
+    assert client.get("/patients/C01-0001/records/labs/1").status_code == 404
+    # a known kind whose form is refused comes back on its own page, 422
+    r = client.post("/patients/C01-0001/add/antibody", data={"csrf_token": token})
+    assert r.status_code == 422 and 'id="antibody-form"' in r.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as htmlmod
+import re
 from typing import Any
 
 import pytest
@@ -136,3 +138,111 @@ def test_repository_page_counts_within_scope(db_url: str, small_cohort: Cohort) 
             reg.patient_summary_page(0, 0)
         entries, n = reg.audit_page("C01-0001", 1, 0)
         assert n >= 1 and len(entries) == 1
+
+
+def _audit_rows(html: str) -> list[str]:
+    body = html.split('<table class="data" id="audit">', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr><td>.*?</tr>", body, flags=re.S)
+
+
+def _link(html: str, anchor: str) -> str | None:
+    m = re.search(rf'<a href="([^"]+)" id="{anchor}">', html)
+    return htmlmod.unescape(m.group(1)) if m else None
+
+
+def test_audit_page_is_paged_like_the_api(client: TestClient) -> None:
+    """The HTML audit page: limit/offset, total, links keeping the filters, field scope."""
+    login(client, "an")  # analysts: every page keeps the record's field-level scope
+    base = "/patients/C01-0001/audit"
+    api = client.get(f"/api/patients/C01-0001/audit?limit={API_MAX_LIMIT}").json()
+    total = api["total"]
+    assert total >= 3
+    whole = client.get(f"{base}?limit={API_MAX_LIMIT}").text
+    assert f"entries 1–{total} of {total}" in whole and _link(whole, "next-page") is None
+    rows: list[str] = []
+    url: str | None = f"{base}?limit=2"
+    first = True
+    while url:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert "birth_date" not in r.text and "1952-06-15" not in r.text
+        assert (_link(r.text, "previous-page") is None) == first
+        first = False
+        assert len(_audit_rows(r.text)) <= 2 and f"of {total}" in r.text
+        rows += _audit_rows(r.text)
+        url = _link(r.text, "next-page")
+    assert rows == _audit_rows(whole)  # the pages join up to the whole trail, oldest first
+    assert len(rows) == total
+    second = client.get(f"{base}?limit=2").text
+    assert _link(second, "next-page") == f"{base}?limit=2&offset=2"
+    # the filters are kept in the links, and the total counts what passes them
+    kept = client.get(f"{base}?entity=lab&action=insert&limit=1").text
+    labs = client.get("/api/patients/C01-0001/audit?entity=lab&action=insert").json()
+    assert labs["total"] >= 2 and all(e["entity"] == "lab" for e in labs["items"])
+    assert f"entries 1–1 of {labs['total']}" in kept
+    assert _link(kept, "next-page") == f"{base}?entity=lab&action=insert&limit=1&offset=1"
+    assert labs["next"] == (
+        "/api/patients/C01-0001/audit?entity=lab&action=insert&limit=100&offset=100"
+        if labs["total"] > 100
+        else None
+    )
+    assert "<option selected>lab</option>" in kept
+    beyond = client.get(f"{base}?limit=2&offset={total + 5}").text
+    assert _audit_rows(beyond) == [] and f"({total} in all)" in beyond
+    assert _link(beyond, "next-page") is None
+    # the same bad values as the API: 422 in plain words
+    for query, field in (
+        *((q, f) for q, f, _ in BAD_PAGING),
+        ("entity=lbs", "entity"),
+        ("action=drop", "action"),
+    ):
+        for url in (f"{base}?{query}", f"/api/patients/C01-0001/audit?{query}"):
+            r = client.get(url)
+            assert r.status_code == 422 and field in r.text, url
+            assert "pydantic" not in r.text and "Traceback" not in r.text
+    client.cookies.clear()
+    login(client, "c1")  # clinicians see the identifiers, also in the paged trail
+    assert "1952-06-15" in client.get(f"{base}?entity=patient").text
+    assert client.get("/patients/C09-0009/audit?limit=1").status_code == 404
+
+
+def test_each_audit_page_reads_one_page_of_the_trail(client: TestClient) -> None:
+    login(client, "c1")
+    engine = client.app.state.mst.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(_conn: Any, _cur: Any, sql: str, *_args: Any) -> None:
+        if "FROM" in sql and "web_sessions" not in sql:
+            statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        url = "/patients/C01-0001/audit?limit=1&offset=1&entity=lab"
+        assert len(_audit_rows(client.get(url).text)) == 1
+        trail = [s for s in statements if "FROM audit" in s and "max(" not in s]
+        assert len(trail) == 1, statements  # one query for the page and its total
+        assert "count(*) OVER" in trail[0] and "LIMIT" in trail[0]
+        # besides: the access checks (record version: the newest audit row only) and the
+        # patient's soft-deleted records — nothing else reads the trail
+        assert all("max(audit.pk)" in s for s in statements if "FROM audit" in s and s not in trail)
+        assert len(statements) <= 5, statements
+        statements.clear()
+        assert len(_audit_rows(client.get(url).text)) == 1
+        assert len(statements) == 1, statements  # cached for this record version
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_vital_status_questions_are_answered_from_an_index(client: TestClient) -> None:
+    """The list's death filter and death date probe ``events(patient_id, kind, date)``."""
+    from sqlalchemy import inspect
+
+    engine = client.app.state.mst.engine  # type: ignore[attr-defined]
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("events")}
+    assert indexes.get("ix_events_patient_kind") == ["patient_id", "kind", "date"]
+    login(client, "ad")
+    dead = client.get("/api/patients?status=dead").json()
+    alive = client.get("/api/patients?status=alive").json()
+    assert dead["total"] + alive["total"] == 3
+    assert all(p["death_date"] for p in dead["items"])
+    assert not any(p["death_date"] for p in alive["items"])

@@ -951,7 +951,12 @@ class Repository:
             return [_audit_entry(r) for r in rows]
 
     def audit_page(
-        self, patient_id: str, limit: int, offset: int = 0
+        self,
+        patient_id: str,
+        limit: int,
+        offset: int = 0,
+        entity: str | None = None,
+        action: str | None = None,
     ) -> tuple[list[AuditEntry], int]:
         """One page of a patient's audit trail (oldest first) and its number of entries.
 
@@ -967,6 +972,9 @@ class Repository:
             Entries per page (at least 1).
         offset : int
             Entries skipped, counted from the oldest.
+        entity, action : str, optional
+            Only entries of this entity type (``lab`` …) or action (``update`` …); the
+            total counts the matching entries.
 
         Returns
         -------
@@ -975,6 +983,10 @@ class Repository:
         if limit < 1 or offset < 0:
             raise ValidationError("limit", limit, "must be at least 1 (offset at least 0)")
         where = AuditRow.patient_id == patient_id
+        if entity:
+            where = where & (AuditRow.entity == entity)
+        if action:
+            where = where & (AuditRow.action == action)
         q = (
             select(AuditRow, func.count().over().label("total"))
             .where(where)

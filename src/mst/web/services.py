@@ -567,24 +567,56 @@ def patient_view(record: PatientRecord, user: User) -> dict[str, Any]:
     return data
 
 
-def audit_entries(repo: Repository, patient_id: str, user: User) -> list[AuditEntry]:
-    """The patient's audit trail with the same field-level scope as the record.
+#: What a patient's audit trail records: the record's entity types and the actions on them.
+AUDIT_ENTITIES = ("patient", "donor", "antibody", "course", "infusion", "lab", "event")
+AUDIT_ENTITIES += ("response", "alert")
+AUDIT_ACTIONS = ("insert", "update", "delete", "ack")
 
-    Analysts see every change but never a birth date, also not in the before/after content.
-    Raises :class:`~mst.errors.NotFoundError` for patients outside the user's scope.
-    """
-    repo.record_version(patient_id)  # 404 for unknown or invisible patients
-    return [_scoped_entry(e, user) for e in repo.audit_log(patient_id=patient_id)]
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """The filters of a patient's audit trail (blank: every entry)."""
+
+    entity: str = ""
+    action: str = ""
+
+    @classmethod
+    def parse(cls, entity: str | None, action: str | None) -> AuditFilter:
+        """Check the ``entity`` and ``action`` query parameters.
+
+        Raises
+        ------
+        mst.errors.ValidationError
+            A value that is not one of :data:`AUDIT_ENTITIES` / :data:`AUDIT_ACTIONS` (422).
+        """
+        entity, action = (entity or "").strip(), (action or "").strip()
+        if entity and entity not in AUDIT_ENTITIES:
+            raise ValidationError("entity", entity, f"must be one of {list(AUDIT_ENTITIES)}")
+        if action and action not in AUDIT_ACTIONS:
+            raise ValidationError("action", action, f"must be one of {list(AUDIT_ACTIONS)}")
+        return cls(entity, action)
+
+    def params(self) -> dict[str, str]:
+        """The filters as query parameters (repeated in page links)."""
+        return {"entity": self.entity, "action": self.action}
 
 
 def audit_page(
-    repo: Repository, patient_id: str, user: User, page: PageRequest
+    repo: Repository,
+    patient_id: str,
+    user: User,
+    page: PageRequest,
+    where: AuditFilter | None = None,
 ) -> tuple[list[AuditEntry], int]:
-    """One page of the patient's audit trail (oldest first) with the record's field scope.
+    """One page of the patient's audit trail (oldest first) with the record's field scope,
+    and the number of entries passing the filters (one query).
 
     The caller has checked the patient's visibility (``repo.record_version``).
     """
-    entries, total = repo.audit_page(patient_id, page.limit, page.offset)
+    where = where or AuditFilter()
+    entries, total = repo.audit_page(
+        patient_id, page.limit, page.offset, where.entity or None, where.action or None
+    )
     return [_scoped_entry(e, user) for e in entries], total
 
 

@@ -21,6 +21,8 @@ LIMIT_DOC = (
     f"Rows per page: 1 to {services.API_MAX_LIMIT} (default {services.API_DEFAULT_LIMIT})."
 )
 OFFSET_DOC = "Rows skipped before the page (default 0); follow the answer's `next` link."
+ENTITY_DOC = "Only entries of this record type: " + ", ".join(services.AUDIT_ENTITIES) + "."
+ACTION_DOC = "Only entries of this action: " + ", ".join(services.AUDIT_ACTIONS) + "."
 Limit = Annotated[str | None, Query(description=LIMIT_DOC)]
 Offset = Annotated[str | None, Query(description=OFFSET_DOC)]
 
@@ -96,21 +98,26 @@ async def api_audit(
     repo: Repo,
     limit: Limit = None,
     offset: Offset = None,
+    entity: Annotated[str, Query(description=ENTITY_DOC)] = "",
+    action: Annotated[str, Query(description=ACTION_DOC)] = "",
 ) -> Response:
-    """Audit trail of one patient, oldest first, one page at a time (same keys as the list).
+    """Audit trail of one patient, oldest first, one page at a time (same keys as the list;
+    `total` counts the entries passing the `entity` and `action` filters, which the `next`
+    and `previous` links keep).
 
     Analysts never see birth dates, also not in the before/after content. Pages are cached
     per record version.
     """
     page = services.PageRequest.parse(limit, offset)
+    where = services.AuditFilter.parse(entity, action)
     version = repo.record_version(patient_id)  # 404 for unknown or invisible patients
 
     def build() -> str:
-        entries, total = services.audit_page(repo, patient_id, user, page)
+        entries, total = services.audit_page(repo, patient_id, user, page, where)
         items = [{**e.__dict__, "at": e.at.isoformat()} for e in entries]
-        return json.dumps(page.envelope(items, total, request.url.path, {}))
+        return json.dumps(page.envelope(items, total, request.url.path, where.params()))
 
-    key = ("audit-json", patient_id, user.role.pseudonymized, page.limit, page.offset)
+    key = ("audit-json", patient_id, user.role.pseudonymized, page, where)
     return Response(state.api_records.get(key, version, build), media_type="application/json")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,22 +92,47 @@ async def patient_list(
     return cached_page(request, state, user, csrf, "Patients", key, version, build)
 
 
+def _patient_form(
+    request: Request,
+    state: State,
+    user: Any,
+    session: Any,
+    repo: Repository,
+    form: services.FormResult,
+    existing: str | None,
+) -> Response:
+    """The patient form (new patient, or edit of ``existing``); 422 when it has errors."""
+    return state.templates.TemplateResponse(
+        request,
+        "patient_form.html",
+        _ctx(user, session, form=form, centers=repo.centers(), existing=existing),
+        status_code=422 if form.errors or form.general else 200,
+    )
+
+
+async def _submitted(
+    request: Request,
+    save: Callable[[dict[str, str]], services.FormResult],
+    done: Callable[[dict[str, str]], str],
+    failed: Callable[[services.FormResult], Response],
+) -> Response:
+    """The one body of every form submission: read the form, ``save`` it (the service
+    validates every field and writes in one audited transaction), then go to ``done`` —
+    or show ``failed``, the form again with the typed values and a message per field."""
+    values = {k: str(v) for k, v in (await request.form()).items()}
+    result = save(values)
+    if result.ok:
+        return RedirectResponse(done(values), status_code=303)
+    return failed(result)
+
+
 @router.get("/patients/new", include_in_schema=False)
 def new_patient_form(
     request: Request, state: State, user: Writer, session: SessionDep, repo: Repo
 ) -> Response:
     """Empty patient form."""
-    return state.templates.TemplateResponse(
-        request,
-        "patient_form.html",
-        _ctx(
-            user,
-            session,
-            form=services.FormResult(values={}),
-            centers=repo.centers(),
-            existing=None,
-        ),
-    )
+    form = services.FormResult(values={})
+    return _patient_form(request, state, user, session, repo, form, None)
 
 
 @router.post("/patients/new", include_in_schema=False, dependencies=[Csrf])
@@ -114,15 +140,11 @@ async def create_patient(
     request: Request, state: State, user: Writer, session: SessionDep, repo: Repo
 ) -> Response:
     """Create a patient; re-show the form with messages next to the fields on error."""
-    values = {k: str(v) for k, v in (await request.form()).items()}
-    result = services.save_patient(repo, user, values, None)
-    if result.ok:
-        return RedirectResponse(f"/patients/{values.get('id', '').strip()}", status_code=303)
-    return state.templates.TemplateResponse(
+    return await _submitted(
         request,
-        "patient_form.html",
-        _ctx(user, session, form=result, centers=repo.centers(), existing=None),
-        status_code=422,
+        lambda values: services.save_patient(repo, user, values, None),
+        lambda values: f"/patients/{values.get('id', '').strip()}",
+        lambda result: _patient_form(request, state, user, session, repo, result, None),
     )
 
 
@@ -202,17 +224,8 @@ def edit_patient_form(
     values = {
         k: "" if v is None else str(v) for k, v in record.patient.model_dump(mode="json").items()
     }
-    return state.templates.TemplateResponse(
-        request,
-        "patient_form.html",
-        _ctx(
-            user,
-            session,
-            form=services.FormResult(values=values),
-            centers=repo.centers(),
-            existing=patient_id,
-        ),
-    )
+    form = services.FormResult(values=values)
+    return _patient_form(request, state, user, session, repo, form, patient_id)
 
 
 @router.post("/patients/{patient_id}/edit", include_in_schema=False, dependencies=[Csrf])
@@ -221,15 +234,11 @@ async def edit_patient(
 ) -> Response:
     """Save the edited patient (audited)."""
     repo.get_record(patient_id)  # 404 before anything else for invisible patients
-    values = {k: str(v) for k, v in (await request.form()).items()}
-    result = services.save_patient(repo, user, values, patient_id)
-    if result.ok:
-        return RedirectResponse(f"/patients/{patient_id}", status_code=303)
-    return state.templates.TemplateResponse(
+    return await _submitted(
         request,
-        "patient_form.html",
-        _ctx(user, session, form=result, centers=repo.centers(), existing=patient_id),
-        status_code=422,
+        lambda values: services.save_patient(repo, user, values, patient_id),
+        lambda _values: f"/patients/{patient_id}",
+        lambda result: _patient_form(request, state, user, session, repo, result, patient_id),
     )
 
 
@@ -252,19 +261,15 @@ async def add_record(
     The whole record is re-checked before it is saved; on failure the form comes back with
     the message next to the field.
     """
-    if kind not in services.CHILD_FORMS:
-        raise NotFoundError(f"no such form: {kind}")
-    values = {k: str(v) for k, v in (await request.form()).items()}
-    result = services.add_child(repo, patient_id, kind, values)
-    on_donor_page = kind in DONOR_PAGE_KINDS
-    if result.ok:
-        target = (
-            f"/patients/{patient_id}/donors" if on_donor_page else f"/patients/{patient_id}#{kind}"
-        )
-        return RedirectResponse(target, status_code=303)
-    if on_donor_page:
-        return _donor_page(request, state, user, session, repo, patient_id, (kind, result))
-    return _patient_page(request, state, user, session, repo, patient_id, (kind, result))
+    record_kind = _record_kind(kind)
+    return await _submitted(
+        request,
+        lambda values: services.add_child(repo, patient_id, kind, values),
+        lambda _values: record_kind.added_url(patient_id),
+        lambda result: record_kind.entry_page(
+            request, state, user, session, repo, patient_id, result
+        ),
+    )
 
 
 @router.get("/patients/{patient_id}/audit", include_in_schema=False)
@@ -275,19 +280,36 @@ async def audit_page(
     session: SessionDep,
     repo: Repo,
     patient_id: str,
+    limit: str = "",
+    offset: str = "",
+    entity: str = "",
+    action: str = "",
 ) -> Response:
-    """Every audited change of the patient's records (content cached per record version)."""
-    version = repo.record_version(patient_id)
+    """The audited changes of the patient's records, one page at a time, with the paging
+    rules of the audit API (``limit``/``offset``, total, previous/next links that keep the
+    ``entity`` and ``action`` filters) and the record's field-level scope.
+
+    Each page reads one page of the trail (one query, the total a window count); its
+    content is cached per record version, field scope, page and filters.
+    """
+    page = services.PageRequest.parse(limit, offset)
+    where = services.AuditFilter.parse(entity, action)
+    version = repo.record_version(patient_id)  # 404 for unknown or invisible patients
 
     def build() -> str:
+        entries, total = services.audit_page(repo, patient_id, user, page, where)
+        path = f"/patients/{patient_id}/audit"
         context = {
             "patient_id": patient_id,
-            "entries": services.audit_entries(repo, patient_id, user),
+            "paged": page.envelope(entries, total, path, where.params()),
+            "filters": where,
+            "entities": services.AUDIT_ENTITIES,
+            "actions": services.AUDIT_ACTIONS,
             "deleted": services.deleted_entries(repo, patient_id, user),
         }
         return render_content(state, "_audit_body.html", context)
 
-    key = ("audit-body", patient_id, user.role.pseudonymized)
+    key = ("audit-body", patient_id, user.role.pseudonymized, page, where)
     csrf = session.csrf if session else ""
     return cached_page(request, state, user, csrf, f"Audit {patient_id}", key, version, build)
 
@@ -435,6 +457,58 @@ FIELD_SPECS: dict[str, tuple[tuple[str, str, str, str | None], ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """What the routes need of one kind of child record (lab, event, …): the fields of its
+    correction form and the page its entry form is on (the patient page, or the donors
+    page for donors and antibodies). Every add, correction and deletion of any kind goes
+    through the same handlers, keyed by this."""
+
+    name: str
+    fields: tuple[tuple[str, str, str, str | None], ...]
+    on_donor_page: bool
+
+    def added_url(self, patient_id: str) -> str:
+        """Where a saved new record sends the user: its list on its page."""
+        if self.on_donor_page:
+            return f"/patients/{patient_id}/donors"
+        return f"/patients/{patient_id}#{self.name}"
+
+    def corrected_url(self, patient_id: str) -> str:
+        """Where a saved correction or deletion sends the user."""
+        if self.on_donor_page:
+            return f"/patients/{patient_id}/donors"
+        return f"/patients/{patient_id}#records"
+
+    def entry_page(
+        self,
+        request: Request,
+        state: Any,
+        user: Any,
+        session: Any,
+        repo: Repository,
+        patient_id: str,
+        failed: services.FormResult,
+    ) -> Response:
+        """The page of the entry form, showing the rejected form with its messages (422)."""
+        page = _donor_page if self.on_donor_page else _patient_page
+        return page(request, state, user, session, repo, patient_id, (self.name, failed))
+
+
+#: Every child record kind the app adds, corrects and deletes.
+RECORD_KINDS = {
+    name: RecordKind(name, specs, name in DONOR_PAGE_KINDS) for name, specs in FIELD_SPECS.items()
+}
+
+
+def _record_kind(name: str) -> RecordKind:
+    """The record kind of a URL; an unknown one is 404."""
+    kind = RECORD_KINDS.get(name)
+    if kind is None:
+        raise NotFoundError(f"no such record kind: {name}")
+    return kind
+
+
 def _correction_choices(record: Any) -> dict[str, list[str]]:
     return {
         **CHOICES,
@@ -458,8 +532,7 @@ def _correction_page(
     index: int,
     form: services.FormResult | None = None,
 ) -> Response:
-    if kind not in FIELD_SPECS:
-        raise NotFoundError(f"no such record kind: {kind}")
+    record_kind = _record_kind(kind)
     record = repo.get_record(patient_id)
     items = getattr(record, services.CHILD_FORMS[kind][1])
     if not 1 <= index <= len(items):
@@ -480,7 +553,7 @@ def _correction_page(
             "patient": services.patient_view(record, user),
             "kind": kind,
             "index": index,
-            "specs": FIELD_SPECS[kind],
+            "specs": record_kind.fields,
             "description": services.describe_child(kind, item),
             "form": form,
         },
@@ -517,17 +590,16 @@ async def correct_record(
     index: int,
 ) -> Response:
     """Save the correction (or soft deletion) with its reason, or show every invalid field."""
-    if kind not in FIELD_SPECS:
-        raise NotFoundError(f"no such record kind: {kind}")
-    values = {k: str(v) for k, v in (await request.form()).items()}
-    delete = values.get("action") == "delete"
-    result = services.correct_child(repo, patient_id, kind, index - 1, values, delete)
-    if result.ok:
-        page = "donors" if kind in DONOR_PAGE_KINDS else ""
-        target = f"/patients/{patient_id}/{page}" if page else f"/patients/{patient_id}#records"
-        return RedirectResponse(target, status_code=303)
-    return _correction_page(
-        request, state, user, session, repo, patient_id, kind, index, form=result
+    record_kind = _record_kind(kind)
+    return await _submitted(
+        request,
+        lambda values: services.correct_child(
+            repo, patient_id, kind, index - 1, values, values.get("action") == "delete"
+        ),
+        lambda _values: record_kind.corrected_url(patient_id),
+        lambda result: _correction_page(
+            request, state, user, session, repo, patient_id, kind, index, form=result
+        ),
     )
 
 
