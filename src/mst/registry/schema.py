@@ -137,7 +137,7 @@ class EventRow(_PatientChild, Base):
     """A clinical event."""
 
     __tablename__ = "events"
-    #: The patient list's death questions, answered from the index (migration 0099_i15).
+    #: The patient list's death questions, answered from the index (migration 0006).
     __table_args__ = (Index("ix_events_patient_kind", "patient_id", "kind", "date"),)
     patient_id: Mapped[str] = mapped_column(
         ForeignKey("patients.id", ondelete="CASCADE"), index=True

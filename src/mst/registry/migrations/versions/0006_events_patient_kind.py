@@ -1,6 +1,6 @@
 """index of events by patient and kind (the patient list's vital-status filter and death date)
 
-Revision ID: 0099_i15_events_patient_kind
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29 05:40:00
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0099_i15_events_patient_kind"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
