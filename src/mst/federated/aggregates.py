@@ -301,7 +301,9 @@ def cox_residuals(
     The coordinator sends, per stratum and pooled event time, Efron's per-time quantities
     ``a, b, cvec, evec, mvec`` (as :func:`mst.stats._regression_cox_core.score_residuals`
     forms them from pooled risk sets). The node returns ``Σ rᵢrᵢᵀ`` over its patients (robust
-    variance, one cluster per patient) and ``Σ rᵢ`` (cluster = center).
+    variance, one cluster per patient), ``r = Σ rᵢ`` and ``r rᵀ`` (cluster = center: the
+    coordinator adds the centers' ``r rᵀ``, which is additive, so it also works as a
+    secure sum).
     """
     X, t, e, skeys = _cox_rows(df, q, policy)
     beta = np.asarray(q["beta"], dtype=np.float64)
@@ -329,7 +331,8 @@ def cox_residuals(
         r[ee] += x[ee] - mvec[g] + ww[ee][:, None] * (x[ee] * b[g][:, None] - evec[g])
         res[rows] = r
     check_cells(center, "analysed patients", [X.shape[0]], policy.min_cell)
-    return {"rr": res.T @ res, "r": res.sum(axis=0)}
+    r_center = res.sum(axis=0)
+    return {"rr": res.T @ res, "r": r_center, "rcrc": np.outer(r_center, r_center)}
 
 
 def cox_concordance_cells(

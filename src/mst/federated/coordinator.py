@@ -528,10 +528,10 @@ def cox_payload(
                 "beta": beta.tolist(),
                 "per_stratum": cur.per_stratum,
             },
-            expect=("rr", "r"),
+            expect=("rr", "rcrc"),
         )
-        if cluster is not None:
-            mid = sum(np.outer(r["r"], r["r"]) for r in reps.values())
+        if cluster is not None:  # Σ_centers r_c r_cᵀ (each node sends its r_c r_cᵀ)
+            mid = sum(np.asarray(r["rcrc"]) for r in reps.values())
         else:
             mid = sum(np.asarray(r["rr"]) for r in reps.values())
         var = naive @ mid @ naive
@@ -607,6 +607,16 @@ def _concordance(
             raise
         fed.notes.append(f"concordance not computed: {exc}")
         return None, None
+    if by_center and fed.secure_sum is not None:
+        # the clustered SE sums the influence terms per center; SecAgg+ releases only the
+        # pooled cells, which give C (and its unclustered SE) but not the per-center sums
+        fed.notes.append(
+            "concordance_se not computed: clustered by center it needs each center's "
+            "influence sum, which secure aggregation does not release"
+        )
+        by_center_se = False
+    else:
+        by_center_se = by_center
     labels: dict[str, int] = {}
     parts: list[tuple[FloatArray, ...]] = []
     for c, r in reps.items():
@@ -626,8 +636,10 @@ def _concordance(
         e.astype(np.int64) == 1,
         risk.astype(np.float64),
         st.astype(np.intp),
-        cluster=center.astype(np.intp) if by_center else None,
+        cluster=center.astype(np.intp) if by_center_se else None,
     )
+    if by_center and not by_center_se:
+        return c.concordance, None
     return c.concordance, c.se
 
 
