@@ -165,6 +165,7 @@ def _run(
     centers: list[str],
     allow_missing: bool = False,
     wait: float = 120,
+    secure: bool = False,
 ) -> dict[str, Any]:
     from mst.federated import deploy
 
@@ -173,6 +174,7 @@ def _run(
         "timeout": 300,
         "wait": wait,
         "allow_missing": allow_missing,
+        "secure": secure,
         "split_by": "center_id",
         "analyses": [{"analysis": a, "options": asdict(o)} for a, o in analyses],
     }
@@ -194,6 +196,24 @@ def test_flower_federation_equals_pooled(federation: dict[str, Any]) -> None:
         with open_registry(federation["urls"][c], migrate=False) as reg:
             kinds = [e.entity_key for e in reg.audit_log(entity="federated")]
         assert "cox_cells" in kinds and "finegray_residuals" in kinds
+
+
+def test_secagg_plus_over_the_deployment(federation: dict[str, Any]) -> None:
+    """Flower's SecAgg+ between the same SuperLink and SuperNodes (one more query): Table 1
+    from secure totals equals ``mst stats table1`` on the pooled table; each center's audit
+    trail shows that its counts left only as a limb vector (masked by secaggplus_mod)."""
+    opts = Options(by="age_group", variables=["sex", "courses_gt3"])
+    res = _run(federation, [("table1", opts)], CENTERS, secure=True)
+    assert res["secure_rounds"] == 1 and res["centers"] == CENTERS
+    assert_same(res["results"][0], as_json(run_pooled(federation["pooled"], "table1", opts)))
+    from mst.registry import open_registry
+
+    for c in CENTERS:
+        with open_registry(federation["urls"][c], migrate=False) as reg:
+            rows = [e for e in reg.audit_log(entity="federated") if e.entity_key == "table1_counts"]
+        assert rows, c
+        released = rows[-1].after["released"]
+        assert "secure_vector" in released and "v0_count" not in released
 
 
 def test_missing_center_is_named(federation: dict[str, Any]) -> None:

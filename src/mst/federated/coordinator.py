@@ -607,16 +607,9 @@ def _concordance(
             raise
         fed.notes.append(f"concordance not computed: {exc}")
         return None, None
-    if by_center and fed.secure_sum is not None:
-        # the clustered SE sums the influence terms per center; SecAgg+ releases only the
-        # pooled cells, which give C (and its unclustered SE) but not the per-center sums
-        fed.notes.append(
-            "concordance_se not computed: clustered by center it needs each center's "
-            "influence sum, which secure aggregation does not release"
-        )
-        by_center_se = False
-    else:
-        by_center_se = by_center
+    # with secure aggregation the pooled cells carry no center: the clustered SE comes from
+    # the centers' squared influence sums (one more secure round, below)
+    by_center_se = by_center and fed.secure_sum is None
     labels: dict[str, int] = {}
     parts: list[tuple[FloatArray, ...]] = []
     for c, r in reps.items():
@@ -639,8 +632,39 @@ def _concordance(
         cluster=center.astype(np.intp) if by_center_se else None,
     )
     if by_center and not by_center_se:
-        return c.concordance, None
+        return c.concordance, _secure_clustered_se(fed, base, beta, reps, c.influence)
     return c.concordance, c.se
+
+
+def _secure_clustered_se(
+    fed: Federation,
+    base: dict[str, Any],
+    beta: FloatArray,
+    reps: Mapping[str, dict[str, Any]],
+    influence: FloatArray | None,
+) -> float | None:
+    """The concordance SE clustered by center from secure totals: every pooled cell's
+    influence term (equal for the exchangeable patients of a cell) goes to the nodes, each
+    node returns D_c² = (Σ over its cells n·dfbeta)², and var = Σ_c D_c² / 4."""
+    if influence is None:
+        return None
+    (r,) = reps.values()  # the secure total: one reply for all centers
+    n = np.asarray(r["n"], dtype=np.int64)
+    first = np.concatenate(([0], np.cumsum(n)[:-1]))
+    cells = {
+        "strata_labels": list(r["strata_labels"]),
+        "stratum": np.asarray(r["stratum"]).tolist(),
+        "time": np.asarray(r["time"], dtype=np.float64).tolist(),
+        "event": np.asarray(r["event"]).tolist(),
+        "risk": np.asarray(r["risk"], dtype=np.float64).tolist(),
+        "dfbeta": influence[first].tolist(),
+    }
+    got = fed.ask(
+        {**base, "kind": "cox_concordance_influence", "beta": beta.tolist(), "cells": cells},
+        expect=("dd",),
+    )
+    dd = sum(float(np.asarray(x["dd"])) for x in got.values())
+    return float(np.sqrt(dd / 4.0))
 
 
 # -- Fine–Gray ---------------------------------------------------------------------------

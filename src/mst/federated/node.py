@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "cox_cells": agg.cox_cells,
     "cox_residuals": agg.cox_residuals,
     "cox_concordance_cells": agg.cox_concordance_cells,
+    "cox_concordance_influence": agg.cox_concordance_influence,
     "finegray_counts": agg.finegray_counts,
     "finegray_cells": agg.finegray_cells,
     "finegray_residuals": agg.finegray_residuals,

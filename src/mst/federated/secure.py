@@ -53,6 +53,7 @@ SECURE_KINDS = (
     "cox_cells",
     "cox_residuals",
     "cox_concordance_cells",
+    "cox_concordance_influence",
     "finegray_counts",
     "finegray_cells",
     "finegray_residuals",

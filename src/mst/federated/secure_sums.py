@@ -88,12 +88,13 @@ CELL_KINDS: dict[str, CellKind] = {
     "finegray_cells": CellKind((("group", "group_labels"),), True, (), _FG, ("n", "d")),
     "regression_moments": CellKind(ints=("n",), totals=("n", "sum_x", "sum_xx")),
     "cox_residuals": CellKind(totals=("rr", "rcrc")),
+    "cox_concordance_influence": CellKind(totals=("dd",)),
     "finegray_residuals": CellKind(totals=("uu",)),
 }
 #: kinds with their own layout
 SPECIAL_KINDS = ("regression_setup", "table1_counts")
 #: query fields that change between the Newton steps of one analysis (the layout does not)
-VOLATILE = ("beta", "per_stratum", "u", "h", "xbar", "uc", "groups")
+VOLATILE = ("beta", "per_stratum", "u", "h", "xbar", "uc", "groups", "cells")
 
 
 def _key(label: Any) -> str:
