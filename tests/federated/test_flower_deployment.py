@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ ANALYSES: list[tuple[str, Options]] = [
     ),
     ("finegray", Options(time="crs_days", status="crs_status", covariates=["age_group", "age"])),
 ]
+#: one more analysis in the same request, through Flower's SecAgg+ (no grid needed)
+SECURE_TABLE1 = Options(by="age_group", variables=["sex", "courses_gt3"])
 
 
 def _free_port() -> int:
@@ -165,16 +167,19 @@ def _run(
     centers: list[str],
     allow_missing: bool = False,
     wait: float = 120,
+    secure: Sequence[tuple[str, Options]] = (),
 ) -> dict[str, Any]:
     from mst.federated import deploy
 
+    items = [{"analysis": a, "options": asdict(o)} for a, o in analyses]
+    items += [{"analysis": a, "options": asdict(o), "secure": True} for a, o in secure]
     req = {
         "centers": centers,
         "timeout": 300,
         "wait": wait,
         "allow_missing": allow_missing,
         "split_by": "center_id",
-        "analyses": [{"analysis": a, "options": asdict(o)} for a, o in analyses],
+        "analyses": items,
     }
     return deploy.submit(
         req, fed["work"] / "coordinator", f"127.0.0.1:{fed['port']}", fed["ca"], wait=3000
@@ -182,9 +187,15 @@ def _run(
 
 
 def test_flower_federation_equals_pooled(federation: dict[str, Any]) -> None:
-    res = _run(federation, ANALYSES, CENTERS)
+    """The plain analyses, then Table 1 through Flower's SecAgg+ in the same request
+    (same SuperLink, SuperNodes and ServerApp run): all equal ``mst stats`` on the pooled
+    table; each center's audit trail shows its secure counts left only as a limb vector
+    (masked by secaggplus_mod before leaving the node)."""
+    res = _run(federation, ANALYSES, CENTERS, secure=[("table1", SECURE_TABLE1)])
     assert res["centers"] == CENTERS and res["missing_centers"] == []
-    for (analysis, opts), got in zip(ANALYSES, res["results"], strict=True):
+    assert res["secure_rounds"] == 1
+    wanted = [*ANALYSES, ("table1", SECURE_TABLE1)]
+    for (analysis, opts), got in zip(wanted, res["results"], strict=True):
         want = as_json(run_pooled(federation["pooled"], analysis, opts))
         assert_same(got, want)
     # every query was logged in each center's own registry
@@ -192,8 +203,11 @@ def test_flower_federation_equals_pooled(federation: dict[str, Any]) -> None:
 
     for c in CENTERS:
         with open_registry(federation["urls"][c], migrate=False) as reg:
-            kinds = [e.entity_key for e in reg.audit_log(entity="federated")]
+            log = reg.audit_log(entity="federated")
+        kinds = [e.entity_key for e in log]
         assert "cox_cells" in kinds and "finegray_residuals" in kinds
+        secure = [e.after["released"] for e in log if e.entity_key == "table1_counts"]
+        assert secure and "secure_vector" in secure[-1] and "v0_count" not in secure[-1]
 
 
 def test_missing_center_is_named(federation: dict[str, Any]) -> None:

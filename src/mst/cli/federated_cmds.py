@@ -84,8 +84,9 @@ SecureOpt = Annotated[
     bool,
     typer.Option(
         "--secure-aggregation",
-        help="Receive the counts only as totals over the centers, through Flower's SecAgg+ "
-        "(km, cif, followup; every center must use the same --coarsen-months grid).",
+        help="Receive every count and sum only as totals over the centers, through Flower's "
+        "SecAgg+ (all analyses; those with times need the same --coarsen-months grid at "
+        "every center).",
     ),
 ]
 ENGINES = {

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from mst.errors import ValidationError
 from mst.federated.design import DesignSpec, build_design, level_counts
 from mst.federated.disclosure import DisclosurePolicy, check_cells, coarsen
+from mst.federated.errors import FederationError
 from mst.stats.io import need_columns, outcome_columns
 
 FloatArray = NDArray[np.float64]
@@ -301,7 +302,9 @@ def cox_residuals(
     The coordinator sends, per stratum and pooled event time, Efron's per-time quantities
     ``a, b, cvec, evec, mvec`` (as :func:`mst.stats._regression_cox_core.score_residuals`
     forms them from pooled risk sets). The node returns ``Σ rᵢrᵢᵀ`` over its patients (robust
-    variance, one cluster per patient) and ``Σ rᵢ`` (cluster = center).
+    variance, one cluster per patient), ``r = Σ rᵢ`` and ``r rᵀ`` (cluster = center: the
+    coordinator adds the centers' ``r rᵀ``, which is additive, so it also works as a
+    secure sum).
     """
     X, t, e, skeys = _cox_rows(df, q, policy)
     beta = np.asarray(q["beta"], dtype=np.float64)
@@ -329,7 +332,8 @@ def cox_residuals(
         r[ee] += x[ee] - mvec[g] + ww[ee][:, None] * (x[ee] * b[g][:, None] - evec[g])
         res[rows] = r
     check_cells(center, "analysed patients", [X.shape[0]], policy.min_cell)
-    return {"rr": res.T @ res, "r": res.sum(axis=0)}
+    r_center = res.sum(axis=0)
+    return {"rr": res.T @ res, "r": r_center, "rcrc": np.outer(r_center, r_center)}
 
 
 def cox_concordance_cells(
@@ -506,3 +510,34 @@ def finegray_residuals(
         U[cr] += qy[np.searchsorted(uc, t[cr])]
     check_cells(center, "analysed patients", [X.shape[0]], policy.min_cell)
     return {"uu": U.T @ U}
+
+
+def cox_concordance_influence(
+    df: pd.DataFrame, q: dict[str, Any], policy: DisclosurePolicy, center: str
+) -> dict[str, Any]:
+    """The square of the center's summed concordance influence terms (clustered SE).
+
+    The coordinator sends every pooled (stratum, time point, status, risk score) cell with
+    its influence term on Somers' d (equal for the patients of a cell); the node returns
+    ``dd = (Σ over its cells n·dfbeta)²``, which adds over the centers to R's clustered
+    variance × 4. The cells are those of :func:`cox_concordance_cells` (same rules).
+    """
+    rep = cox_concordance_cells(df, q, policy, center)
+    C = q["cells"]
+    labels = list(C["strata_labels"])
+    pooled = {
+        (str(labels[int(s)]), float(t), int(e), float(r)): float(v)
+        for s, t, e, r, v in zip(
+            C["stratum"], C["time"], C["event"], C["risk"], C["dfbeta"], strict=True
+        )
+    }
+    own = rep["strata_labels"]
+    total = 0.0
+    for s, t, e, r, n in zip(
+        rep["stratum"], rep["time"], rep["event"], rep["risk"], rep["n"], strict=True
+    ):
+        key = (str(own[int(s)]), float(t), int(e), float(r))
+        if key not in pooled:
+            raise FederationError(center, "refused the query: a cell is not in the pooled cells")
+        total += float(n) * pooled[key]
+    return {"dd": np.float64(total * total)}

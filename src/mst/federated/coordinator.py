@@ -527,10 +527,10 @@ def cox_payload(
                 "beta": beta.tolist(),
                 "per_stratum": cur.per_stratum,
             },
-            expect=("rr", "r"),
+            expect=("rr", "rcrc"),
         )
-        if cluster is not None:
-            mid = sum(np.outer(r["r"], r["r"]) for r in reps.values())
+        if cluster is not None:  # Σ_centers r_c r_cᵀ (each node sends its r_c r_cᵀ)
+            mid = sum(np.asarray(r["rcrc"]) for r in reps.values())
         else:
             mid = sum(np.asarray(r["rr"]) for r in reps.values())
         var = naive @ mid @ naive
@@ -602,6 +602,9 @@ def _concordance(
             raise
         fed.notes.append(f"concordance not computed: {exc}")
         return None, None
+    # with secure aggregation the pooled cells carry no center: the clustered SE comes from
+    # the centers' squared influence sums (one more secure round, below)
+    by_center_se = by_center and fed.secure_sum is None
     labels: dict[str, int] = {}
     parts: list[tuple[FloatArray, ...]] = []
     for c, r in reps.items():
@@ -621,9 +624,42 @@ def _concordance(
         e.astype(np.int64) == 1,
         risk.astype(np.float64),
         st.astype(np.intp),
-        cluster=center.astype(np.intp) if by_center else None,
+        cluster=center.astype(np.intp) if by_center_se else None,
     )
+    if by_center and not by_center_se:
+        return c.concordance, _secure_clustered_se(fed, base, beta, reps, c.influence)
     return c.concordance, c.se
+
+
+def _secure_clustered_se(
+    fed: Federation,
+    base: dict[str, Any],
+    beta: FloatArray,
+    reps: Mapping[str, dict[str, Any]],
+    influence: FloatArray | None,
+) -> float | None:
+    """The concordance SE clustered by center from secure totals: every pooled cell's
+    influence term (equal for the exchangeable patients of a cell) goes to the nodes, each
+    node returns D_c² = (Σ over its cells n·dfbeta)², and var = Σ_c D_c² / 4."""
+    if influence is None:
+        return None
+    (r,) = reps.values()  # the secure total: one reply for all centers
+    n = np.asarray(r["n"], dtype=np.int64)
+    first = np.concatenate(([0], np.cumsum(n)[:-1]))
+    cells = {
+        "strata_labels": list(r["strata_labels"]),
+        "stratum": np.asarray(r["stratum"]).tolist(),
+        "time": np.asarray(r["time"], dtype=np.float64).tolist(),
+        "event": np.asarray(r["event"]).tolist(),
+        "risk": np.asarray(r["risk"], dtype=np.float64).tolist(),
+        "dfbeta": influence[first].tolist(),
+    }
+    got = fed.ask(
+        {**base, "kind": "cox_concordance_influence", "beta": beta.tolist(), "cells": cells},
+        expect=("dd",),
+    )
+    dd = sum(float(np.asarray(x["dd"])) for x in got.values())
+    return float(np.sqrt(dd / 4.0))
 
 
 # -- Fine–Gray ---------------------------------------------------------------------------

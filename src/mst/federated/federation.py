@@ -57,6 +57,8 @@ class Federation:
     secure_sum: SecureSum | None = None
     secure_rounds: int = 0
     _started: bool = False
+    #: agreed secure layouts, one per query without its per-step fields
+    _layouts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _one(
         self, center: str, data: bytes, got: bytes | Exception | None = None
@@ -112,7 +114,10 @@ class Federation:
             Fields every reply must have (else: malformed, naming the center).
         """
         self.start()
-        if self.secure_sum is not None and query.get("kind") not in ("outcome_labels",):
+        if self.secure_sum is not None and query.get("kind") not in (
+            "outcome_labels",
+            "secure_labels",
+        ):
             return self._ask_secure(query)
         self.queries += 1
         data = encode(query)
@@ -131,22 +136,28 @@ class Federation:
         return out
 
     def _ask_secure(self, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """One plain round for the labels and the grid, then the SecAgg+ sum of the counts;
-        returns one reply, for all centers together, in the plain reply's format."""
-        from mst.errors import ValidationError
-        from mst.federated import secure
+        """One plain round for the labels and the layout (once per analysis), then the
+        SecAgg+ sum; returns one reply, for all centers together, in the plain reply's
+        format (the pooled cells, as if one center held every patient)."""
+        from mst.federated import secure, secure_sums
 
-        kind = query.get("kind")
+        kind = str(query.get("kind"))
         if kind not in secure.SECURE_KINDS:
-            raise ValidationError(
-                "--secure-aggregation",
-                kind,
-                "SecAgg+ is available for the count-based analyses (km, cif, followup) only",
-            )
+            raise FederationError("coordinator", f"no secure aggregation for {kind}")
         assert self.secure_sum is not None
-        labels = self.ask({**query, "kind": "outcome_labels"}, expect=("last_index", "grid_width"))
-        layout = secure.agree_layout(query, labels)
-        size = secure.layout_size(layout)
+        if kind == "outcome_counts":
+            labels = self.ask(
+                {**query, "kind": "outcome_labels"}, expect=("last_index", "grid_width")
+            )
+            layout = secure.agree_layout(query, labels)
+            size = secure.layout_size(layout)
+        else:
+            key = secure_sums.layout_key(query)
+            if key not in self._layouts:
+                labels = self.ask({**query, "kind": "secure_labels", "of": kind})
+                self._layouts[key] = secure_sums.agree(kind, labels)
+            layout = self._layouts[key]
+            size = secure_sums.size(kind, layout)
         data = encode({**query, "secure_layout": layout})
         self.queries += 1
         self.secure_rounds += 1
@@ -161,4 +172,8 @@ class Federation:
         if round(float(total[-1])) != len(self.centers):
             raise FederationError("coordinator", "secure aggregation lost a center's vector")
         everyone = "+".join(self.centers)
-        return {everyone: {"center": everyone, **secure.sparse_outcome(total, layout)}}
+        if kind == "outcome_counts":
+            reply = secure.sparse_outcome(total, layout)
+        else:
+            reply = secure_sums.sparse(kind, total, layout)
+        return {everyone: {"center": everyone, **reply}}

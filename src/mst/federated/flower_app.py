@@ -335,13 +335,17 @@ def main(grid: Grid, context: Context) -> None:
             float(req.get("timeout", 60)),
             bool(req.get("allow_missing", False)),
             float(req.get("wait", 60)),
-            bool(req.get("secure", False)),
+            bool(req.get("secure", False)) or any(i.get("secure") for i in req["analyses"]),
         )
+        secure_sum = fed.secure_sum
         results = []
         for item in req["analyses"]:
             opts = Options(
                 **{k: (tuple(v) if k == "codes" else v) for k, v in item["options"].items()}
             )
+            # SecAgg+ for the whole request, or for this analysis only
+            secure = bool(req.get("secure", False)) or bool(item.get("secure", False))
+            fed.secure_sum = secure_sum if secure else None
             results.append(run_federated(fed, item["analysis"], opts, split_by=req.get("split_by")))
         out: dict[str, Any] = {
             "results": results,

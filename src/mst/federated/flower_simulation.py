@@ -94,6 +94,7 @@ def run_flower_simulation(
     timeout: float = 300.0,
     num_cpus: int | None = None,
     secure: bool = False,
+    message_observer: Callable[[Any], None] | None = None,
 ) -> tuple[T, Federation]:
     """Run ``work(federation)`` in a ServerApp over Flower's simulation runtime.
 
@@ -115,6 +116,9 @@ def run_flower_simulation(
         CPUs Ray may use (default: all of this machine's, at most the number of centers).
     secure : bool
         Receive the counts only as totals through Flower's SecAgg+ (:mod:`mst.federated.secure`).
+    message_observer : callable, optional
+        Called with every Flower message that reaches the coordinator (plain replies and
+        every stage of SecAgg+), for tests of what the coordinator receives.
 
     Returns
     -------
@@ -161,6 +165,16 @@ def run_flower_simulation(
 
         @server.main()
         def main(grid: Grid, context: Context) -> None:
+            if message_observer is not None:
+                receive = grid.send_and_receive
+
+                def observed_receive(messages: Any, *, timeout: float | None = None) -> Any:
+                    replies = list(receive(messages, timeout=timeout))
+                    for m in replies:
+                        message_observer(m)
+                    return replies
+
+                grid.send_and_receive = observed_receive  # type: ignore[method-assign]
             try:
                 fed = flower_federation(grid, centers, timeout, False, timeout, secure)
                 if observer is not None:

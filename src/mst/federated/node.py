@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mst.errors import MstError
+from mst.errors import MstError, ValidationError
 from mst.federated import aggregates as agg
-from mst.federated import secure
+from mst.federated import secure, secure_sums
 from mst.federated.disclosure import DisclosurePolicy
 from mst.federated.errors import FederationError
 from mst.federated.wire import decode, encode
@@ -32,13 +32,14 @@ HANDLERS: dict[str, Handler] = {
     "cox_cells": agg.cox_cells,
     "cox_residuals": agg.cox_residuals,
     "cox_concordance_cells": agg.cox_concordance_cells,
+    "cox_concordance_influence": agg.cox_concordance_influence,
     "finegray_counts": agg.finegray_counts,
     "finegray_cells": agg.finegray_cells,
     "finegray_residuals": agg.finegray_residuals,
     "outcome_labels": secure.outcome_labels,
 }
-#: plain queries a node with ``secure_only`` still answers (they release no number)
-LABEL_KINDS = ("outcome_labels",)
+#: plain queries a node with ``secure_only`` still answers (they release labels, no count)
+LABEL_KINDS = ("outcome_labels", "secure_labels")
 
 #: an audit sink: ``audit(action, details)``; the registry adapter writes one audit row
 AuditSink = Callable[[str, dict[str, Any]], None]
@@ -93,6 +94,8 @@ class Node:
         kind = query.get("kind")
         if kind == "hello":
             return {"protocol": PROTOCOL_VERSION, "policy": self.policy.describe()}
+        if kind == "secure_labels":
+            return self._secure_labels(query)
         if kind not in HANDLERS:
             raise FederationError(self.center, f"unknown query kind {kind!r}")
         layout = query.get("secure_layout")
@@ -107,9 +110,26 @@ class Node:
         if kind not in secure.SECURE_KINDS:
             raise FederationError(self.center, f"no secure aggregation for {kind}")
         rep = HANDLERS[str(kind)](self._table(), query, self.policy, self.center)
-        dense = secure.dense_outcome(rep, layout, self.center)
+        if kind == "outcome_counts":
+            dense = secure.dense_outcome(rep, layout, self.center)
+        else:
+            dense = secure_sums.dense(str(kind), rep, layout, self.center)
+        try:
+            limbs = secure.encode_fixed(dense)
+        except ValidationError as exc:
+            raise FederationError(
+                self.center, f"refused the query: cannot add {kind} securely ({exc.rule})"
+            ) from exc
         # the limbs are masked by SecAgg+ before they leave the node
-        return {"secure_vector": secure.encode_fixed(dense).ravel()}
+        return {"secure_vector": limbs.ravel()}
+
+    def _secure_labels(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The labels and shapes that fix the layout of a secure query (no count)."""
+        of = str(query.get("of"))
+        if of not in secure.SECURE_KINDS or of == "outcome_counts":
+            raise FederationError(self.center, f"no secure aggregation for {of}")
+        rep = HANDLERS[of](self._table(), {**query, "kind": of}, self.policy, self.center)
+        return secure_sums.labels_of(of, rep, query, self.policy, self.center)
 
     def handle(self, request: bytes) -> bytes:
         """Bytes in, bytes out: the node's whole interface to any transport."""

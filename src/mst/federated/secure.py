@@ -44,8 +44,21 @@ FRACTION_BITS = 64
 CLIPPING_RANGE = float(1 << LIMB_BITS)
 QUANTIZATION_RANGE = 1 << (LIMB_BITS + 1)
 MODULUS_RANGE = 1 << 32
-#: analyses whose numbers the coordinator can receive as SecAgg+ totals
-SECURE_KINDS = ("outcome_counts",)
+#: queries whose numbers the coordinator can receive as SecAgg+ totals (the outcome counts
+#: here, the regression sums and Table 1 in :mod:`mst.federated.secure_sums`)
+SECURE_KINDS = (
+    "outcome_counts",
+    "regression_setup",
+    "regression_moments",
+    "cox_cells",
+    "cox_residuals",
+    "cox_concordance_cells",
+    "cox_concordance_influence",
+    "finegray_counts",
+    "finegray_cells",
+    "finegray_residuals",
+    "table1_counts",
+)
 
 
 def encode_fixed(values: FloatArray) -> FloatArray:
@@ -57,7 +70,9 @@ def encode_fixed(values: FloatArray) -> FloatArray:
     n = np.rint(np.ldexp(v, FRACTION_BITS))
     if np.any(np.abs(n) >= 2.0 ** (LIMB_BITS * N_LIMBS - 1)):
         raise ValidationError(
-            "secure aggregation", None, "a value exceeds the range of the exact encoding (2^63)"
+            "secure aggregation",
+            None,
+            "a value exceeds ±2^63, the range of the exact fixed-point encoding",
         )
     base = float(1 << LIMB_BITS)
     limbs = []

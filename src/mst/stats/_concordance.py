@@ -18,7 +18,7 @@ O(n log² n), no Python loop over rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +39,9 @@ class Concordance:
         Standard error (square root of R's ``var``).
     concordant, discordant, tied_x, tied_y, tied_xy : float
         Weighted pair counts (R's ``count``); ``tied_y`` excludes pairs tied on both.
+    influence : ndarray or None
+        Every row's influence term (dfbeta on Somers' d, before any cluster sum), so that
+        a caller can sum it over other groupings (the federated clustered SE).
     """
 
     concordance: float
@@ -48,6 +51,7 @@ class Concordance:
     tied_x: float
     tied_y: float
     tied_xy: float
+    influence: FloatArray | None = field(default=None, repr=False, compare=False)
 
 
 def _dominance(
@@ -194,8 +198,11 @@ def concordance_se(
     # R counts "concordant" with the smaller risk first (reverse = TRUE for coxph)
     somer = (conc - disc) / npair
     dfbeta = w_all * ((infl[:, 0] - infl[:, 1]) / npair - somer / npair * infl.sum(axis=1))
+    per_row = dfbeta
     if cluster is not None:
         dfbeta = np.bincount(cluster, weights=dfbeta)
     var = float(dfbeta @ dfbeta) / 4.0
     c = (conc + tie_x / 2.0) / npair
-    return Concordance(float(c), float(np.sqrt(var)), conc, disc, tie_x, tie_y - tie_xy, tie_xy)
+    return Concordance(
+        float(c), float(np.sqrt(var)), conc, disc, tie_x, tie_y - tie_xy, tie_xy, per_row
+    )
