@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -44,6 +44,9 @@ from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.registry.audit_chain import GENESIS, ChainReport, chain_key, row_digest, verify_rows
 from mst.registry.db import PG_LOCK_TIMEOUT, PG_WRITE_LOCK, WRITE_FLAG
 from mst.registry.errors import integrity_error, is_busy
+
+if TYPE_CHECKING:
+    from mst.io.frames import CohortFrames
 from mst.registry.schema import (
     AdministrationRow,
     AlertAckRow,
@@ -255,7 +258,7 @@ class Repository:
         """Queue one audit row; it is chained and written when the transaction ends."""
         session.info.setdefault("mst_audit", []).append(
             {
-                "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "at": _now(),
                 "user": self.user,
                 "action": action,
                 "entity": entity,
@@ -284,7 +287,7 @@ class Repository:
             if a["center_id"] is None and a["patient_id"]:
                 a["center_id"] = centers.get(a["patient_id"])
         chains = sorted({chain_key(a["center_id"]) for a in pending})
-        heads = self._lock_heads(s, chains)
+        heads = _lock_heads_of(s, chains)
         for a in pending:
             chain = chain_key(a["center_id"])
             n, prev = heads[chain]
@@ -304,25 +307,6 @@ class Repository:
             .values(n_rows=bindparam("b_n"), last_hash=bindparam("b_hash")),
             [{"b_chain": c, "b_n": heads[c][0], "b_hash": heads[c][1]} for c in chains],
         )
-
-    def _lock_heads(self, s: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
-        """Current heads of these chains, created when new and locked until commit."""
-        dialect = s.get_bind().dialect.name
-        rows = [{"chain": c, "n_rows": 0, "last_hash": GENESIS} for c in chains]
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            s.execute(pg_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            s.execute(sqlite_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
-        q = select(AuditHeadRow.chain, AuditHeadRow.n_rows, AuditHeadRow.last_hash).where(
-            AuditHeadRow.chain.in_(chains)
-        )
-        if dialect == "postgresql":
-            q = q.with_for_update()
-        return {c: (int(n), h) for c, n, h in s.execute(q)}
 
     def verify_audit(self) -> ChainReport:
         """Recompute the audit hash chains and name the first broken row.
@@ -454,6 +438,69 @@ class Repository:
                 if progress is not None:
                     progress(done)
         return len(cohort.records)
+
+    def import_frames(self, frames: CohortFrames,
+                      progress: Callable[[int], None] | None = None) -> int:
+        """Write validated frames in one transaction: all of it or nothing.
+
+        The registry ends exactly as after :meth:`import_cohort` of the same cohort (every
+        table, audit rows and their hash chain included), without building domain objects
+        for patients new to the registry: their rows and audit rows are built column by
+        column, a chunk of patients at a time (:mod:`mst.registry.frames_import`).
+        Patients already present are replaced record by record, as by
+        :meth:`import_cohort`.
+
+        Parameters
+        ----------
+        frames : mst.io.frames.CohortFrames
+            Validated frames (:func:`mst.io.exchange_frames.read_frames`: every field and
+            cross-record rule checked).
+        progress : callable, optional
+            Called with the number of patients written so far.
+
+        Returns
+        -------
+        int
+            Number of patient records written.
+
+        Raises
+        ------
+        mst.errors.ConsistencyError
+            A patient names an unknown center or one outside the scope, or a donor id
+            already belongs to another patient of the registry.
+        mst.registry.errors.RegistryBusyError
+            Another writer holds the registry longer than the busy timeout.
+        """
+        from mst.io.exchange_frames import cohort_from_frames
+        from mst.registry.frames_import import FramesWriter, frames_subset
+
+        C = frames.centers
+        centers = [
+            Center.model_construct(id=i, name=n, country=c)
+            for i, n, c in zip(C["id"].tolist(), C["name"].tolist(), C["country"].tolist(),
+                               strict=True)
+        ]
+        ids = frames.patients["id"].tolist()
+        with self._tx(write=True) as s:
+            for c in centers:
+                self._put_center(s, c)
+            existing: set[str] = set()
+            for start in range(0, len(ids), 500):
+                q = select(PatientRow.id).where(PatientRow.id.in_(ids[start : start + 500]))
+                existing.update(s.scalars(q))
+            done = 0
+            if existing:
+                for rec in cohort_from_frames(frames_subset(frames, existing, True)).records:
+                    self._put_record(s, rec)
+                    done += 1
+                    if progress is not None:
+                        progress(done)
+                frames = frames_subset(frames, existing, False)
+            self._flush_audit(s)  # centers and replaced records first, as import_cohort
+            writer = FramesWriter(s, frames, self.user, self._visible)
+            writer.check()
+            writer.write(None if progress is None else lambda k: progress(done + k))
+        return len(ids)
 
     def _bulk_insert(self, s: Session, records: list[PatientRecord]) -> None:
         """Insert records of patients not yet in the registry (multi-row inserts)."""
@@ -1143,6 +1190,31 @@ class Repository:
         """
         with self._tx(write=True) as s:
             self._audit(s, action, entity, key, None, None, detail, center_id)
+
+
+def _now() -> dt.datetime:
+    """The audit clock: now in UTC, naive (one place, so that tests can fix it)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _lock_heads_of(s: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
+        """Current heads of these chains, created when new and locked until commit."""
+        dialect = s.get_bind().dialect.name
+        rows = [{"chain": c, "n_rows": 0, "last_hash": GENESIS} for c in chains]
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            s.execute(pg_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            s.execute(sqlite_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
+        q = select(AuditHeadRow.chain, AuditHeadRow.n_rows, AuditHeadRow.last_hash).where(
+            AuditHeadRow.chain.in_(chains)
+        )
+        if dialect == "postgresql":
+            q = q.with_for_update()
+        return {c: (int(n), h) for c, n, h in s.execute(q)}
 
 
 #: Audit entities that are not patient data (excluded from :meth:`Repository.registry_version`).
