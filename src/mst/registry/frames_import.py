@@ -43,7 +43,7 @@ from mst.registry.schema import (
 )
 
 #: Patients written (rows and audit rows) per chunk: bounds the memory of a large import.
-CHUNK_PATIENTS = 1000
+CHUNK_PATIENTS = 500
 
 #: Audit entity of each frame, in the order the object path audits a record's entities.
 _ENTITIES = (
