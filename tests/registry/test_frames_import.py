@@ -24,7 +24,7 @@ def cohort() -> Cohort:
     """Simulated patients of two centers and one hand-made record with awkward text."""
     from mst.simulate import simulate_cohort
 
-    sim = simulate_cohort(n=14, seed=21, n_centers=2)
+    sim = simulate_cohort(n=9, seed=21, n_centers=2)
     odd = build_record("C02-9001", "C02")
     events = tuple(
         e.model_copy(update={"detail": 'fièvre "F" – ☃\\ 40.1°C'}) for e in odd.events
@@ -130,11 +130,23 @@ def test_refusals_leave_the_registry_unchanged(db_url: str, cohort: Cohort) -> N
         assert str(by_frames.value) == str(by_objects.value)
         assert f"donor {cohort.records[0].donors[0].id}" in str(by_frames.value)
         unknown = Cohort(records=(*cohort.records[2:6], build_record("X09-0001", "X09")))
-        with pytest.raises(ConsistencyError, match="patient X09-0001.*center X09 is not "
-                                                   "registered"):
+        with pytest.raises(ConsistencyError, match=r"patient X09-0001.*center X09 is not "
+                                                   r"registered"):
             reg.import_frames(frames_from_cohort(unknown))
     with open_registry(db_url, center_scope={"C01"}) as reg:
         c02 = [r for r in cohort.records if r.patient.center_id == "C02"][:1]
         with pytest.raises(ConsistencyError, match="outside this user's centers"):
             reg.import_frames(frames_from_cohort(Cohort(records=tuple(c02))))
     assert dump_tables(db_url) == before
+
+
+def test_a_child_without_its_patient_is_refused(tmp_path: Any, cohort: Cohort) -> None:
+    from dataclasses import replace
+
+    frames = frames_from_cohort(Cohort(centers=cohort.centers, records=cohort.records[:3]))
+    frames = replace(frames, patients=frames.patients.iloc[1:].reset_index(drop=True))
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with open_registry(url) as reg:
+        with pytest.raises(ConsistencyError, match=r"patient .*not in the import"):
+            reg.import_frames(frames)
+        assert reg.counts()["patients"] == 0

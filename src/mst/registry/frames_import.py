@@ -160,6 +160,15 @@ def _json_objects(fields: dict[str, np.ndarray], n: int) -> np.ndarray:
     return np.array([template % row for row in zip(*cols, strict=True)], dtype=object)
 
 
+def _orphan(df: pd.DataFrame, name: str, j: int, parent: str) -> None:
+    row = df["row"].iloc[j]
+    where = f"row {int(row)}" if not pd.isna(row) else f"{name} record {j + 1}"
+    raise ConsistencyError(
+        f"{where}, patient {df['patient_id'].iloc[j]}",
+        f"refers to a {parent} that is not in the import (frames not validated?)",
+    )
+
+
 # --------------------------------------------------------------------------- chunks
 @dataclass
 class _Sorted:
@@ -229,9 +238,8 @@ class FramesWriter:
                      "antibodies"):
             df = getattr(frames, name)
             pos = pidx.get_indexer(df["patient_id"])
-            keep = pos >= 0  # a child of no patient of these frames (never after validation)
-            if not keep.all():
-                df, pos = df[keep], pos[keep]
+            if (pos < 0).any():  # never in validated frames: refuse rather than drop
+                _orphan(df, name, int(np.flatnonzero(pos < 0)[0]), "patient")
             self.kids[name] = _sorted(df, pos, self.n)
         # administrations: by course (patient order, then the patient's course order)
         C = self.kids["courses"].frame
@@ -239,8 +247,8 @@ class FramesWriter:
         A = frames.administrations
         cpos = cidx.get_indexer(pd.MultiIndex.from_arrays(
             [A["patient_id"], A["course_number"].fillna(-1).astype("int64")]))
-        keep = cpos >= 0  # the object path keeps only administrations of a course
-        A, cpos = A[keep], cpos[keep]
+        if (cpos < 0).any():
+            _orphan(A, "administrations", int(np.flatnonzero(cpos < 0)[0]), "course")
         order = np.argsort(cpos, kind="stable")
         self.admins = A.take(order).reset_index(drop=True)
         self.admin_course = cpos[order]
