@@ -150,3 +150,27 @@ def test_a_child_without_its_patient_is_refused(tmp_path: Any, cohort: Cohort) -
         with pytest.raises(ConsistencyError, match=r"patient .*not in the import"):
             reg.import_frames(frames)
         assert reg.counts()["patients"] == 0
+
+
+def test_mst_import_takes_the_frames_path_and_the_trail_verifies(
+    tmp_path: Any, cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mst.cli.main import app
+    from mst.io.exchange import write_cohort
+    from mst.registry.repository import Repository
+
+    def no_objects(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("mst import built the cohort as objects")
+
+    monkeypatch.setattr(Repository, "import_cohort", no_objects)
+    source = tmp_path / "c.csv"
+    write_cohort(Cohort(centers=cohort.centers, records=cohort.records[:5]), source)
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    runner = CliRunner()
+    res = runner.invoke(app, ["import", str(source), "--db", url])
+    assert res.exit_code == 0, res.output
+    assert "imported 5 patients" in res.output
+    res = runner.invoke(app, ["audit", "verify", "--db", url])
+    assert res.exit_code == 0 and "intact" in res.output, res.output
