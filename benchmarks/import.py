@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 _MST = [sys.executable, "-c", "from mst.cli.main import main; main()"]
@@ -36,6 +37,34 @@ def _timed(args: list[str]) -> tuple[float, float]:
             raise SystemExit(f"mst {' '.join(args)} failed:\n{proc.stderr}")
         wall, kb = Path(out.name).read_text().split()[-2:]
     return float(wall), float(kb) / 1024
+
+
+def _simulate_streaming(n: int, seed: int, path: Path) -> None:
+    """The file ``mst simulate --n N --seed S`` writes, written 1,000 records at a time.
+
+    ``mst simulate`` holds the whole cohort and its CSV text (over 14 GB at 100,000
+    patients); the records are simulated one by one and do not depend on ``n``, so the
+    same bytes can be written in batches with the same writer.
+    """
+    from mst.domain import Cohort
+    from mst.io.exchange import cohort_to_csv
+    from mst.simulate import iter_records, simulated_centers
+
+    batch: list = []
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(cohort_to_csv(Cohort(centers=simulated_centers(4), records=())))
+
+        def flush() -> None:
+            text = cohort_to_csv(Cohort.model_construct(centers=(), records=tuple(batch)))
+            fh.write(text[text.index("\n") + 1 :])  # without the header
+            batch.clear()
+
+        for rec in iter_records(n, seed):
+            batch.append(rec)
+            if len(batch) == 1000:
+                flush()
+        if batch:
+            flush()
 
 
 def _wipe_postgres(url: str) -> None:
@@ -58,12 +87,20 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--from", dest="source", type=Path, default=None,
                         help="Use this exchange file instead of simulating one.")
+    parser.add_argument("--stream", action="store_true",
+                        help="Write the simulated file in batches (bounded memory; the same "
+                             "bytes as mst simulate), for 100,000 patients.")
     parser.add_argument("--sqlite", type=Path, default=None,
                         help="Write the SQLite registry here (kept), not in a temporary folder.")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if opts.source is None:
+        if opts.source is None and opts.stream:
+            exchange = work / "cohort.csv"
+            t0 = time.perf_counter()
+            _simulate_streaming(opts.n, opts.seed, exchange)
+            origin = f"simulated in batches in {time.perf_counter() - t0:.1f} s"
+        elif opts.source is None:
             exchange = work / "cohort.csv"
             t_sim, _ = _timed(["simulate", "--n", str(opts.n), "--seed", str(opts.seed),
                                "--out", str(exchange)])
