@@ -42,6 +42,9 @@ from mst.registry.schema import (
     ResponseRow,
 )
 
+#: ``lock_heads(session, chains)`` → chain → (rows, last hash), locked until commit.
+LockHeads = Callable[[Session, list[str]], dict[str, tuple[int, str]]]
+
 #: Patients written (rows and audit rows) per chunk: bounds the memory of a large import.
 CHUNK_PATIENTS = 500
 
@@ -220,14 +223,17 @@ class FramesWriter:
         Written to every audit row.
     visible : callable
         True when a center is inside the repository's scope.
+    lock_heads : callable
+        ``lock_heads(session, chains)``: the chains' current heads, locked until commit.
     """
 
     def __init__(self, session: Session, frames: CohortFrames, user: str,
-                 visible: Callable[[str], bool]) -> None:
+                 visible: Callable[[str], bool], lock_heads: LockHeads) -> None:
         self.s = session
         self.f = frames
         self.user = user
         self.visible = visible
+        self.lock_heads = lock_heads
         conn = session.connection()
         self.sqlite = conn.dialect.name == "sqlite"
         P = frames.patients
@@ -412,7 +418,7 @@ class FramesWriter:
             center_id=centers[pos[order_a]].tolist(),
             after=after[order_a].tolist(),
         )
-        write_audit(self.s, self.user, rows)
+        write_audit(self.s, self.user, rows, self.lock_heads)
 
     def _course_admins(self, A: pd.DataFrame, acourse: np.ndarray, m: int) -> np.ndarray:
         """JSON list of each course's administrations (``[]`` for none)."""
@@ -442,7 +448,8 @@ class AuditRows:
     after: list[str]
 
 
-def write_audit(s: Session, user: str, rows: AuditRows, action: str = "insert") -> None:
+def write_audit(s: Session, user: str, rows: AuditRows, lock_heads: LockHeads,
+                action: str = "insert") -> None:
     """Chain and write audit rows of inserts (one time stamp for all of them).
 
     The hash of each row is :func:`mst.registry.audit_chain.row_digest` of its values,
@@ -451,13 +458,13 @@ def write_audit(s: Session, user: str, rows: AuditRows, action: str = "insert") 
     n = len(rows.entity)
     if n == 0:
         return
-    from mst.registry.repository import _lock_heads_of, _now
+    from mst.registry.repository import _now
 
     at = _now()
     at_text = at.isoformat(timespec="microseconds")
     chains_of = [chain_key(c) for c in rows.center_id]
     chains = sorted(set(chains_of))
-    heads = _lock_heads_of(s, chains)
+    heads = lock_heads(s, chains)
     enc = encode_basestring  # the payload is JSON with ensure_ascii=False
     head = f'[{enc(at_text)},{enc(user)},{enc(action)},'
     seqs: list[int] = [0] * n

@@ -44,9 +44,6 @@ from mst.errors import ConsistencyError, NotFoundError, ValidationError
 from mst.registry.audit_chain import GENESIS, ChainReport, chain_key, row_digest, verify_rows
 from mst.registry.db import PG_LOCK_TIMEOUT, PG_WRITE_LOCK, WRITE_FLAG
 from mst.registry.errors import integrity_error, is_busy
-
-if TYPE_CHECKING:
-    from mst.io.frames import CohortFrames
 from mst.registry.schema import (
     AdministrationRow,
     AlertAckRow,
@@ -63,6 +60,9 @@ from mst.registry.schema import (
     PatientRow,
     ResponseRow,
 )
+
+if TYPE_CHECKING:
+    from mst.io.frames import CohortFrames
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ class Repository:
             if a["center_id"] is None and a["patient_id"]:
                 a["center_id"] = centers.get(a["patient_id"])
         chains = sorted({chain_key(a["center_id"]) for a in pending})
-        heads = _lock_heads_of(s, chains)
+        heads = self._lock_heads(s, chains)
         for a in pending:
             chain = chain_key(a["center_id"])
             n, prev = heads[chain]
@@ -307,6 +307,25 @@ class Repository:
             .values(n_rows=bindparam("b_n"), last_hash=bindparam("b_hash")),
             [{"b_chain": c, "b_n": heads[c][0], "b_hash": heads[c][1]} for c in chains],
         )
+
+    def _lock_heads(self, s: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
+        """Current heads of these chains, created when new and locked until commit."""
+        dialect = s.get_bind().dialect.name
+        rows = [{"chain": c, "n_rows": 0, "last_hash": GENESIS} for c in chains]
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            s.execute(pg_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            s.execute(sqlite_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
+        q = select(AuditHeadRow.chain, AuditHeadRow.n_rows, AuditHeadRow.last_hash).where(
+            AuditHeadRow.chain.in_(chains)
+        )
+        if dialect == "postgresql":
+            q = q.with_for_update()
+        return {c: (int(n), h) for c, n, h in s.execute(q)}
 
     def verify_audit(self) -> ChainReport:
         """Recompute the audit hash chains and name the first broken row.
@@ -497,7 +516,7 @@ class Repository:
                         progress(done)
                 frames = frames_subset(frames, existing, False)
             self._flush_audit(s)  # centers and replaced records first, as import_cohort
-            writer = FramesWriter(s, frames, self.user, self._visible)
+            writer = FramesWriter(s, frames, self.user, self._visible, self._lock_heads)
             writer.check()
             writer.write(None if progress is None else lambda k: progress(done + k))
         return len(ids)
@@ -1195,26 +1214,6 @@ class Repository:
 def _now() -> dt.datetime:
     """The audit clock: now in UTC, naive (one place, so that tests can fix it)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _lock_heads_of(s: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
-        """Current heads of these chains, created when new and locked until commit."""
-        dialect = s.get_bind().dialect.name
-        rows = [{"chain": c, "n_rows": 0, "last_hash": GENESIS} for c in chains]
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            s.execute(pg_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            s.execute(sqlite_insert(AuditHeadRow.__table__).on_conflict_do_nothing(), rows)
-        q = select(AuditHeadRow.chain, AuditHeadRow.n_rows, AuditHeadRow.last_hash).where(
-            AuditHeadRow.chain.in_(chains)
-        )
-        if dialect == "postgresql":
-            q = q.with_for_update()
-        return {c: (int(n), h) for c, n, h in s.execute(q)}
 
 
 #: Audit entities that are not patient data (excluded from :meth:`Repository.registry_version`).
