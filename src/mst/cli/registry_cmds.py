@@ -53,6 +53,31 @@ def _import(cohort: Cohort, db: str | None, checked: bool = False) -> dict[str, 
         return reg.counts()
 
 
+def _import_file(file: Path, encoding: str | None, db: str | None) -> tuple[int, dict[str, int]]:
+    """Read and validate an exchange file column by column, then write it (two phases).
+
+    No domain objects are built for patients new to the registry
+    (:meth:`mst.registry.Repository.import_frames`); the frames are dropped before the
+    registry's counts are read.
+    """
+    from mst.io.exchange_frames import read_frames
+    from mst.registry import open_registry
+
+    with _progress() as bar:
+        reading = bar.add_task("reading", total=None)
+        frames = read_frames(
+            file, encoding=encoding,
+            progress=lambda done, total: bar.update(reading, completed=done, total=total),
+        )
+        bar.update(reading, visible=False)
+        n = len(frames.patients)
+        with open_registry(db) as reg:
+            writing = bar.add_task("writing patients", total=n)
+            reg.import_frames(frames, progress=lambda i: bar.update(writing, completed=i))
+            del frames
+            return n, reg.counts()
+
+
 def _summary(cohort: Cohort) -> dict[str, object]:
     per_center = Counter(r.patient.center_id for r in cohort.records)
     deaths = sum(1 for r in cohort.records if r.death is not None)
@@ -179,14 +204,8 @@ def register(app: typer.Typer, stats_app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Import an exchange file into the registry: every row or none."""
-        from mst.io.exchange import read_cohort
-
-        cohort = read_cohort(file, encoding=encoding)
-        counts = _import(cohort, db, checked=True)  # read_cohort checked every record
-        typer.echo(
-            f"imported {len(cohort.records)} patients from {file} "
-            f"({counts['patients']} in registry)"
-        )
+        n, counts = _import_file(file, encoding, db)
+        typer.echo(f"imported {n} patients from {file} ({counts['patients']} in registry)")
 
     @app.command("export")
     @handle_errors

@@ -16,12 +16,11 @@ import datetime as dt
 import json
 import math
 import operator
-import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -62,7 +61,7 @@ from mst.registry.schema import (
     ResponseRow,
 )
 
-if typing.TYPE_CHECKING:
+if TYPE_CHECKING:
     from mst.io.frames import CohortFrames
 
 
@@ -259,7 +258,7 @@ class Repository:
         """Queue one audit row; it is chained and written when the transaction ends."""
         session.info.setdefault("mst_audit", []).append(
             {
-                "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "at": _now(),
                 "user": self.user,
                 "action": action,
                 "entity": entity,
@@ -458,6 +457,69 @@ class Repository:
                 if progress is not None:
                     progress(done)
         return len(cohort.records)
+
+    def import_frames(self, frames: CohortFrames,
+                      progress: Callable[[int], None] | None = None) -> int:
+        """Write validated frames in one transaction: all of it or nothing.
+
+        The registry ends exactly as after :meth:`import_cohort` of the same cohort (every
+        table, audit rows and their hash chain included), without building domain objects
+        for patients new to the registry: their rows and audit rows are built column by
+        column, a chunk of patients at a time (:mod:`mst.registry.frames_import`).
+        Patients already present are replaced record by record, as by
+        :meth:`import_cohort`.
+
+        Parameters
+        ----------
+        frames : mst.io.frames.CohortFrames
+            Validated frames (:func:`mst.io.exchange_frames.read_frames`: every field and
+            cross-record rule checked).
+        progress : callable, optional
+            Called with the number of patients written so far.
+
+        Returns
+        -------
+        int
+            Number of patient records written.
+
+        Raises
+        ------
+        mst.errors.ConsistencyError
+            A patient names an unknown center or one outside the scope, or a donor id
+            already belongs to another patient of the registry.
+        mst.registry.errors.RegistryBusyError
+            Another writer holds the registry longer than the busy timeout.
+        """
+        from mst.io.exchange_frames import cohort_from_frames
+        from mst.registry.frames_import import FramesWriter, frames_subset
+
+        C = frames.centers
+        centers = [
+            Center.model_construct(id=i, name=n, country=c)
+            for i, n, c in zip(C["id"].tolist(), C["name"].tolist(), C["country"].tolist(),
+                               strict=True)
+        ]
+        ids = frames.patients["id"].tolist()
+        with self._tx(write=True) as s:
+            for c in centers:
+                self._put_center(s, c)
+            existing: set[str] = set()
+            for start in range(0, len(ids), 500):
+                q = select(PatientRow.id).where(PatientRow.id.in_(ids[start : start + 500]))
+                existing.update(s.scalars(q))
+            done = 0
+            if existing:
+                for rec in cohort_from_frames(frames_subset(frames, existing, True)).records:
+                    self._put_record(s, rec)
+                    done += 1
+                    if progress is not None:
+                        progress(done)
+                frames = frames_subset(frames, existing, False)
+            self._flush_audit(s)  # centers and replaced records first, as import_cohort
+            writer = FramesWriter(s, frames, self.user, self._visible, self._lock_heads)
+            writer.check()
+            writer.write(None if progress is None else lambda k: progress(done + k))
+        return len(ids)
 
     def _bulk_insert(self, s: Session, records: list[PatientRecord]) -> None:
         """Insert records of patients not yet in the registry (multi-row inserts)."""
@@ -1179,6 +1241,11 @@ class Repository:
         """
         with self._tx(write=True) as s:
             self._audit(s, action, entity, key, None, None, detail, center_id)
+
+
+def _now() -> dt.datetime:
+    """The audit clock: now in UTC, naive (one place, so that tests can fix it)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 #: Audit entities that are not patient data (excluded from :meth:`Repository.registry_version`).
