@@ -13,7 +13,7 @@ sorted keys, assembled here from per-column JSON fragments), the same hash chain
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
@@ -210,6 +210,42 @@ def _occurrence(keys: list[str], pos: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- writer
+def check_new_patients(
+    s: Session,
+    visible: Callable[[str], bool],
+    patients: Iterable[tuple[str, str]],
+    donor_owner: dict[str, str],
+) -> None:
+    """Refuse patients new to the registry that the registry cannot take.
+
+    One check for both import paths (``Repository.import_cohort``'s objects and
+    :class:`FramesWriter`'s frames): each (patient id, center id) must name a registered
+    center inside the user's scope, and no donor id (donor id → patient id) may already
+    belong to a patient of the registry.
+
+    Raises
+    ------
+    mst.errors.ConsistencyError
+        Naming the patient (and donor) and the rule.
+    """
+    known = set(s.scalars(select(CenterRow.id)))
+    for pid, cid in patients:
+        if not visible(cid):
+            raise ConsistencyError(f"patient {pid}", f"center {cid} is outside this user's centers")
+        if cid not in known:
+            raise ConsistencyError(f"patient {pid}", f"center {cid} is not registered")
+    ids = sorted(donor_owner)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        q = select(DonorRow.id, DonorRow.patient_id).where(DonorRow.id.in_(chunk))
+        for did, other in s.execute(q):
+            raise ConsistencyError(
+                f"patient {donor_owner[did]} / donor {did}",
+                f"donor id already used for patient {other} in the registry: donor ids "
+                "must be unique",
+            )
+
+
 class FramesWriter:
     """Writes the new patients of validated frames in chunks (rows, then audit rows).
 
@@ -265,29 +301,13 @@ class FramesWriter:
     # -- checks -------------------------------------------------------------------------
     def check(self) -> None:
         """The object path's refusals: unknown or out-of-scope center, donor id taken."""
-        s = self.s
-        known = set(s.scalars(select(CenterRow.id)))
-        P = self.f.patients
-        for pid, cid in zip(P["id"].tolist(), P["center_id"].tolist(), strict=True):
-            if not self.visible(cid):
-                raise ConsistencyError(
-                    f"patient {pid}", f"center {cid} is outside this user's centers"
-                )
-            if cid not in known:
-                raise ConsistencyError(f"patient {pid}", f"center {cid} is not registered")
-        D = self.kids["donors"].frame
-        owner = dict(zip(D["id"].tolist(), D["patient_id"].tolist(), strict=True))
-        ids = sorted(owner)
-        for start in range(0, len(ids), 500):
-            q = select(DonorRow.id, DonorRow.patient_id).where(
-                DonorRow.id.in_(ids[start : start + 500])
-            )
-            for did, other in s.execute(q):
-                raise ConsistencyError(
-                    f"patient {owner[did]} / donor {did}",
-                    f"donor id already used for patient {other} in the registry: donor ids "
-                    "must be unique",
-                )
+        P, D = self.f.patients, self.kids["donors"].frame
+        check_new_patients(
+            self.s,
+            self.visible,
+            zip(P["id"].tolist(), P["center_id"].tolist(), strict=True),
+            dict(zip(D["id"].tolist(), D["patient_id"].tolist(), strict=True)),
+        )
 
     # -- writing ------------------------------------------------------------------------
     def write(self, progress: Callable[[int], None] | None = None) -> None:

@@ -523,27 +523,14 @@ class Repository:
 
     def _bulk_insert(self, s: Session, records: list[PatientRecord]) -> None:
         """Insert records of patients not yet in the registry (multi-row inserts)."""
-        known_centers = set(s.scalars(select(CenterRow.id)))
-        for rec in records:
-            p = rec.patient
-            if not self._visible(p.center_id):
-                raise ConsistencyError(
-                    f"patient {p.id}", f"center {p.center_id} is outside this user's centers"
-                )
-            if p.center_id not in known_centers:
-                raise ConsistencyError(f"patient {p.id}", f"center {p.center_id} is not registered")
-        donor_owner = {d.id: rec.patient.id for rec in records for d in rec.donors}
-        donor_ids = sorted(donor_owner)
-        for start in range(0, len(donor_ids), 500):
-            q = select(DonorRow.id, DonorRow.patient_id).where(
-                DonorRow.id.in_(donor_ids[start : start + 500])
-            )
-            for did, owner in s.execute(q):
-                raise ConsistencyError(
-                    f"patient {donor_owner[did]} / donor {did}",
-                    f"donor id already used for patient {owner} in the registry: donor ids "
-                    "must be unique",
-                )
+        from mst.registry.frames_import import check_new_patients
+
+        check_new_patients(
+            s,
+            self._visible,
+            ((r.patient.id, r.patient.center_id) for r in records),
+            {d.id: rec.patient.id for rec in records for d in rec.donors},
+        )
 
         def run(table: Any, rows: list[dict[str, Any]]) -> None:
             _insert_many(s, table.__table__, rows)
