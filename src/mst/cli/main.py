@@ -7,6 +7,8 @@ independent.
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from mst.cli import (
@@ -51,6 +53,26 @@ for _module in (
     _module.register(app, stats_app)
 
 
+#: Garbage-collector thresholds of a command-line run (Python's default: 700, 10, 10).
+#: A command reads or builds tables of millions of Python objects that live to its end;
+#: with the default thresholds the collector walks them again and again (about 1 s of a
+#: report from a 10,000-patient file). Cyclic garbage is still collected, in fewer,
+#: larger passes; reference counting frees everything else at once, as before.
+GC_THRESHOLDS: tuple[int, int, int] = (50_000, 20, 100)
+
+
 def main() -> None:
-    """Run the ``mst`` command line."""
-    app()
+    """Run the ``mst`` command line.
+
+    The modules imported so far are moved out of the collector's sight (``gc.freeze``)
+    and the thresholds are :data:`GC_THRESHOLDS` while the command runs; both are undone
+    when it returns.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        app()
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()

@@ -33,7 +33,7 @@ from functools import lru_cache
 
 from mst.donors.reference import COPY_NUMBER_LOCI as COPY_NUMBER_LOCI
 from mst.donors.reference import LOCI as _LOCI
-from mst.donors.reference import _read, _split_name, imgt_tables
+from mst.donors.reference import _read, _split_name, allele_prefixes, imgt_tables
 
 NULL: None = None
 """Set member meaning "no expressed protein" (null allele or absent gene copy)."""
@@ -75,18 +75,13 @@ def reduction() -> Reduction:
     """
     expressed: dict[str, set[str]] = {}
     members: dict[str, int] = {}
-    for line in _read("Allelelist.txt"):
-        if not line or line.startswith("#") or line.startswith("AlleleID"):
-            continue
-        allele = line.split(",", 1)[1].strip()
-        locus, fields, suffix = _split_name(allele)
-        if locus not in _LOCI:
-            continue
-        two = f"{locus}*{':'.join(fields[:2])}"
-        for k in range(1, len(fields) + 1):
-            prefix = f"{locus}*{':'.join(fields[:k])}"
+    for _allele, suffix, prefixes in allele_prefixes():
+        two = prefixes[1] if len(prefixes) > 1 else prefixes[0]
+        for prefix in prefixes:
             members[prefix] = members.get(prefix, 0) + 1
-            bucket = expressed.setdefault(prefix, set())
+            bucket = expressed.get(prefix)
+            if bucket is None:
+                bucket = expressed[prefix] = set()
             if suffix != "N":
                 bucket.add(two)
     nulls = frozenset(p for p, s in expressed.items() if not s and members.get(p))

@@ -111,6 +111,35 @@ def _allele_serology(fields: list[str]) -> str | None:
 
 
 @lru_cache(maxsize=1)
+def allele_prefixes() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """Every allele of a supported locus in ``Allelelist.txt``, read once for all tables.
+
+    Returns
+    -------
+    tuple
+        ``(name, suffix, prefixes)`` per allele in file order: ``prefixes`` are the names
+        of its first 1, 2, … fields without the expression suffix (``A*01:04:01:01N`` →
+        ``A*01``, ``A*01:04``, ``A*01:04:01``, ``A*01:04:01:01``).
+    """
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    for line in _read("Allelelist.txt"):
+        if not line or line.startswith("#") or line.startswith("AlleleID"):
+            continue
+        allele = line.split(",", 1)[1].strip()
+        locus, fields, suffix = _split_name(allele)
+        if locus not in LOCI:
+            continue
+        head = len(locus) + 1  # "A*"
+        prefixes = []
+        cut = head - 1
+        for f in fields:  # allele[:cut] is the name of the fields so far
+            cut += len(f) + 1
+            prefixes.append(allele[:cut])
+        out.append((allele, suffix, tuple(prefixes)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
 def imgt_tables() -> ImgtTables:
     """Build (once) the lookup tables of the shipped release.
 
@@ -121,18 +150,15 @@ def imgt_tables() -> ImgtTables:
     """
     names: set[str] = set()
     stem_suffixes: dict[str, set[str]] = {}
-    for line in _read("Allelelist.txt"):
-        if not line or line.startswith("#") or line.startswith("AlleleID"):
-            continue
-        allele = line.split(",", 1)[1].strip()
-        locus, fields, suffix = _split_name(allele)
-        if locus not in LOCI:
-            continue
+    for allele, suffix, prefixes in allele_prefixes():
         names.add(allele)
-        for k in range(1, len(fields)):
-            stem = f"{locus}*{':'.join(fields[:k])}"
+        for stem in prefixes[:-1]:
             names.add(stem)
-            stem_suffixes.setdefault(stem, set()).add(suffix)
+            bucket = stem_suffixes.get(stem)
+            if bucket is None:
+                stem_suffixes[stem] = {suffix}
+            else:
+                bucket.add(suffix)
     # A truncated name keeps the suffix when every allele under it shares it
     # (A*01:04N: all A*01:04 alleles are null; not A*01:01N).
     for stem, suffixes in stem_suffixes.items():
