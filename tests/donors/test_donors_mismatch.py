@@ -353,3 +353,30 @@ def test_fast_path_equals_set_path(r1: str, r2: str, d1: str, d2: str) -> None:
         "A", Range(*s.g), Range(*s.h), Range(*s.b), _flag(s.dflag), _flag(s.rflag), _flag(s.share)
     )
     assert fast == slow
+
+
+# --- hla_mismatch_counts (the flat table's x/10, x/12) equals the full comparison -------
+
+_A_SIDE = st.sampled_from(["A*01:01", "A*02:01", "A*02:09", "A*01:04N", "A*24:02",
+                           "A*02:01/A*02:05", "A*01", "A*01:01:01G"])
+_B_GENO = st.sampled_from(["B*08:01+B*44:02", "B*08:01+B*08:01", "B*07:02+B*44:02",
+                           "B*08:01+B*44:02|B*08:01+B*44:03"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=120)
+@given(_A_SIDE, _A_SIDE, _A_SIDE, _A_SIDE, _B_GENO, _B_GENO,
+       st.sampled_from(["", "^DRB4*01:01+DRB4*NNNN", "^DQA1*01:01+DQA1*05:01"]))
+def test_flat_counts_equal_the_comparison_totals(r1: str, r2: str, d1: str, d2: str,
+                                                 rb: str, db: str, extra: str) -> None:
+    rest = "^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01^DQB1*02:01+DQB1*06:02" \
+        "^DPB1*04:01+DPB1*04:02"
+    rec = f"{r1}+{r2}^{rb}{rest}{extra}"
+    don = f"{d1}+{d2}^{db}{rest.replace('DPB1*04:02', 'DPB1*03:01')}"
+    report = compare(parse_gl(rec), parse_gl(don), "ard")
+    totals = {name: report.total("bidirectional", loci)
+              for name, loci in (("x10", LOCI_10), ("x12", LOCI_12))}
+    if all(t is not None and t.exact for t in totals.values()):
+        assert hla_mismatch_counts(rec, don) == {k: t.lo for k, t in totals.items()}  # type: ignore[union-attr]
+    else:
+        with pytest.raises(ValidationError, match="ambiguous typing"):
+            hla_mismatch_counts(rec, don)

@@ -310,13 +310,29 @@ def _one_expressed(x: Key, y: Key) -> bool:
     return (x is not None or y is not None) and (x == y or x is None or y is None)
 
 
+def _slot_counts(r1: Key, r2: Key, d1: Key, d2: Key) -> tuple[int, int]:
+    """GvH and HvG mismatches of one exact key per slot (None = nothing expressed)."""
+    g = (r1 is not None and r1 != d1 and r1 != d2) + (r2 is not None and r2 != d1 and r2 != d2)
+    h = (d1 is not None and d1 != r1 and d1 != r2) + (d2 is not None and d2 != r1 and d2 != r2)
+    return g, h
+
+
+@lru_cache(maxsize=65536)
+def _exact_keys(typing: LocusTyping) -> tuple[Key, Key] | None:
+    """The one ARD key of each slot of an unambiguous locus typing, else None."""
+    sides = locus_sides(typing, "ard")
+    if len(sides) != 1 or len(sides[0][0]) != 1 or len(sides[0][1]) != 1:
+        return None
+    (k1,), (k2,) = sides[0]
+    return k1, k2
+
+
 def _exact(r: tuple[Side, Side], d: tuple[Side, Side], locus: str) -> LocusMismatch | None:
     """Fast path for one exact key per slot (the usual high-resolution typing), else None."""
     if len(r[0]) != 1 or len(r[1]) != 1 or len(d[0]) != 1 or len(d[1]) != 1:
         return None
     (r1,), (r2,), (d1,), (d2,) = r[0], r[1], d[0], d[1]
-    g = (r1 is not None and r1 != d1 and r1 != d2) + (r2 is not None and r2 != d1 and r2 != d2)
-    h = (d1 is not None and d1 != r1 and d1 != r2) + (d2 is not None and d2 != r1 and d2 != r2)
+    g, h = _slot_counts(r1, r2, d1, d2)
     # (functionally) homozygous: one expressed protein, twice or beside a null
     d_hom = h == 0 and g > 0 and _one_expressed(d1, d2)
     r_hom = g == 0 and h > 0 and _one_expressed(r1, r2)
@@ -506,13 +522,24 @@ def hla_mismatch_counts(recipient_typing: str, donor_typing: str) -> dict[str, i
     # What compare(r, d, "ard").total("bidirectional", ...) gives, without the report
     # objects: every locus typed in both is compared (a comparison that cannot be made
     # raises, as there), and the 10 and 12 loci are summed.
+    # An unambiguous locus is counted as compare_locus's exact path counts it.
     rl, dl = r.loci, d.loci
-    per_locus = {locus: compare_locus(rl[locus], dl[locus], "ard").bidirectional
-                 for locus in rl if locus in dl}
+    per_locus: dict[str, tuple[int, int]] = {}
+    for locus, rt in rl.items():
+        dtp = dl.get(locus)
+        if dtp is None:
+            continue
+        rk, dk = _exact_keys(rt), _exact_keys(dtp)
+        if rk is not None and dk is not None:
+            b = max(_slot_counts(rk[0], rk[1], dk[0], dk[1]))
+            per_locus[locus] = (b, b)
+        else:
+            m = compare_locus(rt, dtp, "ard").bidirectional
+            per_locus[locus] = (m.lo, m.hi)
     out: dict[str, int] = {}
     for name, loci in (("x10", LOCI_10), ("x12", LOCI_12)):
-        lo = sum(per_locus[locus].lo for locus in loci)
-        hi = sum(per_locus[locus].hi for locus in loci)
+        lo = sum(per_locus[locus][0] for locus in loci)
+        hi = sum(per_locus[locus][1] for locus in loci)
         if lo != hi:
             raise ValidationError(
                 "hla_typing",
