@@ -26,6 +26,16 @@ from mst.domain import (
 
 BACKENDS = ["sqlite", "postgres"]
 
+# The per-user table cache (mst.donors.table_cache) of this test session: a fresh folder,
+# never the user's own (subprocesses inherit it).
+if "MST_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["MST_CACHE_DIR"] = tempfile.mkdtemp(prefix="mst-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["MST_CACHE_DIR"], ignore_errors=True)
+
 
 def _postgres_url() -> str | None:
     url = os.environ.get("MST_TEST_POSTGRES_URL")

@@ -66,7 +66,21 @@ class Reduction:
 
 @lru_cache(maxsize=1)
 def reduction() -> Reduction:
-    """Build (once) the protein and ARD tables from the shipped release files.
+    """The protein and ARD tables, built once per process (or loaded from the per-user
+    cache of :mod:`mst.donors.table_cache`).
+
+    Returns
+    -------
+    Reduction
+        Prefix → expressed proteins, null prefixes and protein → ARD key.
+    """
+    from mst.donors.table_cache import cached_tables
+
+    return cached_tables("ard-reduction", build_reduction, Reduction)
+
+
+def build_reduction() -> Reduction:
+    """Build the tables of :func:`reduction` from the shipped release files.
 
     Returns
     -------

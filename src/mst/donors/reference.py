@@ -141,7 +141,21 @@ def allele_prefixes() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
 
 @lru_cache(maxsize=1)
 def imgt_tables() -> ImgtTables:
-    """Build (once) the lookup tables of the shipped release.
+    """The lookup tables of the shipped release, built once per process (or loaded from
+    the per-user cache of :mod:`mst.donors.table_cache`).
+
+    Returns
+    -------
+    ImgtTables
+        Names, groups, serology and broad/split relations.
+    """
+    from mst.donors.table_cache import cached_tables
+
+    return cached_tables("imgt-tables", build_imgt_tables, ImgtTables)
+
+
+def build_imgt_tables() -> ImgtTables:
+    """Build the lookup tables of :func:`imgt_tables` from the release files.
 
     Returns
     -------
