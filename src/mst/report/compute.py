@@ -318,7 +318,15 @@ def _usable(df: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]
 
 
 def _model_dict(res: Any) -> dict[str, Any]:
-    d = res.to_dict()
+    """The fields of ``res.to_dict()`` the report keeps, built without the ones it drops
+    (Harrell's C and its standard error take a pass over every pair of patients)."""
+    d: dict[str, Any] = {**res.coef_dict(), "n": res.n, "events": res.events,
+                         "n_dropped": res.n_dropped, "references": res.references}
+    if hasattr(res, "global_tests"):  # Cox
+        d["tests"] = res.global_tests()
+    for k in ("competing", "censored"):  # Fine-Gray
+        if hasattr(res, k):
+            d[k] = getattr(res, k)
     keep = (
         "coef",
         "se",

@@ -440,13 +440,18 @@ class CoxResult(CoefficientTable):
     def _dict_head(self) -> dict[str, Any]:
         return {"ties": self.ties, "robust": self.robust}
 
+    def global_tests(self) -> dict[str, dict[str, float]]:
+        """The score, Wald and likelihood-ratio tests (``statistic``, ``df``, ``p``), as
+        ``"tests"`` of :meth:`to_dict`."""
+        return {
+            k: {"statistic": getattr(self, f"{k}_test"), "df": self.df, "p": self.test_p(k)}
+            for k in ("score", "wald", "lr")
+        }
+
     def _dict_tail(self) -> dict[str, Any]:
         return {
             "loglik": list(self.loglik),
-            "tests": {
-                k: {"statistic": getattr(self, f"{k}_test"), "df": self.df, "p": self.test_p(k)}
-                for k in ("score", "wald", "lr")
-            },
+            "tests": self.global_tests(),
             "concordance": self.concordance,
             "concordance_se": self.concordance_se,
             "aic": self.aic,

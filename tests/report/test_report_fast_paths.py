@@ -1,0 +1,34 @@
+"""The report's shortcuts (issue 16, speed) give exactly what the general code gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from mst.cohort import build_flat_table
+from mst.report import ReportConfig, add_derived_columns
+from mst.report.compute import _model_dict
+from mst.simulate import simulate_cohort
+from mst.stats.cox_model import cox
+from mst.stats.finegray_model import finegray
+
+KEEP = ("coef", "se", "hr", "lower", "upper", "p", "n", "events", "n_dropped", "references",
+        "tests", "competing", "censored")
+
+
+@pytest.fixture(scope="module")
+def table():  # type: ignore[no-untyped-def]
+    return add_derived_columns(build_flat_table(simulate_cohort(80, seed=11)), ReportConfig())
+
+
+def test_model_dict_is_to_dict_without_concordance(table) -> None:  # type: ignore[no-untyped-def]
+    ref = {"sex": "F"}
+    fits = [cox(table, time="os_months", event="os_event", covariates=["sex", "donor_age"],
+                reference=ref),
+            finegray(table, time="crs_months", status="crs_status",
+                     covariates=["sex", "donor_age"], cause=1, reference=ref)]
+    for res in fits:
+        short = _model_dict(res)
+        assert "concordance_stats" not in vars(res)  # Harrell's C (all pairs) not computed
+        full = res.to_dict()
+        assert short == {k: full[k] for k in KEEP if k in full}
+    assert "tests" in _model_dict(fits[0]) and "competing" in _model_dict(fits[1])
