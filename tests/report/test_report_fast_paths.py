@@ -32,3 +32,21 @@ def test_model_dict_is_to_dict_without_concordance(table) -> None:  # type: igno
         full = res.to_dict()
         assert short == {k: full[k] for k in KEEP if k in full}
     assert "tests" in _model_dict(fits[0]) and "competing" in _model_dict(fits[1])
+
+
+def test_crosstab_counts_equal_pandas() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from mst.report.compute import _crosstab
+
+    by = pd.Series(["a", "b", "a", "c", "b", "a", None, "c"])
+    cols = [pd.Series([1, 2, 2, None, 1, 1, 3, 3.0]),
+            pd.Series(["x", None, "y", "y", "x", "x", "z", "x"], dtype=object),
+            pd.Series([True, False, None, True, True, False, True, None], dtype="boolean"),
+            pd.Series(pd.Categorical(["p", "q", "p", "p", None, "q", "q", "p"],
+                                     categories=["p", "q", "r"]))]
+    for col in cols:
+        want = pd.crosstab(col, by).to_numpy()
+        got = _crosstab(col, by)
+        assert np.array_equal(got, want)
