@@ -50,3 +50,21 @@ def test_crosstab_counts_equal_pandas() -> None:
         want = pd.crosstab(col, by).to_numpy()
         got = _crosstab(col, by)
         assert np.array_equal(got, want)
+
+
+def test_step_band_draws_the_same_region() -> None:
+    import numpy as np
+
+    from mst.report.figures import _step_band
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([[0.0], np.sort(rng.uniform(0, 100, 300))])
+    lo = np.repeat(np.sort(rng.uniform(0, 0.5, 100))[::-1], 3)[: x.size - 1]
+    lo = np.concatenate([[1.0], lo])
+    hi = lo + np.concatenate([[0.0], np.repeat(rng.uniform(0, 0.1, 100), 3)])
+    xs, los, his = _step_band(x, lo, hi)
+    assert xs.size < x.size and xs[0] == x[0] and xs[-1] == x[-1]
+    grid = np.linspace(0, x[-1], 5001)
+    i = np.searchsorted(x, grid, side="right") - 1
+    j = np.searchsorted(xs, grid, side="right") - 1
+    assert np.array_equal(lo[i], los[j]) and np.array_equal(hi[i], his[j])

@@ -134,7 +134,8 @@ def has_columns(df: pd.DataFrame, *cols: str) -> bool:
 def _survival_arrays(
     df: pd.DataFrame, time: str, event: str, group: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    sub = df[df[time].notna() & df[event].notna()]
+    sub = _columns(df, time, event, *([] if group is None else [group]))
+    sub = sub[sub[time].notna() & sub[event].notna()]
     if group is not None:
         sub = sub[sub[group].notna()]
     t = pd.to_numeric(sub[time]).to_numpy(dtype=float)

@@ -68,6 +68,18 @@ def thin_marks(x: np.ndarray, tmax: float, max_marks: int = MAX_CENSOR_MARKS) ->
     return np.sort(first)
 
 
+def _step_band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points of a post-step band where it changes: a step whose lower and upper
+    limits equal the previous one's only extends it, so leaving it out draws the same
+    region (first and last points kept)."""
+    if x.size <= 2:
+        return x, lo, hi
+    keep = np.ones(x.size, dtype=bool)
+    keep[1:-1] = (lo[1:-1] != lo[:-2]) | (hi[1:-1] != hi[:-2])
+    return x[keep], lo[keep], hi[keep]
+
+
 def format_p(p: float | None) -> str:
     """``p = 0.012`` / ``p < 0.001`` / ``p = NA``."""
     if p is None or not np.isfinite(p):
@@ -194,7 +206,7 @@ def km_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str,
         lo = np.concatenate([[1.0], c.lower])
         hi = np.concatenate([[1.0], c.upper])
         ax.step(x, y, where="post", color=col, lw=1.4, label=entries[k])
-        ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0),
+        ax.fill_between(*_step_band(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0)),
                         step="post", color=col, alpha=0.12, lw=0)
         cens = np.flatnonzero(c.table.n_censor > 0)
         cens = cens[thin_marks(c.time[cens], tmax)]
@@ -237,7 +249,7 @@ def cif_figure(result: Any, data: tuple[np.ndarray, np.ndarray, Any], title: str
         hi = np.concatenate([[0.0], c.upper,
                              c.upper[-1:] if tail and c.upper.size else [0.0] * len(tail)])
         ax.step(x, y, where="post", color=col, lw=1.4, label=entries[k])
-        ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
+        ax.fill_between(*_step_band(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0)),
                         step="post", color=col, alpha=0.12, lw=0)
         tg = t_all if g is None else t_all[g == lab]
         sg = s_all if g is None else s_all[g == lab]
