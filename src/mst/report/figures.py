@@ -132,6 +132,10 @@ def _risk_table(fig: Figure, ax: Any, axt: Any, labels: Sequence[str],
     for sp in axt.spines.values():
         sp.set_visible(False)
     axt.tick_params(left=False, pad=18)
+    # no axis labels on the risk table: fixed coordinates spare matplotlib placing the
+    # (empty, never drawn) labels beside the tick labels at every draw
+    axt.xaxis.set_label_coords(0.5, 0.0)
+    axt.yaxis.set_label_coords(0.0, 0.5)
     axt.set_title("Number at risk", fontsize=SMALL_PT, loc="left")
 
 
