@@ -445,7 +445,8 @@ def _regression(
         d = _columns(df, cfg.column("crs"), "crs_status", *covs)
         for c in covs:  # 002 Supplementary Figure 1: one covariate at a time
             try:
-                fg1 = finegray(d, time=cfg.column("crs"), status="crs_status", covariates=[c],
+                fg1 = finegray(_columns(d, cfg.column("crs"), "crs_status", c),
+                               time=cfg.column("crs"), status="crs_status", covariates=[c],
                                cause=cause, reference={c: ref[c]} if c in ref else None)
             except (ValidationError, ValueError, ArithmeticError,
                     np.linalg.LinAlgError) as exc:

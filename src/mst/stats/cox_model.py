@@ -1012,11 +1012,16 @@ def cox_univariate(
         ``events``; a covariate that cannot be fitted gets a row with ``error`` set.
     """
     rows = []
+    strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
     for cov in covariates:
         ref = {cov: reference[cov]} if reference and cov in reference else None
+        # each model reads only its own columns (the same rows, index and checks)
+        own = list(dict.fromkeys(c for c in (start, time, event, *strata_cols, cov) if c))
+        part = (data[own] if isinstance(data, pd.DataFrame) and data.columns.is_unique
+                and all(c in data.columns for c in own) else data)
         try:
             r = cox(
-                data,
+                part,
                 time=time,
                 event=event,
                 covariates=[cov],
