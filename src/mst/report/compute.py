@@ -134,7 +134,8 @@ def has_columns(df: pd.DataFrame, *cols: str) -> bool:
 def _survival_arrays(
     df: pd.DataFrame, time: str, event: str, group: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    sub = df[df[time].notna() & df[event].notna()]
+    sub = _columns(df, time, event, *([] if group is None else [group]))
+    sub = sub[sub[time].notna() & sub[event].notna()]
     if group is not None:
         sub = sub[sub[group].notna()]
     t = pd.to_numeric(sub[time]).to_numpy(dtype=float)
@@ -257,6 +258,26 @@ def _fallback_row(data: pd.DataFrame, by: str, var: str, groups: list[str], reas
             "n_missing": int((~ok).sum()), "levels": rows, "values": {}}
 
 
+def _columns(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """The frame restricted to ``cols`` (each once, in that order), when ``df`` has all of
+    them; else ``df`` itself, so a missing column is reported as before."""
+    keep = list(dict.fromkeys(cols))
+    return df[keep] if all(c in df.columns for c in keep) else df
+
+
+def _crosstab(col: pd.Series, by: pd.Series) -> np.ndarray:
+    """The counts of ``pd.crosstab(col, by)`` (rows with a missing value left out, levels
+    sorted), without its pivot-table machinery."""
+    if isinstance(col.dtype, pd.CategoricalDtype) or isinstance(by.dtype, pd.CategoricalDtype):
+        return pd.crosstab(col, by).to_numpy()
+    ok = (col.notna() & by.notna()).to_numpy(dtype=bool)
+    r, rl = pd.factorize(col[ok], sort=True)
+    c, cl = pd.factorize(by[ok], sort=True)
+    tab = np.zeros((len(rl), len(cl)), dtype=np.int64)
+    np.add.at(tab, (r, c), 1)
+    return tab
+
+
 def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
              categorical: Sequence[str], exact_max_n: int = 100) -> dict[str, Any]:
     """Table 1/2 as :func:`mst.stats.table1` (``to_dict`` form), variable by variable.
@@ -271,7 +292,9 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
 
     head: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = []
-    data = data.copy()
+    # only the columns described (a copy of the whole table per variable was most of the
+    # time); every function below reads ``by`` and the variables only
+    data = _columns(data, by, *variables).copy()
     for v in variables:  # nullable yes/no with gaps: plain objects (None = missing)
         if str(data[v].dtype) == "boolean" and data[v].isna().any():
             data[v] = data[v].astype(object).where(data[v].notna(), None)
@@ -280,7 +303,7 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
         col = sub[v]
         if (v in categorical or not pd.api.types.is_numeric_dtype(col.dtype)
                 or pd.api.types.is_bool_dtype(col.dtype)) and len(sub) > exact_max_n:
-            tab = pd.crosstab(col, sub[by].astype(str)).to_numpy()
+            tab = _crosstab(col, sub[by].astype(str))
             big = tab.shape[0] > 2 or tab.shape[1] > 2
             if big and tab.shape[0] >= 2 and np.any(expected_counts(tab) < 5):
                 if head is None:
@@ -318,7 +341,15 @@ def _usable(df: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]
 
 
 def _model_dict(res: Any) -> dict[str, Any]:
-    d = res.to_dict()
+    """The fields of ``res.to_dict()`` the report keeps, built without the ones it drops
+    (Harrell's C and its standard error take a pass over every pair of patients)."""
+    d: dict[str, Any] = {**res.coef_dict(), "n": res.n, "events": res.events,
+                         "n_dropped": res.n_dropped, "references": res.references}
+    if hasattr(res, "global_tests"):  # Cox
+        d["tests"] = res.global_tests()
+    for k in ("competing", "censored"):  # Fine-Gray
+        if hasattr(res, k):
+            d[k] = getattr(res, k)
     keep = (
         "coef",
         "se",
@@ -396,13 +427,14 @@ def _regression(
         time, event = cfg.column(ep), f"{ep}_event"
         if not covs or not has_columns(df, time, event):
             continue
-        uni = guard(f"univariate Cox {ep.upper()}", lambda time=time, event=event: _records(
-            cox_univariate(df, time=time, event=event, covariates=covs, reference=ref or None)))
+        d = _columns(df, time, event, *covs)  # the models read these columns only
+        uni = guard(f"univariate Cox {ep.upper()}", lambda d=d, time=time, event=event: _records(
+            cox_univariate(d, time=time, event=event, covariates=covs, reference=ref or None)))
         if uni is not None:
             out[f"cox_{ep}_univariate"] = uni
-        guard(f"multivariate Cox {ep.upper()}", lambda ep=ep, time=time, event=event: multi(
+        guard(f"multivariate Cox {ep.upper()}", lambda d=d, ep=ep, time=time, event=event: multi(
             f"cox_{ep}_multivariate",
-            lambda: cox(df, time=time, event=event, covariates=covs, reference=ref or None),
+            lambda: cox(d, time=time, event=event, covariates=covs, reference=ref or None),
             f"{ep.upper()} (multivariate Cox)"))
         if f"cox_{ep}_multivariate" in forest:
             forest[f"cox_{ep}"] = forest.pop(f"cox_{ep}_multivariate")
@@ -410,9 +442,11 @@ def _regression(
         if not covs or not has_columns(df, cfg.column("crs"), "crs_status"):
             continue
         uni_rows: list[dict[str, Any]] = []
+        d = _columns(df, cfg.column("crs"), "crs_status", *covs)
         for c in covs:  # 002 Supplementary Figure 1: one covariate at a time
             try:
-                fg1 = finegray(df, time=cfg.column("crs"), status="crs_status", covariates=[c],
+                fg1 = finegray(_columns(d, cfg.column("crs"), "crs_status", c),
+                               time=cfg.column("crs"), status="crs_status", covariates=[c],
                                cause=cause, reference={c: ref[c]} if c in ref else None)
             except (ValidationError, ValueError, ArithmeticError,
                     np.linalg.LinAlgError) as exc:
@@ -426,9 +460,9 @@ def _regression(
                                  "lower": _f(d1["lower"][t]), "upper": _f(d1["upper"][t]),
                                  "p": _f(d1["p"][t]), "n": int(d1["n"])})
         out[f"finegray_{name}_univariate"] = uni_rows
-        guard(f"Fine-Gray {name.upper()}", lambda name=name, cause=cause: multi(
+        guard(f"Fine-Gray {name.upper()}", lambda d=d, name=name, cause=cause: multi(
             f"finegray_{name}",
-            lambda: finegray(df, time=cfg.column("crs"), status="crs_status", covariates=covs,
+            lambda: finegray(d, time=cfg.column("crs"), status="crs_status", covariates=covs,
                              cause=cause, reference=ref or None),
             f"{name.upper()} (Fine-Gray)"))
 
@@ -448,7 +482,8 @@ def _immortal_time(
         out["note"] = "needs os_days, os_event, courses_gt3 and patient_id"
         return out
     adj, _ = _usable(df, [cfg.by])
-    base = df[df["os_days"].notna() & df["os_event"].notna()].copy()
+    base = _columns(df, "patient_id", "os_days", "os_event", "courses_gt3", *adj)
+    base = base[base["os_days"].notna() & base["os_event"].notna()].copy()
     base["os_days"] = pd.to_numeric(base["os_days"]).astype(float)
     base["os_event"] = pd.to_numeric(base["os_event"]).astype(int)
     models, labels = [], []

@@ -92,22 +92,23 @@ class CoefficientTable:
         """Model fields placed after ``references`` and ``converged`` in :meth:`to_dict`."""
         return {}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping (``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``p`` by
-        name, the counts, reference levels, convergence and the model's own fields)."""
+    def coef_dict(self) -> dict[str, dict[str, float]]:
+        """``coef``, ``se``, ``hr``, ``lower``, ``upper`` and ``p``, each by covariate name
+        (the coefficient part of :meth:`to_dict`)."""
 
         def by(v: FloatArray) -> dict[str, float]:
             return {k: float(x) for k, x in zip(self.names, v, strict=True)}
 
+        return {"coef": by(self.coef), "se": by(self.se), "hr": by(self.hr),
+                "lower": by(self.lower), "upper": by(self.upper), "p": by(self.p)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``p`` by
+        name, the counts, reference levels, convergence and the model's own fields)."""
         return {
             "model": self._model_name,
             **self._dict_head(),
-            "coef": by(self.coef),
-            "se": by(self.se),
-            "hr": by(self.hr),
-            "lower": by(self.lower),
-            "upper": by(self.upper),
-            "p": by(self.p),
+            **self.coef_dict(),
             "n": self.n,
             "events": self.events,
             **self._dict_counts(),

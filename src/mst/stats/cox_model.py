@@ -440,13 +440,18 @@ class CoxResult(CoefficientTable):
     def _dict_head(self) -> dict[str, Any]:
         return {"ties": self.ties, "robust": self.robust}
 
+    def global_tests(self) -> dict[str, dict[str, float]]:
+        """The score, Wald and likelihood-ratio tests (``statistic``, ``df``, ``p``), as
+        ``"tests"`` of :meth:`to_dict`."""
+        return {
+            k: {"statistic": getattr(self, f"{k}_test"), "df": self.df, "p": self.test_p(k)}
+            for k in ("score", "wald", "lr")
+        }
+
     def _dict_tail(self) -> dict[str, Any]:
         return {
             "loglik": list(self.loglik),
-            "tests": {
-                k: {"statistic": getattr(self, f"{k}_test"), "df": self.df, "p": self.test_p(k)}
-                for k in ("score", "wald", "lr")
-            },
+            "tests": self.global_tests(),
             "concordance": self.concordance,
             "concordance_se": self.concordance_se,
             "aic": self.aic,
@@ -1007,11 +1012,16 @@ def cox_univariate(
         ``events``; a covariate that cannot be fitted gets a row with ``error`` set.
     """
     rows = []
+    strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
     for cov in covariates:
         ref = {cov: reference[cov]} if reference and cov in reference else None
+        # each model reads only its own columns (the same rows, index and checks)
+        own = list(dict.fromkeys(c for c in (start, time, event, *strata_cols, cov) if c))
+        part = (data[own] if isinstance(data, pd.DataFrame) and data.columns.is_unique
+                and all(c in data.columns for c in own) else data)
         try:
             r = cox(
-                data,
+                part,
                 time=time,
                 event=event,
                 covariates=[cov],

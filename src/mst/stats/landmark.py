@@ -66,10 +66,14 @@ def landmark_table(
     if times is not None:
         if id is None:
             raise ValidationError("id", None, "an id column is needed with times")
-        out[name] = [
-            int(np.sum(np.asarray(times.get(pid, ()), dtype=float) <= landmark))
-            for pid in out[id].to_numpy()
-        ]
+        out[name] = [_n_at_or_before(times.get(pid, ()), landmark) for pid in out[id].to_numpy()]
     if out.empty:
         raise ValidationError("landmark", landmark, "no patient is still at risk at the landmark")
     return out.reset_index(drop=True)
+
+
+def _n_at_or_before(times: Any, landmark: float) -> int:
+    """How many of ``times`` are <= ``landmark`` (as floats; NaN never counts)."""
+    if isinstance(times, list | tuple) and all(type(d) is float for d in times):
+        return sum(1 for d in times if d <= landmark)  # the common case, without numpy
+    return int(np.sum(np.asarray(times, dtype=float) <= landmark))
