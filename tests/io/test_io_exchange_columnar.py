@@ -187,3 +187,86 @@ def test_xlsx_same_answer_as_the_reference(tmp_path: Path, sheet: str | None,
         wb.save(p)
     ref = _outcome(lambda: cohort_from_rows(_xlsx_rows(p)))
     assert _outcome(lambda: read_cohort(p)) == ref
+
+
+# --------------------------------------------------------------------------- sliced parsing
+def _frames_or_message(path: Path) -> Any:
+    try:
+        return read_frames(path)
+    except (ValidationError, ConsistencyError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _assert_same_outcome(got: Any, want: Any) -> None:
+    assert isinstance(got, str) == isinstance(want, str)
+    if isinstance(want, str):
+        assert got == want
+        return
+    for (name, a), (_, b) in zip(got.items(), want.items(), strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+
+
+def _with_rows(edit: Any) -> str:
+    rows = [list(r) for r in ROWS]
+    edit(rows)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _set(rows: list[list[str]], kind: str, column: str, value: str) -> None:
+    next(r for r in rows if r[0] == kind)[COLUMNS.index(column)] = value
+
+
+@pytest.mark.parametrize(
+    ("text", "stays_sliced"),
+    [
+        (BASE, True),
+        # quoted cells with commas and doubled quotes, blank lines
+        (_with_rows(lambda r: _set(r, "center", "name", 'Center, "One"')).replace(
+            "\nlab,", "\n\nlab,", 3), True),
+        (_with_rows(lambda r: _set(r, "event", "detail", "x" * 10_001)), True),  # too long
+        (_with_rows(lambda r: r.insert(5, ["lab", "C01-0001"])), False),  # a short row
+        (_with_rows(lambda r: r.insert(5, ["Lab", *r[5][1:]])), True),  # unknown record type
+        (_with_rows(lambda r: _set(r, "lab", "unit", "mmol/L")), True),  # a rejected row
+    ],
+    ids=["valid", "quotes-blank-lines", "too-long", "short-row", "unknown-type", "rejected"],
+)
+def test_sliced_parse_equals_the_streamed_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                text: str, stays_sliced: bool) -> None:
+    p = tmp_path / "s.csv"
+    p.write_text(text, encoding="utf-8")
+    sliced: list[bool] = []
+    split = exchange_frames._split_slices
+
+    def spy(raw: bytes, names: list[str]) -> Any:
+        out = split(raw, names)
+        sliced.append(out is not None)
+        return out
+
+    monkeypatch.setattr(exchange_frames, "_split_slices", spy)
+    monkeypatch.setattr(exchange_frames, "_SLICE_BYTES", 300)  # many slices, cut at rows
+    got = _frames_or_message(p)
+    assert sliced == [stays_sliced]  # an irregular row hands the file to the streamed parse
+    monkeypatch.setattr(exchange_frames, "_split_slices", lambda raw, names: None)
+    _assert_same_outcome(got, _frames_or_message(p))
+
+
+def test_a_line_break_in_a_quoted_cell_keeps_the_streamed_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _with_rows(lambda r: _set(r, "center", "name", "Center\nOne"))
+    p = tmp_path / "q.csv"
+    p.write_text(text, encoding="utf-8")
+
+    def refuse(raw: bytes, names: list[str]) -> None:
+        raise AssertionError("sliced a file with a line break inside a quoted cell")
+
+    monkeypatch.setattr(exchange_frames, "_split_slices", refuse)
+    monkeypatch.setattr(exchange_frames, "_SLICE_BYTES", 300)
+    frames = read_frames(p)
+    assert frames.centers["name"].tolist()[0] == "Center\nOne"
+    assert frames.patients["row"].tolist() == [  # file rows (records), not lines
+        k + 1 for k, r in enumerate(ROWS) if r[0] == "patient"
+    ]
+    assert _outcome(lambda: read_cohort(p)) == _outcome(lambda: _reference(text))

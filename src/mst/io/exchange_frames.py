@@ -229,21 +229,29 @@ _QUOTED = re.compile(r'"[^"]*(?:""[^"]*)*"')
 _QUOTED_BYTES = re.compile(rb'"[^"]*(?:""[^"]*)*"')
 
 
-def _plain_quotes(text: str | bytes) -> bool:
-    # ``bytes`` only for ASCII content (the text itself, byte for byte)
-    quote, seps, quoted = ((b'"', b",\n", _QUOTED_BYTES) if isinstance(text, bytes)
-                           else ('"', ",\n", _QUOTED))
+def _quote_scan(text: str | bytes) -> tuple[bool, bool]:
+    """(every quote is part of a field quoted as a whole, some quoted field holds a line
+    break) — one pass over the quoted fields.
+
+    ``text`` is ``bytes`` only for ASCII content (the text itself, byte for byte).
+    """
+    quote, seps, quoted, breaks = ((b'"', b",\n", _QUOTED_BYTES, (b"\n", b"\r"))
+                                   if isinstance(text, bytes)
+                                   else ('"', ",\n", _QUOTED, ("\n", "\r")))
     total = text.count(quote)  # type: ignore[arg-type]
     if not total:
-        return True
+        return True, False
     seen = 0
     end = len(text)
+    broken = False
     for m in quoted.finditer(text):  # type: ignore[arg-type]
         a, b = m.span()
         if (a and text[a - 1] not in seps) or (b < end and text[b] not in seps):
-            return False
-        seen += m.group().count(quote)
-    return seen == total
+            return False, broken
+        cell = m.group()
+        seen += cell.count(quote)
+        broken = broken or any(x in cell for x in breaks)  # type: ignore[operator]
+    return seen == total, broken
 
 
 def _exotic(text: str | bytes) -> bool:
@@ -255,14 +263,35 @@ def _exotic(text: str | bytes) -> bool:
     return not text.isascii() and _WIDE_SPACE.search(text) is not None
 
 
+#: Bytes of CSV text parsed at once on the sliced path (about 190,000 exchange rows); each
+#: slice is parsed by pyarrow on all cores and split by record type before the next one.
+_SLICE_BYTES = 16 << 20
+
+_CSV_PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
+
+
+def _csv_options(names: list[str]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
+
 def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
-    """Stream the CSV with pyarrow (1 MB batches), split by record type as it is read.
+    """Parse the CSV with pyarrow, split by record type as it is read.
 
     ``text`` holds the decoded text — or the file's bytes when they are ASCII without a
     carriage return (then they are the text, byte for byte, and are never decoded);
     ``data`` holds the file's bytes when they are exactly the text in UTF-8 (else the text
     is encoded). Both lists are emptied here, and the bytes are released once pyarrow has
     read them, before the record types' columns are joined.
+
+    When no quoted cell holds a line break, every line break ends a row: the rows are then
+    parsed in slices of about :data:`_SLICE_BYTES` cut at line breaks, each slice on all
+    cores (:func:`_split_slices`). Otherwise — or when a slice holds anything irregular —
+    the file is streamed in 1 MB batches (:func:`_split_stream`), which is the reference
+    of the sliced path; irregular rows there send the file to Python's csv.
     """
     body = text[0]
     if isinstance(body, bytes):
@@ -271,7 +300,8 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
     else:
         first_line = body[: body.find("\n")] if "\n" in body else body
     header_rows = list(csv.reader(io.StringIO(first_line)))
-    if not _plain_quotes(body):
+    plain, broken = _quote_scan(body)
+    if not plain:
         return _csv_source_slow(body.decode("ascii") if isinstance(body, bytes) else body)
     names = header_rows[0] if header_rows else []
     _check_exchange_header(names if header_rows else None)
@@ -284,6 +314,21 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
     text.clear()
     data.clear()
     del body
+    splitter = None if broken else _split_slices(raw, names)
+    if splitter is None:
+        splitter = _split_stream(raw, names)
+    if splitter is None:
+        return _csv_source_slow(slow_text if slow_text is not None else raw.decode("utf-8"))
+    del raw, slow_text  # the bytes (and any text) are not needed any more
+    n = splitter.n
+    return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
+                   exotic_space=exotic, too_long=splitter.too_long,
+                   known=splitter.known_types())
+
+
+def _split_stream(raw: bytes, names: list[str]) -> _Splitter | None:
+    """The rows after the header, streamed in 1 MB batches; ``None`` for an irregular file
+    (a row of another length, a quote pyarrow cannot read)."""
     irregular: list[int] = []
 
     def invalid(row: Any) -> str:
@@ -297,26 +342,49 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
                                            block_size=1 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=_csv_options(names),
         )
         for batch in reader:
             if irregular:
                 break
             splitter.add(pa.Table.from_batches([batch]))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except _CSV_PARSE_ERRORS:
         irregular.append(-1)
-    if irregular:
-        del splitter
-        return _csv_source_slow(slow_text if slow_text is not None else raw.decode("utf-8"))
-    del reader, raw, slow_text  # the bytes (and any text) are not needed any more
-    n = splitter.n
-    return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
-                   exotic_space=exotic, too_long=splitter.too_long,
-                   known=splitter.known_types())
+    return None if irregular else splitter
+
+
+def _split_slices(raw: bytes, names: list[str]) -> _Splitter | None:
+    """The rows after the header parsed slice by slice (no quoted cell holds a line break,
+    so each line is one row and a slice may end at any line break); ``None`` when a slice
+    holds anything irregular (then the streaming reader decides, as for any file)."""
+    start = raw.find(b"\n") + 1
+    if start <= 0:
+        return None  # a header without a line break: nothing to slice
+    irregular: list[int] = []
+
+    def invalid(row: Any) -> str:
+        irregular.append(1)
+        return "skip"
+
+    splitter = _Splitter(names)
+    read_options = pacsv.ReadOptions(column_names=names, use_threads=True)
+    parse_options = pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=invalid)
+    convert_options = _csv_options(names)
+    view = memoryview(raw)
+    try:
+        while start < len(raw):
+            end = raw.find(b"\n", start + _SLICE_BYTES)
+            end = len(raw) if end < 0 else end + 1
+            tb = pacsv.read_csv(pa.py_buffer(view[start:end]), read_options=read_options,
+                                parse_options=parse_options, convert_options=convert_options)
+            if irregular:
+                return None
+            splitter.add(tb)
+            del tb
+            start = end
+    except _CSV_PARSE_ERRORS:
+        return None
+    return splitter
 
 
 def _check_exchange_header(fieldnames: list[str] | None) -> None:
