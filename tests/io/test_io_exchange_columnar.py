@@ -270,3 +270,19 @@ def test_a_line_break_in_a_quoted_cell_keeps_the_streamed_parse(
         k + 1 for k, r in enumerate(ROWS) if r[0] == "patient"
     ]
     assert _outcome(lambda: read_cohort(p)) == _outcome(lambda: _reference(text))
+
+
+@pytest.mark.parametrize("exotic", [False, True])
+def test_cleaning_each_distinct_cell_once_gives_the_cells_and_their_codes(exotic: bool) -> None:
+    import pyarrow as pa
+
+    raw = pa.array([" a", "a", "NA", None, "b ", " a", "", "b", "\u00a0c"], pa.string())
+    out, coded = exchange_frames._clean_column(raw, exotic)
+    c = "c" if exotic else "\u00a0c"  # Python's strip removes a no-break space, ASCII trim not
+    assert out.to_pylist() == ["a", "a", None, None, "b", "a", None, "b", c]
+    assert coded.array is out
+    assert sorted(coded.dictionary.to_pylist()) == sorted({"a", "b", c})  # distinct, no null
+    assert [None if j < 0 else coded.dictionary[int(j)].as_py() for j in coded.codes] \
+        == out.to_pylist()
+    same, kept = exchange_frames._clean_column(pa.array(["x", "y", "x"]), exotic)
+    assert kept.array is same and kept.codes.tolist() == [0, 1, 0]

@@ -233,25 +233,28 @@ def _quote_scan(text: str | bytes) -> tuple[bool, bool]:
     """(every quote is part of a field quoted as a whole, some quoted field holds a line
     break) — one pass over the quoted fields.
 
-    ``text`` is ``bytes`` only for ASCII content (the text itself, byte for byte).
+    ``text`` is ``bytes`` only for ASCII content (the text itself, byte for byte). A quote
+    opens a quoted field that ends at the next lone quote; a quote with no quote after it
+    opens no field.
     """
-    quote, seps, quoted, breaks = ((b'"', b",\n", _QUOTED_BYTES, (b"\n", b"\r"))
+    quote, seps, quoted, nl, cr = ((b'"', b",\n", _QUOTED_BYTES, b"\n", b"\r")
                                    if isinstance(text, bytes)
-                                   else ('"', ",\n", _QUOTED, ("\n", "\r")))
-    total = text.count(quote)  # type: ignore[arg-type]
-    if not total:
-        return True, False
-    seen = 0
+                                   else ('"', ",\n", _QUOTED, "\n", "\r"))
     end = len(text)
     broken = False
-    for m in quoted.finditer(text):  # type: ignore[arg-type]
-        a, b = m.span()
+    a = text.find(quote)  # type: ignore[arg-type]
+    while a >= 0:
+        m = quoted.match(text, a)  # type: ignore[arg-type]
+        if m is None:
+            return False, broken  # a quote that closes no field
+        b = m.end()
         if (a and text[a - 1] not in seps) or (b < end and text[b] not in seps):
             return False, broken
-        cell = m.group()
-        seen += cell.count(quote)
-        broken = broken or any(x in cell for x in breaks)  # type: ignore[operator]
-    return seen == total, broken
+        if not broken:
+            cell = m.group()
+            broken = nl in cell or cr in cell  # type: ignore[operator]
+        a = text.find(quote, b)  # type: ignore[arg-type]
+    return True, broken
 
 
 def _exotic(text: str | bytes) -> bool:
@@ -504,16 +507,46 @@ def _strip(arr: pa.Array, exotic: bool) -> pa.Array:
     return pa.array([None if s is None else s.strip() for s in arr.to_pylist()], pa.string())
 
 
-def _clean_column(arr: pa.Array, exotic: bool) -> pa.Array:
+@dataclass
+class _Codes:
+    """A text column as dictionary codes, for rules that judge each distinct cell once.
+
+    ``codes[i]`` indexes ``dictionary`` (the column's distinct cells, none missing), ``-1``
+    where cell ``i`` is missing; so a table of per-cell results with one extra last entry
+    for a missing cell is spread to the rows as ``table[codes]``.
+    """
+
+    array: pa.Array  # the column itself (the codes are used only with this very object)
+    codes: np.ndarray  # int32
+    dictionary: pa.Array
+
+    def of(self, arr: Any) -> _Codes | None:
+        return self if arr is self.array else None
+
+
+def _clean_column(arr: pa.Array, exotic: bool) -> tuple[pa.Array, _Codes]:
     """Cells stripped, missing tokens as null; ``arr`` itself when nothing changes (the
-    raw and the cleaned column then share their memory)."""
-    s = _strip(arr, exotic)
-    if len(s) and pc.all(pc.equal(pc.binary_length(s), pc.binary_length(arr))).as_py():
-        s = arr  # nothing was stripped
+    raw and the cleaned column then share their memory). Each distinct cell is cleaned
+    once; the cleaned column comes with its dictionary codes."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = arr.dictionary_encode()
+    raw_codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    dic = enc.dictionary
+    s = _strip(dic, exotic)
+    stripped = not pc.all(pc.equal(pc.binary_length(s), pc.binary_length(dic))).as_py() \
+        if len(s) else False
     missing = pc.is_in(s, value_set=_MISSING)
-    if not pc.any(missing).as_py():
-        return s
-    return pc.if_else(missing, pa.scalar(None, pa.string()), s)
+    gone = bool(pc.any(missing).as_py())
+    if not stripped and not gone:
+        return arr, _Codes(arr, raw_codes, dic)
+    if gone:
+        s = pc.if_else(missing, pa.scalar(None, pa.string()), s)
+    out = s.take(enc.indices)  # the cleaned cells, row by row
+    # cleaned cells may coincide (" a" and "a"): their distinct values, codes remapped
+    enc2 = s.dictionary_encode()
+    remap = np.append(pc.fill_null(enc2.indices, -1).to_numpy(zero_copy_only=False), -1)
+    return out, _Codes(out, remap[raw_codes].astype(np.int32), enc2.dictionary)
 
 
 # --------------------------------------------------------------------------- field rules
@@ -577,7 +610,7 @@ def _bound_masks(values: pa.ChunkedArray | pa.Array, bounds: dict[str, Any]) -> 
 
 
 def _check_fields(model: type[BaseModel], cols: dict[str, pa.ChunkedArray], n: int,
-                  today: dt.date) -> _Checked:
+                  today: dt.date, coded: dict[str, _Codes] | None = None) -> _Checked:
     canon = np.ones(n, dtype=bool)
     valid = np.ones(n, dtype=bool)
     values: dict[str, Any] = {}
@@ -585,13 +618,32 @@ def _check_fields(model: type[BaseModel], cols: dict[str, pa.ChunkedArray], n: i
         if name not in cols:
             continue  # not a file column (Course.administrations)
         spec = _spec(info)
-        if spec.base is str or spec.base is float:
+        codes = coded[name].of(cols[name]) if coded and name in coded else None
+        if codes is not None:  # each distinct cell judged once
+            c, v, values[name] = _check_coded(spec, codes, today)
+        elif spec.base is str or spec.base is float:
             c, v, values[name] = _check_one(spec, cols[name], today)
         else:  # ids, codes, dates, integers: few distinct cells, each judged once
             c, v, values[name] = _check_distinct(spec, cols[name], today)
         canon &= c
         valid &= v
     return _Checked(canon, valid & canon, values)
+
+
+def _check_coded(spec: _Spec, codes: _Codes, today: dt.date
+                 ) -> tuple[np.ndarray, np.ndarray, Any]:
+    """:func:`_check_one` judged once per distinct cell of a coded column and spread back
+    to the rows (same masks and values as judging every row)."""
+    dic = codes.dictionary
+    if len(dic) == 0:  # every cell missing
+        return _check_one(spec, codes.array, today)
+    # one extra last entry: the result for a missing cell (code -1)
+    c_d, v_d, val_d = _check_one(spec, pa.concat_arrays([dic, pa.nulls(1, dic.type)]), today)
+    c = c_d[codes.codes]
+    v = v_d[codes.codes]
+    if isinstance(val_d, tuple):  # (values, the row mask itself, as _check_one keeps it)
+        return c, v, (val_d[0][codes.codes], c)
+    return c, v, codes.array
 
 
 def _check_distinct(spec: _Spec, a: Any, today: dt.date) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -683,6 +735,7 @@ class _Kind:
     checked: _Checked | None = None
     rule_ok: np.ndarray | None = None  # model validators' twins
     struct_ok: np.ndarray | None = None  # uniqueness and references to earlier rows
+    coded: dict[str, _Codes] = field(default_factory=dict)  # dictionary codes of cells
 
 
 _MODELS: dict[str, type[BaseModel]] = {
@@ -703,19 +756,23 @@ def _num(checked: _Checked, name: str) -> tuple[np.ndarray, np.ndarray]:
     return checked.values[name]
 
 
-def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+def _codes(arr: pa.Array | pa.ChunkedArray, coded: _Codes | None = None
+           ) -> tuple[np.ndarray, list[Any]]:
     """Dictionary codes of a text column (-1 where missing) and its distinct cells: no
-    Python string per row."""
+    Python string per row (``coded``: the column's codes when they are known)."""
+    if coded is not None and coded.of(arr) is not None:
+        return coded.codes, coded.dictionary.to_pylist()
     a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     enc = a.dictionary_encode()
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, enc.dictionary.to_pylist()
 
 
-def _object_column(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _object_column(arr: pa.Array | pa.ChunkedArray, coded: _Codes | None = None
+                   ) -> np.ndarray:
     """A text column as an object array of ``str`` / ``None``, one object per distinct
     cell (shared by the rows holding it)."""
-    codes, uniques = _codes(arr)
+    codes, uniques = _codes(arr, coded)
     table = np.empty(len(uniques) + 1, dtype=object)
     table[:-1] = uniques
     return table[codes]  # code -1 (missing) takes the last entry, None
@@ -759,29 +816,36 @@ def _lab_rules(k: _Kind) -> np.ndarray:
     value, _ = _num(ch, "value")
     analyte = ch.values["analyte"]
     unit = ch.values["unit"]
-    n = len(value)
-    ok = np.zeros(n, dtype=bool)
-    out = value.copy()
-    canonical_unit = np.empty(n, dtype=object)
     table = analyte_table()
-    an_codes, an_uniques = _codes(analyte)
-    un_codes, un_uniques = _codes(unit)
+    an_codes, an_uniques = _codes(analyte, k.coded.get("analyte"))
+    un_codes, un_uniques = _codes(unit, k.coded.get("unit"))
     pair = (an_codes.astype(np.int64) + 1) * (len(un_uniques) + 1) + un_codes + 1
-    pairs, codes = np.unique(pair, return_inverse=True)
+    codes, pairs = pd.factorize(pair)
+    # per (analyte, unit) pair: known, factor to the canonical unit, range, canonical unit
+    m = len(pairs)
+    known = np.zeros(m, dtype=bool)
+    factor = np.ones(m)
+    low = np.zeros(m)
+    high = np.zeros(m)
+    canonical = np.empty(m, dtype=object)
     for j, code in enumerate(pairs):
         ia, iu = divmod(int(code), len(un_uniques) + 1)
         an = an_uniques[ia - 1] if ia > 0 else None
         un = un_uniques[iu - 1] if iu > 0 else None
-        rows = codes == j
         a = table.get(an) if isinstance(an, str) else None
         if a is None or un not in a.units:
             continue
-        conv = value[rows] * a.units[un]
-        ok[rows] = (a.minimum <= conv) & (conv <= a.maximum)
-        out[rows] = conv
-        canonical_unit[rows] = a.unit
+        known[j] = True
+        factor[j] = a.units[un]
+        low[j] = a.minimum
+        high[j] = a.maximum
+        canonical[j] = a.unit
+    hit = known[codes]
+    conv = value * factor[codes]
+    ok = hit & (low[codes] <= conv) & (conv <= high[codes])
+    out = np.where(hit, conv, value)
     ch.values["value"] = (out, ch.values["value"][1])
-    ch.values["unit"] = canonical_unit
+    ch.values["unit"] = canonical[codes]
     return ok
 
 
@@ -968,15 +1032,16 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         pos, raw_cells = src.parts[kind]
         renames = _TO_MODEL.get(kind, {})
         cells: dict[str, pa.Array] = {}
+        coded: dict[str, _Codes] = {}
         for f in fields_:
             name = renames.get(f, f)
             if f in raw_cells:
-                cells[name] = _clean_column(raw_cells[f], src.exotic_space)
+                cells[name], coded[name] = _clean_column(raw_cells[f], src.exotic_space)
             else:
                 cells[name] = pa.nulls(len(pos), pa.string())
-        k = _Kind(kind, pos, cells)
+        k = _Kind(kind, pos, cells, coded=coded)
         model = _MODELS[kind]
-        k.checked = _check_fields(model, cells, len(pos), today)
+        k.checked = _check_fields(model, cells, len(pos), today, coded)
         rule = _RULES.get(kind)
         k.rule_ok = rule(k) if rule else np.ones(len(pos), dtype=bool)
         kinds[kind] = k
@@ -1054,6 +1119,7 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     for kind, k in kinds.items():
         frames[_FRAME_OF[kind]] = _frame_of(k, rowno)
         k.cells = {}  # cleaned cells and converted values are in the frame now
+        k.coded = {}
         k.checked.values = {}  # type: ignore[union-attr]
     harvested: dict[int, Any] = {}
     for p in np.flatnonzero(flagged):
@@ -1149,7 +1215,7 @@ def _frame_of(k: _Kind, rowno: np.ndarray) -> pd.DataFrame:
         elif isinstance(v, np.ndarray):
             out[col] = pd.Series(v, dtype=object)
         else:
-            out[col] = pd.Series(_object_column(v), dtype=object)
+            out[col] = pd.Series(_object_column(v, k.coded.get(col)), dtype=object)
     out["row"] = pd.Series(pd.array(rowno[k.pos], dtype="Int64"))
     # every column is a fresh array of its own: the frame takes them without copying
     df = pd.DataFrame(out, columns=[*schema, "row"], copy=False)
