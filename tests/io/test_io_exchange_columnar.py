@@ -142,7 +142,8 @@ def test_a_twin_that_flags_a_valid_record_is_an_internal_error(
 ) -> None:
     p = tmp_path / "c.csv"
     p.write_text(BASE, encoding="utf-8")
-    monkeypatch.setattr(exchange_frames, "_inconsistent", lambda cf: set(cf.patients["id"]))
+    monkeypatch.setattr(exchange_frames, "_inconsistent",
+                        lambda cf, *_: set(cf.patients["id"]))
     with pytest.raises(ColumnarDisagreementError, match="check_consistency accepts"):
         read_frames(p)
 
@@ -286,3 +287,33 @@ def test_cleaning_each_distinct_cell_once_gives_the_cells_and_their_codes(exotic
         == out.to_pylist()
     same, kept = exchange_frames._clean_column(pa.array(["x", "y", "x"]), exotic)
     assert kept.array is same and kept.codes.tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "value"),
+    [
+        (None, None, None),
+        ("response", "date", "2019-12-01"),  # before diagnosis
+        ("lab", "date", "2019-12-01"),  # inside the 30-day work-up window
+        ("course", "start_date", "2019-12-01"),  # a course before diagnosis
+    ],
+)
+def test_patient_rows_from_the_reference_lookups_equal_a_fresh_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str | None, column: str | None,
+    value: str | None,
+) -> None:
+    text = BASE if kind is None else _with_rows(lambda r: _set(r, kind, column, value))
+    p = tmp_path / "c.csv"
+    p.write_text(text, encoding="utf-8")
+    inconsistent = exchange_frames._inconsistent
+    given: list[set[str]] = []
+
+    def both(cf: Any, rows: dict[str, Any]) -> set[str]:
+        assert set(rows) == {name for name, _ in cf.items()} - {"centers", "patients"}
+        given.append(inconsistent(cf, rows))
+        assert given[-1] == inconsistent(cf)  # looked up afresh from the frames
+        return given[-1]
+
+    monkeypatch.setattr(exchange_frames, "_inconsistent", both)
+    assert _outcome(lambda: read_frames(p))[0] == _outcome(lambda: _reference(text))[0]
+    assert len(given) == 1 and bool(given[0]) == (kind is not None)

@@ -517,7 +517,7 @@ class _Codes:
     """
 
     array: pa.Array  # the column itself (the codes are used only with this very object)
-    codes: np.ndarray  # int32
+    codes: np.ndarray  # the narrowest signed integers that hold them
     dictionary: pa.Array
 
     def of(self, arr: Any) -> _Codes | None:
@@ -539,14 +539,22 @@ def _clean_column(arr: pa.Array, exotic: bool) -> tuple[pa.Array, _Codes]:
     missing = pc.is_in(s, value_set=_MISSING)
     gone = bool(pc.any(missing).as_py())
     if not stripped and not gone:
-        return arr, _Codes(arr, raw_codes, dic)
+        return arr, _Codes(arr, _narrow(raw_codes, len(dic)), dic)
     if gone:
         s = pc.if_else(missing, pa.scalar(None, pa.string()), s)
     out = s.take(enc.indices)  # the cleaned cells, row by row
     # cleaned cells may coincide (" a" and "a"): their distinct values, codes remapped
     enc2 = s.dictionary_encode()
     remap = np.append(pc.fill_null(enc2.indices, -1).to_numpy(zero_copy_only=False), -1)
-    return out, _Codes(out, remap[raw_codes].astype(np.int32), enc2.dictionary)
+    return out, _Codes(out, _narrow(remap[raw_codes], len(enc2.dictionary)), enc2.dictionary)
+
+
+def _narrow(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """Codes in -1 .. distinct - 1 as the narrowest signed integers that hold them."""
+    for dtype in (np.int8, np.int16):
+        if distinct <= np.iinfo(dtype).max:
+            return codes.astype(dtype)
+    return codes.astype(np.int32)
 
 
 # --------------------------------------------------------------------------- field rules
@@ -882,9 +890,16 @@ _RULES: dict[str, Callable[[_Kind], np.ndarray]] = {
 
 
 def _lookup(cells: pa.Array | pa.ChunkedArray, values: pa.Array,
-            nulls_match: bool = False) -> np.ndarray:
+            nulls_match: bool = False, coded: _Codes | None = None) -> np.ndarray:
     """Index of each cell in ``values`` (exact match), -1 where absent; a missing cell
-    matches a missing value only with ``nulls_match``."""
+    matches a missing value only with ``nulls_match`` (``coded``: the cells' codes when
+    known; each distinct cell is then looked up once)."""
+    if coded is not None and coded.of(cells) is not None:
+        dic = coded.dictionary
+        # one extra last entry: the answer for a missing cell (code -1)
+        per_cell = _lookup(pa.concat_arrays([dic, pa.nulls(1, dic.type)]), values,
+                           nulls_match)
+        return per_cell[coded.codes]
     idx = pc.index_in(cells, value_set=values, skip_nulls=not nulls_match)
     return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -1044,6 +1059,10 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         k.checked = _check_fields(model, cells, len(pos), today, coded)
         rule = _RULES.get(kind)
         k.rule_ok = rule(k) if rule else np.ones(len(pos), dtype=bool)
+        # codes are read again only for the frame's text columns
+        text_columns = SCHEMA[_FRAME_OF[kind]]
+        k.coded = {c: v for c, v in coded.items() if text_columns.get(c) == "object"}
+        del coded
         kinds[kind] = k
         done += len(pos)
         if progress is not None:
@@ -1057,13 +1076,15 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
                      if pid is not None}
     known_ids = pa.array(list(patient_first), pa.string())
     first_pos = np.fromiter(patient_first.values(), dtype=np.int64, count=len(patient_first))
+    patient_of: dict[str, np.ndarray] = {}  # per record type: index in known_ids, or -1
     for kind, k in kinds.items():
         ok = np.ones(len(k.pos), dtype=bool)
         if kind == "patient":
             ok &= ~p_dup
         elif kind != "center":
-            j = _lookup(k.cells["patient_id"], known_ids)
+            j = _lookup(k.cells["patient_id"], known_ids, coded=k.coded.get("patient_id"))
             ok &= (j >= 0) & (first_pos[np.maximum(j, 0)] < k.pos) if len(first_pos) else False
+            patient_of[kind] = j
         k.struct_ok = ok
     dk = kinds["donor"]
     d_ids = _text(dk.checked, "id")  # type: ignore[arg-type]
@@ -1161,7 +1182,8 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         harvested[p] = obj
     _patch(frames["courses"], ck, harvested)
     cf = CohortFrames(**frames)
-    bad_pids = _inconsistent(cf)
+    bad_pids = _inconsistent(cf, _patient_rows(cf, list(patient_first), patient_of, kinds,
+                                               harvested))
     for pid, prow in zip(cf.patients["id"], cf.patients["row"], strict=True):
         if pid in course_err:
             raise course_err[pid]
@@ -1185,6 +1207,20 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     if progress is not None:
         progress(total, total)
     return cf
+
+
+def _patient_rows(cf: CohortFrames, known: list[Any], patient_of: dict[str, np.ndarray],
+                  kinds: dict[str, _Kind], harvested: dict[int, Any]
+                  ) -> dict[str, np.ndarray]:
+    """Per frame, the row of each record's patient in ``cf.patients`` — the patient
+    lookups of the reference checks, wherever they still hold: the frame's patients are
+    the patients looked up, in that order, and no record of the frame has values the
+    reference parsed (those could spell a patient id otherwise)."""
+    if cf.patients["id"].tolist() != known:
+        return {}
+    patched = np.fromiter(harvested, dtype=np.int64, count=len(harvested))
+    return {_FRAME_OF[kind]: rows for kind, rows in patient_of.items()
+            if not (len(patched) and np.isin(kinds[kind].pos, patched).any())}
 
 
 # --------------------------------------------------------------------------- frames
@@ -1252,8 +1288,13 @@ def _plain(v: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- consistency twin
-def _inconsistent(cf: CohortFrames) -> set[str]:
-    """Patients whose record breaks a rule of :meth:`PatientRecord.check_consistency`."""
+def _inconsistent(cf: CohortFrames, patient_codes: dict[str, np.ndarray] | None = None
+                  ) -> set[str]:
+    """Patients whose record breaks a rule of :meth:`PatientRecord.check_consistency`.
+
+    ``patient_codes``: per frame, the row of each record's patient in ``cf.patients`` when
+    already known (else looked up here).
+    """
     P = cf.patients
     pidx = pd.Index(P["id"])
     diag = P["diagnosis_date"].to_numpy()
@@ -1264,6 +1305,9 @@ def _inconsistent(cf: CohortFrames) -> set[str]:
     day = np.timedelta64(1, "D")
 
     def code(df: pd.DataFrame) -> np.ndarray:
+        for name, frame in cf.items():
+            if frame is df and patient_codes is not None and name in patient_codes:
+                return patient_codes[name]
         return pidx.get_indexer(df["patient_id"])
 
     C = cf.courses
@@ -1322,7 +1366,8 @@ def _inconsistent(cf: CohortFrames) -> set[str]:
     window = np.concatenate([np.zeros(2 * len(C) + len(Inf), dtype=bool),
                              np.ones(len(L), dtype=bool),
                              np.zeros(len(E) + len(R), dtype=bool), np.ones(len(B), dtype=bool)])
-    earliest = diag[dated_c] - np.where(window, 30, 0) * day
+    earliest = diag[dated_c]
+    earliest[window] -= 30 * day
     bad[dated_c[dated < earliest]] = True
     dd = death_date[dated_c]
     with np.errstate(invalid="ignore"):
