@@ -164,8 +164,12 @@ class _Splitter:
             codes = np.empty(0, dtype=np.int32)
             rt = np.full(m, "", dtype=object)
         self.rt.append(rt)
-        self.known.append(np.isin(codes, [j for js in groups.values() for j in js])
-                          if groups else np.zeros(m, dtype=bool))
+        if groups:
+            of_format = np.zeros(len(names), dtype=bool)  # per dictionary entry
+            of_format[[j for js in groups.values() for j in js]] = True
+            self.known.append(of_format[codes])
+        else:
+            self.known.append(np.zeros(m, dtype=bool))
         for kind, js in groups.items():
             hit = codes == js[0] if len(js) == 1 else np.isin(codes, js)
             idx = np.flatnonzero(hit)
@@ -744,6 +748,7 @@ class _Kind:
     rule_ok: np.ndarray | None = None  # model validators' twins
     struct_ok: np.ndarray | None = None  # uniqueness and references to earlier rows
     coded: dict[str, _Codes] = field(default_factory=dict)  # dictionary codes of cells
+    keys: np.ndarray | None = None  # course numbers as the reference reads them
 
 
 _MODELS: dict[str, type[BaseModel]] = {
@@ -1097,6 +1102,7 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
             donor_first[did] = (int(p), 0, pid)
     ck = kinds["course"]
     c_keys, c_ok = _int_keys(ck.cells["number"])
+    ck.keys = c_keys
     c_pids = np.asarray(ck.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
     # patient ids of courses as codes (a missing id is one value too, as a dict key is)
     course_ids = pc.unique(ck.cells["patient_id"])
@@ -1110,6 +1116,7 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
             course_first[(pid, int(key))] = int(p)
     ak = kinds["administration"]
     a_keys, a_ok = _int_keys(ak.cells["course_number"])
+    ak.keys = a_keys
     # the first course (patient, number) of each administration, -1 for none
     firsts = c_frame.assign(pos=ck.pos)[c_ok].drop_duplicates(["pid", "key"])
     j = pd.MultiIndex.from_arrays([firsts["pid"], firsts["key"]]).get_indexer(
@@ -1256,9 +1263,11 @@ def _frame_of(k: _Kind, rowno: np.ndarray) -> pd.DataFrame:
     # every column is a fresh array of its own: the frame takes them without copying
     df = pd.DataFrame(out, columns=[*schema, "row"], copy=False)
     if name == "courses":
-        df["number"] = pd.array(_int_keys(k.cells["number"])[0], dtype="Int64")
+        keys = k.keys if k.keys is not None else _int_keys(k.cells["number"])[0]
+        df["number"] = pd.array(keys, dtype="Int64")  # a copy
     if name == "administrations":
-        df["course_number"] = pd.array(_int_keys(k.cells["course_number"])[0], dtype="Int64")
+        keys = k.keys if k.keys is not None else _int_keys(k.cells["course_number"])[0]
+        df["course_number"] = pd.array(keys, dtype="Int64")  # a copy
     return df
 
 
