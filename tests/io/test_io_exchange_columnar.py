@@ -230,8 +230,13 @@ def _set(rows: list[list[str]], kind: str, column: str, value: str) -> None:
         (_with_rows(lambda r: r.insert(5, ["lab", "C01-0001"])), False),  # a short row
         (_with_rows(lambda r: r.insert(5, ["Lab", *r[5][1:]])), True),  # unknown record type
         (_with_rows(lambda r: _set(r, "lab", "unit", "mmol/L")), True),  # a rejected row
+        (BASE.rstrip("\n"), True),  # no line break after the last row
+        (BASE[: BASE.index("\n") + 1], True),  # the header alone
+        (BASE.replace("\n", "\r\n"), True),  # CR LF line endings
+        ("\ufeff" + _with_rows(lambda r: _set(r, "center", "name", "Zürich\u00a0")), True),
     ],
-    ids=["valid", "quotes-blank-lines", "too-long", "short-row", "unknown-type", "rejected"],
+    ids=["valid", "quotes-blank-lines", "too-long", "short-row", "unknown-type", "rejected",
+         "no-final-break", "header-only", "crlf", "bom-non-ascii"],
 )
 def test_sliced_parse_equals_the_streamed_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 text: str, stays_sliced: bool) -> None:
