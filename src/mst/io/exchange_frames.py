@@ -270,9 +270,9 @@ def _exotic(text: str | bytes) -> bool:
     return not text.isascii() and _WIDE_SPACE.search(text) is not None
 
 
-#: Bytes of CSV text parsed at once on the sliced path (about 190,000 exchange rows); each
+#: Bytes of CSV text parsed at once on the sliced path (about 95,000 exchange rows); each
 #: slice is parsed by pyarrow on all cores and split by record type before the next one.
-_SLICE_BYTES = 16 << 20
+_SLICE_BYTES = 8 << 20
 
 _CSV_PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
 
