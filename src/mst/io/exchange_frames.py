@@ -1096,10 +1096,6 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     d_pids = np.asarray(dk.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
     d_ser = pd.Series(d_ids)
     dk.struct_ok &= ~(d_ser.duplicated().to_numpy() & d_ser.notna().to_numpy())
-    donor_first: dict[str, tuple[int, int, str]] = {}
-    for did, p, pid in zip(d_ids, dk.pos, d_pids, strict=True):
-        if did is not None and did not in donor_first:
-            donor_first[did] = (int(p), 0, pid)
     ck = kinds["course"]
     c_keys, c_ok = _int_keys(ck.cells["number"])
     ck.keys = c_keys
@@ -1110,10 +1106,6 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     c_frame = pd.DataFrame({"pid": c_code, "key": c_keys})
     c_dup = c_frame.duplicated().to_numpy() & c_ok
     ck.struct_ok &= c_ok & ~c_dup
-    course_first: dict[tuple[str, int], int] = {}
-    for pid, key, p, good in zip(c_pids, c_keys, ck.pos, c_ok, strict=True):
-        if good and (pid, int(key)) not in course_first:
-            course_first[(pid, int(key))] = int(p)
     ak = kinds["administration"]
     a_keys, a_ok = _int_keys(ak.cells["course_number"])
     ak.keys = a_keys
@@ -1125,9 +1117,6 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     a_first = np.where(a_ok & (j >= 0), firsts["pos"].to_numpy()[np.maximum(j, 0)], -1) \
         if len(firsts) else np.full(len(a_keys), -1, dtype=np.int64)
     ak.struct_ok &= a_ok & (a_first >= 0) & (a_first < ak.pos)
-    course_by_pid: dict[Any, list[tuple[int, int]]] = {}
-    for (pid, key), p in course_first.items():
-        course_by_pid.setdefault(pid, []).append((key, p))
     # --- the flags of stage 1 (every row but a course's own fields) ---
     for kind, k in kinds.items():
         ch = k.checked
@@ -1150,10 +1139,13 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         k.coded = {}
         k.checked.values = {}  # type: ignore[union-attr]
     harvested: dict[int, Any] = {}
+    replay_maps = None  # the first donors and courses, built for the first replayed row
     for p in np.flatnonzero(flagged):
         p = int(p)
         raw = src.raw(p)
-        builder = ReplayBuilder(patient_first, donor_first, course_by_pid, p, rowno)
+        if replay_maps is None:
+            replay_maps = _replay_maps(d_ids, d_pids, dk.pos, c_pids, c_keys, c_ok, ck.pos)
+        builder = ReplayBuilder(patient_first, *replay_maps, p, rowno)
         if p in src.too_long:
             column, cell = src.too_long[p]
             check_cells(int(rowno[p]), {column: cell})
@@ -1214,6 +1206,26 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     if progress is not None:
         progress(total, total)
     return cf
+
+
+def _replay_maps(d_ids: np.ndarray, d_pids: np.ndarray, d_pos: np.ndarray,
+                 c_pids: np.ndarray, c_keys: np.ndarray, c_ok: np.ndarray, c_pos: np.ndarray
+                 ) -> tuple[dict[str, tuple[int, int, str]], dict[Any, list[tuple[int, int]]]]:
+    """What :class:`ReplayBuilder` reads of the rows before a replayed one: the first row of
+    each donor id (position, 0, patient id), and per patient the first row of each of its
+    course numbers."""
+    donor_first: dict[str, tuple[int, int, str]] = {}
+    for did, p, pid in zip(d_ids, d_pos, d_pids, strict=True):
+        if did is not None and did not in donor_first:
+            donor_first[did] = (int(p), 0, pid)
+    course_first: dict[tuple[str, int], int] = {}
+    for pid, key, p, good in zip(c_pids, c_keys, c_pos, c_ok, strict=True):
+        if good and (pid, int(key)) not in course_first:
+            course_first[(pid, int(key))] = int(p)
+    course_by_pid: dict[Any, list[tuple[int, int]]] = {}
+    for (pid, key), p in course_first.items():
+        course_by_pid.setdefault(pid, []).append((key, p))
+    return donor_first, course_by_pid
 
 
 def _patient_rows(cf: CohortFrames, known: list[Any], patient_of: dict[str, np.ndarray],
