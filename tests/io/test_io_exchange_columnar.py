@@ -142,7 +142,8 @@ def test_a_twin_that_flags_a_valid_record_is_an_internal_error(
 ) -> None:
     p = tmp_path / "c.csv"
     p.write_text(BASE, encoding="utf-8")
-    monkeypatch.setattr(exchange_frames, "_inconsistent", lambda cf: set(cf.patients["id"]))
+    monkeypatch.setattr(exchange_frames, "_inconsistent",
+                        lambda cf, *_: set(cf.patients["id"]))
     with pytest.raises(ColumnarDisagreementError, match="check_consistency accepts"):
         read_frames(p)
 
@@ -187,3 +188,137 @@ def test_xlsx_same_answer_as_the_reference(tmp_path: Path, sheet: str | None,
         wb.save(p)
     ref = _outcome(lambda: cohort_from_rows(_xlsx_rows(p)))
     assert _outcome(lambda: read_cohort(p)) == ref
+
+
+# --------------------------------------------------------------------------- sliced parsing
+def _frames_or_message(path: Path) -> Any:
+    try:
+        return read_frames(path)
+    except (ValidationError, ConsistencyError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _assert_same_outcome(got: Any, want: Any) -> None:
+    assert isinstance(got, str) == isinstance(want, str)
+    if isinstance(want, str):
+        assert got == want
+        return
+    for (name, a), (_, b) in zip(got.items(), want.items(), strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+
+
+def _with_rows(edit: Any) -> str:
+    rows = [list(r) for r in ROWS]
+    edit(rows)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _set(rows: list[list[str]], kind: str, column: str, value: str) -> None:
+    next(r for r in rows if r[0] == kind)[COLUMNS.index(column)] = value
+
+
+@pytest.mark.parametrize(
+    ("text", "stays_sliced"),
+    [
+        (BASE, True),
+        # quoted cells with commas and doubled quotes, blank lines
+        (_with_rows(lambda r: _set(r, "center", "name", 'Center, "One"')).replace(
+            "\nlab,", "\n\nlab,", 3), True),
+        (_with_rows(lambda r: _set(r, "event", "detail", "x" * 10_001)), True),  # too long
+        (_with_rows(lambda r: r.insert(5, ["lab", "C01-0001"])), False),  # a short row
+        (_with_rows(lambda r: r.insert(5, ["Lab", *r[5][1:]])), True),  # unknown record type
+        (_with_rows(lambda r: _set(r, "lab", "unit", "mmol/L")), True),  # a rejected row
+        (BASE.rstrip("\n"), True),  # no line break after the last row
+        (BASE[: BASE.index("\n") + 1], True),  # the header alone
+        (BASE.replace("\n", "\r\n"), True),  # CR LF line endings
+        ("\ufeff" + _with_rows(lambda r: _set(r, "center", "name", "Zürich\u00a0")), True),
+    ],
+    ids=["valid", "quotes-blank-lines", "too-long", "short-row", "unknown-type", "rejected",
+         "no-final-break", "header-only", "crlf", "bom-non-ascii"],
+)
+def test_sliced_parse_equals_the_streamed_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                text: str, stays_sliced: bool) -> None:
+    p = tmp_path / "s.csv"
+    p.write_text(text, encoding="utf-8")
+    sliced: list[bool] = []
+    split = exchange_frames._split_slices
+
+    def spy(raw: bytes, names: list[str]) -> Any:
+        out = split(raw, names)
+        sliced.append(out is not None)
+        return out
+
+    monkeypatch.setattr(exchange_frames, "_split_slices", spy)
+    monkeypatch.setattr(exchange_frames, "_SLICE_BYTES", 300)  # many slices, cut at rows
+    got = _frames_or_message(p)
+    assert sliced == [stays_sliced]  # an irregular row hands the file to the streamed parse
+    monkeypatch.setattr(exchange_frames, "_split_slices", lambda raw, names: None)
+    _assert_same_outcome(got, _frames_or_message(p))
+
+
+def test_a_line_break_in_a_quoted_cell_keeps_the_streamed_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _with_rows(lambda r: _set(r, "center", "name", "Center\nOne"))
+    p = tmp_path / "q.csv"
+    p.write_text(text, encoding="utf-8")
+
+    def refuse(raw: bytes, names: list[str]) -> None:
+        raise AssertionError("sliced a file with a line break inside a quoted cell")
+
+    monkeypatch.setattr(exchange_frames, "_split_slices", refuse)
+    monkeypatch.setattr(exchange_frames, "_SLICE_BYTES", 300)
+    frames = read_frames(p)
+    assert frames.centers["name"].tolist()[0] == "Center\nOne"
+    assert frames.patients["row"].tolist() == [  # file rows (records), not lines
+        k + 1 for k, r in enumerate(ROWS) if r[0] == "patient"
+    ]
+    assert _outcome(lambda: read_cohort(p)) == _outcome(lambda: _reference(text))
+
+
+@pytest.mark.parametrize("exotic", [False, True])
+def test_cleaning_each_distinct_cell_once_gives_the_cells_and_their_codes(exotic: bool) -> None:
+    import pyarrow as pa
+
+    raw = pa.array([" a", "a", "NA", None, "b ", " a", "", "b", "\u00a0c"], pa.string())
+    out, coded = exchange_frames._clean_column(raw, exotic)
+    c = "c" if exotic else "\u00a0c"  # Python's strip removes a no-break space, ASCII trim not
+    assert out.to_pylist() == ["a", "a", None, None, "b", "a", None, "b", c]
+    assert coded.array is out
+    assert sorted(coded.dictionary.to_pylist()) == sorted({"a", "b", c})  # distinct, no null
+    assert [None if j < 0 else coded.dictionary[int(j)].as_py() for j in coded.codes] \
+        == out.to_pylist()
+    same, kept = exchange_frames._clean_column(pa.array(["x", "y", "x"]), exotic)
+    assert kept.array is same and kept.codes.tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "value"),
+    [
+        (None, None, None),
+        ("response", "date", "2019-12-01"),  # before diagnosis
+        ("lab", "date", "2019-12-01"),  # inside the 30-day work-up window
+        ("course", "start_date", "2019-12-01"),  # a course before diagnosis
+    ],
+)
+def test_patient_rows_from_the_reference_lookups_equal_a_fresh_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str | None, column: str | None,
+    value: str | None,
+) -> None:
+    text = BASE if kind is None else _with_rows(lambda r: _set(r, kind, column, value))
+    p = tmp_path / "c.csv"
+    p.write_text(text, encoding="utf-8")
+    inconsistent = exchange_frames._inconsistent
+    given: list[set[str]] = []
+
+    def both(cf: Any, rows: dict[str, Any]) -> set[str]:
+        assert set(rows) == {name for name, _ in cf.items()} - {"centers", "patients"}
+        given.append(inconsistent(cf, rows))
+        assert given[-1] == inconsistent(cf)  # looked up afresh from the frames
+        return given[-1]
+
+    monkeypatch.setattr(exchange_frames, "_inconsistent", both)
+    assert _outcome(lambda: read_frames(p))[0] == _outcome(lambda: _reference(text))[0]
+    assert len(given) == 1 and bool(given[0]) == (kind is not None)

@@ -164,8 +164,12 @@ class _Splitter:
             codes = np.empty(0, dtype=np.int32)
             rt = np.full(m, "", dtype=object)
         self.rt.append(rt)
-        self.known.append(np.isin(codes, [j for js in groups.values() for j in js])
-                          if groups else np.zeros(m, dtype=bool))
+        if groups:
+            of_format = np.zeros(len(names), dtype=bool)  # per dictionary entry
+            of_format[[j for js in groups.values() for j in js]] = True
+            self.known.append(of_format[codes])
+        else:
+            self.known.append(np.zeros(m, dtype=bool))
         for kind, js in groups.items():
             hit = codes == js[0] if len(js) == 1 else np.isin(codes, js)
             idx = np.flatnonzero(hit)
@@ -229,21 +233,32 @@ _QUOTED = re.compile(r'"[^"]*(?:""[^"]*)*"')
 _QUOTED_BYTES = re.compile(rb'"[^"]*(?:""[^"]*)*"')
 
 
-def _plain_quotes(text: str | bytes) -> bool:
-    # ``bytes`` only for ASCII content (the text itself, byte for byte)
-    quote, seps, quoted = ((b'"', b",\n", _QUOTED_BYTES) if isinstance(text, bytes)
-                           else ('"', ",\n", _QUOTED))
-    total = text.count(quote)  # type: ignore[arg-type]
-    if not total:
-        return True
-    seen = 0
+def _quote_scan(text: str | bytes) -> tuple[bool, bool]:
+    """(every quote is part of a field quoted as a whole, some quoted field holds a line
+    break) — one pass over the quoted fields.
+
+    ``text`` is ``bytes`` only for ASCII content (the text itself, byte for byte). A quote
+    opens a quoted field that ends at the next lone quote; a quote with no quote after it
+    opens no field.
+    """
+    quote, seps, quoted, nl, cr = ((b'"', b",\n", _QUOTED_BYTES, b"\n", b"\r")
+                                   if isinstance(text, bytes)
+                                   else ('"', ",\n", _QUOTED, "\n", "\r"))
     end = len(text)
-    for m in quoted.finditer(text):  # type: ignore[arg-type]
-        a, b = m.span()
+    broken = False
+    a = text.find(quote)  # type: ignore[arg-type]
+    while a >= 0:
+        m = quoted.match(text, a)  # type: ignore[arg-type]
+        if m is None:
+            return False, broken  # a quote that closes no field
+        b = m.end()
         if (a and text[a - 1] not in seps) or (b < end and text[b] not in seps):
-            return False
-        seen += m.group().count(quote)
-    return seen == total
+            return False, broken
+        if not broken:
+            cell = m.group()
+            broken = nl in cell or cr in cell  # type: ignore[operator]
+        a = text.find(quote, b)  # type: ignore[arg-type]
+    return True, broken
 
 
 def _exotic(text: str | bytes) -> bool:
@@ -255,14 +270,35 @@ def _exotic(text: str | bytes) -> bool:
     return not text.isascii() and _WIDE_SPACE.search(text) is not None
 
 
+#: Bytes of CSV text parsed at once on the sliced path (about 95,000 exchange rows); each
+#: slice is parsed by pyarrow on all cores and split by record type before the next one.
+_SLICE_BYTES = 8 << 20
+
+_CSV_PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
+
+
+def _csv_options(names: list[str]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
+
 def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
-    """Stream the CSV with pyarrow (1 MB batches), split by record type as it is read.
+    """Parse the CSV with pyarrow, split by record type as it is read.
 
     ``text`` holds the decoded text — or the file's bytes when they are ASCII without a
     carriage return (then they are the text, byte for byte, and are never decoded);
     ``data`` holds the file's bytes when they are exactly the text in UTF-8 (else the text
     is encoded). Both lists are emptied here, and the bytes are released once pyarrow has
     read them, before the record types' columns are joined.
+
+    When no quoted cell holds a line break, every line break ends a row: the rows are then
+    parsed in slices of about :data:`_SLICE_BYTES` cut at line breaks, each slice on all
+    cores (:func:`_split_slices`). Otherwise — or when a slice holds anything irregular —
+    the file is streamed in 1 MB batches (:func:`_split_stream`), which is the reference
+    of the sliced path; irregular rows there send the file to Python's csv.
     """
     body = text[0]
     if isinstance(body, bytes):
@@ -271,7 +307,8 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
     else:
         first_line = body[: body.find("\n")] if "\n" in body else body
     header_rows = list(csv.reader(io.StringIO(first_line)))
-    if not _plain_quotes(body):
+    plain, broken = _quote_scan(body)
+    if not plain:
         return _csv_source_slow(body.decode("ascii") if isinstance(body, bytes) else body)
     names = header_rows[0] if header_rows else []
     _check_exchange_header(names if header_rows else None)
@@ -284,6 +321,21 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
     text.clear()
     data.clear()
     del body
+    splitter = None if broken else _split_slices(raw, names)
+    if splitter is None:
+        splitter = _split_stream(raw, names)
+    if splitter is None:
+        return _csv_source_slow(slow_text if slow_text is not None else raw.decode("utf-8"))
+    del raw, slow_text  # the bytes (and any text) are not needed any more
+    n = splitter.n
+    return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
+                   exotic_space=exotic, too_long=splitter.too_long,
+                   known=splitter.known_types())
+
+
+def _split_stream(raw: bytes, names: list[str]) -> _Splitter | None:
+    """The rows after the header, streamed in 1 MB batches; ``None`` for an irregular file
+    (a row of another length, a quote pyarrow cannot read)."""
     irregular: list[int] = []
 
     def invalid(row: Any) -> str:
@@ -297,26 +349,49 @@ def _csv_source(text: list[str | bytes], data: list[bytes]) -> _Source:
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
                                            block_size=1 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=_csv_options(names),
         )
         for batch in reader:
             if irregular:
                 break
             splitter.add(pa.Table.from_batches([batch]))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except _CSV_PARSE_ERRORS:
         irregular.append(-1)
-    if irregular:
-        del splitter
-        return _csv_source_slow(slow_text if slow_text is not None else raw.decode("utf-8"))
-    del reader, raw, slow_text  # the bytes (and any text) are not needed any more
-    n = splitter.n
-    return _Source(names, np.arange(2, n + 2), splitter.record_types(), splitter.parts(),
-                   exotic_space=exotic, too_long=splitter.too_long,
-                   known=splitter.known_types())
+    return None if irregular else splitter
+
+
+def _split_slices(raw: bytes, names: list[str]) -> _Splitter | None:
+    """The rows after the header parsed slice by slice (no quoted cell holds a line break,
+    so each line is one row and a slice may end at any line break); ``None`` when a slice
+    holds anything irregular (then the streaming reader decides, as for any file)."""
+    start = raw.find(b"\n") + 1
+    if start <= 0:
+        return None  # a header without a line break: nothing to slice
+    irregular: list[int] = []
+
+    def invalid(row: Any) -> str:
+        irregular.append(1)
+        return "skip"
+
+    splitter = _Splitter(names)
+    read_options = pacsv.ReadOptions(column_names=names, use_threads=True)
+    parse_options = pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=invalid)
+    convert_options = _csv_options(names)
+    view = memoryview(raw)
+    try:
+        while start < len(raw):
+            end = raw.find(b"\n", start + _SLICE_BYTES)
+            end = len(raw) if end < 0 else end + 1
+            tb = pacsv.read_csv(pa.py_buffer(view[start:end]), read_options=read_options,
+                                parse_options=parse_options, convert_options=convert_options)
+            if irregular:
+                return None
+            splitter.add(tb)
+            del tb
+            start = end
+    except _CSV_PARSE_ERRORS:
+        return None
+    return splitter
 
 
 def _check_exchange_header(fieldnames: list[str] | None) -> None:
@@ -436,16 +511,54 @@ def _strip(arr: pa.Array, exotic: bool) -> pa.Array:
     return pa.array([None if s is None else s.strip() for s in arr.to_pylist()], pa.string())
 
 
-def _clean_column(arr: pa.Array, exotic: bool) -> pa.Array:
+@dataclass
+class _Codes:
+    """A text column as dictionary codes, for rules that judge each distinct cell once.
+
+    ``codes[i]`` indexes ``dictionary`` (the column's distinct cells, none missing), ``-1``
+    where cell ``i`` is missing; so a table of per-cell results with one extra last entry
+    for a missing cell is spread to the rows as ``table[codes]``.
+    """
+
+    array: pa.Array  # the column itself (the codes are used only with this very object)
+    codes: np.ndarray  # the narrowest signed integers that hold them
+    dictionary: pa.Array
+
+    def of(self, arr: Any) -> _Codes | None:
+        return self if arr is self.array else None
+
+
+def _clean_column(arr: pa.Array, exotic: bool) -> tuple[pa.Array, _Codes]:
     """Cells stripped, missing tokens as null; ``arr`` itself when nothing changes (the
-    raw and the cleaned column then share their memory)."""
-    s = _strip(arr, exotic)
-    if len(s) and pc.all(pc.equal(pc.binary_length(s), pc.binary_length(arr))).as_py():
-        s = arr  # nothing was stripped
+    raw and the cleaned column then share their memory). Each distinct cell is cleaned
+    once; the cleaned column comes with its dictionary codes."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = arr.dictionary_encode()
+    raw_codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    dic = enc.dictionary
+    s = _strip(dic, exotic)
+    stripped = not pc.all(pc.equal(pc.binary_length(s), pc.binary_length(dic))).as_py() \
+        if len(s) else False
     missing = pc.is_in(s, value_set=_MISSING)
-    if not pc.any(missing).as_py():
-        return s
-    return pc.if_else(missing, pa.scalar(None, pa.string()), s)
+    gone = bool(pc.any(missing).as_py())
+    if not stripped and not gone:
+        return arr, _Codes(arr, _narrow(raw_codes, len(dic)), dic)
+    if gone:
+        s = pc.if_else(missing, pa.scalar(None, pa.string()), s)
+    out = s.take(enc.indices)  # the cleaned cells, row by row
+    # cleaned cells may coincide (" a" and "a"): their distinct values, codes remapped
+    enc2 = s.dictionary_encode()
+    remap = np.append(pc.fill_null(enc2.indices, -1).to_numpy(zero_copy_only=False), -1)
+    return out, _Codes(out, _narrow(remap[raw_codes], len(enc2.dictionary)), enc2.dictionary)
+
+
+def _narrow(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """Codes in -1 .. distinct - 1 as the narrowest signed integers that hold them."""
+    for dtype in (np.int8, np.int16):
+        if distinct <= np.iinfo(dtype).max:
+            return codes.astype(dtype)
+    return codes.astype(np.int32)
 
 
 # --------------------------------------------------------------------------- field rules
@@ -509,7 +622,7 @@ def _bound_masks(values: pa.ChunkedArray | pa.Array, bounds: dict[str, Any]) -> 
 
 
 def _check_fields(model: type[BaseModel], cols: dict[str, pa.ChunkedArray], n: int,
-                  today: dt.date) -> _Checked:
+                  today: dt.date, coded: dict[str, _Codes] | None = None) -> _Checked:
     canon = np.ones(n, dtype=bool)
     valid = np.ones(n, dtype=bool)
     values: dict[str, Any] = {}
@@ -517,13 +630,32 @@ def _check_fields(model: type[BaseModel], cols: dict[str, pa.ChunkedArray], n: i
         if name not in cols:
             continue  # not a file column (Course.administrations)
         spec = _spec(info)
-        if spec.base is str or spec.base is float:
+        codes = coded[name].of(cols[name]) if coded and name in coded else None
+        if codes is not None:  # each distinct cell judged once
+            c, v, values[name] = _check_coded(spec, codes, today)
+        elif spec.base is str or spec.base is float:
             c, v, values[name] = _check_one(spec, cols[name], today)
         else:  # ids, codes, dates, integers: few distinct cells, each judged once
             c, v, values[name] = _check_distinct(spec, cols[name], today)
         canon &= c
         valid &= v
     return _Checked(canon, valid & canon, values)
+
+
+def _check_coded(spec: _Spec, codes: _Codes, today: dt.date
+                 ) -> tuple[np.ndarray, np.ndarray, Any]:
+    """:func:`_check_one` judged once per distinct cell of a coded column and spread back
+    to the rows (same masks and values as judging every row)."""
+    dic = codes.dictionary
+    if len(dic) == 0:  # every cell missing
+        return _check_one(spec, codes.array, today)
+    # one extra last entry: the result for a missing cell (code -1)
+    c_d, v_d, val_d = _check_one(spec, pa.concat_arrays([dic, pa.nulls(1, dic.type)]), today)
+    c = c_d[codes.codes]
+    v = v_d[codes.codes]
+    if isinstance(val_d, tuple):  # (values, the row mask itself, as _check_one keeps it)
+        return c, v, (val_d[0][codes.codes], c)
+    return c, v, codes.array
 
 
 def _check_distinct(spec: _Spec, a: Any, today: dt.date) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -615,6 +747,8 @@ class _Kind:
     checked: _Checked | None = None
     rule_ok: np.ndarray | None = None  # model validators' twins
     struct_ok: np.ndarray | None = None  # uniqueness and references to earlier rows
+    coded: dict[str, _Codes] = field(default_factory=dict)  # dictionary codes of cells
+    keys: np.ndarray | None = None  # course numbers as the reference reads them
 
 
 _MODELS: dict[str, type[BaseModel]] = {
@@ -635,19 +769,23 @@ def _num(checked: _Checked, name: str) -> tuple[np.ndarray, np.ndarray]:
     return checked.values[name]
 
 
-def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+def _codes(arr: pa.Array | pa.ChunkedArray, coded: _Codes | None = None
+           ) -> tuple[np.ndarray, list[Any]]:
     """Dictionary codes of a text column (-1 where missing) and its distinct cells: no
-    Python string per row."""
+    Python string per row (``coded``: the column's codes when they are known)."""
+    if coded is not None and coded.of(arr) is not None:
+        return coded.codes, coded.dictionary.to_pylist()
     a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     enc = a.dictionary_encode()
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, enc.dictionary.to_pylist()
 
 
-def _object_column(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _object_column(arr: pa.Array | pa.ChunkedArray, coded: _Codes | None = None
+                   ) -> np.ndarray:
     """A text column as an object array of ``str`` / ``None``, one object per distinct
     cell (shared by the rows holding it)."""
-    codes, uniques = _codes(arr)
+    codes, uniques = _codes(arr, coded)
     table = np.empty(len(uniques) + 1, dtype=object)
     table[:-1] = uniques
     return table[codes]  # code -1 (missing) takes the last entry, None
@@ -691,29 +829,36 @@ def _lab_rules(k: _Kind) -> np.ndarray:
     value, _ = _num(ch, "value")
     analyte = ch.values["analyte"]
     unit = ch.values["unit"]
-    n = len(value)
-    ok = np.zeros(n, dtype=bool)
-    out = value.copy()
-    canonical_unit = np.empty(n, dtype=object)
     table = analyte_table()
-    an_codes, an_uniques = _codes(analyte)
-    un_codes, un_uniques = _codes(unit)
+    an_codes, an_uniques = _codes(analyte, k.coded.get("analyte"))
+    un_codes, un_uniques = _codes(unit, k.coded.get("unit"))
     pair = (an_codes.astype(np.int64) + 1) * (len(un_uniques) + 1) + un_codes + 1
-    pairs, codes = np.unique(pair, return_inverse=True)
+    codes, pairs = pd.factorize(pair)
+    # per (analyte, unit) pair: known, factor to the canonical unit, range, canonical unit
+    m = len(pairs)
+    known = np.zeros(m, dtype=bool)
+    factor = np.ones(m)
+    low = np.zeros(m)
+    high = np.zeros(m)
+    canonical = np.empty(m, dtype=object)
     for j, code in enumerate(pairs):
         ia, iu = divmod(int(code), len(un_uniques) + 1)
         an = an_uniques[ia - 1] if ia > 0 else None
         un = un_uniques[iu - 1] if iu > 0 else None
-        rows = codes == j
         a = table.get(an) if isinstance(an, str) else None
         if a is None or un not in a.units:
             continue
-        conv = value[rows] * a.units[un]
-        ok[rows] = (a.minimum <= conv) & (conv <= a.maximum)
-        out[rows] = conv
-        canonical_unit[rows] = a.unit
+        known[j] = True
+        factor[j] = a.units[un]
+        low[j] = a.minimum
+        high[j] = a.maximum
+        canonical[j] = a.unit
+    hit = known[codes]
+    conv = value * factor[codes]
+    ok = hit & (low[codes] <= conv) & (conv <= high[codes])
+    out = np.where(hit, conv, value)
     ch.values["value"] = (out, ch.values["value"][1])
-    ch.values["unit"] = canonical_unit
+    ch.values["unit"] = canonical[codes]
     return ok
 
 
@@ -750,9 +895,16 @@ _RULES: dict[str, Callable[[_Kind], np.ndarray]] = {
 
 
 def _lookup(cells: pa.Array | pa.ChunkedArray, values: pa.Array,
-            nulls_match: bool = False) -> np.ndarray:
+            nulls_match: bool = False, coded: _Codes | None = None) -> np.ndarray:
     """Index of each cell in ``values`` (exact match), -1 where absent; a missing cell
-    matches a missing value only with ``nulls_match``."""
+    matches a missing value only with ``nulls_match`` (``coded``: the cells' codes when
+    known; each distinct cell is then looked up once)."""
+    if coded is not None and coded.of(cells) is not None:
+        dic = coded.dictionary
+        # one extra last entry: the answer for a missing cell (code -1)
+        per_cell = _lookup(pa.concat_arrays([dic, pa.nulls(1, dic.type)]), values,
+                           nulls_match)
+        return per_cell[coded.codes]
     idx = pc.index_in(cells, value_set=values, skip_nulls=not nulls_match)
     return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -900,17 +1052,22 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         pos, raw_cells = src.parts[kind]
         renames = _TO_MODEL.get(kind, {})
         cells: dict[str, pa.Array] = {}
+        coded: dict[str, _Codes] = {}
         for f in fields_:
             name = renames.get(f, f)
             if f in raw_cells:
-                cells[name] = _clean_column(raw_cells[f], src.exotic_space)
+                cells[name], coded[name] = _clean_column(raw_cells[f], src.exotic_space)
             else:
                 cells[name] = pa.nulls(len(pos), pa.string())
-        k = _Kind(kind, pos, cells)
+        k = _Kind(kind, pos, cells, coded=coded)
         model = _MODELS[kind]
-        k.checked = _check_fields(model, cells, len(pos), today)
+        k.checked = _check_fields(model, cells, len(pos), today, coded)
         rule = _RULES.get(kind)
         k.rule_ok = rule(k) if rule else np.ones(len(pos), dtype=bool)
+        # codes are read again only for the frame's text columns
+        text_columns = SCHEMA[_FRAME_OF[kind]]
+        k.coded = {c: v for c, v in coded.items() if text_columns.get(c) == "object"}
+        del coded
         kinds[kind] = k
         done += len(pos)
         if progress is not None:
@@ -924,25 +1081,24 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
                      if pid is not None}
     known_ids = pa.array(list(patient_first), pa.string())
     first_pos = np.fromiter(patient_first.values(), dtype=np.int64, count=len(patient_first))
+    patient_of: dict[str, np.ndarray] = {}  # per record type: index in known_ids, or -1
     for kind, k in kinds.items():
         ok = np.ones(len(k.pos), dtype=bool)
         if kind == "patient":
             ok &= ~p_dup
         elif kind != "center":
-            j = _lookup(k.cells["patient_id"], known_ids)
+            j = _lookup(k.cells["patient_id"], known_ids, coded=k.coded.get("patient_id"))
             ok &= (j >= 0) & (first_pos[np.maximum(j, 0)] < k.pos) if len(first_pos) else False
+            patient_of[kind] = j
         k.struct_ok = ok
     dk = kinds["donor"]
     d_ids = _text(dk.checked, "id")  # type: ignore[arg-type]
     d_pids = np.asarray(dk.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
     d_ser = pd.Series(d_ids)
     dk.struct_ok &= ~(d_ser.duplicated().to_numpy() & d_ser.notna().to_numpy())
-    donor_first: dict[str, tuple[int, int, str]] = {}
-    for did, p, pid in zip(d_ids, dk.pos, d_pids, strict=True):
-        if did is not None and did not in donor_first:
-            donor_first[did] = (int(p), 0, pid)
     ck = kinds["course"]
     c_keys, c_ok = _int_keys(ck.cells["number"])
+    ck.keys = c_keys
     c_pids = np.asarray(ck.cells["patient_id"].to_numpy(zero_copy_only=False), dtype=object)
     # patient ids of courses as codes (a missing id is one value too, as a dict key is)
     course_ids = pc.unique(ck.cells["patient_id"])
@@ -950,12 +1106,9 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     c_frame = pd.DataFrame({"pid": c_code, "key": c_keys})
     c_dup = c_frame.duplicated().to_numpy() & c_ok
     ck.struct_ok &= c_ok & ~c_dup
-    course_first: dict[tuple[str, int], int] = {}
-    for pid, key, p, good in zip(c_pids, c_keys, ck.pos, c_ok, strict=True):
-        if good and (pid, int(key)) not in course_first:
-            course_first[(pid, int(key))] = int(p)
     ak = kinds["administration"]
     a_keys, a_ok = _int_keys(ak.cells["course_number"])
+    ak.keys = a_keys
     # the first course (patient, number) of each administration, -1 for none
     firsts = c_frame.assign(pos=ck.pos)[c_ok].drop_duplicates(["pid", "key"])
     j = pd.MultiIndex.from_arrays([firsts["pid"], firsts["key"]]).get_indexer(
@@ -964,9 +1117,6 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     a_first = np.where(a_ok & (j >= 0), firsts["pos"].to_numpy()[np.maximum(j, 0)], -1) \
         if len(firsts) else np.full(len(a_keys), -1, dtype=np.int64)
     ak.struct_ok &= a_ok & (a_first >= 0) & (a_first < ak.pos)
-    course_by_pid: dict[Any, list[tuple[int, int]]] = {}
-    for (pid, key), p in course_first.items():
-        course_by_pid.setdefault(pid, []).append((key, p))
     # --- the flags of stage 1 (every row but a course's own fields) ---
     for kind, k in kinds.items():
         ch = k.checked
@@ -986,12 +1136,16 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     for kind, k in kinds.items():
         frames[_FRAME_OF[kind]] = _frame_of(k, rowno)
         k.cells = {}  # cleaned cells and converted values are in the frame now
+        k.coded = {}
         k.checked.values = {}  # type: ignore[union-attr]
     harvested: dict[int, Any] = {}
+    replay_maps = None  # the first donors and courses, built for the first replayed row
     for p in np.flatnonzero(flagged):
         p = int(p)
         raw = src.raw(p)
-        builder = ReplayBuilder(patient_first, donor_first, course_by_pid, p, rowno)
+        if replay_maps is None:
+            replay_maps = _replay_maps(d_ids, d_pids, dk.pos, c_pids, c_keys, c_ok, ck.pos)
+        builder = ReplayBuilder(patient_first, *replay_maps, p, rowno)
         if p in src.too_long:
             column, cell = src.too_long[p]
             check_cells(int(rowno[p]), {column: cell})
@@ -1027,7 +1181,8 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
         harvested[p] = obj
     _patch(frames["courses"], ck, harvested)
     cf = CohortFrames(**frames)
-    bad_pids = _inconsistent(cf)
+    bad_pids = _inconsistent(cf, _patient_rows(cf, list(patient_first), patient_of, kinds,
+                                               harvested))
     for pid, prow in zip(cf.patients["id"], cf.patients["row"], strict=True):
         if pid in course_err:
             raise course_err[pid]
@@ -1051,6 +1206,40 @@ def _validate(src: _Source, progress: Progress | None) -> CohortFrames:
     if progress is not None:
         progress(total, total)
     return cf
+
+
+def _replay_maps(d_ids: np.ndarray, d_pids: np.ndarray, d_pos: np.ndarray,
+                 c_pids: np.ndarray, c_keys: np.ndarray, c_ok: np.ndarray, c_pos: np.ndarray
+                 ) -> tuple[dict[str, tuple[int, int, str]], dict[Any, list[tuple[int, int]]]]:
+    """What :class:`ReplayBuilder` reads of the rows before a replayed one: the first row of
+    each donor id (position, 0, patient id), and per patient the first row of each of its
+    course numbers."""
+    donor_first: dict[str, tuple[int, int, str]] = {}
+    for did, p, pid in zip(d_ids, d_pos, d_pids, strict=True):
+        if did is not None and did not in donor_first:
+            donor_first[did] = (int(p), 0, pid)
+    course_first: dict[tuple[str, int], int] = {}
+    for pid, key, p, good in zip(c_pids, c_keys, c_pos, c_ok, strict=True):
+        if good and (pid, int(key)) not in course_first:
+            course_first[(pid, int(key))] = int(p)
+    course_by_pid: dict[Any, list[tuple[int, int]]] = {}
+    for (pid, key), p in course_first.items():
+        course_by_pid.setdefault(pid, []).append((key, p))
+    return donor_first, course_by_pid
+
+
+def _patient_rows(cf: CohortFrames, known: list[Any], patient_of: dict[str, np.ndarray],
+                  kinds: dict[str, _Kind], harvested: dict[int, Any]
+                  ) -> dict[str, np.ndarray]:
+    """Per frame, the row of each record's patient in ``cf.patients`` — the patient
+    lookups of the reference checks, wherever they still hold: the frame's patients are
+    the patients looked up, in that order, and no record of the frame has values the
+    reference parsed (those could spell a patient id otherwise)."""
+    if cf.patients["id"].tolist() != known:
+        return {}
+    patched = np.fromiter(harvested, dtype=np.int64, count=len(harvested))
+    return {_FRAME_OF[kind]: rows for kind, rows in patient_of.items()
+            if not (len(patched) and np.isin(kinds[kind].pos, patched).any())}
 
 
 # --------------------------------------------------------------------------- frames
@@ -1081,14 +1270,16 @@ def _frame_of(k: _Kind, rowno: np.ndarray) -> pd.DataFrame:
         elif isinstance(v, np.ndarray):
             out[col] = pd.Series(v, dtype=object)
         else:
-            out[col] = pd.Series(_object_column(v), dtype=object)
+            out[col] = pd.Series(_object_column(v, k.coded.get(col)), dtype=object)
     out["row"] = pd.Series(pd.array(rowno[k.pos], dtype="Int64"))
     # every column is a fresh array of its own: the frame takes them without copying
     df = pd.DataFrame(out, columns=[*schema, "row"], copy=False)
     if name == "courses":
-        df["number"] = pd.array(_int_keys(k.cells["number"])[0], dtype="Int64")
+        keys = k.keys if k.keys is not None else _int_keys(k.cells["number"])[0]
+        df["number"] = pd.array(keys, dtype="Int64")  # a copy
     if name == "administrations":
-        df["course_number"] = pd.array(_int_keys(k.cells["course_number"])[0], dtype="Int64")
+        keys = k.keys if k.keys is not None else _int_keys(k.cells["course_number"])[0]
+        df["course_number"] = pd.array(keys, dtype="Int64")  # a copy
     return df
 
 
@@ -1118,8 +1309,13 @@ def _plain(v: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- consistency twin
-def _inconsistent(cf: CohortFrames) -> set[str]:
-    """Patients whose record breaks a rule of :meth:`PatientRecord.check_consistency`."""
+def _inconsistent(cf: CohortFrames, patient_codes: dict[str, np.ndarray] | None = None
+                  ) -> set[str]:
+    """Patients whose record breaks a rule of :meth:`PatientRecord.check_consistency`.
+
+    ``patient_codes``: per frame, the row of each record's patient in ``cf.patients`` when
+    already known (else looked up here).
+    """
     P = cf.patients
     pidx = pd.Index(P["id"])
     diag = P["diagnosis_date"].to_numpy()
@@ -1130,6 +1326,9 @@ def _inconsistent(cf: CohortFrames) -> set[str]:
     day = np.timedelta64(1, "D")
 
     def code(df: pd.DataFrame) -> np.ndarray:
+        for name, frame in cf.items():
+            if frame is df and patient_codes is not None and name in patient_codes:
+                return patient_codes[name]
         return pidx.get_indexer(df["patient_id"])
 
     C = cf.courses
@@ -1188,7 +1387,8 @@ def _inconsistent(cf: CohortFrames) -> set[str]:
     window = np.concatenate([np.zeros(2 * len(C) + len(Inf), dtype=bool),
                              np.ones(len(L), dtype=bool),
                              np.zeros(len(E) + len(R), dtype=bool), np.ones(len(B), dtype=bool)])
-    earliest = diag[dated_c] - np.where(window, 30, 0) * day
+    earliest = diag[dated_c]
+    earliest[window] -= 30 * day
     bad[dated_c[dated < earliest]] = True
     dd = death_date[dated_c]
     with np.errstate(invalid="ignore"):
