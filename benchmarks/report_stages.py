@@ -17,36 +17,17 @@ warm-up of each. Prints a table and the machine's load (a shared machine gives n
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _km_peer import km_peer as peer
 from _timing import RULE, alternate
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 sys.path.insert(0, str(SRC))
-
-
-def peer(df):  # type: ignore[no-untyped-def]
-    """pandas + lifelines: KM of OS and LFS by age group, log-rank tests, two SVG figures."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
-    from matplotlib.figure import Figure
-
-    for ep in ("os", "lfs"):
-        sub = df[df[f"{ep}_months"].notna() & df["age_group"].notna()]
-        fig = Figure(figsize=(6.4, 4.6))
-        ax = fig.add_subplot()
-        for lab, g in sub.groupby("age_group"):
-            kmf = KaplanMeierFitter()
-            kmf.fit(g[f"{ep}_months"].astype(float), g[f"{ep}_event"].astype(int), label=lab)
-            kmf.plot_survival_function(ax=ax, show_censors=True)
-        multivariate_logrank_test(sub[f"{ep}_months"].astype(float), sub["age_group"],
-                                  sub[f"{ep}_event"].astype(int))
-        fig.savefig(io.StringIO(), format="svg")
 
 
 def main() -> None:
