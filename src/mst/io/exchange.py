@@ -196,7 +196,9 @@ def cohort_to_csv(cohort: Cohort) -> str:
     return buf.getvalue()
 
 
-def _write_xlsx(cohort: Cohort, path: Path) -> None:
+def _new_workbook() -> tuple[Any, dict[str, Any]]:
+    """An exchange workbook: one sheet per record type with its header row, fixed
+    timestamps (same cohort, same bytes). Returns the workbook and its sheets by type."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -204,13 +206,16 @@ def _write_xlsx(cohort: Cohort, path: Path) -> None:
     wb.properties.created = fixed
     wb.properties.modified = fixed
     sheets = {}
-    first = True
-    for kind, fields in RECORD_FIELDS.items():
-        ws = wb.active if first else wb.create_sheet()
-        first = False
+    for i, (kind, fields) in enumerate(RECORD_FIELDS.items()):
+        ws = wb.active if i == 0 else wb.create_sheet()
         ws.title = kind
         ws.append(list(fields))
         sheets[kind] = ws
+    return wb, sheets
+
+
+def _write_xlsx(cohort: Cohort, path: Path) -> None:
+    wb, sheets = _new_workbook()
     for row in cohort_rows(cohort):
         kind = row["record_type"]
         sheets[kind].append([_xlsx_value(row.get(f)) for f in RECORD_FIELDS[kind]])

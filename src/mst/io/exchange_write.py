@@ -12,7 +12,6 @@ time, so memory beyond the frames stays bounded by the block.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mst.errors import ValidationError
-from mst.io.exchange import _TO_MODEL, COLUMNS, RECORD_FIELDS
+from mst.io.exchange import _TO_MODEL, COLUMNS, RECORD_FIELDS, _new_workbook
 from mst.io.frames import CohortFrames
 
 #: Patients formatted and written per block.
@@ -221,18 +220,7 @@ def _xlsx_rows(kind: str, df: pd.DataFrame) -> list[list[Any]]:
 
 
 def _write_xlsx(frames: CohortFrames, path: Path) -> None:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    fixed = dt.datetime(2000, 1, 1)
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    sheets = {}
-    for i, (kind, fields) in enumerate(RECORD_FIELDS.items()):
-        ws = wb.active if i == 0 else wb.create_sheet()
-        ws.title = kind
-        ws.append(list(fields))
-        sheets[kind] = ws
+    wb, sheets = _new_workbook()
     for row in _xlsx_rows("center", frames.centers):
         sheets["center"].append(row)
     order = _Order(frames)
