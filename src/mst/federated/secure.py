@@ -189,8 +189,8 @@ def sparse_outcome(total: FloatArray, layout: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def agree_layout(query: dict[str, Any], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The shared layout from every center's ``outcome_labels`` reply."""
+def common_grid_width(labels: dict[str, dict[str, Any]]) -> float:
+    """The time-grid width every center's labels reply gives (refused if they differ)."""
     widths = {c: float(r["grid_width"]) for c, r in labels.items()}
     if len(set(widths.values())) != 1:
         raise FederationError(
@@ -199,6 +199,12 @@ def agree_layout(query: dict[str, Any], labels: dict[str, dict[str, Any]]) -> di
             + ", ".join(f"{c} {w:g}" for c, w in sorted(widths.items()))
             + ")",
         )
+    return next(iter(widths.values()))
+
+
+def agree_layout(query: dict[str, Any], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The shared layout from every center's ``outcome_labels`` reply."""
+    width = common_grid_width(labels)
 
     def union(key: str) -> list[Any] | None:
         if all(r[key] is None for r in labels.values()):
@@ -214,5 +220,5 @@ def agree_layout(query: dict[str, Any], labels: dict[str, dict[str, Any]]) -> di
         "group_labels": union("group_labels"),
         "strata_labels": union("strata_labels"),
         "last_index": max(int(r["last_index"]) for r in labels.values()),
-        "grid_width": next(iter(widths.values())),
+        "grid_width": width,
     }

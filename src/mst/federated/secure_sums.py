@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from mst.federated.disclosure import grid_width
 from mst.federated.errors import FederationError
+from mst.federated.secure import common_grid_width
 
 FloatArray = NDArray[np.float64]
 
@@ -297,15 +298,7 @@ def agree(kind: str, labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for f in spec.values:
         out[f"{f}_values"] = sorted(_union([r[f"{f}_values"] for r in reps]))
     if spec.time:
-        widths = {c: float(labels[c]["grid_width"]) for c in centers}
-        if len(set(widths.values())) != 1:
-            raise FederationError(
-                "coordinator",
-                "secure aggregation needs the same time grid at every center (widths: "
-                + ", ".join(f"{c} {w:g}" for c, w in sorted(widths.items()))
-                + ")",
-            )
-        out["grid_width"] = widths[centers[0]]
+        out["grid_width"] = common_grid_width({c: labels[c] for c in centers})
         out["last_index"] = max(int(r["last_index"]) for r in reps)
     return out
 
