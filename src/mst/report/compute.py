@@ -13,6 +13,7 @@ import pandas as pd
 from mst.errors import ValidationError
 from mst.report.config import ReportConfig
 from mst.report.quality import data_quality
+from mst.stats.io import only_columns
 
 DAYS_PER_MONTH = 30.4375
 ALL = "All patients"
@@ -134,7 +135,7 @@ def has_columns(df: pd.DataFrame, *cols: str) -> bool:
 def _survival_arrays(
     df: pd.DataFrame, time: str, event: str, group: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    sub = _columns(df, time, event, *([] if group is None else [group]))
+    sub = only_columns(df, time, event, *([] if group is None else [group]))
     sub = sub[sub[time].notna() & sub[event].notna()]
     if group is not None:
         sub = sub[sub[group].notna()]
@@ -258,13 +259,6 @@ def _fallback_row(data: pd.DataFrame, by: str, var: str, groups: list[str], reas
             "n_missing": int((~ok).sum()), "levels": rows, "values": {}}
 
 
-def _columns(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
-    """The frame restricted to ``cols`` (each once, in that order), when ``df`` has all of
-    them; else ``df`` itself, so a missing column is reported as before."""
-    keep = list(dict.fromkeys(cols))
-    return df[keep] if all(c in df.columns for c in keep) else df
-
-
 def _crosstab(col: pd.Series, by: pd.Series) -> np.ndarray:
     """The counts of ``pd.crosstab(col, by)`` (rows with a missing value left out, levels
     sorted), without its pivot-table machinery."""
@@ -294,7 +288,7 @@ def describe(data: pd.DataFrame, by: str, variables: Sequence[str],
     rows: list[dict[str, Any]] = []
     # only the columns described (a copy of the whole table per variable was most of the
     # time); every function below reads ``by`` and the variables only
-    data = _columns(data, by, *variables).copy()
+    data = only_columns(data, by, *variables).copy()
     for v in variables:  # nullable yes/no with gaps: plain objects (None = missing)
         if str(data[v].dtype) == "boolean" and data[v].isna().any():
             data[v] = data[v].astype(object).where(data[v].notna(), None)
@@ -427,7 +421,7 @@ def _regression(
         time, event = cfg.column(ep), f"{ep}_event"
         if not covs or not has_columns(df, time, event):
             continue
-        d = _columns(df, time, event, *covs)  # the models read these columns only
+        d = only_columns(df, time, event, *covs)  # the models read these columns only
         uni = guard(f"univariate Cox {ep.upper()}", lambda d=d, time=time, event=event: _records(
             cox_univariate(d, time=time, event=event, covariates=covs, reference=ref or None)))
         if uni is not None:
@@ -442,10 +436,10 @@ def _regression(
         if not covs or not has_columns(df, cfg.column("crs"), "crs_status"):
             continue
         uni_rows: list[dict[str, Any]] = []
-        d = _columns(df, cfg.column("crs"), "crs_status", *covs)
+        d = only_columns(df, cfg.column("crs"), "crs_status", *covs)
         for c in covs:  # 002 Supplementary Figure 1: one covariate at a time
             try:
-                fg1 = finegray(_columns(d, cfg.column("crs"), "crs_status", c),
+                fg1 = finegray(only_columns(d, cfg.column("crs"), "crs_status", c),
                                time=cfg.column("crs"), status="crs_status", covariates=[c],
                                cause=cause, reference={c: ref[c]} if c in ref else None)
             except (ValidationError, ValueError, ArithmeticError,
@@ -482,7 +476,7 @@ def _immortal_time(
         out["note"] = "needs os_days, os_event, courses_gt3 and patient_id"
         return out
     adj, _ = _usable(df, [cfg.by])
-    base = _columns(df, "patient_id", "os_days", "os_event", "courses_gt3", *adj)
+    base = only_columns(df, "patient_id", "os_days", "os_event", "courses_gt3", *adj)
     base = base[base["os_days"].notna() & base["os_event"].notna()].copy()
     base["os_days"] = pd.to_numeric(base["os_days"]).astype(float)
     base["os_event"] = pd.to_numeric(base["os_event"]).astype(int)

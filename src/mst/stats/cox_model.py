@@ -33,7 +33,7 @@ from mst.stats._design import (
     design_from_formula,
     parse_surv_formula,
 )
-from mst.stats.io import outcome_frame
+from mst.stats.io import only_columns, outcome_frame
 
 Ties = Literal["efron", "breslow", "exact"]
 Residual = Literal["martingale", "deviance", "score", "schoenfeld", "dfbeta"]
@@ -1016,9 +1016,7 @@ def cox_univariate(
     for cov in covariates:
         ref = {cov: reference[cov]} if reference and cov in reference else None
         # each model reads only its own columns (the same rows, index and checks)
-        own = list(dict.fromkeys(c for c in (start, time, event, *strata_cols, cov) if c))
-        part = (data[own] if isinstance(data, pd.DataFrame) and data.columns.is_unique
-                and all(c in data.columns for c in own) else data)
+        part = only_columns(data, start, time, event, *strata_cols, cov)
         try:
             r = cox(
                 part,
