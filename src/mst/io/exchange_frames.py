@@ -527,6 +527,14 @@ class _Codes:
     def of(self, arr: Any) -> _Codes | None:
         return self if arr is self.array else None
 
+    @classmethod
+    def encode(cls, arr: pa.Array | pa.ChunkedArray) -> _Codes:
+        """The codes of a column not coded yet."""
+        a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        enc = a.dictionary_encode()
+        codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return cls(a, codes, enc.dictionary)
+
 
 def _clean_column(arr: pa.Array, exotic: bool) -> tuple[pa.Array, _Codes]:
     """Cells stripped, missing tokens as null; ``arr`` itself when nothing changes (the
@@ -661,19 +669,7 @@ def _check_coded(spec: _Spec, codes: _Codes, today: dt.date
 def _check_distinct(spec: _Spec, a: Any, today: dt.date) -> tuple[np.ndarray, np.ndarray, Any]:
     """:func:`_check_one` judged once per distinct cell and spread back to the rows (same
     masks and values as judging every row)."""
-    arr = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
-    enc = arr.dictionary_encode()
-    dic = enc.dictionary
-    if len(dic) == 0:  # every cell missing
-        return _check_one(spec, arr, today)
-    # one extra entry: the result for a missing cell
-    c_d, v_d, val_d = _check_one(spec, pa.concat_arrays([dic, pa.nulls(1, dic.type)]), today)
-    idx = pc.fill_null(enc.indices, len(dic)).to_numpy(zero_copy_only=False).astype(np.intp)
-    c = c_d[idx]
-    v = v_d[idx]
-    if isinstance(val_d, tuple):  # (values, the row mask itself, as _check_one keeps it)
-        return c, v, (val_d[0][idx], c)
-    return c, v, arr
+    return _check_coded(spec, _Codes.encode(a), today)
 
 
 def _check_one(spec: _Spec, a: Any, today: dt.date) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -773,12 +769,8 @@ def _codes(arr: pa.Array | pa.ChunkedArray, coded: _Codes | None = None
            ) -> tuple[np.ndarray, list[Any]]:
     """Dictionary codes of a text column (-1 where missing) and its distinct cells: no
     Python string per row (``coded``: the column's codes when they are known)."""
-    if coded is not None and coded.of(arr) is not None:
-        return coded.codes, coded.dictionary.to_pylist()
-    a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    enc = a.dictionary_encode()
-    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, enc.dictionary.to_pylist()
+    c = coded if coded is not None and coded.of(arr) is not None else _Codes.encode(arr)
+    return c.codes, c.dictionary.to_pylist()
 
 
 def _object_column(arr: pa.Array | pa.ChunkedArray, coded: _Codes | None = None
