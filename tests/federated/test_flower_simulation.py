@@ -34,19 +34,22 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
+#: Cox stratified by center with robust SEs (in the plain and the secure simulation).
+STRATIFIED_COX: tuple[str, Options] = (
+    "cox",
+    Options(
+        time="os_days",
+        event="os_event",
+        covariates=["age_group", "courses_gt3"],
+        strata="center_id",
+        robust=True,
+    ),
+)
+
 ANALYSES: list[tuple[str, Options]] = [
     ("km", Options(time="os_months", event="os_event", group="age_group", at=[12.0])),
     ("cif", Options(time="crs_months", status="crs_status", group="age_group", at=[12.0])),
-    (
-        "cox",
-        Options(
-            time="os_days",
-            event="os_event",
-            covariates=["age_group", "courses_gt3"],
-            strata="center_id",
-            robust=True,
-        ),
-    ),
+    STRATIFIED_COX,
     ("finegray", Options(time="crs_days", status="crs_status", covariates=["age_group", "age"])),
     ("table1", Options(by="age_group", variables=["sex", "age", "courses_gt3"])),
 ]
@@ -140,16 +143,7 @@ def test_secagg_plus_cox_and_table1_coordinator_sees_masked_vectors(flat: pd.Dat
                 masked.append((msg.metadata.src_node_id, vecs))
 
     analyses = [
-        (
-            "cox",
-            Options(
-                time="os_days",
-                event="os_event",
-                covariates=["age_group", "courses_gt3"],
-                strata="center_id",
-                robust=True,
-            ),
-        ),
+        STRATIFIED_COX,
         ("table1", Options(by="age_group", variables=["sex", "courses_gt3"])),
     ]
     results, fed = run_flower_simulation(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -97,8 +99,9 @@ def test_audit_pages_join_up_to_the_whole_trail(client: TestClient) -> None:
     assert client.get("/api/patients/C09-0009/audit?limit=1").status_code == 404
 
 
-def test_each_page_is_one_data_query(client: TestClient) -> None:
-    login(client, "ad")
+@contextmanager
+def _data_statements(client: TestClient) -> Iterator[list[str]]:
+    """The SQL statements that read data (not the session table) while the block runs."""
     engine = client.app.state.mst.engine  # type: ignore[attr-defined]
     statements: list[str] = []
 
@@ -108,6 +111,14 @@ def test_each_page_is_one_data_query(client: TestClient) -> None:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_each_page_is_one_data_query(client: TestClient) -> None:
+    login(client, "ad")
+    with _data_statements(client) as statements:
         for url in ("/api/patients?limit=1", "/api/patients?limit=1&offset=2"):
             statements.clear()
             assert len(client.get(url).json()["items"]) == 1
@@ -122,8 +133,6 @@ def test_each_page_is_one_data_query(client: TestClient) -> None:
         statements.clear()
         client.get("/api/patients/C01-0001/audit?limit=1&offset=1")
         assert len(statements) == 1, statements  # cached for this record version
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_repository_page_counts_within_scope(db_url: str, small_cohort: Cohort) -> None:
@@ -208,15 +217,7 @@ def test_audit_page_is_paged_like_the_api(client: TestClient) -> None:
 
 def test_each_audit_page_reads_one_page_of_the_trail(client: TestClient) -> None:
     login(client, "c1")
-    engine = client.app.state.mst.engine  # type: ignore[attr-defined]
-    statements: list[str] = []
-
-    def record(_conn: Any, _cur: Any, sql: str, *_args: Any) -> None:
-        if "FROM" in sql and "web_sessions" not in sql:
-            statements.append(sql)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _data_statements(client) as statements:
         url = "/patients/C01-0001/audit?limit=1&offset=1&entity=lab"
         assert len(_audit_rows(client.get(url).text)) == 1
         trail = [s for s in statements if "FROM audit" in s and "max(" not in s]
@@ -229,8 +230,6 @@ def test_each_audit_page_reads_one_page_of_the_trail(client: TestClient) -> None
         statements.clear()
         assert len(_audit_rows(client.get(url).text)) == 1
         assert len(statements) == 1, statements  # cached for this record version
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_vital_status_questions_are_answered_from_an_index(client: TestClient) -> None:
