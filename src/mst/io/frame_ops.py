@@ -1,4 +1,5 @@
-"""Small numpy helpers for per-patient derivations on :class:`mst.io.frames.CohortFrames`.
+"""Small numpy helpers for per-patient derivations on :class:`mst.io.frames.CohortFrames`
+(and :func:`only_columns`, the column selection of the analyses that read a wide table).
 
 Dates are handled as whole-day numbers (days since 1970-01-01, ``int64``) with :data:`NONE`
 for a missing date, so per-patient minima and maxima are plain numpy reductions.
@@ -6,7 +7,7 @@ for a missing date, so per-patient minima and maxima are plain numpy reductions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,20 @@ if TYPE_CHECKING:
 NONE = np.iinfo(np.int64).max
 #: Day number standing for "no date" in maxima (smaller than every real day).
 NONE_LOW = np.iinfo(np.int64).min
+
+
+def only_columns(data: Any, *cols: str | None) -> Any:
+    """``data`` restricted to ``cols`` (each once, in that order; None left out) when it is
+    a DataFrame with unique column names that has all of them; else ``data`` itself, so
+    that the model's own checks report a missing column as they would have.
+
+    A model that reads a few columns of a wide table then copies only those.
+    """
+    keep = list(dict.fromkeys(c for c in cols if c))
+    if (isinstance(data, pd.DataFrame) and data.columns.is_unique
+            and all(c in data.columns for c in keep)):
+        return data[keep]
+    return data
 
 
 def positions(patients: pd.DataFrame, child: pd.DataFrame) -> np.ndarray:

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from mst.errors import ValidationError
+from mst.io.frame_ops import only_columns
 from mst.report.config import ReportConfig
 from mst.report.quality import data_quality
-from mst.stats.io import only_columns
 
 DAYS_PER_MONTH = 30.4375
 ALL = "All patients"

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from mst.errors import ValidationError
+from mst.io.frame_ops import only_columns
 from mst.stats import _cox_extras as _extras
 from mst.stats import _regression_cox_core as core
 from mst.stats._coef_result import CoefficientTable
@@ -33,7 +34,7 @@ from mst.stats._design import (
     design_from_formula,
     parse_surv_formula,
 )
-from mst.stats.io import only_columns, outcome_frame
+from mst.stats.io import outcome_frame
 
 Ties = Literal["efron", "breslow", "exact"]
 Residual = Literal["martingale", "deviance", "score", "schoenfeld", "dfbeta"]

@@ -99,20 +99,6 @@ def _decimal_commas(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def only_columns(data: Any, *cols: str | None) -> Any:
-    """``data`` restricted to ``cols`` (each once, in that order; None left out) when it is
-    a DataFrame with unique column names that has all of them; else ``data`` itself, so
-    that the model's own checks report a missing column as they would have.
-
-    A model that reads a few columns of a wide table then copies only those.
-    """
-    keep = list(dict.fromkeys(c for c in cols if c))
-    if (isinstance(data, pd.DataFrame) and data.columns.is_unique
-            and all(c in data.columns for c in keep)):
-        return data[keep]
-    return data
-
-
 def check_frame(df: object, *cols: str | None) -> pd.DataFrame:
     """Check a data frame given to the API: a DataFrame, unique column names, the columns
     asked for, at least one row."""
